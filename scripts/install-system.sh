@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the system parts civgis's maps and tests use, only where they are missing:
+#   - a CJK font (printed patrol maps render Chinese text; no tofu boxes)
+#   - headless Chromium (the browser tests open the generated maps and report)
+# Uses Debian/Ubuntu packages; needs root or sudo. Elsewhere it says what to install.
+set -u
+need=()
+if ! fc-list 2>/dev/null | grep -qiE 'Noto Sans CJK|WenQuanYi|Source Han Sans'; then
+  need+=(fonts-noto-cjk fontconfig)
+fi
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  need+=(chromium)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "civgis: please install: ${need[*]} (needs root)" >&2; exit 1
+  fi
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "civgis: no apt-get here; please install a CJK font and Chromium: ${need[*]}" >&2
+  exit 1
+fi
+echo "civgis: installing ${need[*]} …"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq >/dev/null
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fc-cache -f >/dev/null 2>&1 || true
