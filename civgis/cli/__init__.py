@@ -12,7 +12,7 @@ import sys
 from ._common import CliError
 
 #: sub-modules of civgis.cli, each with ``register(subparsers)``
-COMMAND_MODULES = ["data", "indicators", "zones", "cases", "greening", "report"]
+COMMAND_MODULES = ["data", "osm", "indicators", "zones", "webmap", "ledger", "hotspots", "greening", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:
