@@ -84,7 +84,7 @@ class Workspace:
         meta = {"civgis_version": _version(), "created": dt.datetime.now().isoformat(timespec="seconds")}
         if crs is not None:
             meta["crs"] = CRS.from_user_input(crs).to_wkt()
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
         try:
             _write_meta(tmp, meta)
             os.replace(tmp, path)
@@ -197,7 +197,7 @@ class Workspace:
         lock_path = self.path.with_name(f".{self.path.name}.lock")
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            staged = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
+            staged = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
             try:
                 shutil.copy2(self.path, staged)
                 yield staged
@@ -209,12 +209,20 @@ class Workspace:
                 staged.unlink(missing_ok=True)
 
     def write(self, layer: str, gdf: gpd.GeoDataFrame, *, append: bool = False,
-              source: str | None = None, action: str = "import") -> None:
-        """Replace (or append to) a layer atomically. ``gdf`` must already be conformed and valid."""
+              source: str | None = None, action: str = "import", init_crs=None) -> None:
+        """Replace (or append to) a layer atomically. ``gdf`` must already be conformed and valid.
+
+        ``init_crs`` sets the workspace CRS in the same transaction when it has none yet
+        (the first import chooses it).
+        """
         spec = layer_spec(layer)
         crs = self.crs
+        new_crs = None
         if crs is None:
-            raise WorkspaceError("workspace has no CRS yet; importers set it on the first import")
+            if init_crs is None:
+                raise WorkspaceError("workspace has no CRS yet; give one (civgis init --crs) or let the first import choose")
+            _check_metric(init_crs)
+            crs = new_crs = CRS.from_user_input(init_crs)
         if gdf.crs is None or not CRS.from_user_input(gdf.crs).equals(crs):
             gdf = gdf.to_crs(crs)
         out = _prepare_for_gpkg(gdf, spec)
@@ -223,21 +231,27 @@ class Workspace:
                 existing = pyogrio.read_dataframe(self.path, layer=layer)
                 out = pd.concat([existing, out], ignore_index=True)
                 out = gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
-            pyogrio.write_dataframe(out, staged, layer=layer, promote_to_multi=spec.geometry != "Point")
-            self._append_log(staged, action=action, layer=layer, source=source, count=len(gdf), append=append)
+            pyogrio.write_dataframe(out, staged, layer=layer, driver="GPKG",
+                                    promote_to_multi=spec.geometry != "Point")
+            self._append_log(staged, action=action, layer=layer, source=source, count=len(gdf), append=append,
+                             crs=new_crs.to_wkt() if new_crs is not None else None)
 
-    def write_raster(self, layer: str, array: np.ndarray, transform, *, nodata=None, source=None) -> None:
+    def write_raster(self, layer: str, array: np.ndarray, transform, *, nodata=None, source=None,
+                     init_crs=None) -> None:
         """Store a single-band float raster (already in the workspace CRS) atomically."""
         import rasterio
 
-        crs = self.crs
+        crs = self.crs or (CRS.from_user_input(init_crs) if init_crs is not None else None)
+        if crs is None:
+            raise WorkspaceError("workspace has no CRS yet")
         with self.transaction() as staged:
             self._drop_raster(staged, layer)
             with rasterio.open(staged, "w", driver="GPKG", height=array.shape[0], width=array.shape[1],
                                count=1, dtype="float32", crs=crs.to_wkt(), transform=transform, nodata=nodata,
                                RASTER_TABLE=layer, APPEND_SUBDATASET="YES", TILE_FORMAT="TIFF") as dst:
                 dst.write(array.astype("float32"), 1)
-            self._append_log(staged, action="import", layer=layer, source=source, count=int(array.size))
+            self._append_log(staged, action="import", layer=layer, source=source, count=int(array.size),
+                             crs=crs.to_wkt() if self.crs is None else None)
 
     def set_crs(self, crs) -> None:
         _check_metric(crs)
@@ -247,8 +261,10 @@ class Workspace:
             _write_meta(staged, meta)
 
     # ------------------------------------------------------------------ helpers
-    def _append_log(self, staged: Path, **entry) -> None:
+    def _append_log(self, staged: Path, crs: str | None = None, **entry) -> None:
         meta = self.meta()
+        if crs is not None:
+            meta["crs"] = crs
         log = json.loads(meta.get("log", "[]"))
         entry = {k: v for k, v in entry.items() if v is not None}
         entry["time"] = dt.datetime.now().isoformat(timespec="seconds")

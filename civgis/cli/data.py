@@ -1,0 +1,140 @@
+"""Workspace sub-commands: init, import, validate, layers, export."""
+
+from __future__ import annotations
+
+import sys
+
+from ._common import CliError, open_workspace, print_json, print_table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("init", help="新建工作空间 create a workspace (one GeoPackage)")
+    p.add_argument("workspace")
+    p.add_argument("--crs", help="projected metric CRS, e.g. EPSG:4527 (default: chosen on first import)")
+    p.set_defaults(func=cmd_init)
+
+    p = sub.add_parser("import", help="导入图层 import a file as a layer (replaces it unless --append)")
+    p.add_argument("workspace")
+    p.add_argument("layer", help="catalogue layer: built_up zones green roads lamps toilets residential inspections candidates canopy")
+    p.add_argument("file")
+    p.add_argument("--encoding", help="text encoding, e.g. gbk for Shapefiles without a .cpg or GBK CSVs")
+    p.add_argument("--lon", help="longitude/x column of a CSV/XLSX table")
+    p.add_argument("--lat", help="latitude/y column of a CSV/XLSX table")
+    p.add_argument("--coords", default="wgs84", choices=["wgs84", "gcj02", "bd09"],
+                   help="coordinate system of lon/lat picked on Chinese web maps (default wgs84)")
+    p.add_argument("--field", action="append", default=[], metavar="源字段=target",
+                   help="map a source column to a catalogue field (repeatable)")
+    p.add_argument("--crs", help="CRS of data that has none (e.g. EPSG:4490)")
+    p.add_argument("--src-layer", help="layer (or sheet) inside a multi-layer source")
+    p.add_argument("--append", action="store_true", help="add to the layer instead of replacing it")
+    p.add_argument("--repair", action="store_true", help="repair invalid geometries with make_valid")
+    p.add_argument("--json", action="store_true", help="print the import report as JSON")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("validate", help="检查工作空间 validate every layer")
+    p.add_argument("workspace")
+    p.add_argument("--repair", action="store_true", help="repair invalid geometries with make_valid")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("layers", help="图层列表 list layers with counts, CRS and extent")
+    p.add_argument("workspace")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_layers)
+
+    p = sub.add_parser("export", help="导出图层 export a layer to a file (format from its suffix)")
+    p.add_argument("workspace")
+    p.add_argument("layer")
+    p.add_argument("file")
+    p.add_argument("--crs", help="reproject on export, e.g. EPSG:4326")
+    p.add_argument("--encoding", help="Shapefile/CSV encoding, e.g. gbk")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_init(args) -> int:
+    from ..workspace import Workspace, WorkspaceError
+
+    try:
+        ws = Workspace.create(args.workspace, crs=args.crs)
+    except WorkspaceError as exc:
+        raise CliError(str(exc)) from None
+    crs = ws.crs
+    print(f"已创建工作空间 {ws.path}" + (f"，坐标系 {crs.name}" if crs else "（坐标系将在首次导入时自动选择）"))
+    return 0
+
+
+def parse_field_map(items: list[str]) -> dict[str, str]:
+    mapping = {}
+    for item in items:
+        if "=" not in item:
+            raise CliError(f"--field 需要 源字段=目标字段 (source=target), not {item!r}")
+        source, target = item.split("=", 1)
+        mapping[source.strip()] = target.strip()
+    return mapping
+
+
+def cmd_import(args) -> int:
+    from ..io import import_file
+    from ..validate import ValidationError
+    from ..workspace import Workspace, WorkspaceError
+
+    try:
+        ws = Workspace.open_or_create(args.workspace)
+        report = import_file(ws, args.layer, args.file, encoding=args.encoding, lon=args.lon, lat=args.lat,
+                             coords=args.coords, field_map=parse_field_map(args.field), append=args.append,
+                             crs=args.crs, repair=args.repair, src_layer=args.src_layer)
+    except ValidationError as exc:
+        if args.json:
+            print_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})
+        raise CliError(f"导入失败，工作空间未改动 import refused, workspace unchanged ({args.layer} ← {args.file})\n{exc}") from None
+    except (WorkspaceError, KeyError, FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    if args.json:
+        print_json({"ok": True, **report.to_dict()})
+    else:
+        print(report)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from ..validate import validate_workspace
+
+    ws = open_workspace(args.workspace)
+    problems = validate_workspace(ws, repair=args.repair)
+    n_errors = sum(p.severity == "error" for p in problems)
+    if args.json:
+        print_json({"errors": n_errors, "problems": [p.to_dict() for p in problems]})
+    else:
+        for p in problems:
+            print(p)
+        verdict = "通过 passed" if n_errors == 0 else f"未通过 failed: {n_errors} 个错误"
+        print(f"检查结果 validation {verdict}（{len(problems) - n_errors} 个警告）")
+    return 1 if n_errors else 0
+
+
+def cmd_layers(args) -> int:
+    ws = open_workspace(args.workspace)
+    table = ws.summary()
+    if args.json:
+        print_json(table.to_dict(orient="records"))
+        return 0
+    crs = ws.crs
+    print(f"工作空间 {ws.path}  坐标系 {crs.name if crs else '（未设定）'}")
+    if table.empty:
+        print("（尚无图层 no layers yet）")
+        return 0
+    print_table(table, columns={"layer": "图层", "title_zh": "名称", "count": "要素数", "geometry": "几何",
+                                "crs": "坐标系", "extent": "范围"})
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ..io import export_layer
+
+    ws = open_workspace(args.workspace)
+    try:
+        out = export_layer(ws, args.layer, args.file, crs=args.crs, encoding=args.encoding)
+    except (KeyError, ValueError) as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    print(f"已导出 {args.layer} → {out}", file=sys.stderr)
+    return 0
