@@ -28,7 +28,7 @@ from pyproj import CRS
 from .catalogue import layer_spec
 from .coords import COORD_SYSTEMS, to_wgs84
 from .crs import choose_crs_for
-from .validate import Problem, ValidationError, conform, errors, repair_geometry, validate_layer
+from .validate import Problem, ValidationError, check, errors, validate_layer
 from .workspace import Workspace
 
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
@@ -194,23 +194,15 @@ def import_frame(ws: Workspace, layer: str, gdf: gpd.GeoDataFrame, *, field_map=
     """Conform, validate, reproject and write one layer atomically; refuse it whole on any error."""
     spec = layer_spec(layer)
     raw_columns = [c for c in gdf.columns if c != gdf.geometry.name]
-    conformed, problems = conform(gdf, spec, field_map=field_map)
-    mapped = _column_mapping(raw_columns, conformed, spec, field_map or {})
-    repaired = 0
-    if repair:
-        conformed, repaired = repair_geometry(conformed, spec)
-    if conformed.crs is None:
-        problems.append(Problem(layer, None, None, "missing_crs", "缺少坐标系 the data has no CRS",
-                                "give it with --crs (e.g. --crs EPSG:4490 for CGCS2000 lon/lat, EPSG:4326 for WGS84)"))
-        raise ValidationError(problems)
-    ws_crs = ws.crs
-    target_crs = ws_crs or _choose_crs(conformed)
     existing = None
     if append and ws.has(layer) and spec.id_field:
         existing = ws.read(layer, columns=[spec.id_field])[spec.id_field].dropna().tolist()
-    problems += validate_layer(conformed, spec, existing_ids=existing)
+    conformed, problems, repaired = check(gdf, spec, field_map=field_map, repair=repair, existing_ids=existing)
+    mapped = _column_mapping(raw_columns, conformed, spec, field_map or {})
     if errors(problems):
         raise ValidationError(problems)
+    ws_crs = ws.crs
+    target_crs = ws_crs or _choose_crs(conformed)
     projected = conformed.to_crs(target_crs)
     if layer != "built_up" and ws.has("built_up"):
         extent = ws.extent(buffer_m=EXTENT_MARGIN_M)

@@ -258,6 +258,23 @@ def _report(mask: pd.Series, labels: pd.Series, spec: LayerSpec, fspec: FieldSpe
         problems.append(Problem(spec.name, labels[idx], fspec.name, code, message(values[idx]), hint))
 
 
+def combine(conform_problems: list[Problem], validate_problems: list[Problem]) -> list[Problem]:
+    """Both lists, without a 'missing value' for a field whose value was already refused by conform."""
+    refused = {(p.feature, p.field) for p in conform_problems}
+    return conform_problems + [p for p in validate_problems
+                               if not (p.code == "missing_value" and (p.feature, p.field) in refused)]
+
+
+def check(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, field_map=None, repair: bool = False,
+          **validate_kwargs) -> tuple[gpd.GeoDataFrame, list[Problem], int]:
+    """Conform, optionally repair, and validate: ``(conformed frame, problems, repaired count)``."""
+    conformed, problems = conform(gdf, layer, field_map=field_map)
+    repaired = 0
+    if repair:
+        conformed, repaired = repair_geometry(conformed, layer)
+    return conformed, combine(problems, validate_layer(conformed, layer, **validate_kwargs)), repaired
+
+
 # ---------------------------------------------------------------------- validate
 def validate_layer(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, extent=None,
                    existing_ids=None, check_crs: bool = True) -> list[Problem]:
