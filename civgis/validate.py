@@ -96,13 +96,27 @@ def _spec(layer: str | LayerSpec) -> LayerSpec:
     return layer if isinstance(layer, LayerSpec) else layer_spec(layer)
 
 
-def feature_labels(gdf: pd.DataFrame, spec: LayerSpec) -> pd.Series:
-    """A name for each feature in messages: its id where it has one, else its 1-based row number."""
-    rows = pd.Series([f"第{i}行" for i in range(1, len(gdf) + 1)], index=gdf.index)
-    if spec.id_field and spec.id_field in gdf:
-        ids = gdf[spec.id_field]
-        return ids.astype("string").where(ids.notna(), rows).astype(str)
-    return rows
+class FeatureLabels:
+    """Names features in messages: the id where there is one, else the 1-based row ("第12行").
+
+    Built lazily: a million valid features cost nothing; only reported features are named.
+    """
+
+    def __init__(self, gdf: pd.DataFrame, spec: LayerSpec):
+        self._ids = gdf[spec.id_field] if spec.id_field and spec.id_field in gdf else None
+        self._positions = pd.Series(np.arange(1, len(gdf) + 1), index=gdf.index)
+
+    def __getitem__(self, index) -> str:
+        if self._ids is not None and pd.notna(self._ids[index]):
+            return str(self._ids[index])
+        return f"第{self._positions[index]}行"
+
+    def at(self, position: int) -> str:
+        return self[self._positions.index[position]]
+
+
+def feature_labels(gdf: pd.DataFrame, spec: LayerSpec) -> FeatureLabels:
+    return FeatureLabels(gdf, spec)
 
 
 # ---------------------------------------------------------------------- conform
@@ -339,19 +353,19 @@ def _check_geometry(gdf, spec: LayerSpec, labels) -> list[Problem]:
     geoms = gdf.geometry.values
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     for idx in np.flatnonzero(missing):
-        problems.append(Problem(spec.name, labels.iloc[idx], "geometry", "empty_geometry",
+        problems.append(Problem(spec.name, labels.at(idx), "geometry", "empty_geometry",
                                 "几何为空 the feature has no geometry", "draw it or delete the row"))
     types = shapely.get_type_id(geoms)
     accepted = [GEOMETRY_TYPE_IDS.index(name) for name in ACCEPTED_GEOMETRY[spec.geometry]]
     wrong = ~missing & ~np.isin(types, accepted)
     for idx in np.flatnonzero(wrong):
-        problems.append(Problem(spec.name, labels.iloc[idx], "geometry", "wrong_geometry_type",
+        problems.append(Problem(spec.name, labels.at(idx), "geometry", "wrong_geometry_type",
                                 f"几何类型错误 {GEOMETRY_TYPE_IDS[types[idx]]}, expected {spec.geometry}",
                                 f"the {spec.name} layer holds {spec.geometry} features; check you chose the right layer"))
     invalid = ~missing & ~shapely.is_valid(geoms)
     for idx in np.flatnonzero(invalid):
         reason = shapely.is_valid_reason(geoms[idx])
-        problems.append(Problem(spec.name, labels.iloc[idx], "geometry", "invalid_geometry",
+        problems.append(Problem(spec.name, labels.at(idx), "geometry", "invalid_geometry",
                                 f"几何无效 invalid geometry: {reason}", "re-run with --repair (applies make_valid)"))
     return problems
 
@@ -364,7 +378,7 @@ def _check_lonlat(gdf, spec: LayerSpec, labels) -> list[Problem]:
     # A Chinese lat (18–54) in the x slot with a Chinese lon (73–135) in the y slot is a swap.
     swapped = (x0 >= 3) & (x1 <= 54) & (y0 >= 73) & (y1 <= 136)
     for idx in np.flatnonzero(out_of_range | swapped):
-        problems.append(Problem(spec.name, labels.iloc[idx], "geometry", "swapped_lonlat",
+        problems.append(Problem(spec.name, labels.at(idx), "geometry", "swapped_lonlat",
                                 "坐标疑似经纬度颠倒或不是经纬度 coordinates look like swapped latitude/longitude",
                                 "swap the columns (--lon/--lat) or give the right --crs"))
     return problems
@@ -375,7 +389,7 @@ def _check_extent(gdf, spec: LayerSpec, labels, extent) -> list[Problem]:
     b = shapely.bounds(gdf.geometry.values)
     outside = (b[:, 0] > maxx) | (b[:, 2] < minx) | (b[:, 1] > maxy) | (b[:, 3] < miny)
     outside &= ~np.isnan(b[:, 0])
-    return [Problem(spec.name, labels.iloc[idx], "geometry", "outside_extent",
+    return [Problem(spec.name, labels.at(idx), "geometry", "outside_extent",
                     "要素位于工作空间范围之外 the feature lies outside the workspace extent",
                     "check its coordinates and coordinate system (--coords gcj02/bd09, --crs)")
             for idx in np.flatnonzero(outside)]

@@ -340,7 +340,7 @@ def apply_catalogue_dtypes(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDat
             continue
         col = gdf[name]
         if fspec.type == "bool":
-            gdf[name] = col.map(lambda v: pd.NA if pd.isna(v) else bool(v)).astype("boolean")
+            gdf[name] = pd.to_numeric(col, errors="coerce").astype("Float64").astype("boolean")
         elif fspec.type == "int":
             gdf[name] = pd.to_numeric(col, errors="coerce").astype("Int64")
         elif fspec.type == "float":
