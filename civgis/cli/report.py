@@ -1,5 +1,69 @@
-"""Sub-commands of civgis.cli (filled in by its issue)."""
+"""The main job: ``civgis report`` (one workspace → the readiness report) and ``civgis demo``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ._common import open_workspace
 
 
 def register(sub) -> None:
-    return None
+    p = sub.add_parser("report", help="迎检报告 the county's readiness report (HTML, ledger, patrol maps)")
+    p.add_argument("workspace")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--as-of", help="date the ledger and overdue cases are counted at (default today)")
+    p.add_argument("--sites", type=int, default=5, help="greening plan: number of sites (default 5)")
+    p.add_argument("--no-patrol-maps", action="store_true", help="skip the per-zone PDF patrol maps")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="演示 build the demo county, import, validate and report")
+    p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
+    p.add_argument("--seed", type=int, default=20261128)
+    p.add_argument("--as-of", help="report date (default: the demo's own 'today', 2026-11-28)")
+    p.add_argument("--no-patrol-maps", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_report(args) -> int:
+    from ..report import write_report
+
+    ws = open_workspace(args.workspace)
+    result = write_report(ws, args.out, as_of=args.as_of, sites=args.sites,
+                          patrol_maps=not args.no_patrol_maps, progress=True)
+    _print_written(result)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from ..demo import DEMO_TODAY, build_demo_workspace
+    from ..report import write_report
+    from ..validate import validate_workspace
+
+    out = Path(args.out)
+    workspace_path = out / "county.gpkg"
+    if workspace_path.exists():
+        workspace_path.unlink()  # the demo is rebuilt from its raw files every time
+    print(f"1/3 生成演示县数据并导入 building the demo county into {workspace_path} …", file=sys.stderr)
+    ws = build_demo_workspace(out, seed=args.seed, progress=True)
+    print(ws.summary().to_string(index=False), file=sys.stderr)
+    print("2/3 检查数据 validating …", file=sys.stderr)
+    problems = validate_workspace(ws)
+    for p in problems:
+        print(f"  {p}", file=sys.stderr)
+    print("3/3 生成迎检报告 writing the report …", file=sys.stderr)
+    result = write_report(ws, out / "report", as_of=args.as_of or DEMO_TODAY,
+                          patrol_maps=not args.no_patrol_maps, progress=True, validation=problems)
+    _print_written(result)
+    return 0
+
+
+def _print_written(result) -> None:
+    for path in result.written:
+        print(f"  已写入 {path}", file=sys.stderr)
+    for section, error in result.errors.items():
+        print(f"  ！{section}: {error}", file=sys.stderr)
+    if result.errors:
+        print(f"注意：{len(result.errors)} 个部分未能生成，原因写在报告中 (some sections failed; the report says why)",
+              file=sys.stderr)
+    print(f"报告 report: {result.index}")
