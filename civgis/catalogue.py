@@ -132,12 +132,12 @@ def load_catalogue(directory: str | os.PathLike | None = None) -> dict[str, Laye
     directory = Path(directory or os.environ.get("CIVGIS_LAYERS") or DEFAULT_CATALOGUE_DIR)
     if not directory.is_dir():
         raise FileNotFoundError(f"layer catalogue not found at {directory} (set CIVGIS_LAYERS)")
-    catalogue = {}
+    raw = []
     for path in sorted(directory.glob("*.toml")):
         with open(path, "rb") as fh:
-            spec = _layer_from_toml(tomllib.load(fh), path)
-        catalogue[spec.name] = spec
-    return catalogue
+            raw.append((path, tomllib.load(fh)))
+    raw.sort(key=lambda item: (item[1].get("order", 999), item[1]["name"]))  # the catalogue's own order
+    return {spec.name: spec for spec in (_layer_from_toml(r, p) for p, r in raw)}
 
 
 def layer_spec(name: str) -> LayerSpec:
@@ -152,3 +152,21 @@ def layer_spec(name: str) -> LayerSpec:
 
 def vector_layers() -> list[str]:
     return [n for n, s in load_catalogue().items() if s.kind == "vector"]
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as a Markdown table (the README's "bring your own data" section is generated from it)."""
+    lines = ["| layer | 名称 | geometry | field | 字段 | type | required | values / Chinese aliases accepted |",
+             "|---|---|---|---|---|---|---|---|"]
+    for spec in load_catalogue().values():
+        if spec.kind == "raster":
+            lines.append(f"| `{spec.name}` | {spec.title_zh} | raster | | | float 0–1 | | GeoTIFF, 0/1 or fractional cover |")
+            continue
+        for i, f in enumerate(spec.fields.values()):
+            head = (f"| `{spec.name}` | {spec.title_zh} | {spec.geometry} " if i == 0 else "| | | ")
+            values = "; ".join(f"{code} {label}" for code, label in f.values.items())
+            aliases = "、".join(f.aliases)
+            extra = " — ".join(x for x in (values, aliases) if x)
+            req = "yes" if f.required else ""
+            lines.append(f"{head}| `{f.name}` | {f.label_zh} | {f.type} | {req} | {extra} |")
+    return "\n".join(lines) + "\n"

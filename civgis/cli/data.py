@@ -42,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_layers)
 
+    p = sub.add_parser("catalogue", help="图层目录 print the layer catalogue (fields, values, Chinese aliases)")
+    p.set_defaults(func=cmd_catalogue)
+
     p = sub.add_parser("export", help="导出图层 export a layer to a file (format from its suffix)")
     p.add_argument("workspace")
     p.add_argument("layer")
@@ -137,4 +140,11 @@ def cmd_export(args) -> int:
     except (KeyError, ValueError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
     print(f"已导出 {args.layer} → {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_catalogue(args) -> int:
+    from ..catalogue import catalogue_markdown
+
+    print(catalogue_markdown(), end="")
     return 0
