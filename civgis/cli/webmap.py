@@ -1,5 +1,57 @@
-"""Sub-commands of civgis.cli (filled in by its issue)."""
+"""``civgis webmap``: interactive HTML maps (county + one per zone), offline by default."""
+
+from __future__ import annotations
+
+from ._common import CliError, open_workspace, print_json
 
 
 def register(sub) -> None:
-    return None
+    p = sub.add_parser(
+        "webmap",
+        help="交互式网页地图（全县 + 每个责任区），默认离线可用 interactive HTML maps, offline by default",
+        description="生成全县及各包保责任区的交互式网页地图。默认离线模式：不加载任何在线瓦片，"
+                    "以工作空间自己的道路、居住用地和绿地作底图，Leaflet 随页面一起写入 OUT/lib/，断网可用。",
+    )
+    p.add_argument("workspace", help="工作空间 .gpkg")
+    p.add_argument("--out", required=True, help="输出目录 (county.html, zone_<编号>.html, index.html, lib/)")
+    p.add_argument("--zone", action="append", metavar="ID",
+                   help="只生成这个责任区的地图（可重复）；不写则生成全县图和所有责任区图")
+    p.add_argument("--basemap", choices=("offline", "osm", "tianditu", "amap"), default="offline",
+                   help="底图：offline 离线（默认）/ osm / tianditu 天地图（需 --tianditu-key）/ amap 高德（数据偏移到 GCJ-02）")
+    p.add_argument("--tianditu-key", metavar="K", help="天地图密钥 (console.tianditu.gov.cn)")
+    p.add_argument("--toilet-radius", type=float, default=300.0, metavar="M", help="公厕服务半径（米），默认 300")
+    p.add_argument("--no-audit", action="store_true", help="不标出责任区空隙和重叠")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出生成的文件列表")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from .. import webmap
+
+    ws = open_workspace(args.workspace)
+    if not ws.has("zones") and args.zone:
+        raise CliError(f"工作空间 {ws.path.name} 没有责任区图层 zones; import it first")
+    try:
+        if args.zone:
+            layers = webmap.load_map_layers(ws)
+            gaps, overlaps = webmap._resolve_audit(None if args.no_audit else "auto", None, None, ws)
+            paths = []
+            for zid in args.zone:
+                m = webmap.build_zone_map(layers, zid, gaps=gaps, overlaps=overlaps, basemap=args.basemap,
+                                          tianditu_key=args.tianditu_key, toilet_radius_m=args.toilet_radius)
+                paths.append(webmap.save_map(m, Path(args.out) / f"zone_{webmap._safe_name(zid)}.html"))
+        else:
+            paths = webmap.write_all_maps(ws, args.out, basemap=args.basemap, tianditu_key=args.tianditu_key,
+                                          audit=None if args.no_audit else "auto",
+                                          toilet_radius_m=args.toilet_radius)
+    except webmap.WebmapError as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print_json({"maps": [str(p) for p in paths], "basemap": args.basemap})
+    else:
+        print(f"已生成 {len(paths)} 张地图（底图：{args.basemap}）→ {Path(args.out).resolve()}")
+        for p in paths:
+            print(f"  {p}")
+    return 0
