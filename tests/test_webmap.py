@@ -1,0 +1,321 @@
+"""civgis.webmap: escaping, layers and styles, offline HTML/assets, GCJ-02 shift for Amap, zone maps, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Geod
+from shapely.geometry import LineString, Point, box, shape
+
+from civgis import webmap
+from civgis.cli import main as cli_main
+from civgis.workspace import Workspace
+
+GEOD = Geod(ellps="WGS84")
+X0, Y0 = 39_500_000.0, 3_520_000.0  # CGCS2000 GK zone 39 (EPSG:4527), near Hefei
+XSS_SCRIPT = "<script>alert(1)</script>"
+XSS_IMG = "<img src=x onerror=alert(2)>"
+
+
+def make_ws(path: Path) -> Workspace:
+    """Two zones side by side (500 m squares) with hostile names, three lamps, a toilet, a road, two green."""
+    ws = Workspace.create(path / "w.gpkg", crs=4527)
+    ws.write("built_up", gpd.GeoDataFrame({"name": ["建成区"]}, geometry=[box(X0, Y0, X0 + 1100, Y0 + 500)], crs=4527))
+    ws.write("zones", gpd.GeoDataFrame(
+        {"zone_id": ["Z1", "Z2"], "name": [XSS_SCRIPT, XSS_IMG], "staff": ["张三", "李四"], "phone": ["1", "2"]},
+        geometry=[box(X0, Y0, X0 + 500, Y0 + 500), box(X0 + 500, Y0, X0 + 1000, Y0 + 500)], crs=4527))
+    ws.write("lamps", gpd.GeoDataFrame(
+        {"lamp_id": ["L1", "L2", "L3"], "status": ["broken", "working", "working"]},
+        geometry=[Point(X0 + 100, Y0 + 100), Point(X0 + 200, Y0 + 100), Point(X0 + 900, Y0 + 300)], crs=4527))
+    ws.write("toilets", gpd.GeoDataFrame({"toilet_id": ["T1"], "name": ["公厕一"], "accessible": [True]},
+                                         geometry=[Point(X0 + 300, Y0 + 300)], crs=4527))
+    ws.write("roads", gpd.GeoDataFrame(
+        {"road_id": ["R1"], "name": ["人民路"], "road_class": ["arterial"], "width_m": [20.0], "mech_swept": [True]},
+        geometry=[LineString([(X0 - 100, Y0 + 250), (X0 + 1100, Y0 + 250)])], crs=4527))
+    ws.write("green", gpd.GeoDataFrame(
+        {"green_id": ["G1", "G2"], "name": ["人民公园", "防护带"], "category": ["G1", "G2"], "subcategory": ["G11", None]},
+        geometry=[box(X0 + 600, Y0 + 50, X0 + 900, Y0 + 200), box(X0 + 50, Y0 + 350, X0 + 450, Y0 + 420)], crs=4527))
+    ws.write("residential", gpd.GeoDataFrame({"res_id": ["R1"], "name": ["幸福小区"], "population": [1200]},
+                                             geometry=[box(X0 + 520, Y0 + 300, X0 + 800, Y0 + 480)], crs=4527))
+    return ws
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> Workspace:
+    return make_ws(tmp_path_factory.mktemp("webmap_ws"))
+
+
+def geojson_layers(m: folium.Map) -> dict[str, folium.GeoJson]:
+    return {c.layer_name: c for c in m._children.values() if isinstance(c, folium.GeoJson)}
+
+
+def props(layer: folium.GeoJson) -> list[dict]:
+    return [f["properties"] for f in layer.data["features"]]
+
+
+# --------------------------------------------------------------------------- escaping
+def test_escape_html_all_five_characters_and_missing():
+    s = pd.Series(["<a href='x'>&\"</a>", None, "正常"])
+    assert webmap.escape_html(s).tolist() == ["&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;&lt;/a&gt;", "", "正常"]
+
+
+def test_display_values_chinese_labels_booleans_dates():
+    gdf = gpd.GeoDataFrame({"case_id": ["C<1>"], "category": ["0501"], "status": ["open"],
+                            "reported_at": pd.to_datetime(["2026-03-04 08:09:10"]), "deadline": [pd.NaT],
+                            "closed_at": [pd.NaT]},
+                           geometry=[Point(0, 0)], crs=4527)
+    out = webmap.display_values(gdf, "inspections")
+    assert out.loc[0, "case_id"] == "C&lt;1&gt;"
+    assert out.loc[0, "category"] == "流动摊贩" and out.loc[0, "status"] == "未结案"
+    assert out.loc[0, "reported_at"] == "2026-03-04 08:09" and out.loc[0, "deadline"] == ""
+    toilets = gpd.GeoDataFrame({"toilet_id": ["a", "b", "c"], "accessible": pd.array([True, False, None], "boolean")},
+                               geometry=[Point(0, 0)] * 3, crs=4527)
+    assert webmap.display_values(toilets, "toilets")["accessible"].tolist() == ["是", "否", ""]
+
+
+def test_hostile_zone_names_are_escaped_in_data_and_html(ws, tmp_path):
+    m = webmap.county_map(ws)
+    zones = geojson_layers(m)["包保责任区"]
+    names = [p["name"] for p in props(zones)]
+    assert names == ["&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert(2)&gt;"]
+    labels = [p["_label"] for p in props(geojson_layers(m)["责任区名称"])]
+    assert labels == names
+    html = webmap.save_map(m, tmp_path / "county.html").read_text(encoding="utf-8")
+    # neither the raw markup nor a JSON-unescaped variant of it reaches the page
+    for needle in ("<script>alert", "alert(1)</script>", "<img src=x", "onerror=alert(2)>"):
+        assert needle not in html
+    assert html.count("<script>") + html.count("<script ") == len(re.findall(r"<script[\s>]", html))
+    # the popup is built by innerHTML: what reaches it is the escaped text
+    assert "\\u0026lt;script\\u0026gt;alert(1)" in html
+
+
+def test_title_is_escaped(ws, tmp_path):
+    m = webmap.build_map(webmap.load_map_layers(ws), crs=ws.crs, title="<b>标题</b>")
+    html = webmap.save_map(m, tmp_path / "t.html").read_text(encoding="utf-8")
+    assert "<b>标题</b>" not in html and "&lt;b&gt;标题&lt;/b&gt;" in html
+
+
+# --------------------------------------------------------------------------- layers and styles
+def test_county_map_has_every_layer_with_catalogue_styles(ws):
+    m = webmap.county_map(ws)
+    layers = geojson_layers(m)
+    assert set(layers) >= {"建成区边界", "居住用地（底图）", "其他绿地（底图）", "道路（底图）", "公园绿地（G1）",
+                           "包保责任区", "责任区名称", "公厕服务半径（300 米）", "公厕", "路灯（按状态）"}
+    lamps = props(layers["路灯（按状态）"])
+    assert [p["lamp_id"] for p in lamps] == ["L1", "L2", "L3"]
+    assert [p["status"] for p in lamps] == ["故障", "正常", "正常"]
+    assert [p["_stroke"] for p in lamps] == ["#c62828", "#f9a825", "#f9a825"]  # lamps.toml by_value
+    # parks are only the G1 parcel; the G2 strip is drawn in the base
+    assert [p["green_id"] for p in props(layers["公园绿地（G1）"])] == ["G1"]
+    assert [p["green_id"] for p in props(layers["其他绿地（底图）"])] == ["G2"]
+    assert props(layers["居住用地（底图）"])[0]["population"] == "1200"
+    roads = props(layers["道路（底图）"])
+    assert roads[0]["_stroke"] == "#d84315" and roads[0]["_weight"] == 5 and roads[0]["mech_swept"] == "是"
+    # neighbouring zones get different fills
+    fills = [p["_fill"] for p in props(layers["包保责任区"])]
+    assert fills[0] != fills[1]
+    # every layer can be switched on and off
+    assert any(isinstance(c, folium.LayerControl) for c in m._children.values())
+    assert all(c.control for c in layers.values())
+
+
+def test_popups_use_chinese_aliases(ws):
+    layers = geojson_layers(webmap.county_map(ws))
+    popup = next(c for c in layers["包保责任区"]._children.values() if isinstance(c, folium.GeoJsonPopup))
+    assert popup.fields == ["zone_id", "name", "staff", "phone"]  # the fields the layer has, catalogue order
+    assert popup.aliases == ["责任区编号", "责任区名称", "责任人", "联系电话"]
+    lamp_popup = next(c for c in layers["路灯（按状态）"]._children.values() if isinstance(c, folium.GeoJsonPopup))
+    assert lamp_popup.aliases == ["路灯编号", "状态"]
+
+
+def test_toilet_service_radius_is_300_m_in_metres(ws):
+    ring = geojson_layers(webmap.county_map(ws))["公厕服务半径（300 米）"].data["features"][0]["geometry"]
+    lon, lat = np.asarray(shape(ring).exterior.coords).T
+    area, _ = GEOD.polygon_area_perimeter(lon, lat)
+    assert abs(abs(area) - math.pi * 300**2) / (math.pi * 300**2) < 0.01
+    ring2 = geojson_layers(webmap.county_map(ws, toilet_radius_m=500))["公厕服务半径（500 米）"].data["features"][0]
+    lon, lat = np.asarray(shape(ring2["geometry"]).exterior.coords).T
+    assert abs(abs(GEOD.polygon_area_perimeter(lon, lat)[0]) - math.pi * 500**2) / (math.pi * 500**2) < 0.01
+
+
+def test_zone_colours_differ_between_neighbours_on_a_grid():
+    cells = [box(i * 10, j * 10, i * 10 + 10, j * 10 + 10) for i in range(4) for j in range(4)]
+    colours = webmap.zone_colours(gpd.GeoSeries(cells))
+    for a in range(16):
+        for b in range(a + 1, 16):
+            ia, ja, ib, jb = a // 4, a % 4, b // 4, b % 4
+            if max(abs(ia - ib), abs(ja - jb)) == 1:  # edge or corner neighbours touch
+                assert colours[a] != colours[b], (a, b)
+
+
+def test_audit_gaps_and_overlaps_highlighted_with_area(tmp_path):
+    from civgis.audit import audit_workspace
+
+    ws = Workspace.create(tmp_path / "a.gpkg", crs=4527)
+    ws.write("built_up", gpd.GeoDataFrame({"name": ["建成区"]}, geometry=[box(X0, Y0, X0 + 1000, Y0 + 500)], crs=4527))
+    # Z1 0–600 and Z2 500–900: overlap 100 × 500 = 50 000 m²; gap 900–1000: 100 × 500 = 50 000 m²
+    ws.write("zones", gpd.GeoDataFrame({"zone_id": ["Z1", "Z2"], "name": ["甲", "乙"]},
+                                       geometry=[box(X0, Y0, X0 + 600, Y0 + 500), box(X0 + 500, Y0, X0 + 900, Y0 + 500)],
+                                       crs=4527))
+    m = webmap.county_map(ws, audit=audit_workspace(ws))
+    layers = geojson_layers(m)
+    gap, = props(layers["责任区空隙（未覆盖）"])
+    over, = props(layers["责任区重叠"])
+    assert float(gap["area_m2_display"]) == pytest.approx(50_000.0, abs=0.1)
+    assert float(over["area_m2_display"]) == pytest.approx(50_000.0, abs=0.1)
+    assert over["zones"] == "Z1、Z2"
+    # "auto" runs the same audit
+    assert "责任区重叠" in geojson_layers(webmap.county_map(ws, audit="auto"))
+    # or GeoDataFrames given directly
+    g = gpd.GeoDataFrame({"gap_id": ["<x>"]}, geometry=[box(X0, Y0, X0 + 10, Y0 + 10)], crs=4527)
+    gp, = props(geojson_layers(webmap.county_map(ws, gaps=g))["责任区空隙（未覆盖）"])
+    assert gp["gap_id"] == "&lt;x&gt;" and float(gp["area_m2_display"]) == 100.0
+
+
+# --------------------------------------------------------------------------- offline output
+URL_ATTR = re.compile(r"""<(?:script|link|img|iframe|source|audio|video)\b[^>]*?\b(?:src|href)\s*=\s*["']([^"']+)""", re.I)
+CSS_URL = re.compile(r"""url\(\s*["']?([^"')]+)""", re.I)
+ANY_URL = re.compile(r"https?://[^\s\"'<>)]+")
+#: the only absolute URLs in leaflet.js: the SVG namespace (not fetched) and its attribution link,
+#: which save_map replaces by plain text in offline pages
+LEAFLET_JS_URLS = {"http://www.w3.org/2000/svg", "https://leafletjs.com"}
+
+
+def test_offline_html_and_assets_reference_nothing_remote(ws, tmp_path):
+    html_path = webmap.save_map(webmap.county_map(ws), tmp_path / "out" / "county.html")
+    html = html_path.read_text(encoding="utf-8")
+    refs = URL_ATTR.findall(html) + CSS_URL.findall(html)
+    assert refs, "expected local script/link references"
+    for ref in refs:
+        assert not re.match(r"(?i)^(https?:)?//", ref), ref
+        if not ref.startswith(("data:", "#")):
+            assert (html_path.parent / ref).is_file(), ref
+    assert ANY_URL.findall(html) == []
+    assert "connect-src 'none'" in html and "default-src 'none'" in html
+    assert "setPrefix('Leaflet | civgis')" in html
+    lib = html_path.parent / "lib"
+    assert (lib / "leaflet" / "leaflet.js").is_file() and (lib / "leaflet" / "LICENSE").is_file()
+    for f in lib.rglob("*"):
+        if f.suffix == ".css":
+            css = re.sub(r"/\*.*?\*/", "", f.read_text(), flags=re.S)  # comments cite bug-tracker URLs
+            for ref in CSS_URL.findall(css):
+                assert ref.startswith("#") or (f.parent / ref).is_file(), (f, ref)
+            assert ANY_URL.findall(css) == []
+        elif f.suffix == ".js":
+            assert set(ANY_URL.findall(f.read_text())) <= LEAFLET_JS_URLS, f
+
+
+def test_online_save_keeps_cdn_links_and_offline_rewrites_them(ws, tmp_path):
+    m = webmap.county_map(ws)
+    online = webmap.save_map(m, tmp_path / "on.html", offline=False).read_text(encoding="utf-8")
+    assert "cdn.jsdelivr.net/npm/leaflet@" in online and "Content-Security-Policy" not in online
+    offline = webmap.save_map(m, tmp_path / "off.html").read_text(encoding="utf-8")
+    assert "cdn.jsdelivr" not in offline and "code.jquery.com" not in offline
+
+
+def test_localise_refuses_unbundled_remote_resources():
+    html = '<head><script src="https://example.org/plugin.js"></script></head>'
+    with pytest.raises(webmap.WebmapError, match="example.org/plugin.js"):
+        webmap.localise_html(html)
+    ok = webmap.localise_html('<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>'
+                              '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>')
+    assert ok.strip() == '<script src="lib/leaflet/leaflet.js"></script>'
+
+
+# --------------------------------------------------------------------------- basemaps and the GCJ-02 shift
+# Beijing railway station, published WGS84 and GCJ-02 coordinates (see tests/test_coords.py).
+WGS84_REF = (116.42079, 39.90105)
+GCJ02_REF = (116.42703, 39.90245)
+
+
+def metres(a, b) -> float:
+    return float(GEOD.inv(a[0], a[1], b[0], b[1])[2])
+
+
+@pytest.fixture(scope="module")
+def beijing_ws(tmp_path_factory):
+    ws = Workspace.create(tmp_path_factory.mktemp("bj") / "bj.gpkg", crs=4527)
+    lamp = gpd.GeoDataFrame({"lamp_id": ["BJ"], "status": ["working"]},
+                            geometry=[Point(*WGS84_REF)], crs=4326).to_crs(4527)
+    ws.write("lamps", lamp)
+    return ws
+
+
+def lamp_lonlat(m) -> tuple[float, float]:
+    (feature,) = geojson_layers(m)["路灯（按状态）"].data["features"]
+    return tuple(feature["geometry"]["coordinates"])
+
+
+def test_amap_shifts_wgs84_forward_into_gcj02(beijing_ws):
+    osm = lamp_lonlat(webmap.county_map(beijing_ws, basemap="osm"))
+    amap = lamp_lonlat(webmap.county_map(beijing_ws, basemap="amap"))
+    assert metres(osm, WGS84_REF) < 0.01                     # OSM: WGS84 as surveyed
+    assert metres(amap, GCJ02_REF) < 1.5                     # Amap: the published GCJ-02 of that point
+    assert metres(amap, WGS84_REF) > 500                     # … which is hundreds of metres away
+    # direction: GCJ-02 lies east-north-east of WGS84 here; the wrong (inverse) shift would go west
+    assert amap[0] > osm[0] + 0.005 and amap[1] > osm[1]
+    offline = lamp_lonlat(webmap.county_map(beijing_ws))
+    assert metres(offline, WGS84_REF) < 0.01                 # offline base is our own data: no shift
+
+
+def test_tile_basemaps(beijing_ws, tmp_path):
+    def tiles(m):
+        return [c.tiles for c in m._children.values() if isinstance(c, folium.TileLayer)]
+
+    assert tiles(webmap.county_map(beijing_ws)) == []
+    assert any("openstreetmap" in t for t in tiles(webmap.county_map(beijing_ws, basemap="osm")))
+    amap = tiles(webmap.county_map(beijing_ws, basemap="amap"))
+    assert any("autonavi.com" in t for t in amap)
+    tdt = tiles(webmap.county_map(beijing_ws, basemap="tianditu", tianditu_key="k&y"))
+    assert any("tianditu.gov.cn/vec_w/wmts" in t and t.endswith("tk=k%26y") for t in tdt)
+    assert any("cva_w" in t for t in tdt)
+    with pytest.raises(webmap.WebmapError, match="tianditu-key"):
+        webmap.county_map(beijing_ws, basemap="tianditu")
+    with pytest.raises(webmap.WebmapError, match="unknown basemap"):
+        webmap.county_map(beijing_ws, basemap="google")
+    # a tile basemap saved "offline": Leaflet local, tiles allowed by the CSP
+    html = webmap.save_map(webmap.county_map(beijing_ws, basemap="osm"), tmp_path / "osm.html").read_text()
+    assert "lib/leaflet/leaflet.js" in html and "img-src 'self' file: data: blob: https: http:" in html
+
+
+# --------------------------------------------------------------------------- zone maps
+def test_zone_map_zooms_to_the_zone_and_keeps_nearby_features(ws):
+    m = webmap.zone_map(ws, "Z1", buffer_m=50)
+    layers = geojson_layers(m)
+    # Z1 spans x 0–500 m: the lamp at x = 900 m is beyond the 50 m window, the two others are inside
+    assert [p["lamp_id"] for p in props(layers["路灯（按状态）"])] == ["L1", "L2"]
+    # the window (0–550 m) reaches Z2, which is drawn thin; Z1 is outlined red and thick
+    zp = {p["zone_id"]: p for p in props(layers["包保责任区"])}
+    assert zp["Z1"]["_stroke"] == "#d50000" and zp["Z1"]["_weight"] == 5 and zp["Z2"]["_weight"] == 1.5
+    # zoomed to the zone: fitBounds = lon/lat extent of Z1's four corners (grid convergence tilts them)
+    fit = next(c for c in m._children.values() if type(c).__name__ == "FitBounds")
+    corners = gpd.GeoSeries([Point(X0 + dx, Y0 + dy) for dx in (0, 500) for dy in (0, 500)], crs=4527).to_crs(4326)
+    (s, w), (n, e) = fit.bounds
+    assert (w, s) == pytest.approx((corners.x.min(), corners.y.min()), abs=1e-9)
+    assert (e, n) == pytest.approx((corners.x.max(), corners.y.max()), abs=1e-9)
+
+
+def test_zone_map_unknown_zone_names_layer_and_field(ws):
+    with pytest.raises(webmap.WebmapError, match=r"'Z9'.*zones.*zone_id"):
+        webmap.zone_map(ws, "Z9")
+
+
+def test_write_all_maps_and_cli(ws, tmp_path):
+    paths = webmap.write_all_maps(ws, tmp_path / "maps", progress=False)
+    assert [p.name for p in paths] == ["county.html", "zone_Z1.html", "zone_Z2.html"]
+    index = (tmp_path / "maps" / "index.html").read_text(encoding="utf-8")
+    assert 'href="zone_Z1.html"' in index and "&lt;script&gt;alert(1)&lt;/script&gt;（Z1）" in index
+    assert "<script>" not in index
+    out = tmp_path / "cli"
+    assert cli_main(["webmap", str(ws.path), "--out", str(out), "--zone", "Z2", "--json"]) == 0
+    assert (out / "zone_Z2.html").is_file() and (out / "lib" / "leaflet" / "leaflet.css").is_file()
+    assert cli_main(["webmap", str(ws.path), "--out", str(out), "--zone", "nope"]) == 1
+    assert cli_main(["webmap", str(ws.path), "--out", str(out), "--basemap", "tianditu"]) == 1
