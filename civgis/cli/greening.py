@@ -1,5 +1,94 @@
-"""Sub-commands of civgis.cli (filled in by its issue)."""
+"""``civgis greening``: choose the plots that bring a park to the most residents (见缝插绿)."""
+
+from __future__ import annotations
+
+from ._common import CliError, open_workspace, print_json, print_table
 
 
 def register(sub) -> None:
-    return None
+    p = sub.add_parser(
+        "greening",
+        help="见缝插绿选址：选出使最多居民进入公园服务半径的地块 (maximal covering)",
+        description="见缝插绿选址：在候选地块中选出至多 K 块（或在总面积预算内），使新进入公园绿地服务半径的居民最多。"
+                    " Choose at most K candidate plots (or within an area budget) that bring the most residents"
+                    " inside a park's service radius.",
+    )
+    p.add_argument("workspace", metavar="WS", help="工作空间 workspace (.gpkg)")
+    p.add_argument("--sites", "-k", type=int, default=None, metavar="K",
+                   help="最多选址数 at most K sites (默认 5；只给 --budget-m2 时不限个数)")
+    p.add_argument("--budget-m2", type=float, default=None, metavar="A", help="候选地块总面积预算 (m²)")
+    p.add_argument("--min-area", type=float, default=None, metavar="M",
+                   help="最小地块面积 (m²)，默认 1000（最小的服务半径等级）")
+    p.add_argument("--exact", action="store_true",
+                   help="同时求精确最优解（整数规划）并报告贪心与最优的差距")
+    p.add_argument("--solver", choices=("highs", "cbc"), default="highs",
+                   help="精确求解器: highs (scipy.optimize.milp，默认) 或 cbc (PuLP)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="精确求解时限 (秒)")
+    p.add_argument("--use", choices=("greedy", "exact"), default="greedy",
+                   help="两者都求解时采用哪个方案 (默认 greedy)")
+    p.add_argument("--cell-m", type=float, default=50.0, metavar="M", help="需求单元格网边长 (米，默认 50)")
+    p.add_argument("--from-canopy", action="store_true",
+                   help="另从植被覆盖栅格中识别空地（建成区内、绿地与居住用地之外）作为候选")
+    p.add_argument("--canopy-threshold", type=float, default=0.5, metavar="F",
+                   help="植被覆盖阈值 (0–1，默认 0.5)")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="输出目录：排名表 CSV、指标对比、地图 HTML 与 PNG")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from .. import greening
+
+    ws = open_workspace(args.workspace)
+    sites = args.sites
+    if sites is None and args.budget_m2 is None:
+        sites = 5
+    if sites is not None and sites < 0:
+        raise CliError("--sites 必须 ≥ 0")
+    if args.budget_m2 is not None and args.budget_m2 <= 0:
+        raise CliError("--budget-m2 必须为正数 (m²)")
+    if args.cell_m <= 0:
+        raise CliError("--cell-m 必须为正数 (米)")
+    if args.use == "exact" and not args.exact:
+        raise CliError("--use exact 需要同时给出 --exact")
+    try:
+        plan = greening.plan_greening(ws, sites=sites, budget_m2=args.budget_m2, min_area_m2=args.min_area,
+                                      exact=args.exact, solver=args.solver, time_limit=args.time_limit,
+                                      use=args.use, cell_m=args.cell_m, from_canopy=args.from_canopy,
+                                      canopy_threshold=args.canopy_threshold)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CliError(str(exc)) from None
+
+    paths = {}
+    if args.out:
+        boundary = ws.read_optional("built_up")
+        paths = greening.write_outputs(plan, args.out, boundary=boundary)
+
+    if args.json:
+        out = plan.to_dict()
+        if paths:
+            out["outputs"] = {k: str(v) for k, v in paths.items()}
+        print_json(out)
+        return 0
+
+    pop = plan.population or float("nan")
+    print(f"见缝插绿选址 — 候选地块 {len(plan.candidates)} 块，选中 {len(plan.sites)} 块，"
+          f"总面积 {plan.sites['area_m2'].sum():,.0f} m²")
+    print(f"公园服务半径覆盖人口：{plan.covered_before:,.0f} → {plan.covered_after:,.0f} / {plan.population:,.0f}"
+          f"（{plan.covered_before / pop:.1%} → {plan.covered_after / pop:.1%}）")
+    if plan.exact is not None:
+        state = "已证明最优" if plan.exact.optimal else f"未证明最优，上界 {plan.exact.bound:,.0f}"
+        print(f"贪心 {plan.greedy.objective:,.0f} 人 vs 精确 {plan.exact.objective:,.0f} 人（{state}，"
+              f"{plan.exact.method}，{plan.exact.seconds:.2f} 秒）：差距 {plan.gap_pct:.2f}%")
+    print()
+    if len(plan.sites):
+        print_table(greening.sites_table_zh(plan))
+    else:
+        print("没有可增加覆盖人口的候选地块。")
+    print()
+    print_table(greening.what_if_table_zh(plan))
+    if paths:
+        print()
+        print(f"已输出 {args.out}：排名表 {paths['sites_csv'].name}，地图 {paths['map'].name}，图片 {paths['png'].name}")
+    return 0

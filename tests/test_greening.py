@@ -1,0 +1,331 @@
+"""Greening plan (见缝插绿): service gap, candidates, greedy vs exact maximal covering, what-if, CLI.
+
+Most instances are a residential *strip* y ∈ [0, 10] with 1 resident per metre of x. A site is a
+rectangle x ∈ [a, a + w], y ∈ [−100, 110] straddling the strip, so its service buffer meets the
+strip along its flat side: a site of area ≥ 5 000 m² covers exactly x ∈ [a − 500, a + w + 500].
+Every expected number below follows from that by hand.
+"""
+
+from __future__ import annotations
+
+import doctest
+import itertools
+import json
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+import shapely
+from shapely.geometry import box
+
+from civgis import greening
+from civgis.greening import (aggregate_units, candidate_sites, coverage_matrix, demand_units, exact_max_cover,
+                             greedy_max_cover, plan_greening, plan_greening_frames, qualifying_parks,
+                             raster_candidates, service_gap, service_radius)
+from civgis.workspace import Workspace
+
+CRS = 4527
+
+
+def strip(x0, x1, pop=None, rid="R1"):
+    pop = (x1 - x0) if pop is None else pop
+    return gpd.GeoDataFrame({"res_id": [rid], "name": ["小区"], "population": [pop]},
+                            geometry=[box(x0, 0, x1, 10)], crs=CRS)
+
+
+def sites(spec):
+    """spec: {site_id: (a, w)} → rectangles x∈[a, a+w], y∈[−100, 110] (area 210·w)."""
+    return gpd.GeoDataFrame({"site_id": list(spec)}, crs=CRS,
+                            geometry=[box(a, -100, a + w, 110) for a, w in spec.values()])
+
+
+# ---------------------------------------------------------------------------- tiers and gap
+def test_service_radius_tiers():
+    assert service_radius([0, 999.99, 1000, 4999.9, 5000, 1e6]).tolist() == [0, 0, 300, 300, 500, 500]
+    # the tier table is a parameter (some texts use 2 000 m² for the 300 m tier)
+    assert service_radius([1500, 2500], tiers=((5000, 500), (2000, 300))).tolist() == [0, 300]
+
+
+def test_qualifying_parks_keep_g1_of_tier_size():
+    g = gpd.GeoDataFrame({"green_id": list("abcd"), "category": ["G1", "G1", "G2", "G1"]}, crs=CRS,
+                         geometry=[box(0, 0, 100, 100), box(0, 0, 40, 40), box(0, 0, 100, 100), box(0, 0, 30, 30)])
+    parks = qualifying_parks(g)
+    assert parks["green_id"].tolist() == ["a", "b"]            # G2 no, 900 m² no
+    assert parks["radius_m"].tolist() == [500.0, 300.0]        # 10 000 m², 1 600 m²
+
+
+def test_gap_spreads_population_by_area_and_cuts_at_the_radius():
+    res = pd.concat([strip(0, 1000, pop=2000, rid="R1"),       # 2 residents per metre
+                     strip(5000, 5100, pop=300, rid="R2")], ignore_index=True)
+    park = gpd.GeoDataFrame({"category": ["G1"]}, geometry=[box(-50, -100, 0, 110)], crs=CRS)  # 10 500 m² → 500 m
+    gap = service_gap(res, qualifying_parks(park))
+    # R1 covered on x ∈ [0, 500]: 1 000 residents; R2 untouched
+    assert gap["res_id"].tolist() == ["R1", "R2"]
+    assert gap["residents"].to_numpy() == pytest.approx([1000.0, 300.0], abs=1e-6)
+    assert gap["area_m2"].to_numpy() == pytest.approx([5000.0, 1000.0], abs=1e-6)
+    assert gap.geometry.iloc[0].bounds == pytest.approx((500, 0, 1000, 10), abs=1e-6)
+
+
+def test_demand_units_keep_every_resident_on_an_aligned_grid():
+    gap = gpd.GeoDataFrame({"res_index": [0, 1], "density": [0.5, 2.0]}, crs=CRS,
+                           geometry=[box(10, 0, 135, 20), shapely.Polygon([(0, 0), (100, 0), (0, 100)])])
+    u = demand_units(gap, cell_m=50)
+    # piece 0: x cells [10,50],[50,100],[100,135] → 800, 1000, 700 m²; piece 1: triangle of 5 000 m²
+    p0 = u[u["res_index"] == 0].sort_values("area_m2")["area_m2"].tolist()
+    assert p0 == pytest.approx([700, 800, 1000])
+    assert u.loc[u["res_index"] == 1, "area_m2"].sum() == pytest.approx(5000)
+    assert u["weight"].sum() == pytest.approx(0.5 * 2500 + 2.0 * 5000)
+    # every unit lies in one grid cell and its point lies on it
+    b = np.array([g.bounds for g in u.geometry])
+    assert np.all(np.floor(b[:, 0] / 50 + 1e-9) == np.floor(b[:, 2] / 50 - 1e-9))
+    assert all(g.covers(p) for g, p in zip(u.geometry, u["point"]))
+
+
+def test_coverage_matrix_uses_distance_to_the_boundary():
+    pts = shapely.points([0, 160, 349, 351, 550], [0, 0, 0, 0, 0])
+    site = box(-50, -50, 50, 50)                                 # boundary at x = 50
+    A = coverage_matrix(pts, [site, site], [300, 500]).toarray()
+    assert A.tolist() == [[True, True, True, False, False], [True, True, True, True, True]]
+
+
+# ---------------------------------------------------------------------------- solvers
+def test_greedy_is_provably_not_optimal_and_exact_finds_the_optimum():
+    res = strip(0, 2100)                                         # 2 100 residents, 1 per metre
+    cand = sites({"A": (500, 50), "B": (1550, 50), "C": (950, 200)})
+    # A covers [0, 1050], B [1050, 2100], C [450, 1650] (1 200: the greedy's first pick)
+    for solver in ("highs", "cbc"):
+        plan = plan_greening_frames(residential=res, candidates=cand, sites=2, exact=True, solver=solver)
+        assert plan.sites["site_id"].tolist() == ["C", "A"]      # greedy: 1 200, then 450 (A before B on a tie)
+        assert plan.greedy.objective == pytest.approx(1650)
+        assert plan.exact.objective == pytest.approx(2100)
+        assert plan.exact.optimal
+        assert sorted(plan.candidates["site_id"].iloc[plan.exact.chosen]) == ["A", "B"]
+        assert plan.gap_pct == pytest.approx(100 * 450 / 2100)
+    # exact areas agree with the grid here (buffer edges fall on cell edges)
+    assert plan.sites["new_residents"].tolist() == pytest.approx([1200, 450], abs=1e-6)
+    assert plan.covered_after == pytest.approx(1650, abs=1e-6)
+    best = plan_greening_frames(residential=res, candidates=cand, sites=2, exact=True, use="exact")
+    assert best.covered_after == pytest.approx(2100, abs=1e-6)
+    assert best.sites["new_residents"].sum() == pytest.approx(2100, abs=1e-6)
+
+
+def test_coverage_is_counted_once_where_two_new_parks_overlap():
+    res = strip(0, 2000)
+    cand = sites({"P": (500, 50), "Q": (900, 50)})               # P [0, 1050], Q [400, 1450]: overlap 650
+    plan = plan_greening_frames(residential=res, candidates=cand, sites=2, exact=True)
+    assert plan.sites["site_id"].tolist() == ["P", "Q"]
+    assert plan.sites["new_residents"].tolist() == pytest.approx([1050, 400], abs=1e-6)  # not 1 050 + 1 050
+    assert plan.covered_after == pytest.approx(1450, abs=1e-6)
+    assert plan.greedy.objective == pytest.approx(1450) and plan.exact.objective == pytest.approx(1450)
+    assert plan.sites["cumulative_coverage"].tolist() == pytest.approx([1050 / 2000, 1450 / 2000])
+
+
+def test_partial_coverage_of_a_unit_is_exact_in_the_reported_figures():
+    # buffer edge at x = 1 025 cuts the 50 m cell [1000, 1050]: the grid counts it wholly in or out,
+    # the reported new_residents is the exact area share
+    res = strip(0, 3000)
+    cand = sites({"S": (500, 25)})                               # 5 250 m² → 500 m: covers [0, 1025]
+    plan = plan_greening_frames(residential=res, candidates=cand, sites=1)
+    assert plan.sites["new_residents"].iloc[0] == pytest.approx(1025, abs=1e-6)
+    assert plan.sites["new_residents_grid"].iloc[0] in (pytest.approx(1000), pytest.approx(1050))
+    assert plan.gap_after.geometry.union_all().bounds == pytest.approx((1025, 0, 3000, 10), abs=1e-6)
+
+
+def _brute_force(A, w, k):
+    A = A.toarray()
+    best = 0.0
+    for combo in itertools.combinations(range(A.shape[0]), k):
+        best = max(best, float(w[A[list(combo)].any(axis=0)].sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exact_matches_brute_force_and_greedy_keeps_its_guarantee(seed):
+    rng = np.random.default_rng(seed)
+    n_sites, n_units, k = 14, 120, 3
+    A = sp.csr_matrix(rng.random((n_sites, n_units)) < 0.12)
+    w = rng.integers(1, 50, n_units).astype(float)
+    optimum = _brute_force(A, w, k)
+    for solver in ("highs", "cbc"):
+        sol = exact_max_cover(A, w, k=k, solver=solver)
+        assert sol.objective == pytest.approx(optimum) and sol.optimal
+        assert len(sol.chosen) <= k
+    g = greedy_max_cover(A, w, k=k)
+    assert g.objective <= optimum + 1e-9
+    assert g.objective >= (1 - 1 / np.e) * optimum
+    assert g.bound >= optimum - 1e-9                              # the online bound is a true bound
+    # marginal gains add up to the union
+    assert g.objective == pytest.approx(float(w[A.toarray()[g.chosen].any(axis=0)].sum()))
+
+
+def test_lazy_greedy_equals_plain_greedy():
+    rng = np.random.default_rng(7)
+    A = sp.csr_matrix(rng.random((60, 400)) < 0.05)
+    w = rng.random(400)
+    covered = np.zeros(400, bool)
+    plain = []
+    for _ in range(8):
+        gains = (A.toarray() & ~covered) @ w
+        gains[plain] = -1
+        i = int(np.argmax(gains))
+        plain.append(i)
+        covered |= A.toarray()[i]
+    assert greedy_max_cover(A, w, k=8).chosen == plain
+
+
+def test_budget_takes_the_better_of_ratio_greedy_and_best_single():
+    # site 0: 1 m², covers weight 2; site 1: 10 m², covers weight 10 (disjoint); budget 10 m²
+    A = sp.csr_matrix(np.array([[1, 1, 0, 0, 0], [0, 0, 1, 1, 1]], bool))
+    w = np.array([1, 1, 4, 3, 3.0])
+    costs = np.array([1.0, 10.0])
+    g = greedy_max_cover(A, w, costs=costs, budget=10)
+    assert g.chosen == [1] and g.objective == 10
+    e = exact_max_cover(A, w, costs=costs, budget=10)
+    assert e.chosen == [1] and e.objective == 10
+    e2 = exact_max_cover(A, w, costs=costs, budget=11, k=5)
+    assert sorted(e2.chosen) == [0, 1] and e2.objective == 12
+
+
+def test_budget_in_the_plan_limits_the_total_area():
+    res = strip(0, 2100)
+    cand = sites({"A": (500, 50), "B": (1550, 50), "C": (950, 200)})  # areas 10 500, 10 500, 42 000 m²
+    plan = plan_greening_frames(residential=res, candidates=cand, sites=None, budget_m2=21000, exact=True)
+    assert sorted(plan.sites["site_id"]) == ["A", "B"]           # C alone does not fit with anything else
+    assert plan.sites["area_m2"].sum() <= 21000 + 1e-6
+    assert plan.covered_after == pytest.approx(2100, abs=1e-6)
+
+
+def test_aggregating_units_does_not_change_the_problem():
+    A = sp.csr_matrix(np.array([[1, 1, 0, 1, 0, 0], [0, 0, 1, 0, 1, 0], [1, 1, 1, 1, 1, 0]], bool))
+    w = np.array([1, 2, 3, 4, 5, 6.0])
+    Ag, wg, group = aggregate_units(A, w)
+    assert Ag.shape == (3, 2)                                    # {0,2}: units 0,1,3 ; {1,2}: units 2,4 ; unit 5 nobody
+    assert sorted(wg.tolist()) == [7.0, 8.0]
+    assert group[5] == -1 and group[0] == group[1] == group[3] != group[2] == group[4]
+
+
+# ---------------------------------------------------------------------------- candidates
+def test_candidate_sites_get_the_tier_of_their_size_and_small_plots_are_dropped():
+    c = gpd.GeoDataFrame({"site_id": ["a", "b", "c", "d"]}, crs=CRS,
+                         geometry=[box(0, 0, 50, 50), box(0, 0, 80, 80), box(0, 0, 30, 30), box(0, 0, 40, 40)])
+    out = candidate_sites(c)
+    assert out["site_id"].tolist() == ["a", "b", "d"]
+    assert out["radius_m"].tolist() == [300, 500, 300]
+    assert out["tier"].tolist() == ["300米", "500米", "300米"]
+    assert candidate_sites(c, min_area_m2=2000)["site_id"].tolist() == ["a", "b"]
+
+
+def test_raster_candidates_find_open_plots_of_enough_area(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    cover = np.zeros((20, 30), dtype="float32")
+    cover[2:7, 2:6] = 0.9          # 5 × 4 px of 10 m = 2 000 m² → a 300 m plot
+    cover[10:12, 10:12] = 1.0      # 400 m²: too small
+    cover[12:20, 20:30] = 0.8      # 8 000 m² but under existing green land: excluded
+    cover[15:19, 2:5] = 0.3        # 1 200 m² below the threshold
+    path = tmp_path / "canopy.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=30, height=20, count=1, dtype="float32", crs=f"EPSG:{CRS}",
+                       transform=from_origin(1000, 2000, 10, 10)) as dst:
+        dst.write(cover, 1)
+    green = [box(1200, 1800, 1300, 1880)]                         # columns 20–29, rows 12–19
+    out = raster_candidates(path, exclude=green, min_area_m2=1000, threshold=0.5)
+    assert len(out) == 1
+    assert out["area_m2"].iloc[0] == pytest.approx(2000)
+    assert out["radius_m"].iloc[0] == 300
+    assert out.geometry.iloc[0].bounds == pytest.approx((1020, 1930, 1060, 1980))
+    # a built-up boundary that leaves the plot out leaves nothing
+    none = raster_candidates(path, exclude=green, built_up=[box(1100, 1000, 1300, 2000)])
+    assert len(none) == 0
+
+
+# ---------------------------------------------------------------------------- workspace, what-if, CLI
+@pytest.fixture
+def small_ws(tmp_path):
+    ws = Workspace.create(tmp_path / "county.gpkg", crs=CRS)
+    ws.write("built_up", gpd.GeoDataFrame({"name": ["建成区"]}, geometry=[box(0, -200, 2000, 200)], crs=CRS))
+    ws.write("residential", pd.concat([strip(0, 1000, pop=1000, rid="R1").assign(name="东区"),
+                                       strip(1000, 2000, pop=3000, rid="R2").assign(name="西区")],
+                                      ignore_index=True))
+    ws.write("green", gpd.GeoDataFrame(
+        {"green_id": ["G-1", "G-2", "G-3"], "name": ["老公园", "防护林", "小游园"], "category": ["G1", "G2", "G1"],
+         "subcategory": ["G11", None, "G14"]}, crs=CRS,
+        geometry=[box(-50, -100, 0, 110),                        # 10 500 m² (part outside built-up: 0 inside)
+                  box(0, 150, 1000, 200),                        # G2 50 000 m²
+                  box(1900, 150, 1920, 190)]))                   # G1 800 m²: too small to serve
+    ws.write("candidates", sites({"S1": (1200, 50), "S2": (1300, 50), "S3": (100, 10)}).assign(
+        name=["空地一", "空地二", "小空地"]))                    # S3: 2 100 m² → 300 m
+    return ws
+
+
+def test_plan_on_a_workspace_with_what_if_indicators(small_ws):
+    plan = plan_greening(small_ws, sites=1, exact=True)
+    # today: the old park covers x ≤ 500 → 500 residents of R1 (1/m); R2 has 3/m
+    assert plan.population == 4000
+    assert plan.covered_before == pytest.approx(500, abs=1e-6)
+    # S1 covers [700, 1750] → 300 (R1) + 750·3 = 2 550; S2 [800, 1850] → 200 + 850·3 = 2 750
+    assert plan.sites["site_id"].tolist() == ["S2"]
+    assert plan.sites["new_residents"].iloc[0] == pytest.approx(2750, abs=1e-6)
+    assert plan.covered_after == pytest.approx(3250, abs=1e-6)
+    w = plan.what_if.set_index("indicator")
+    bu = 2000 * 400
+    # green land inside the built-up area: G2 50 000 + G1 800 (the old park lies outside), + S2 (10 500)
+    assert w.loc["green_ratio", "before"] == pytest.approx(50800 / bu)
+    assert w.loc["green_ratio", "after"] == pytest.approx((50800 + 10500) / bu)
+    assert w.loc["park_per_capita_m2", "before"] == pytest.approx(800 / 4000)
+    assert w.loc["park_per_capita_m2", "after"] == pytest.approx((800 + 10500) / 4000)
+    # by land: 20 000 m² residential, 5 000 covered before, + [800, 1850]·10 after
+    assert w.loc["service_coverage_land", "before"] == pytest.approx(5000 / 20000)
+    assert w.loc["service_coverage_land", "after"] == pytest.approx((5000 + 10500) / 20000)
+    assert w.loc["service_coverage_residents", "after"] == pytest.approx(3250 / 4000)
+    d = plan.to_dict()
+    assert d["sites"] == [{"site_id": "S2", "area_m2": 10500.0, "radius_m": 500.0, "new_residents": 2750.0,
+                           "new_residents_grid": 2750.0, "cumulative_coverage": 0.8125}]
+    assert (d["covered_before"], d["covered_after"], d["population"]) == (500.0, 3250.0, 4000.0)
+    json.dumps(d)
+
+
+def test_cli_greening_json_and_outputs(small_ws, tmp_path, capsys):
+    from civgis.cli import main
+
+    out = tmp_path / "out"
+    assert main(["greening", str(small_ws.path), "--sites", "2", "--exact", "--solver", "cbc",
+                 "--json", "--out", str(out)]) == 0
+    d = json.loads(capsys.readouterr().out)
+    # S2 first (2 750); then S1 [700, 1750] adds only [700, 800] of R1 → 100; S3 [−200, 410] adds nothing
+    assert [s["site_id"] for s in d["sites"]] == ["S2", "S1"]
+    assert [s["new_residents"] for s in d["sites"]] == [2750.0, 100.0]
+    assert d["covered_after"] == 3350.0 and d["exact"]["optimal"] and d["gap_pct"] == 0.0
+    for name in ("greening_sites.csv", "greening_what_if.csv", "greening_map.html", "greening_map.png",
+                 "greening_plan.json"):
+        assert (out / name).stat().st_size > 0
+    table = pd.read_csv(out / "greening_sites.csv", encoding="utf-8-sig")
+    assert table.columns[:3].tolist() == ["序号", "地块编号", "地块名称"]
+    assert table["新增覆盖人口"].tolist() == [2750, 100]
+    html = (out / "greening_map.html").read_text(encoding="utf-8")
+    assert json.dumps("选中地块")[1:-1] in html and '"S2"' in html      # layer names are \u-escaped JS
+    assert not any(u.startswith("http") for u in re.findall(r'(?:src|href)="([^"]*)"', html))  # offline page
+
+
+def test_cli_greening_table_and_budget(small_ws, capsys):
+    from civgis.cli import main
+
+    # 12 000 m²: one of S1/S2 (10 500 m² each); S3 (2 100 m²) no longer fits after S2
+    assert main(["greening", str(small_ws.path), "--budget-m2", "12000"]) == 0
+    text = capsys.readouterr().out
+    assert "S2" in text and "S1" not in text and "S3" not in text and "人均公园绿地面积" in text
+
+
+def test_bad_population_names_layer_feature_and_field():
+    res = strip(0, 100)
+    res.loc[0, "population"] = -5
+    with pytest.raises(ValueError, match=r"residential.*R1.*population"):
+        plan_greening_frames(residential=res, candidates=sites({"A": (0, 50)}), sites=1)
+
+
+def test_docstring_examples_run():
+    result = doctest.testmod(greening)
+    assert result.attempted >= 9 and result.failed == 0
