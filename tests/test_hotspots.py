@@ -1,0 +1,344 @@
+"""Hot spots: hex binning, Gi* against esda, FDR against hand-worked Benjamini–Hochberg, OHSA, KDE, ranking, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from shapely.geometry import box
+
+from civgis import hotspots as hs
+
+CRS = 4527
+X0, Y0 = 39_500_000.0, 3_700_000.0   # a Gauss-Krüger zone-39 origin for hand-built data
+
+
+# ------------------------------------------------------------------------------ hex grid and binning
+def test_hex_axial_agrees_with_polygon_containment():
+    rng = np.random.default_rng(3)
+    s = 70.0
+    grid = hs.hex_grid(box(X0, Y0, X0 + 2000, Y0 + 1500), s, crs=CRS)
+    xy = np.column_stack([rng.uniform(X0, X0 + 2000, 4000), rng.uniform(Y0, Y0 + 1500, 4000)])
+    idx = hs.hex_cell_index(xy, grid)
+    assert (idx >= 0).all()
+    # reference: shapely containment of each point in the polygon we assigned it to
+    assert shapely.covers(grid.geometry.values[idx], shapely.points(xy)).all()
+    # and a geopandas spatial join gives the same counts
+    pts = gpd.GeoDataFrame(geometry=shapely.points(xy), crs=CRS)
+    j = gpd.sjoin(pts, grid[["geometry"]], predicate="within")
+    ref = np.bincount(j["index_right"].to_numpy(), minlength=len(grid))
+    assert np.array_equal(hs.count_in_hexes(pts, grid), ref)
+
+
+def test_hex_grid_geometry():
+    s = 100.0
+    area = box(X0, Y0, X0 + 1000, Y0 + 800)
+    grid = hs.hex_grid(area, s, crs=CRS)
+    assert np.allclose(grid.area, math.sqrt(3) / 2 * s * s)            # √3/2 · s²
+    # cells tile the plane: union covers the study area, no overlaps (sum of areas = union area)
+    union = shapely.union_all(grid.geometry.values)
+    assert union.buffer(1e-6).covers(area)
+    assert math.isclose(union.area, grid.area.sum(), rel_tol=1e-9)
+    # every cell intersects the area, and a cell just outside the kept set does not
+    assert grid.intersects(area).all()
+    # adjacent centres are s apart
+    c = hs.grid_centres(grid)
+    d, _ = __import__("scipy.spatial", fromlist=["cKDTree"]).cKDTree(c).query(c, k=2)
+    assert np.allclose(d[:, 1], s)
+    # grid parameters are recoverable from the geometry alone (attrs lost)
+    bare = gpd.GeoDataFrame(grid.drop(columns="geometry"), geometry=grid.geometry.values, crs=CRS)
+    bare.attrs = {}
+    size, origin = hs._grid_params(bare)
+    assert math.isclose(size, s, rel_tol=1e-9) and np.allclose(origin, (0.0, 0.0), atol=1e-4)
+
+
+def test_points_outside_the_grid_are_not_counted():
+    grid = hs.hex_grid(box(0, 0, 500, 500), 100.0)
+    xy = np.array([[250.0, 250.0], [5000.0, 5000.0], [-900.0, 250.0], [np.nan, 1.0]])
+    counts = hs.count_in_hexes(xy, grid)
+    assert counts.sum() == 1
+
+
+# ------------------------------------------------------------------------------ Gi*
+def test_gi_star_hand_worked():
+    # seven cells on a line, 10 cases in the middle one, band 1 → neighbours {2, 3, 4}
+    x = np.array([0, 0, 0, 10, 0, 0, 0], float)
+    coords = np.column_stack([np.arange(7.0), np.zeros(7)])
+    z, p = hs.getis_ord_gi_star(x, coords, band=1.0)
+    xbar, s = 10 / 7, math.sqrt(100 / 7 - (10 / 7) ** 2)
+    expect_mid = (10 - xbar * 3) / (s * math.sqrt((7 * 3 - 9) / 6))
+    expect_end = (0 - xbar * 2) / (s * math.sqrt((7 * 2 - 4) / 6))          # cell 0: neighbours {0, 1}
+    assert z[3] == pytest.approx(expect_mid, abs=1e-12)
+    assert z[3] == pytest.approx(2 / math.sqrt(3), abs=1e-12)
+    assert z[0] == pytest.approx(expect_end, abs=1e-12)
+    assert p[3] == pytest.approx(2 * (1 - 0.5 * (1 + math.erf(expect_mid / math.sqrt(2)))), abs=1e-12)
+
+
+def _esda_z(counts, coords, band):
+    import esda
+    from libpysal.weights import DistanceBand
+
+    w = DistanceBand(coords, threshold=band, binary=True, silence_warnings=True)
+    g = esda.G_Local(np.asarray(counts, float), w, transform="B", star=True, permutations=0)
+    return g.Zs
+
+
+def test_gi_star_matches_esda_on_a_clustered_grid():
+    rng = np.random.default_rng(7)
+    grid = hs.hex_grid(box(X0, Y0, X0 + 3000, Y0 + 2500), 120.0, crs=CRS)
+    xy = np.r_[np.column_stack([rng.uniform(X0, X0 + 3000, 3000), rng.uniform(Y0, Y0 + 2500, 3000)]),
+               rng.normal([X0 + 900, Y0 + 700], 100, (800, 2))]
+    counts = hs.count_in_hexes(xy, grid)
+    c = hs.grid_centres(grid)
+    band = 310.0
+    z, _ = hs.getis_ord_gi_star(counts, c, band)
+    assert np.abs(z - _esda_z(counts, c, band)).max() < 1e-6
+
+
+# ------------------------------------------------------------------------------ FDR
+P8 = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205])
+
+
+def test_bh_critical_p_hand_worked():
+    # m = 8; α = 0.05: k/8·0.05 = .00625 .0125 .01875 .025 ...; p(1), p(2) pass, p(3)=.039 > .01875 … → .008
+    assert hs.fdr_critical_p(P8, 0.05) == 0.008
+    # α = 0.10: thresholds .0125 .025 .0375 .05 .0625 .075 .0875 .1; largest passing rank 7 (.074 ≤ .0875)
+    assert hs.fdr_critical_p(P8, 0.10) == 0.074
+    # α = 0.01: only p(1) = .001 ≤ .00125
+    assert hs.fdr_critical_p(P8, 0.01) == 0.001
+    # step-up: p(3)=.04 > 3/4·.05 but p(4)=.05 ≤ .05, so all four pass at α = .05
+    assert hs.fdr_critical_p([0.05, 0.02, 0.04, 0.03], 0.05) == 0.05
+    assert hs.fdr_critical_p([0.5, 0.6], 0.10) == 0.0
+
+
+def test_fdr_bins_change_bins_not_z_or_p():
+    z = np.array([3.3, 2.65, -2.06, 2.04, 2.03, -1.88, 1.79, 1.27])
+    p = P8.copy()
+    with_fdr = hs.fdr_bins(z, p)
+    assert with_fdr.tolist() == [3, 2, -1, 1, 1, -1, 1, 0]
+    without = hs.fdr_bins(z, p, fdr=False)
+    assert without.tolist() == [3, 3, -2, 2, 2, -1, 1, 0]
+    assert np.array_equal(p, P8)   # untouched
+    assert hs.fdr_bins([2.0, 2.0, 2.0, 2.0], [0.05, 0.02, 0.04, 0.03]).tolist() == [2, 2, 2, 2]
+
+
+# ------------------------------------------------------------------------------ OHSA parameters
+def test_ohsa_cell_size_and_outliers():
+    gx, gy = np.meshgrid(np.arange(20) * 10.0, np.arange(20) * 10.0)
+    xy = np.column_stack([gx.ravel(), gy.ravel()])           # NN distance 10 everywhere
+    size, mean, median = hs.ohsa_cell_size(xy)
+    assert (mean, median, size) == (10.0, 10.0, 20.0)        # 10 × max(2, 10/10)
+    # NN: 4 points 10 apart then 4 points 40 apart → mean 25, median 25 … use unequal spreads
+    pts = np.array([[0, 0], [10, 0], [0, 100], [30, 100], [0, 300], [60, 300]], float)
+    size, mean, median = hs.ohsa_cell_size(pts)
+    nn = np.array([10, 10, 30, 30, 60, 60], float)
+    assert mean == pytest.approx(nn.mean()) and median == pytest.approx(np.median(nn))
+    assert size == pytest.approx(max(nn.mean(), np.median(nn)) * max(2, 100 / 3 / 30))
+    far = np.r_[xy, [[1e5, 1e5]]]
+    out = hs.locational_outliers(far)
+    assert out.sum() == 1 and out[-1]
+
+
+def test_morans_i_z_matches_esda():
+    import esda
+    from libpysal.weights import DistanceBand
+
+    rng = np.random.default_rng(11)
+    grid = hs.hex_grid(box(0, 0, 1500, 1200), 100.0)
+    c = hs.grid_centres(grid)
+    y = rng.poisson(3, len(grid)).astype(float) + (c[:, 0] < 600) * 4
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(c).query_pairs(260.0, output_type="ndarray")
+    z = hs.morans_i_z(y, pairs[:, 0], pairs[:, 1])
+    w = DistanceBand(c, threshold=260.0, binary=True, silence_warnings=True)
+    w.transform = "B"
+    mi = esda.Moran(y, w, transformation="B", permutations=0)
+    assert z == pytest.approx(mi.z_rand, abs=1e-9)
+
+
+def test_ohsa_band_falls_back_to_kth_neighbour_without_a_peak():
+    grid = hs.hex_grid(box(0, 0, 2000, 2000), 100.0)
+    c = hs.grid_centres(grid)
+    counts = np.zeros(len(grid))      # constant counts: Moran z = 0 everywhere, no peak
+    band, how, isa = hs.ohsa_band(counts, c, 100.0)
+    k = int(np.clip(round(0.05 * len(grid)), 3, 30))
+    d = np.sort(np.hypot(c[:, None, 0] - c[None, :, 0], c[:, None, 1] - c[None, :, 1]), axis=1)[:, k]  # brute force
+    assert band == pytest.approx(d.mean())
+    assert "第" in how and len(isa) == 10
+
+
+def test_ohsa_band_peak_on_clustered_counts():
+    rng = np.random.default_rng(5)
+    grid = hs.hex_grid(box(0, 0, 4000, 4000), 100.0)
+    c = hs.grid_centres(grid)
+    centres = rng.uniform(500, 3500, (12, 2))
+    xy = np.concatenate([rng.normal(m, 180, (150, 2)) for m in centres])
+    counts = hs.count_in_hexes(xy, grid)
+    band, how, isa = hs.ohsa_band(counts, c, 100.0)
+    zs = [r["z"] for r in isa]
+    j = [r["distance_m"] for r in isa].index(band)
+    assert zs[j] > 1.96 and zs[j] > zs[j + 1] and (j == 0 or zs[j] > zs[j - 1])
+    assert all(not (zs[i] > 1.96 and zs[i] > zs[i + 1] and (i == 0 or zs[i] > zs[i - 1])) for i in range(j))
+
+
+def test_too_few_incidents_is_a_clear_error():
+    with pytest.raises(ValueError, match="30"):
+        hs.hotspots(np.zeros((5, 2)), box(-10, -10, 10, 10))
+
+
+# ------------------------------------------------------------------------------ KDE
+def test_kernel_density_conserves_mass_and_matches_quartic_peak(tmp_path):
+    import rasterio
+
+    h, pixel = 200.0, 5.0
+    one = hs.kernel_density(np.array([[X0 + 1000, Y0 + 1000]]), (X0, Y0, X0 + 2000, Y0 + 2000),
+                            pixel=pixel, bandwidth=h, crs="EPSG:4527")
+    assert one.array.sum() * pixel * pixel / 1e6 == pytest.approx(1.0, rel=1e-9)
+    peak = 3 / (math.pi * h * h) * 1e6                 # quartic kernel at d = 0, per km²
+    assert one.array.max() == pytest.approx(peak, rel=0.01)
+    rng = np.random.default_rng(2)
+    xy = rng.uniform([X0 + 500, Y0 + 500], [X0 + 1500, Y0 + 1500], (400, 2))
+    surf = hs.kernel_density(xy, (X0, Y0, X0 + 2000, Y0 + 2000), pixel=pixel, bandwidth=h, crs="EPSG:4527")
+    assert surf.array.sum() * pixel * pixel / 1e6 == pytest.approx(400, rel=1e-9)
+    path = surf.write(tmp_path / "kde.tif")
+    with rasterio.open(path) as src:
+        assert src.crs.to_epsg() == 4527
+        assert src.transform.a == pixel and src.transform.c == X0 and src.transform.f == Y0 + 2000
+        assert np.allclose(src.read(1), surf.array.astype("float32"))
+
+
+# ------------------------------------------------------------------------------ a hand-built workspace
+@pytest.fixture(scope="module")
+def small_ws(tmp_path_factory):
+    from civgis.workspace import Workspace
+
+    rng = np.random.default_rng(42)
+    ws = Workspace.create(tmp_path_factory.mktemp("hs") / "county.gpkg", crs=CRS)
+    ws.write("built_up", gpd.GeoDataFrame({"name": ["建成区"]}, geometry=[box(X0, Y0, X0 + 4000, Y0 + 3000)], crs=CRS))
+    ws.write("zones", gpd.GeoDataFrame(
+        {"zone_id": ["Z1", "Z2"], "name": ["西区", "东区"], "unit": ["一中队", "二中队"], "staff": ["张三", "李四"],
+         "phone": ["1", "2"]},
+        geometry=[box(X0, Y0, X0 + 2000, Y0 + 3000), box(X0 + 2000, Y0, X0 + 4000, Y0 + 3000)], crs=CRS))
+    n_bg, n_cl = 600, 400
+    xy = np.r_[np.column_stack([rng.uniform(X0, X0 + 4000, n_bg), rng.uniform(Y0, Y0 + 3000, n_bg)]),
+               rng.normal([X0 + 3000, Y0 + 1500], 80, (n_cl, 2))]
+    n = len(xy)
+    month = rng.integers(0, 12, n)
+    reported = pd.Timestamp("2025-01-01") + pd.to_timedelta(month * 30 + 1, unit="D")
+    deadline = reported + pd.Timedelta(days=3)
+    closed = pd.Series(reported + pd.Timedelta(days=1))
+    closed[:50] = pd.NaT                         # 50 never closed (overdue at any later as_of)
+    closed[50:80] = deadline[50:80] + pd.Timedelta(days=2)   # 30 closed late
+    cats = np.where(np.arange(n) >= n_bg, "0501", "0102")
+    ws.write("inspections", gpd.GeoDataFrame(
+        {"case_id": [f"C{i:05d}" for i in range(n)], "category": cats, "reported_at": reported,
+         "deadline": deadline, "closed_at": closed.to_numpy(),
+         "status": np.where(pd.isna(closed), "open", "closed")},
+        geometry=shapely.points(xy), crs=CRS))
+    return ws, xy
+
+
+def test_planted_cluster_is_a_99_percent_hot_spot(small_ws):
+    ws, xy = small_ws
+    res = hs.hotspots_workspace(ws, cell_size=150.0, band=400.0)
+    assert res.n_cases == len(xy) and res.n_outside == 0
+    centre = hs.hex_cell_index(np.array([[X0 + 3000, Y0 + 1500]]), res.cells)[0]
+    assert res.cells["gi_bin"].iloc[centre] == 3
+    # hot cells are all near the cluster
+    hot = res.cells[res.cells["gi_bin"] == 3]
+    d = hot.geometry.centroid.distance(shapely.Point(X0 + 3000, Y0 + 1500))
+    assert d.max() < 400 + 150
+    assert res.cells["count"].sum() == len(xy)
+    json.dumps(res.to_dict())
+
+
+def test_ohsa_parameters_are_chosen_and_reported(small_ws):
+    ws, xy = small_ws
+    res = hs.hotspots_workspace(ws)
+    how = res.chosen_how
+    assert how["method"] == "ohsa"
+    size, mean, median = hs.ohsa_cell_size(xy[~hs.locational_outliers(xy)])
+    assert res.cell_size_m == pytest.approx(size)
+    assert res.band_m > res.cell_size_m
+    centre = hs.hex_cell_index(np.array([[X0 + 3000, Y0 + 1500]]), res.cells)[0]
+    assert res.cells["gi_bin"].iloc[centre] == 3
+
+
+def test_category_and_date_filters(small_ws):
+    ws, xy = small_ws
+    res = hs.hotspots_workspace(ws, category="流动摊贩", cell_size=150.0, band=400.0)
+    assert res.n_cases == 400
+    res2 = hs.hotspots_workspace(ws, category="05", since="2025-01-01", until="2025-04-01", cell_size=150.0, band=400.0)
+    cases = ws.read("inspections")
+    t = cases["reported_at"]
+    expect = int(((cases["category"] == "0501") & (t >= "2025-01-01") & (t < "2025-04-01")).sum())
+    assert res2.n_cases == expect > 0
+
+
+def test_zone_ranking_hand_counted(small_ws):
+    ws, xy = small_ws
+    res = hs.hotspots_workspace(ws, cell_size=150.0, band=400.0)
+    as_of = pd.Timestamp("2026-01-01")
+    rank = hs.zone_ranking(ws, res, as_of)
+    assert rank["zone_id"].tolist() == ["Z2", "Z1"]          # the cluster sits in the east zone
+    cases = ws.read("inspections")
+    east = cases.geometry.x >= X0 + 2000
+    row = rank.set_index("zone_id").loc["Z2"]
+    assert row["cases"] == int(east.sum())
+    assert row["cases_per_km2"] == pytest.approx(east.sum() / 6.0)      # 2 km × 3 km
+    open_ = cases["closed_at"].isna().to_numpy()
+    late = (cases["closed_at"] > cases["deadline"]).to_numpy(dtype=bool, na_value=False)
+    assert row["overdue_open"] == int((open_ & east.to_numpy()).sum())
+    assert row["closed_late"] == int((late & east.to_numpy()).sum())
+    cent = res.cells.geometry.centroid
+    assert row["hot_cells"] == int(((res.cells["gi_bin"] >= 1) & (cent.x >= X0 + 2000)).sum())
+
+
+def test_cli_hotspots_writes_every_output(small_ws, tmp_path, capsys):
+    import pyogrio
+    import rasterio
+
+    from civgis.cli import main
+
+    ws, xy = small_ws
+    out = tmp_path / "out"
+    code = main(["hotspots", str(ws.path), "--cell-size", "150", "--band", "400", "--by", "month",
+                 "--as-of", "2026-01-01", "--out", str(out), "--json"])
+    assert code == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["cell_size_m"] == 150.0 and payload["band_m"] == 400.0
+    cells = pyogrio.read_dataframe(out / "hotspots.gpkg", layer="cells")
+    assert {"count", "gi_z", "gi_p", "gi_bin"} <= set(cells.columns)
+    assert int(cells["count"].sum()) == len(xy)
+    layers = {name for name, _ in pyogrio.list_layers(out / "hotspots.gpkg")}
+    assert "emerging" in layers
+    html = (out / "hotspots.html").read_text(encoding="utf-8")
+    assert "热点 99%" in html and "unpkg.com" not in html and "cdn.jsdelivr" not in html
+    assert (out / "hotspots.png").stat().st_size > 10_000
+    with rasterio.open(out / "kde.tif") as src:
+        assert src.read(1).max() > 0
+    rank = pd.read_csv(out / "zone_ranking.csv", dtype={"zone_id": str})
+    assert rank["zone_id"].tolist() == ["Z2", "Z1"]
+
+
+def test_cli_prints_the_chosen_parameters(small_ws, tmp_path, capsys):
+    from civgis.cli import main
+
+    ws, _ = small_ws
+    assert main(["hotspots", str(ws.path), "--by", "none", "--out", str(tmp_path / "o")]) == 0
+    text = capsys.readouterr().out
+    assert "网格大小" in text and "距离阈值" in text and "最近邻" in text
+
+
+def test_cli_bad_category_is_a_clear_error(small_ws, tmp_path, capsys):
+    from civgis.cli import main
+
+    ws, _ = small_ws
+    assert main(["hotspots", str(ws.path), "--category", "0999", "--out", str(tmp_path / "o")]) != 0
+    assert "0999" in capsys.readouterr().err
