@@ -775,6 +775,8 @@ class GreeningPlan:
     exact : CoverSolution or None
     gap_pct : float or None
         ``100 · (exact − greedy) / exact`` on the grid objective (None without the exact run).
+    parks : GeoDataFrame or None
+        Today's qualifying parks (``area_m2``, ``radius_m``).
     params : dict
         The parameters of the run.
     """
@@ -790,6 +792,7 @@ class GreeningPlan:
     what_if: pd.DataFrame
     greedy: CoverSolution
     exact: CoverSolution | None = None
+    parks: gpd.GeoDataFrame | None = None
     gap_pct: float | None = None
     params: dict = field(default_factory=dict)
 
@@ -966,7 +969,7 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     return GreeningPlan(sites=sites_df, population=total_pop, covered_before=covered_before,
                         covered_after=covered_after, gap=gap, gap_after=gap_after, candidates=cand,
                         chosen=chosen, what_if=what_if, greedy=greedy, exact=exact_sol, gap_pct=gap_pct,
-                        params=params)
+                        parks=parks, params=params)
 
 
 def plan_greening(ws, *, sites: int | None = 5, budget_m2: float | None = None, min_area_m2: float | None = None,
@@ -978,6 +981,20 @@ def plan_greening(ws, *, sites: int | None = 5, budget_m2: float | None = None, 
     (vegetated pixels ≥ ``canopy_threshold`` inside the built-up area, outside green and
     residential land). Other keywords go to :func:`plan_greening_frames`.
     """
+    # tiers, population and targets from the bureau's targets file (data/targets.toml, per-workspace override)
+    from .targets import load_targets
+
+    t = load_targets(ws=ws)
+    kwargs.setdefault("tiers", tuple(t.parameters.get("park_tiers", DEFAULT_TIERS)))
+    if t.parameters.get("population") is not None:
+        kwargs.setdefault("population", float(t.parameters["population"]))
+    file_targets = {}
+    for key, name, scale in (("green_ratio", "green_space_ratio", 0.01), ("park_per_capita_m2", "park_area_per_capita", 1.0),
+                             ("service_coverage_land", "park_service_coverage", 0.01),
+                             ("service_coverage_residents", "park_service_coverage", 0.01)):
+        if t.get(name).target is not None:
+            file_targets[key] = float(t.get(name).target) * scale
+    kwargs["targets"] = {**file_targets, **(kwargs.get("targets") or {})}
     residential = ws.read("residential")
     candidates = ws.read_optional("candidates")
     green = ws.read_optional("green")
@@ -1045,6 +1062,10 @@ def greening_map(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = None
         folium.GeoJson(boundary[[boundary.geometry.name]].to_crs(4326), name="建成区",
                        style_function=lambda f: {"color": "#444444", "weight": 2, "fillOpacity": 0,
                                                  "dashArray": "8 4"}).add_to(m)
+    if plan.parks is not None and len(plan.parks):
+        folium.GeoJson(plan.parks[[plan.parks.geometry.name]].to_crs(4326), name="现有公园绿地",
+                       style_function=lambda f: {"color": "#2e7d32", "weight": 1, "fillColor": "#81c784",
+                                                 "fillOpacity": 0.6}).add_to(m)
     if len(plan.gap):
         g = plan.gap[["residents", "geometry"]].copy()
         g["residents"] = g["residents"].round(0)
@@ -1108,6 +1129,8 @@ def plot_greening(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = Non
             _, ax = plt.subplots(figsize=(9, 9), dpi=110)
         if boundary is not None and len(boundary):
             boundary.boundary.plot(ax=ax, color="#444444", linewidth=1.2, linestyle="--")
+        if plan.parks is not None and len(plan.parks):
+            plan.parks.plot(ax=ax, color="#81c784", edgecolor="#2e7d32", linewidth=0.5)
         if len(plan.gap):
             plan.gap.plot(ax=ax, color="#ef5350", alpha=0.55, linewidth=0)
         if len(plan.candidates):
@@ -1122,7 +1145,8 @@ def plot_greening(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = Non
                             xytext=(4, 4), textcoords="offset points")
         from matplotlib.patches import Patch
 
-        ax.legend(handles=[Patch(color="#ef5350", alpha=0.55, label="服务盲区(现状)"),
+        ax.legend(handles=[Patch(facecolor="#81c784", edgecolor="#2e7d32", label="现有公园绿地"),
+                           Patch(color="#ef5350", alpha=0.55, label="服务盲区(现状)"),
                            Patch(facecolor="#ce93d8", edgecolor="#6a1b9a", label="候选地块"),
                            Patch(color="#1b5e20", label="选中地块(编号=顺序)")], loc="lower right")
         cov0 = plan.covered_before / plan.population if plan.population else 0
