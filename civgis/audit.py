@@ -69,6 +69,9 @@ class AuditResult:
         ``kind ("gap"/"overlap"), area_m2, width_m, zones (list), geometry``.
     unassigned : dict
         layer → list of feature ids outside every zone (only layers that were given).
+    unassigned_in_built_up : dict
+        The part of ``unassigned`` that lies (at least partly) inside the built-up area — the true
+        dead corners; the rest lies outside the built-up boundary, where zones need not reach.
     zones_missing_contact : list of dict
         ``{"zone_id", "name", "missing": ["staff"|"phone"…]}``.
     built_up_area_m2, zoned_area_m2 : float
@@ -79,6 +82,7 @@ class AuditResult:
     overlaps: gpd.GeoDataFrame
     slivers: gpd.GeoDataFrame
     unassigned: dict[str, list[str]] = field(default_factory=dict)
+    unassigned_in_built_up: dict[str, list[str]] = field(default_factory=dict)
     zones_missing_contact: list[dict] = field(default_factory=list)
     built_up_area_m2: float = 0.0
     zoned_area_m2: float = 0.0
@@ -115,6 +119,7 @@ class AuditResult:
             "overlaps": overlaps,
             "slivers": slivers,
             "unassigned": {k: list(v) for k, v in self.unassigned.items()},
+            "unassigned_in_built_up": {k: list(v) for k, v in self.unassigned_in_built_up.items()},
             "zones_missing_contact": [dict(z) for z in self.zones_missing_contact],
             "summary": {
                 "built_up_area_m2": round(self.built_up_area_m2, 2),
@@ -228,16 +233,20 @@ def _empty(columns: list[str], crs) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({c: pd.Series([], dtype=object) for c in columns}, geometry=[], crs=crs)
 
 
-def unassigned_assets(zones: gpd.GeoDataFrame, assets: dict[str, gpd.GeoDataFrame]) -> dict[str, list[str]]:
+def unassigned_assets(zones: gpd.GeoDataFrame, assets: dict[str, gpd.GeoDataFrame], *,
+                      within=None) -> dict[str, list[str]]:
     """Ids of asset features that intersect no zone, per layer.
 
     ``inspections`` counts only open cases (status == "open"). Ids come from the catalogue's
-    ``id_field`` (else the row index).
+    ``id_field`` (else the row index). With ``within`` (a polygon, e.g. the built-up area) only
+    features intersecting it are listed.
     """
     from .catalogue import layer_spec
 
     zone_geoms = np.asarray(zones.geometry.values)
     tree = shapely.STRtree(zone_geoms)
+    if within is not None:
+        shapely.prepare(within)
     out: dict[str, list[str]] = {}
     for layer, gdf in assets.items():
         if gdf is None:
@@ -250,6 +259,8 @@ def unassigned_assets(zones: gpd.GeoDataFrame, assets: dict[str, gpd.GeoDataFram
             src, _ = tree.query(geoms, predicate="intersects")
             hit[src] = True
         missing_geom = shapely.is_missing(geoms) | shapely.is_empty(geoms) if len(geoms) else hit
+        if within is not None and len(geoms):
+            missing_geom = missing_geom | ~shapely.intersects(within, geoms)
         id_field = layer_spec(layer).id_field if layer in _catalogue_names() else None
         ids = gdf[id_field] if id_field and id_field in gdf else pd.Series(gdf.index, index=gdf.index)
         out[layer] = [str(i) for i in ids[~hit & ~missing_geom]]
@@ -366,7 +377,9 @@ def audit_coverage(built_up: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, slive
         slivers = _empty(["kind", "area_m2", "width_m", "zones", "suggested_zone"], crs)
 
     unassigned = unassigned_assets(zones, assets) if assets else {}
+    inside = unassigned_assets(zones, assets, within=built) if assets else {}
     return AuditResult(gaps=gaps, overlaps=overlaps, slivers=slivers, unassigned=unassigned,
+                       unassigned_in_built_up=inside,
                        zones_missing_contact=zones_missing_contact(zones), built_up_area_m2=built_area,
                        zoned_area_m2=zoned_area, sliver_m2=sliver_m2, sliver_width_m=sliver_width_m)
 

@@ -13,9 +13,10 @@ one part of 17 000 m² in zones A, B, C, E; and C∩F = [950,1000]×[750,800] = 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import subprocess
-import sys
+import types
 
 import geopandas as gpd
 import numpy as np
@@ -119,6 +120,7 @@ def test_unassigned_assets_and_missing_contacts():
     res = audit_coverage(built, zones, assets=assets)
     # L2 (950,200) and R1 lie in the east gap; T1 in A's hole; K1 is open in the gap, K2 there but closed
     assert res.unassigned == {"lamps": ["L2"], "toilets": ["T1"], "roads": ["R1"], "inspections": ["K1"]}
+    assert res.unassigned_in_built_up == res.unassigned  # all of them lie inside the built-up area
     assert res.zones_missing_contact == [{"zone_id": "E", "name": "交叉区", "missing": ["staff"]},
                                          {"zone_id": "F", "name": "外围区", "missing": ["phone"]}]
     assert not res.ok
@@ -163,8 +165,13 @@ def test_fix_gaps_is_atomic_and_restorable(hand_ws):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "civgis", *map(str, args)], capture_output=True, text=True,
-                          env={**__import__("os").environ, "CIVGIS_PROGRESS": "0"})
+    """Run ``civgis ARGS`` in-process (a subprocess per call costs seconds of imports)."""
+    from civgis.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return types.SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def test_cli_audit_json_fix_and_restore(hand_ws):
@@ -251,3 +258,31 @@ def test_zone_summary_from_workspace_and_cli(tmp_path):
     assert [z["residents"] for z in json.loads(r.stdout)] == [507, 500]
     r = _cli("zones", ws.path)
     assert r.returncode == 0 and "甲区" in r.stdout and "故障路灯" in r.stdout
+
+
+# ------------------------------------------------------------------------------ the demo county
+def test_demo_planted_gaps_and_overlaps_are_all_found(demo_ws):
+    from civgis.demo import load_manifest
+    from shapely.geometry import Point
+
+    planted = load_manifest(demo_ws.path.parent / "raw")["planted"]
+    res = audit_workspace(demo_ws)
+    assert len(planted["zone_gaps"]) >= 3 and len(planted["zone_overlaps"]) >= 3
+    # every planted gap is one reported gap: it contains the planted centroid, same area, same neighbours
+    assert len(res.gaps) == len(planted["zone_gaps"])
+    for g in planted["zone_gaps"]:
+        hit = res.gaps[res.gaps.intersects(Point(g["x"], g["y"]).buffer(1.0))]
+        assert len(hit) == 1, g
+        row = hit.iloc[0]
+        assert row.area_m2 == pytest.approx(g["area_m2"], rel=0.005)
+        assert sorted(row.neighbours) == sorted(g["zones"]) and row.suggested_zone in g["zones"]
+    assert len(res.overlaps) == len(planted["zone_overlaps"])
+    for o in planted["zone_overlaps"]:
+        hit = res.overlaps[res.overlaps.intersects(Point(o["x"], o["y"]).buffer(1.0))]
+        assert len(hit) == 1, o
+        assert hit.iloc[0].area_m2 == pytest.approx(o["area_m2"], rel=0.01)  # slivers split off the edges
+        assert sorted(hit.iloc[0].zones) == sorted(o["zones"])
+    assert {(z["zone_id"], z["missing"][0]) for z in res.zones_missing_contact} == \
+        {(m["zone_id"], m["field"]) for m in planted["zones_missing_contact"]}
+    # all sliver noise together is tiny next to the planted gaps
+    assert res.slivers["area_m2"].sum() < 0.01 * res.gaps["area_m2"].sum()

@@ -105,15 +105,20 @@ def _print_audit(result) -> None:
     if d["slivers"]:
         kinds = {"gap": "缝隙", "overlap": "重叠"}
         print(f"\n细碎图斑（< {s['sliver_m2']:g} ㎡ 或宽 < {s['sliver_width_m']:g} 米） {len(d['slivers'])} 处")
-        print_table(pd.DataFrame([{**x, "kind": kinds[x["kind"]], "zones": "、".join(x["zones"])} for x in d["slivers"]]),
+        shown = sorted(d["slivers"], key=lambda x: -x["area_m2"])[:20]
+        print_table(pd.DataFrame([{**x, "kind": kinds[x["kind"]], "zones": "、".join(x["zones"])} for x in shown]),
                     columns={"kind": "类型", "area_m2": "面积(㎡)", "width_m": "平均宽度(米)", "zones": "相关责任区"})
+        if len(d["slivers"]) > len(shown):
+            print(f"（仅列出面积最大的 {len(shown)} 处；全部见 --json）")
     from ..catalogue import layer_spec
 
     for layer, ids in d["unassigned"].items():
         if ids:
             title = layer_spec(layer).title_zh + ("（未结）" if layer == "inspections" else "")
-            shown = "、".join(ids[:20]) + (f" … 共 {len(ids)} 个" if len(ids) > 20 else "")
-            print(f"\n不在任何责任区内的{title}：{shown}")
+            inside = d["unassigned_in_built_up"].get(layer, [])
+            shown = "、".join(inside[:20]) + (f" … 共 {len(inside)} 个" if len(inside) > 20 else "")
+            print(f"\n不在任何责任区内的{title}：{len(ids)} 个，其中建成区内 {len(inside)} 个" +
+                  (f"：{shown}" if inside else ""))
     if d["zones_missing_contact"]:
         labels = {"staff": "责任人", "phone": "联系电话"}
         print("\n缺少责任人或电话的责任区：")

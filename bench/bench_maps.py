@@ -1,0 +1,89 @@
+"""Patrol-map and audit speed on the demo county, against plain baselines, in one run.
+
+* ``civgis maps --all --format pdf`` (every zone's page + the multi-page PDF): seconds per zone.
+  Baseline: a bare GeoPandas ``.plot`` of the same zone, roads, lamps and toilets saved to PDF —
+  no labels, legend, title block or scale bar — so the ratio is the cost of a finished page.
+* ``audit_workspace`` (gaps, overlaps, neighbours, unassigned assets) against
+  ``geopandas.overlay(built_up, zones, how="difference")`` (gaps only, no neighbours).
+
+Usage: python bench/bench_maps.py [--scale 1.0] [--zones N] [--png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def baseline_pages(ws, zone_ids, out_dir: Path) -> None:
+    from matplotlib.figure import Figure
+
+    zones = ws.read("zones")
+    layers = [ws.read_optional(n) for n in ("roads", "lamps", "toilets")]
+    for zid in zone_ids:
+        z = zones[zones["zone_id"] == zid]
+        x0, y0, x1, y1 = z.total_bounds
+        fig = Figure(figsize=(8.27, 11.69))
+        ax = fig.add_subplot()
+        z.boundary.plot(ax=ax, color="blue")
+        for gdf in layers:
+            if gdf is not None:
+                gdf.cx[x0:x1, y0:y1].plot(ax=ax, markersize=3, linewidth=1)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        fig.savefig(out_dir / f"base_{zid}.pdf")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=float, default=1.0, help="demo county scale (1.0 = the demo)")
+    ap.add_argument("--zones", type=int, default=None, help="render only the first N zones")
+    ap.add_argument("--png", action="store_true", help="also time PNG output (150 dpi)")
+    args = ap.parse_args()
+
+    from civgis.audit import audit_workspace
+    from civgis.demo import build_demo_workspace, generate_demo_files
+    from civgis.printmaps import render_patrol_maps
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t_demo, _ = timed(lambda: generate_demo_files(tmp / "raw", scale=args.scale))
+        ws = build_demo_workspace(tmp / "raw")
+        zones = ws.read("zones")
+        ids = list(zones["zone_id"].astype(str))[: args.zones] if args.zones else None
+        n = len(ids) if ids else len(zones)
+        print(f"demo county scale {args.scale}: {n} zones, {len(ws.read('roads'))} roads, "
+              f"{len(ws.read('lamps'))} lamps (generated in {t_demo:.1f} s)")
+
+        t_audit, res = timed(lambda: audit_workspace(ws))
+        t_ovl, _ = timed(lambda: gpd.overlay(ws.read("built_up"), ws.read("zones"), how="difference"))
+        print(f"audit_workspace: {t_audit:.2f} s ({len(res.gaps)} gaps, {len(res.overlaps)} overlaps, "
+              f"{len(res.slivers)} slivers); gpd.overlay difference alone: {t_ovl:.2f} s; "
+              f"ratio {t_audit / t_ovl:.1f}×")
+
+        (tmp / "pdf").mkdir()
+        t_pdf, paths = timed(lambda: render_patrol_maps(ws, ids, tmp / "pdf", fmt="pdf", progress=False,
+                                                        combined=True))
+        size = sum(p.stat().st_size for p in paths) / 1e6
+        (tmp / "base").mkdir()
+        t_base, _ = timed(lambda: baseline_pages(ws, ids or list(zones["zone_id"].astype(str)), tmp / "base"))
+        print(f"maps --all pdf: {t_pdf:.1f} s for {n} zones = {t_pdf / n:.2f} s/zone "
+              f"({len(paths)} files, {size:.1f} MB incl. the {n}-page PDF); "
+              f"bare GeoPandas plot baseline {t_base / n:.2f} s/zone; ratio {t_pdf / t_base:.1f}×")
+        if args.png:
+            t_png, _ = timed(lambda: render_patrol_maps(ws, ids, tmp / "png", fmt="png", progress=False))
+            print(f"maps --all png (150 dpi): {t_png:.1f} s = {t_png / n:.2f} s/zone")
+
+
+if __name__ == "__main__":
+    main()
