@@ -67,7 +67,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from branca.element import MacroElement
 from folium.utilities import JsCode
+from jinja2 import Template
 from shapely.geometry import box
 
 from .catalogue import layer_spec
@@ -241,6 +243,27 @@ _LABEL_JS = JsCode(
 )
 
 
+class _LabelZoom(MacroElement):
+    """Hide zone labels below a zoom level (a CSS class on the map container, toggled on zoomend)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function(map) {
+            function civgisLabels() {
+                map.getContainer().classList.toggle('civgis-hide-labels', map.getZoom() < {{ this.zoom }});
+            }
+            map.on('zoomend', civgisLabels);
+            civgisLabels();
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, zoom: int):
+        super().__init__()
+        self._name = "CivgisLabelZoom"
+        self.zoom = int(zoom)
+
+
 def _by_value(gdf: gpd.GeoDataFrame, style: dict, key: str, default):
     """Per-feature value from ``style[key][field][value]`` (catalogue ``by_value`` tables)."""
     table = style.get(key, {})
@@ -387,6 +410,7 @@ _PAGE_CSS = """
 <style>
   .civgis-zone-label { font: bold 12px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; color: #0d2b5e;
     white-space: nowrap; text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; transform: translate(-50%, -50%); }
+  .civgis-hide-labels .civgis-zone-label { display: none; }
   .civgis-title { position: absolute; top: 10px; left: 50px; z-index: 1000; background: rgba(255,255,255,.92);
     padding: 6px 12px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
     font: bold 15px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
@@ -466,7 +490,8 @@ def _resolve_audit(audit, gaps, overlaps, ws=None):
 
 def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
               basemap: str = "offline", tianditu_key: str | None = None, toilet_radius_m: float = 300.0,
-              title: str = "城管专题图", focus=None, highlight_zone: str | None = None) -> folium.Map:
+              title: str = "城管专题图", focus=None, highlight_zone: str | None = None,
+              label_px: float = 80.0) -> folium.Map:
     """A folium map of the given layers (workspace CRS GeoDataFrames keyed by catalogue name).
 
     Parameters
@@ -485,6 +510,9 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overl
         Bounds to zoom to (metric CRS); default all layers.
     highlight_zone : str, optional
         A zone_id drawn with a thick red outline (per-zone maps).
+    label_px : float
+        Zone names are shown from the zoom level at which a typical zone is this many pixels
+        wide (see :func:`label_min_zoom`), so that a county of hundreds of zones is not a wall of text.
     """
     _check_basemap(basemap)
     layers = {k: v for k, v in layers.items() if v is not None}
@@ -534,6 +562,7 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overl
                                geometry=zones.geometry.representative_point().values, crs=zones.crs)
         lbl = _Layer("labels", "责任区名称", to_display_crs(pts, basemap))
         _geojson(lbl, popup_fields=[], aliases=[], show=True, point=_LABEL_JS).add_to(m)
+        _LabelZoom(label_min_zoom(zones, min_label_px=label_px)).add_to(m)
 
     _add_audit(m, gaps, overlaps, basemap, crs)
     if gaps is not None and len(gaps):
@@ -593,6 +622,28 @@ def build_zone_map(layers: dict[str, gpd.GeoDataFrame], zone_id: str, *, buffer_
     return build_map(clipped, gaps=_within(gaps, window), overlaps=_within(overlaps, window),
                      title=kwargs.pop("title", title), focus=(x0, y0, x1, y1), highlight_zone=str(zone_id),
                      crs=zones.crs, **kwargs)
+
+
+def label_min_zoom(zones: gpd.GeoDataFrame, *, min_label_px: float = 80.0) -> int:
+    """The lowest web-map zoom at which a zone of median size is ``min_label_px`` pixels wide.
+
+    Web-Mercator ground resolution at zoom z and latitude φ is ``156543.03 · cos φ / 2**z``
+    metres per pixel; the typical zone width is ``sqrt(median area)`` (metric CRS), so
+    ``z = ceil(log2(156543.03 · cos φ · min_label_px / width))``, clamped to 0–22.
+
+    >>> from shapely.geometry import box
+    >>> z = gpd.GeoDataFrame(geometry=[box(39_500_000, 3_520_000, 39_500_400, 3_520_400)], crs=4527)
+    >>> label_min_zoom(z)   # 400 m / 80 px = 5 m/px; 133 040 m/px / 2**z <= 5 at 31.8° N ⇒ z >= 14.70
+    15
+    """
+    if len(zones) == 0:
+        return 0
+    width = float(np.sqrt(np.median(zones.geometry.area)))
+    lat = float(zones.to_crs(4326).geometry.representative_point().y.median())
+    if not width > 0:
+        return 0
+    z = np.ceil(np.log2(156543.03392 * np.cos(np.radians(lat)) * min_label_px / width))
+    return int(np.clip(z, 0, 22))
 
 
 def _within(gdf, window):

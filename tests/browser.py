@@ -246,11 +246,12 @@ def open_page(path_or_url, *, queries: dict[str, str] | None = None, wait_for: s
             deadline = time.monotonic() + timeout
             while not evaluate(wait_for):
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"condition never became true: {wait_for}")
+                    raise TimeoutError(f"condition never became true: {wait_for}; console errors: "
+                                       f"{_console_errors(cdp.events)}")
                 cdp.pump(0.1)
         cdp.pump(settle)
         for action in actions or []:
-            evaluate(action)
+            evaluate(action + "\n;undefined")  # statements; their value is not sent back
             cdp.pump(settle)
         results = {name: evaluate(expr) for name, expr in (queries or {}).items()}
         shot = base64.b64decode(cdp.send("Page.captureScreenshot", {"format": "png"}, session=session)["data"])

@@ -319,3 +319,16 @@ def test_write_all_maps_and_cli(ws, tmp_path):
     assert (out / "zone_Z2.html").is_file() and (out / "lib" / "leaflet" / "leaflet.css").is_file()
     assert cli_main(["webmap", str(ws.path), "--out", str(out), "--zone", "nope"]) == 1
     assert cli_main(["webmap", str(ws.path), "--out", str(out), "--basemap", "tianditu"]) == 1
+
+
+def test_label_min_zoom_from_zone_size():
+    # at φ ≈ 31.80° N (our test origin) a Web-Mercator pixel is 156543.03 · cos φ / 2**z ≈ 133 040 / 2**z m.
+    # 1000 m zones, 80 px: 2**z ≥ 133 040 · 80 / 1000 = 10 643 ⇒ z ≥ 13.38 ⇒ 14
+    # 100 m zones: 2**z ≥ 106 432 ⇒ z ≥ 16.70 ⇒ 17;  100 m zones, 40 px: 2**z ≥ 53 216 ⇒ 15.70 ⇒ 16
+    def grid(size):
+        return gpd.GeoDataFrame(geometry=[box(X0 + i * size, Y0, X0 + (i + 1) * size, Y0 + size) for i in range(3)],
+                                crs=4527)
+
+    assert webmap.label_min_zoom(grid(1000)) == 14
+    assert webmap.label_min_zoom(grid(100)) == 17
+    assert webmap.label_min_zoom(grid(100), min_label_px=40) == 16

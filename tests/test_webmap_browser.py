@@ -116,6 +116,22 @@ def test_offline_county_map_in_headless_chromium(hostile_maps, tmp_path):
     assert shot.stat().st_size > 10_000 and colours_in(res.screenshot) > 20
 
 
+VISIBLE_LABELS = ("Array.from(document.querySelectorAll('.civgis-zone-label'))"
+                  ".filter(e => getComputedStyle(e).display !== 'none').length")
+MAP = "window[Object.keys(window).find(k => k.startsWith('map_'))]"
+
+
+def test_zone_labels_hide_when_zoomed_out(hostile_maps):
+    # 500 m zones: labels from zoom 15 on (2**z >= 133 040 * 80 / 500 = 21 286); the page opens at 17
+    res = open_page(hostile_maps / "county.html", wait_for="document.querySelectorAll('.civgis-zone-label').length",
+                    actions=[f"window.__before = [{MAP}.getZoom(), {VISIBLE_LABELS}]", f"{MAP}.setZoom(14)"],
+                    queries={"before": "window.__before", "after": f"[{MAP}.getZoom(), {VISIBLE_LABELS}]"})
+    assert res.console_errors == []
+    zoom, shown = res.results["before"]
+    assert zoom >= 15 and shown == 2
+    assert res.results["after"] == [14, 0]
+
+
 def test_offline_zone_map_in_headless_chromium(hostile_maps, tmp_path):
     res = open_page(
         hostile_maps / "zone_Z1.html",
