@@ -27,8 +27,8 @@ from .workspace import Workspace
 SECTIONS = [
     ("overview", "数据概况"),
     ("indicators", "创建指标达标情况"),
-    ("county_map", "县域地图"),
     ("audit", "责任区全覆盖检查"),
+    ("county_map", "县域地图"),
     ("zones", "责任区排名"),
     ("ledger", "问题整改台账"),
     ("hotspots", "问题热点与趋势"),
@@ -124,9 +124,13 @@ def _section_county_map(ctx: _Context) -> dict:
     from .webmap import write_all_maps
 
     audit = ctx.cache.get("audit")
-    paths = write_all_maps(ctx.ws, ctx.out / "maps", progress=False)
+    maps_dir = ctx.out / "maps"
+    paths = write_all_maps(ctx.ws, maps_dir, audit=audit if audit is not None else "auto", progress=False)
     ctx.add(*paths)
-    return {"county": ctx.rel(paths[0]), "zones": [ctx.rel(p) for p in paths[1:]], "audit_shown": audit is not None}
+    png = county_overview_png(ctx.ws, ctx.out / "county.png", audit=audit)
+    ctx.add(png)
+    return {"county": ctx.rel(paths[0]), "index": ctx.rel(maps_dir / "index.html"), "png": ctx.rel(png),
+            "zones": [ctx.rel(p) for p in paths[1:]]}
 
 
 def _section_audit(ctx: _Context) -> dict:
@@ -138,10 +142,23 @@ def _section_audit(ctx: _Context) -> dict:
 
 
 def _section_zones(ctx: _Context) -> dict:
-    from .zones import zone_summary
+    """Zones ranked worst first: failed zone indicators, then overdue cases, then open cases."""
+    from .zones import columns_zh, zone_summary
 
     table = zone_summary(ctx.ws, as_of=ctx.as_of)
-    return {"table": _records(table)}
+    indicators = ctx.cache.get("indicators")
+    if indicators is not None:
+        zone_rows = indicators[indicators["scope"] == "zone"]
+        failed = zone_rows[zone_rows["passed"] == False].groupby("zone_id")["indicator"].agg(  # noqa: E712
+            lambda s: "、".join(sorted(set(s))))
+        table["failed_indicators"] = table["zone_id"].map(failed).fillna("")
+        table["n_failed"] = table["zone_id"].map(zone_rows[zone_rows["passed"] == False]  # noqa: E712
+                                                 .groupby("zone_id").size()).fillna(0).astype(int)
+    else:
+        table["failed_indicators"], table["n_failed"] = "", 0
+    table = table.sort_values(["n_failed", "cases_overdue", "cases_open"], ascending=False)
+    headers = columns_zh() | {"n_failed": "未达标指标数", "failed_indicators": "未达标指标"}
+    return {"table": _records(table), "headers": headers, "worst": _records(table.head(10))}
 
 
 def _section_ledger(ctx: _Context) -> dict:
@@ -162,12 +179,13 @@ def _section_hotspots(ctx: _Context) -> dict:
 
 
 def _section_greening(ctx: _Context) -> dict:
-    from .greening import plan_greening, write_greening
+    from .greening import plan_greening, write_outputs
 
     plan = plan_greening(ctx.ws, sites=ctx.sites)
-    files = write_greening(plan, ctx.out / "greening")
+    files = write_outputs(plan, ctx.out / "greening", boundary=ctx.ws.read("built_up"))
     ctx.add(*files.values())
-    return plan.to_dict() | {"files": {k: ctx.rel(v) for k, v in files.items()}}
+    return plan.to_dict() | {"files": {k: ctx.rel(v) for k, v in files.items()},
+                             "what_if_table": _records(plan.what_if)}
 
 
 def _section_patrol(ctx: _Context) -> dict:
@@ -175,12 +193,55 @@ def _section_patrol(ctx: _Context) -> dict:
         return {"skipped": True, "maps": []}
     from .printmaps import render_patrol_maps
 
-    paths = render_patrol_maps(ctx.ws, out_dir=ctx.out / "patrol", fmt="pdf", progress=ctx.progress)
+    paths = render_patrol_maps(ctx.ws, out_dir=ctx.out / "patrol", fmt="pdf", progress=ctx.progress,
+                               as_of=ctx.as_of)
     ctx.add(*paths)
     return {"skipped": False, "maps": [ctx.rel(p) for p in paths]}
 
 
 # ---------------------------------------------------------------------- rendering
+def county_overview_png(ws: Workspace, path, *, audit=None, dpi: int = 110) -> Path:
+    """A static county map for the printed report: zones, roads, and the audit's gaps and overlaps."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from .printmaps import cjk_font
+
+    font = cjk_font()
+    fig, ax = plt.subplots(figsize=(8, 6.5), dpi=dpi)
+    built = ws.read("built_up")
+    built.boundary.plot(ax=ax, color="#444", linewidth=1.2, linestyle="--")
+    handles = []
+    if ws.has("zones"):
+        zones = ws.read("zones")
+        zones.plot(ax=ax, column="zone_id", cmap="tab20", alpha=0.35, edgecolor="#1f5fbf", linewidth=0.6)
+        handles.append(Patch(facecolor="#9ecae1", edgecolor="#1f5fbf", label="包保责任区"))
+    if ws.has("roads"):
+        ws.read("roads").plot(ax=ax, color="#616161", linewidth=0.5)
+    if audit is not None:
+        if len(audit.gaps):
+            audit.gaps.plot(ax=ax, color="#e53935", edgecolor="#b71c1c", linewidth=1.5)
+            handles.append(Patch(facecolor="#e53935", label=f"空白区（死角）{len(audit.gaps)} 处"))
+        if len(audit.overlaps):
+            audit.overlaps.plot(ax=ax, color="#ff9800", edgecolor="#e65100", linewidth=1.5)
+            handles.append(Patch(facecolor="#ff9800", label=f"重叠区 {len(audit.overlaps)} 处"))
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    ax.set_title("全县包保责任区与覆盖检查", fontproperties=font, fontsize=14)
+    if handles:
+        ax.legend(handles=handles, prop=font, loc="lower right", fontsize=9, framealpha=0.9)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
 def render_html(data: dict) -> str:
     """The report page from the report's JSON data (a Jinja2 template, Chinese, no external assets)."""
     import jinja2
