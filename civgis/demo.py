@@ -37,9 +37,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import io
 import json
 import math
 import os
+import re
 import shutil
 import uuid
 from dataclasses import dataclass, field
@@ -101,7 +103,6 @@ _RES_WORDS = ["锦绣", "阳光", "幸福", "和谐", "金色", "翠园", "春�
               "书香", "文苑", "瑞景", "东方", "新城", "学府", "棉纺厂", "粮食局", "供销社", "电厂", "化肥厂",
               "水利局", "教师", "邮电", "城建", "银座", "梧桐", "清华", "东湖", "西湖", "南苑", "北苑", "怡景",
               "悦澜", "水岸", "星河", "金地", "世纪", "帝景", "香山", "兰园", "枫丹", "丽都", "泰和", "安泰", "顺和"]
-_RES_SUFFIX = ["小区", "小区", "小区", "花园", "家园", "苑", "新村"]
 _SURNAMES = list("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕")
 _GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超",
           "秀英", "华", "平", "刚", "桂英", "建华", "志强", "海燕", "红梅", "建国", "文斌", "晓东", "春生"]
@@ -138,6 +139,17 @@ def _unique_names(pool: list[str], n: int, rng, suffix: str | None = None) -> li
             stem, end = (base[:-2], base[-2:]) if base.endswith(("大道", "小区", "家园", "花园", "新村")) else (base[:-1], base[-1:])
             names.append(f"{stem}{_cn_number(rnd + 1)}{end}")
     return names
+
+
+def _estate_names(n: int, rng) -> list[str]:
+    """Residential estate names, half of them "XX小区", then "XX花园二期" … when the pool runs out."""
+    xiaoqu = [_RES_WORDS[i] + "小区" for i in rng.permutation(len(_RES_WORDS))]
+    other = [_RES_WORDS[i] + s for i in rng.permutation(len(_RES_WORDS)) for s in ("花园", "家园", "苑", "新村")]
+    other = [other[i] for i in rng.permutation(len(other))]
+    pool = []
+    for i in range(max(len(xiaoqu), len(other))):
+        pool += ([xiaoqu[i]] if i < len(xiaoqu) else []) + ([other[i]] if i < len(other) else [])
+    return [pool[i % len(pool)] + ("" if i < len(pool) else f"{_cn_number(i // len(pool) + 1)}期") for i in range(n)]
 
 
 def _person(rng) -> str:
@@ -234,6 +246,9 @@ class _County:
         ph = rng.uniform(0, 2 * np.pi, 4)
         r = (1 + 0.16 * np.cos(2 * theta + ph[0]) + 0.09 * np.cos(3 * theta + ph[1])
              + 0.05 * np.cos(5 * theta + ph[2]) + 0.03 * np.cos(7 * theta + ph[3]))
+        k = np.arange(8, 16)
+        r = r + (rng.uniform(0.004, 0.018, len(k))[:, None]
+                 * np.cos(k[:, None] * theta[None, :] + rng.uniform(0, 2 * np.pi, len(k))[:, None])).sum(axis=0)
         unit = shapely.Polygon(np.c_[r * np.cos(theta), r * np.sin(theta)])
         R = math.sqrt(area / unit.area)
         self.R = R
@@ -756,9 +771,7 @@ class _County:
         idx, geom, area = idx[ok], geom[ok], area[ok]
         density = np.where(lots.old[idx], rng.uniform(0.7, 1.0, len(idx)), rng.uniform(0.8, 1.6, len(idx)))
         pop = _largest_remainder(area * density, int(round(RESIDENTS * self.scale)))
-        pool = [w + s for w in _RES_WORDS for s in ("小区",)] + [w + s for w in _RES_WORDS
-                                                                for s in ("花园", "家园", "苑", "新村")]
-        names = _unique_names(pool, len(idx), rng)
+        names = _estate_names(len(idx), rng)
         self.res_plan = geom
         self.res_attr = pd.DataFrame({"name": names, "population": pop})
 
@@ -826,13 +839,13 @@ class _County:
         pos = np.clip(pos, 0, length[seg])
         # plant unlit stretches on long non-alley roads
         n_unlit = max(3, int(round(6 * self.scale)))
-        eligible = np.flatnonzero((length >= 320) & (cls != "alley"))
+        eligible = np.flatnonzero((length >= 250) & (cls != "alley"))
         chosen = rng.choice(eligible, min(n_unlit, len(eligible)), replace=False)
         drop = np.zeros(len(seg), bool)
         unlit = []
         for s in sorted(chosen.tolist()):
             L = length[s]
-            span = rng.uniform(130, min(300, 0.5 * L))
+            span = rng.uniform(110, min(220, L - 140))
             a = rng.uniform(70, L - span - 70)
             on = seg == s
             mask = on & (pos >= a) & (pos <= a + span)
@@ -1250,7 +1263,21 @@ def _write_xlsx(path: Path, header: list[str], rows, *, sheet: str) -> None:
     wb.properties.created = stamp
     wb.properties.modified = stamp
     wb.properties.creator = "civgis demo"
-    wb.save(path)
+    buf = io.BytesIO()
+    wb.save(buf)
+    # openpyxl stamps every zip member with the current time: re-pack with a fixed one (same seed, same bytes)
+    import zipfile
+
+    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=stamp.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl sets "modified" to now on save
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp.strftime("%Y-%m-%dT%H:%M:%SZ").encode(),
+                              data)
+            dst.writestr(fixed, data)
 
 
 def _manifest(c: _County, imports, *, zone_ids, road_ids, cand_ids, green_ids, canopy) -> dict:
