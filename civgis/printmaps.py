@@ -158,6 +158,15 @@ def _road_labels(roads: gpd.GeoDataFrame, clip_geom, min_len: float) -> list[tup
     return out
 
 
+def _points(ax, xy: np.ndarray, which: np.ndarray, in_zone: np.ndarray, **kw) -> None:
+    """Scatter ``xy[which]``: full strength inside the zone, faded (another squad's) outside it."""
+    inside, outside = which & in_zone, which & ~in_zone
+    if outside.any():
+        ax.scatter(xy[outside, 0], xy[outside, 1], **{**kw, "alpha": 0.25})
+    if inside.any():
+        ax.scatter(xy[inside, 0], xy[inside, 1], **kw)
+
+
 def _draw_scalebar(ax, view, fp, fontsize):
     from matplotlib.patches import Rectangle
 
@@ -277,11 +286,10 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
         ok_c = lst.get("by_value", {}).get("status", {}).get("working", lst.get("color"))
         bad_c = lst.get("by_value", {}).get("status", {}).get("broken", "#c62828")
         xy = shapely.get_coordinates(np.asarray(lamps.geometry.values))
-        ax.scatter(xy[~broken, 0], xy[~broken, 1], s=9 * scale, color=ok_c, edgecolors="#5d4037", linewidths=0.3,
-                   zorder=7)
-        ax.scatter(xy[broken, 0], xy[broken, 1], s=42 * scale, color=bad_c, marker="X", edgecolors="white",
-                   linewidths=0.5, zorder=8)
         in_zone = shapely.intersects(np.asarray(lamps.geometry.values), zgeom)
+        _points(ax, xy, ~broken, in_zone, s=9 * scale, color=ok_c, edgecolors="#5d4037", linewidths=0.3, zorder=7)
+        _points(ax, xy, broken, in_zone, s=42 * scale, color=bad_c, marker="X", edgecolors="white", linewidths=0.5,
+                zorder=8)
         n_lamps, n_broken = int(in_zone.sum()), int((in_zone & broken).sum())
     handles += [Line2D([], [], linestyle="", marker="o", markersize=4, color=lst.get("color"), label="路灯（正常）"),
                 Line2D([], [], linestyle="", marker="X", markersize=7, color=lst.get("by_value", {}).get("status", {})
@@ -292,12 +300,13 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     n_toilets = 0
     if toilets is not None and len(toilets):
         xy = shapely.get_coordinates(np.asarray(toilets.geometry.values))
-        ax.scatter(xy[:, 0], xy[:, 1], s=110 * scale, marker="s", color=tst.get("color"), edgecolors="white",
-                   linewidths=0.8, zorder=8)
-        for (x, y) in xy:
+        in_zone = shapely.intersects(np.asarray(toilets.geometry.values), zgeom)
+        _points(ax, xy, np.ones(len(xy), bool), in_zone, s=110 * scale, marker="s", color=tst.get("color"),
+                edgecolors="white", linewidths=0.8, zorder=8)
+        for (x, y) in xy[in_zone]:
             ax.text(x, y, "厕", ha="center", va="center", color="white", fontproperties=fp, fontsize=fs * 0.9,
                     zorder=8.5)
-        n_toilets = int(shapely.intersects(np.asarray(toilets.geometry.values), zgeom).sum())
+        n_toilets = int(in_zone.sum())
     handles.append(Line2D([], [], linestyle="", marker="s", markersize=7, color=tst.get("color"), label="公厕"))
 
     ist = _style("inspections")
@@ -311,11 +320,11 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
             ts = ts.tz_localize(deadline.dt.tz)
         overdue = (deadline < ts).fillna(False).to_numpy(dtype=bool)
         xy = shapely.get_coordinates(np.asarray(cases.geometry.values))
-        ax.scatter(xy[~overdue, 0], xy[~overdue, 1], s=34 * scale, marker="^", color=open_c, edgecolors="white",
-                   linewidths=0.5, zorder=8)
-        ax.scatter(xy[overdue, 0], xy[overdue, 1], s=40 * scale, marker="^", color=open_c, edgecolors="black",
-                   linewidths=1.2, zorder=8)
         in_zone = shapely.intersects(np.asarray(cases.geometry.values), zgeom)
+        _points(ax, xy, ~overdue, in_zone, s=34 * scale, marker="^", color=open_c, edgecolors="white",
+                linewidths=0.5, zorder=8)
+        _points(ax, xy, overdue, in_zone, s=40 * scale, marker="^", color=open_c, edgecolors="black",
+                linewidths=1.2, zorder=8)
         n_open, n_over = int(in_zone.sum()), int((in_zone & overdue).sum())
     handles += [Line2D([], [], linestyle="", marker="^", markersize=7, color=open_c, markeredgecolor="white",
                        label="未结案件"),
