@@ -258,7 +258,8 @@ def park_service_area(parks: gpd.GeoDataFrame, *, radius_column: str = "radius_m
     """Union of every park buffered from its boundary by its own radius (m)."""
     if len(parks) == 0:
         return shapely.Polygon()
-    return union(shapely.buffer(np.asarray(parks.geometry.values, dtype=object), parks[radius_column].to_numpy(float)))
+    return union(shapely.buffer(np.asarray(parks.geometry.values, dtype=object), parks[radius_column].to_numpy(float),
+                                quad_segs=16))
 
 
 def residential_service(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, *, tiers=PARK_TIERS,
@@ -458,8 +459,9 @@ def _canopy_cover(built_up, canopy) -> tuple[float, float]:
         w = inside.astype(float)
         rows, cols = np.nonzero(edge)
         if len(rows):
-            x0, y0 = transform * (cols, rows)
-            x1, y1 = transform * (cols + 1, rows + 1)
+            t = transform
+            x0, y0 = t.c + t.a * cols + t.b * rows, t.f + t.d * cols + t.e * rows
+            x1, y1 = x0 + t.a + t.b, y0 + t.d + t.e
             boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
             pieces, owner = intersect_pieces(boxes, chop(area))
             w[rows, cols] = area_by(owner, pieces, len(boxes)) / shapely.area(boxes)
@@ -648,7 +650,7 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         ti, treg = regions.points_in(tg)
         count = np.bincount(treg, minlength=n).astype(float)
         add("toilet_count", count)
-        served = chop(union(shapely.buffer(tg, p["toilet_radius_m"], quad_segs=16))) if len(tg) else np.empty(0, object)
+        served = chop(union(shapely.buffer(tg, p["toilet_radius_m"], quad_segs=32))) if len(tg) else np.empty(0, object)
         sp_, so_ = intersect_pieces(regions.pieces, served, regions.owner)
         add("toilet_service_coverage", _pct(area_by(so_, sp_, n), area))
         if city:

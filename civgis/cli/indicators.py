@@ -1,5 +1,159 @@
-"""Sub-commands of civgis.cli (filled in by its issue)."""
+"""``civgis indicators WS [--zones] [--json [FILE] | --csv [FILE] | --xlsx FILE] [--targets FILE]``.
+
+Without an output option it prints the county table (Chinese names, value, target, pass/fail,
+responsible unit) and, with ``--zones``, one line per zone with the zones that fail most first.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pandas as pd
+
+from ._common import CliError, open_workspace, print_json, print_table
+
+#: tidy-table column → Chinese header (xlsx)
+HEADERS_ZH = {"indicator": "指标代码", "name_zh": "指标", "scope": "范围", "zone_id": "责任区编号",
+              "zone_name": "责任区名称", "road_class": "道路等级", "value": "数值", "unit": "单位", "target": "目标值",
+              "comparison": "比较", "passed": "达标", "responsible_unit": "责任单位", "standard": "标准依据",
+              "note": "说明"}
+
+#: the zone overview: indicator (overall rows) → short Chinese header
+ZONE_COLUMNS = {"green_space_ratio": "绿地率%", "park_service_coverage": "公园服务%", "lamp_installation_rate": "装灯率%",
+                "lamp_lighting_rate": "亮灯率%", "toilet_service_coverage": "公厕覆盖%", "mech_sweeping_rate": "机扫率%",
+                "road_length": "道路(米)", "lamp_count": "路灯", "toilet_count": "公厕", "residents": "居民"}
 
 
 def register(sub) -> None:
-    return None
+    p = sub.add_parser("indicators", help="创建指标达标情况（全县及各责任区）",
+                       description="计算创建全国文明城市指标（绿地率、绿化覆盖率、人均公园绿地、公园服务半径覆盖率、"
+                                   "装灯率、亮灯率、公厕、机械化清扫率），对照目标文件判定是否达标。")
+    p.add_argument("workspace", help="工作空间 (.gpkg)")
+    p.add_argument("--zones", action="store_true", help="同时计算各包保责任区的指标")
+    p.add_argument("--targets", metavar="FILE",
+                   help="目标文件（默认 data/targets.toml；工作空间旁的 <名称>.targets.toml 自动覆盖）")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", nargs="?", const="-", metavar="FILE", help="输出 JSON（不给文件名则输出到屏幕）")
+    out.add_argument("--csv", nargs="?", const="-", metavar="FILE", help="输出 CSV（UTF-8；不给文件名则输出到屏幕）")
+    out.add_argument("--xlsx", metavar="FILE", help="输出 Excel 表（全县、责任区、目标三张表）")
+    p.set_defaults(func=run)
+
+
+def _compute(args) -> tuple[pd.DataFrame, object]:
+    from ..indicators import IndicatorError, compute_indicators
+    from ..targets import TargetsError, load_targets
+    from ..workspace import WorkspaceError
+
+    ws = open_workspace(args.workspace)
+    try:
+        targets = load_targets(args.targets, ws=ws)
+        return compute_indicators(ws, zones=args.zones, targets=targets), targets
+    except (IndicatorError, TargetsError, WorkspaceError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def records(table: pd.DataFrame) -> list[dict]:
+    """JSON-ready rows (NaN and NA → None)."""
+    obj = table.astype(object).where(table.notna(), None)
+    return obj.to_dict(orient="records")
+
+
+def passed_zh(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return "达标" if bool(value) else "未达标"
+
+
+def format_value(value, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "无数据"
+    if unit in ("%", "m²/人", "座/km²", "座/万人"):
+        return f"{value:.2f}"
+    return f"{value:,.0f}"
+
+
+def county_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The county rows as the bureau reads them (Chinese columns, formatted numbers)."""
+    city = table[table["scope"] == "city"]
+    target = [("" if pd.isna(t) else f"{ {'>=': '≥', '>': '>', '<=': '≤', '<': '<'}[c]} {t:g}")
+              for t, c in zip(city["target"], city["comparison"])]
+    return pd.DataFrame({
+        "指标": city["name_zh"].to_numpy(),
+        "数值": [format_value(v, u) for v, u in zip(city["value"], city["unit"])],
+        "单位": city["unit"].to_numpy(),
+        "目标": target,
+        "达标": [passed_zh(p) for p in city["passed"]],
+        "责任单位": city["responsible_unit"].to_numpy(),
+        "说明": city["note"].fillna("").to_numpy(),
+    })
+
+
+def zone_view(table: pd.DataFrame) -> pd.DataFrame:
+    """One line per zone (overall rows only); failing values marked ✗; most failures first."""
+    z = table[(table["scope"] == "zone") & table["road_class"].isna() & table["indicator"].isin(list(ZONE_COLUMNS))]
+    if z.empty:
+        return pd.DataFrame()
+    cell = [("无" if pd.isna(v) else (f"{v:.1f}" if u == "%" else f"{v:,.0f}")) + (" ✗" if p is False else "")
+            for v, u, p in zip(z["value"], z["unit"], z["passed"].astype(object).where(z["passed"].notna(), None))]
+    wide = z.assign(cell=cell).pivot_table(index=["zone_id", "zone_name"], columns="indicator", values="cell",
+                                           aggfunc="first")
+    fails = z.assign(f=z["passed"].fillna(True).eq(False)).groupby(["zone_id", "zone_name"])["f"].sum()
+    wide = wide.reindex(columns=[c for c in ZONE_COLUMNS if c in wide.columns]).rename(columns=ZONE_COLUMNS)
+    wide.insert(0, "未达标项", fails.reindex(wide.index).astype(int))
+    wide = wide.reset_index().rename(columns={"zone_id": "责任区", "zone_name": "名称"})
+    return wide.sort_values(["未达标项", "责任区"], ascending=[False, True], kind="stable")
+
+
+def write_xlsx(table: pd.DataFrame, path, targets=None) -> None:
+    """The table as an Excel workbook with Chinese headers: 全县指标, 责任区指标, 目标与依据."""
+    out = table.copy()
+    out["passed"] = [passed_zh(p) for p in out["passed"].astype(object).where(out["passed"].notna(), None)]
+    out = out.rename(columns=HEADERS_ZH)
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        out[out["范围"] == "city"].drop(columns=["范围", "责任区编号", "责任区名称"]).to_excel(xl, sheet_name="全县指标", index=False)
+        out[out["范围"] == "zone"].drop(columns=["范围"]).to_excel(xl, sheet_name="责任区指标", index=False)
+        if targets is not None:
+            rows = [{"指标代码": k, "目标值": t.target, "比较": t.comparison, "标准依据": t.standard, "核实状态": t.status,
+                     "责任单位": t.responsible_unit} for k, t in targets.targets.items()]
+            pd.DataFrame(rows).to_excel(xl, sheet_name="目标与依据", index=False)
+        for ws in xl.book.worksheets:
+            for col in ws.columns:
+                width = max(len(str(c.value or "")) for c in col)
+                ws.column_dimensions[col[0].column_letter].width = min(60, 4 + 1.6 * width)
+
+
+def run(args) -> int:
+    table, targets = _compute(args)
+    if args.json is not None:
+        if args.json == "-":
+            print_json(records(table))
+        else:
+            import json
+
+            from ._common import _json_default
+
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(records(table), fh, ensure_ascii=False, indent=2, default=_json_default)
+        return 0
+    if args.csv is not None:
+        table.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False,
+                     encoding=None if args.csv == "-" else "utf-8-sig")
+        return 0
+    if args.xlsx:
+        write_xlsx(table, args.xlsx, targets)
+        print(f"已写入 written: {args.xlsx}")
+        return 0
+    print("创建全国文明城市 指标达标情况（建成区）")
+    print_table(county_view(table))
+    city = table[table["scope"] == "city"]
+    print(f"\n达标 {int(city['passed'].fillna(False).sum())} 项 / 有目标 {int(city['passed'].notna().sum())} 项；"
+          f"目标文件: {', '.join(str(p) for p in targets.sources)}")
+    if args.zones:
+        zv = zone_view(table)
+        print("\n各责任区（✗ 为未达标，未达标项多的排在前面）")
+        if zv.empty:
+            print("（无责任区）")
+        else:
+            print_table(zv)
+    return 0
