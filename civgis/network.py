@@ -237,7 +237,7 @@ def node_distances(network: StreetNetwork, entries: EntryIntervals, *, limit: fl
     """Walking distance (m) from the nearest entry to every node; ``inf`` beyond ``limit``.
 
     One ``scipy.sparse.csgraph.dijkstra`` from a super-source joined to both ends of every edge
-    carrying an entry interval (weights ``a`` and ``L − b``).
+    carrying an entry interval (weights ``a`` and ``L − b``, the smallest per node).
     """
     n = network.n_nodes
     if len(entries) == 0 or n == 0:
@@ -245,11 +245,15 @@ def node_distances(network: StreetNetwork, entries: EntryIntervals, *, limit: fl
     L = network.edge_length[entries.edge]
     src_nodes = np.r_[network.edge_u[entries.edge], network.edge_v[entries.edge]]
     src_cost = np.r_[entries.a, L - entries.b]
-    # tiny positive weight so a zero cost stays an edge in the sparse matrix
-    src_cost = np.maximum(src_cost, 1e-9)
-    A = network.graph
-    extra = sp.csr_matrix((src_cost, (np.zeros(len(src_nodes), dtype=np.int64), src_nodes)), shape=(1, n + 1))
-    G = sp.vstack([sp.hstack([A, sp.csr_matrix((n, 1))]), extra], format="csr")
+    # one super-source edge per node, with the smallest cost (a sparse matrix would sum duplicates);
+    # zero costs stay edges: csgraph treats explicit zeros of a sparse matrix as zero-weight edges
+    cost = np.full(n, np.inf)
+    np.minimum.at(cost, src_nodes, np.maximum(src_cost, 0.0))
+    nodes = np.flatnonzero(np.isfinite(cost))
+    A = network.graph.tocoo()
+    rows = np.r_[A.row, np.full(len(nodes), n)]
+    cols = np.r_[A.col, nodes]
+    G = sp.csr_matrix((np.r_[A.data, cost[nodes]], (rows, cols)), shape=(n + 1, n + 1))
     dist = dijkstra(G, directed=True, indices=n, limit=limit)
     return dist[:n]
 
