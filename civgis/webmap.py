@@ -97,6 +97,13 @@ OVERLAP_STYLE = {"color": "#6a00a8", "fill_color": "#d500f9", "fill_opacity": 0.
 
 OFFLINE_BACKGROUND = "#f2efe9"
 
+#: decimals of the lon/lat written into the page (1e-7° ≈ 1 cm)
+DISPLAY_DECIMALS = 7
+
+#: which inspection cases the maps carry: only the open ones by default (tens of thousands of
+#: closed cases would make a county page of many megabytes; hot-spot maps show history)
+CASES = ("open", "all", "none")
+
 # CDN resources folium's templates reference → bundled file (relative to lib/), or None to drop it.
 # Dropped ones are only needed by folium.Icon (awesome-markers), Bootstrap widgets and
 # embed=False GeoJSON ($.ajax); civgis maps use none of them (save_map refuses maps that do).
@@ -198,6 +205,8 @@ def to_display_crs(gdf: gpd.GeoDataFrame, basemap: str) -> gpd.GeoDataFrame:
     out = gdf.to_crs(4326)
     if basemap == "amap" and len(out):
         out = out.set_geometry(shapely.transform(out.geometry.values, _gcj02_xy))
+    if len(out):  # 1e-7° ≈ 1 cm: enough for any map, and a third less HTML
+        out = out.set_geometry(shapely.transform(out.geometry.values, lambda xy: np.round(xy, DISPLAY_DECIMALS)))
     return out
 
 
@@ -262,6 +271,33 @@ class _LabelZoom(MacroElement):
         super().__init__()
         self._name = "CivgisLabelZoom"
         self.zoom = int(zoom)
+
+
+class _RadiusByZoom(MacroElement):
+    """Shrink a circle-marker layer when zoomed out: r = clip(r0 · 2**((z − full_zoom)/2), r_min, r0).
+
+    Thousands of lamps at full size would hide the town at county zoom; halving the area per
+    zoom level keeps density readable. Add as a child of the folium.GeoJson layer.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function(layer, map) {
+            function civgisRadius() {
+                var r = {{ this.radius }} * Math.pow(2, (map.getZoom() - {{ this.full_zoom }}) / 2);
+                r = Math.max({{ this.min_radius }}, Math.min({{ this.radius }}, r));
+                layer.eachLayer(function(l) { if (l.setRadius) { l.setRadius(r); } });
+            }
+            map.on('zoomend', civgisRadius);
+            civgisRadius();
+        })({{ this._parent.get_name() }}, {{ this._parent._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, radius: float, full_zoom: int = 17, min_radius: float = 1.5):
+        super().__init__()
+        self._name = "CivgisRadiusByZoom"
+        self.radius, self.full_zoom, self.min_radius = float(radius), int(full_zoom), float(min_radius)
 
 
 def _by_value(gdf: gpd.GeoDataFrame, style: dict, key: str, default):
@@ -491,7 +527,7 @@ def _resolve_audit(audit, gaps, overlaps, ws=None):
 def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
               basemap: str = "offline", tianditu_key: str | None = None, toilet_radius_m: float = 300.0,
               title: str = "城管专题图", focus=None, highlight_zone: str | None = None,
-              label_px: float = 80.0) -> folium.Map:
+              label_px: float = 80.0, cases: str = "open") -> folium.Map:
     """A folium map of the given layers (workspace CRS GeoDataFrames keyed by catalogue name).
 
     Parameters
@@ -510,6 +546,8 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overl
         Bounds to zoom to (metric CRS); default all layers.
     highlight_zone : str, optional
         A zone_id drawn with a thick red outline (per-zone maps).
+    cases : {"open", "all", "none"}
+        Inspection cases drawn (hidden until switched on): open ones only by default.
     label_px : float
         Zone names are shown from the zoom level at which a typical zone is this many pixels
         wide (see :func:`label_min_zoom`), so that a county of hundreds of zones is not a wall of text.
@@ -571,7 +609,13 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overl
         present.add("overlaps")
 
     add("candidates", layers.get("candidates"), "候选地块", False, "civgis-candidates")
-    add("inspections", layers.get("inspections"), "巡查案件", False, "civgis-inspections")
+    if cases not in CASES:
+        raise WebmapError(f"cases must be one of {CASES}, not {cases!r}")
+    insp = layers.get("inspections")
+    if insp is not None and cases == "open" and "status" in insp:
+        insp = insp[(insp["status"].astype("string") == "open").fillna(False).to_numpy()]
+    if cases != "none":
+        add("inspections", insp, "巡查案件（未结案）" if cases == "open" else "巡查案件", False, "civgis-inspections")
 
     toilets = layers.get("toilets")
     if toilets is not None and len(toilets):
@@ -586,11 +630,21 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overl
                  style=_style_js({"color": rc, "weight": 1, "opacity": 0.8, "fill": True, "fillColor": rc,
                                   "fillOpacity": 0.15}, "civgis-toilet-radius")).add_to(m)
         add("toilets", toilets, "公厕", True, "civgis-toilets")
-    add("lamps", layers.get("lamps"), "路灯（按状态）", True, "civgis-lamps")
+    lamps = layers.get("lamps")
+    if lamps is not None and len(lamps):
+        if "status" in lamps:  # broken lamps drawn last, on top
+            lamps = lamps.iloc[np.argsort((lamps["status"].astype("string") == "broken").fillna(False).to_numpy(),
+                                          kind="stable")]
+        present.add("lamps")
+        gj = _add_catalogue_layer(m, lamps, "lamps", title="路灯（按状态）", basemap=basemap, show=True,
+                                  class_name="civgis-lamps")
+        _RadiusByZoom(layer_spec("lamps").style.get("radius", 3)).add_to(gj)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    if focus is None:
-        bounds = [g.to_crs(crs).total_bounds for g in layers.values() if len(g)] if crs is not None else []
+    if focus is None:  # the built-up area (the county town), else everything
+        frames = [layers["built_up"]] if layers.get("built_up") is not None and len(layers["built_up"]) \
+            else list(layers.values())
+        bounds = [g.to_crs(crs).total_bounds for g in frames if len(g)] if crs is not None else []
         if bounds:
             b = np.vstack(bounds)
             focus = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
@@ -657,7 +711,7 @@ def _within(gdf, window):
 # ====================================================================== workspace conveniences
 def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
                tianditu_key: str | None = None, toilet_radius_m: float = 300.0,
-               title: str = "全县城管专题图") -> folium.Map:
+               title: str = "全县城管专题图", cases: str = "open") -> folium.Map:
     """The county map of a workspace, every layer toggleable.
 
     Parameters
@@ -673,6 +727,8 @@ def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offl
         Required for ``basemap="tianditu"``.
     toilet_radius_m : float
         Toilet service radius in metres (default 300).
+    cases : {"open", "all", "none"}
+        Inspection cases carried by the page (a hidden layer): open ones by default.
 
     Returns
     -------
@@ -682,16 +738,18 @@ def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offl
     _check_basemap(basemap, tianditu_key or None)
     gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
     return build_map(load_map_layers(ws), crs=ws.crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
-                     tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, title=title)
+                     tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, title=title, cases=cases)
 
 
 def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
-             tianditu_key: str | None = None, toilet_radius_m: float = 300.0, buffer_m: float = 200.0) -> folium.Map:
+             tianditu_key: str | None = None, toilet_radius_m: float = 300.0, buffer_m: float = 200.0,
+             cases: str = "open") -> folium.Map:
     """One responsibility zone's map, zoomed to it (layers within ``buffer_m`` m of its bounds)."""
     _check_basemap(basemap, tianditu_key or None)
     gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
     return build_zone_map(load_map_layers(ws), zone_id, buffer_m=buffer_m, gaps=gaps, overlaps=overlaps,
-                          basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m)
+                          basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m,
+                          cases=cases)
 
 
 # ====================================================================== saving
@@ -768,7 +826,7 @@ def _safe_name(zone_id: str) -> str:
 
 
 def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str | None = None, audit="auto",
-                   toilet_radius_m: float = 300.0, zones: list[str] | None = None,
+                   toilet_radius_m: float = 300.0, zones: list[str] | None = None, cases: str = "open",
                    progress: bool = True) -> list[Path]:
     """The county map and one map per zone into ``out_dir`` (plus ``index.html`` linking them).
 
@@ -782,7 +840,7 @@ def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str |
     out_dir = Path(out_dir)
     layers = load_map_layers(ws)
     gaps, overlaps = _resolve_audit(audit, None, None, ws)
-    opts = dict(basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m)
+    opts = dict(basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, cases=cases)
     paths = [save_map(build_map(layers, crs=ws.crs, gaps=gaps, overlaps=overlaps, title="全县城管专题图", **opts),
                       out_dir / "county.html")]
     entries = [("全县城管专题图", paths[0].name)]

@@ -110,9 +110,9 @@ def test_county_map_has_every_layer_with_catalogue_styles(ws):
     assert set(layers) >= {"建成区边界", "居住用地（底图）", "其他绿地（底图）", "道路（底图）", "公园绿地（G1）",
                            "包保责任区", "责任区名称", "公厕服务半径（300 米）", "公厕", "路灯（按状态）"}
     lamps = props(layers["路灯（按状态）"])
-    assert [p["lamp_id"] for p in lamps] == ["L1", "L2", "L3"]
-    assert [p["status"] for p in lamps] == ["故障", "正常", "正常"]
-    assert [p["_stroke"] for p in lamps] == ["#c62828", "#f9a825", "#f9a825"]  # lamps.toml by_value
+    assert [p["lamp_id"] for p in lamps] == ["L2", "L3", "L1"]  # broken lamps drawn last, on top
+    assert [p["status"] for p in lamps] == ["正常", "正常", "故障"]
+    assert [p["_stroke"] for p in lamps] == ["#f9a825", "#f9a825", "#c62828"]  # lamps.toml by_value
     # parks are only the G1 parcel; the G2 strip is drawn in the base
     assert [p["green_id"] for p in props(layers["公园绿地（G1）"])] == ["G1"]
     assert [p["green_id"] for p in props(layers["其他绿地（底图）"])] == ["G2"]
@@ -257,13 +257,13 @@ def lamp_lonlat(m) -> tuple[float, float]:
 def test_amap_shifts_wgs84_forward_into_gcj02(beijing_ws):
     osm = lamp_lonlat(webmap.county_map(beijing_ws, basemap="osm"))
     amap = lamp_lonlat(webmap.county_map(beijing_ws, basemap="amap"))
-    assert metres(osm, WGS84_REF) < 0.01                     # OSM: WGS84 as surveyed
+    assert metres(osm, WGS84_REF) < 0.02                     # OSM: WGS84 as surveyed (1e-7° rounding)
     assert metres(amap, GCJ02_REF) < 1.5                     # Amap: the published GCJ-02 of that point
     assert metres(amap, WGS84_REF) > 500                     # … which is hundreds of metres away
     # direction: GCJ-02 lies east-north-east of WGS84 here; the wrong (inverse) shift would go west
     assert amap[0] > osm[0] + 0.005 and amap[1] > osm[1]
     offline = lamp_lonlat(webmap.county_map(beijing_ws))
-    assert metres(offline, WGS84_REF) < 0.01                 # offline base is our own data: no shift
+    assert metres(offline, WGS84_REF) < 0.02                 # offline base is our own data: no shift
 
 
 def test_tile_basemaps(beijing_ws, tmp_path):
@@ -291,7 +291,7 @@ def test_zone_map_zooms_to_the_zone_and_keeps_nearby_features(ws):
     m = webmap.zone_map(ws, "Z1", buffer_m=50)
     layers = geojson_layers(m)
     # Z1 spans x 0–500 m: the lamp at x = 900 m is beyond the 50 m window, the two others are inside
-    assert [p["lamp_id"] for p in props(layers["路灯（按状态）"])] == ["L1", "L2"]
+    assert sorted(p["lamp_id"] for p in props(layers["路灯（按状态）"])) == ["L1", "L2"]
     # the window (0–550 m) reaches Z2, which is drawn thin; Z1 is outlined red and thick
     zp = {p["zone_id"]: p for p in props(layers["包保责任区"])}
     assert zp["Z1"]["_stroke"] == "#d50000" and zp["Z1"]["_weight"] == 5 and zp["Z2"]["_weight"] == 1.5
@@ -299,8 +299,8 @@ def test_zone_map_zooms_to_the_zone_and_keeps_nearby_features(ws):
     fit = next(c for c in m._children.values() if type(c).__name__ == "FitBounds")
     corners = gpd.GeoSeries([Point(X0 + dx, Y0 + dy) for dx in (0, 500) for dy in (0, 500)], crs=4527).to_crs(4326)
     (s, w), (n, e) = fit.bounds
-    assert (w, s) == pytest.approx((corners.x.min(), corners.y.min()), abs=1e-9)
-    assert (e, n) == pytest.approx((corners.x.max(), corners.y.max()), abs=1e-9)
+    assert (w, s) == pytest.approx((corners.x.min(), corners.y.min()), abs=1e-7)  # written to 1e-7°
+    assert (e, n) == pytest.approx((corners.x.max(), corners.y.max()), abs=1e-7)
 
 
 def test_zone_map_unknown_zone_names_layer_and_field(ws):

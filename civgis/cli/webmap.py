@@ -20,6 +20,8 @@ def register(sub) -> None:
                    help="底图：offline 离线（默认）/ osm / tianditu 天地图（需 --tianditu-key）/ amap 高德（数据偏移到 GCJ-02）")
     p.add_argument("--tianditu-key", metavar="K", help="天地图密钥 (console.tianditu.gov.cn)")
     p.add_argument("--toilet-radius", type=float, default=300.0, metavar="M", help="公厕服务半径（米），默认 300")
+    p.add_argument("--cases", choices=("open", "all", "none"), default="open",
+                   help="地图带上的巡查案件：open 仅未结案（默认）/ all 全部 / none 不带")
     p.add_argument("--no-audit", action="store_true", help="不标出责任区空隙和重叠")
     p.add_argument("--json", action="store_true", help="以 JSON 输出生成的文件列表")
     p.set_defaults(func=run)
@@ -40,12 +42,13 @@ def run(args) -> int:
             paths = []
             for zid in args.zone:
                 m = webmap.build_zone_map(layers, zid, gaps=gaps, overlaps=overlaps, basemap=args.basemap,
-                                          tianditu_key=args.tianditu_key, toilet_radius_m=args.toilet_radius)
+                                          tianditu_key=args.tianditu_key, toilet_radius_m=args.toilet_radius,
+                                          cases=args.cases)
                 paths.append(webmap.save_map(m, Path(args.out) / f"zone_{webmap._safe_name(zid)}.html"))
         else:
             paths = webmap.write_all_maps(ws, args.out, basemap=args.basemap, tianditu_key=args.tianditu_key,
                                           audit=None if args.no_audit else "auto",
-                                          toilet_radius_m=args.toilet_radius)
+                                          toilet_radius_m=args.toilet_radius, cases=args.cases)
     except webmap.WebmapError as exc:
         raise CliError(str(exc)) from None
     if args.json:
