@@ -80,7 +80,16 @@ _CN_DIGITS = "零一二三四五六七八九"
 
 
 def _cn_number(n: int) -> str:
-    """1 → 一, 12 → 十二, 20 → 二十, 35 → 三十五 (1 ≤ n < 100)."""
+    """1 → 一, 12 → 十二, 20 → 二十, 35 → 三十五, 105 → 一百零五, 230 → 二百三十 (Arabic from 1000)."""
+    if n >= 1000:
+        return str(n)
+    if n >= 100:
+        h, rest = divmod(n, 100)
+        if rest == 0:
+            return f"{_CN_DIGITS[h]}百"
+        if rest < 10:
+            return f"{_CN_DIGITS[h]}百零{_CN_DIGITS[rest]}"
+        return f"{_CN_DIGITS[h]}百{_CN_DIGITS[rest // 10]}十" + (_CN_DIGITS[rest % 10] if rest % 10 else "")
     if n < 10:
         return _CN_DIGITS[n]
     tens, ones = divmod(n, 10)
@@ -119,11 +128,20 @@ _ORIENT_H, _ORIENT_V = 0, 1
 # ---------------------------------------------------------------------- small helpers
 def _base_class(k):
     """Road class of grid line ``k`` (vectorised): 3 arterial, 2 secondary, 1 branch, 0 none."""
+    if isinstance(k, (int, float, np.integer, np.floating)):
+        k = int(k)
+        return 3 if k % 12 == 0 else 2 if k % 6 == 0 else 1 if k % 3 == 0 else 0
     k = np.asarray(k)
     return np.where(k % 12 == 0, 3, np.where(k % 6 == 0, 2, np.where(k % 3 == 0, 1, 0)))
 
 
 _CLASS_CODES = {5: "alley", 4: "commercial", 3: "arterial", 2: "secondary", 1: "branch"}
+
+
+#: generic endings a numeral goes in front of: 桃园路 → 桃园二路, 城东中学 → 城东二中学 …
+_NAME_ENDINGS = sorted(["大道", "小区", "家园", "花园", "新村", "小学", "中学", "学校", "市场", "菜市场", "综合市场",
+                        "农贸市场", "公园", "森林公园", "湿地公园", "广场", "湿地", "苗圃", "生态林", "陵园", "植物园",
+                        "步行街", "商业街"], key=len, reverse=True)
 
 
 def _unique_names(pool: list[str], n: int, rng, suffix: str | None = None) -> list[str]:
@@ -136,8 +154,8 @@ def _unique_names(pool: list[str], n: int, rng, suffix: str | None = None) -> li
         if rnd == 0:
             names.append(base)
         else:
-            stem, end = (base[:-2], base[-2:]) if base.endswith(("大道", "小区", "家园", "花园", "新村")) else (base[:-1], base[-1:])
-            names.append(f"{stem}{_cn_number(rnd + 1)}{end}")
+            end = next((e for e in _NAME_ENDINGS if base.endswith(e)), base[-1:])
+            names.append(f"{base[:-len(end)]}{_cn_number(rnd + 1)}{end}")
     return names
 
 
@@ -258,7 +276,7 @@ class _County:
         self.K = K = int(math.ceil(rmax / S / 3.0)) * 3 + 3
 
         # warp to the final CRS
-        self.warp = _Warp(theta=math.radians(rng.uniform(-14, 14)), a=rng.uniform(25, 40), b=rng.uniform(25, 40),
+        self.warp = _Warp(theta=math.radians(rng.uniform(6, 16) * rng.choice([-1, 1])), a=rng.uniform(25, 40), b=rng.uniform(25, 40),
                           l1=rng.uniform(3500, 5000), l2=rng.uniform(3500, 5000), p1=rng.uniform(0, 2 * np.pi),
                           p2=rng.uniform(0, 2 * np.pi), e0=self.e0, n0=self.n0)
 
@@ -267,7 +285,7 @@ class _County:
         CI, CJ = np.meshgrid(cidx, cidx, indexing="ij")
         CI, CJ = CI.ravel(), CJ.ravel()
         boxes = shapely.box(CI * 3 * S, CJ * 3 * S, (CI + 1) * 3 * S, (CJ + 1) * 3 * S)
-        frac = shapely.area(shapely.intersection(boxes, self.built)) / (9 * S * S)
+        frac = shapely.area(_clip(boxes, self.built)) / (9 * S * S)
         keep = frac > 1e-6
         self.cells = pd.DataFrame({"ci": CI[keep], "cj": CJ[keep], "frac": frac[keep]})
         cells = self.cells
@@ -285,8 +303,15 @@ class _County:
         self.desert_dir = rng.uniform(-np.pi, np.pi)
         self.desert_half = math.radians(32)
         self.desert_rmin = 0.45 * R
-        cells["desert"] = (np.abs(_angle_diff(cells.ang, self.desert_dir)) < self.desert_half) & (
-            cells.r > self.desert_rmin)
+        ang = np.linspace(self.desert_dir - self.desert_half, self.desert_dir + self.desert_half, 40)
+        wedge = shapely.Polygon(np.r_[[[0.0, 0.0]], np.c_[4 * R * np.cos(ang), 4 * R * np.sin(ang)]])
+        self.desert_plan = shapely.difference(shapely.intersection(wedge, self.built),
+                                              shapely.Point(0, 0).buffer(self.desert_rmin, quad_segs=16))
+        #: no park may touch the park-less district or come within 100 m of it
+        self.desert_zone = self.desert_plan.buffer(100.0)
+        shapely.prepare(self.desert_zone)
+        cells["desert"] = shapely.intersects(self.desert_zone, shapely.box(
+            cells.ci * 3 * S, cells.cj * 3 * S, (cells.ci + 1) * 3 * S, (cells.cj + 1) * 3 * S))
         ind_dir = self.desert_dir + np.pi + rng.uniform(-0.6, 0.6)
         cells["industry"] = (np.abs(_angle_diff(cells.ang, ind_dir)) < math.radians(30)) & (cells.r > 0.55 * R)
 
@@ -498,13 +523,14 @@ class _County:
                      iy0=ay0 * S + sb(_ORIENT_H, ay0, kb), iy1=ay1 * S - sb(_ORIENT_H, ay1, kt), old=old.astype(bool))
         lots.kinds = (kl, kr, kb, kt)
         geom = shapely.box(lots.ix0, lots.iy0, lots.ix1, lots.iy1)
-        geom = shapely.difference(shapely.intersection(geom, self.built), self.river_corridor)
+        geom = _cut(_clip(geom, self.built), self.river_corridor)
         geom = _keep_polygons(geom)
         area = shapely.area(geom)
         R = self.R
         r = np.hypot(lots.cx, lots.cy)
         ang = np.arctan2(lots.cy, lots.cx)
-        desert = (np.abs(_angle_diff(ang, self.desert_dir)) < self.desert_half) & (r > self.desert_rmin)
+        desert = shapely.contains_xy(self.desert_plan, lots.cx, lots.cy)
+        near_desert = shapely.intersects(self.desert_zone, shapely.box(lots.x0, lots.y0, lots.x1, lots.y1))
         cell_of = {(a, b): i for i, (a, b) in enumerate(zip(c.ci, c.cj))}
         cidx = np.array([cell_of[(int(np.floor(x / 300.0)), int(np.floor(y / 300.0)))]
                          for x, y in zip(lots.cx, lots.cy)])
@@ -520,14 +546,27 @@ class _County:
             chosen = rng.choice(idx, n, replace=False) if n else np.array([], int)
             return chosen
 
+        def pick_spaced(n, mask, centres, min_dist=450.0):
+            """Like pick, but each chosen lot at least ``min_dist`` from every centre so far (clean clusters)."""
+            chosen = []
+            for i in rng.permutation(np.flatnonzero(mask & (use == "residential"))):
+                if len(chosen) >= int(round(n)):
+                    break
+                if all(math.hypot(lots.cx[i] - x, lots.cy[i] - y) >= min_dist for x, y in centres):
+                    chosen.append(i)
+                    centres.append((lots.cx[i], lots.cy[i]))
+            return np.array(chosen, dtype=int)
+
         big = area > 20000
         use[pick(0.5 * np.sum(industry & usable), industry & ~lots.old)] = "industrial"
-        use[pick(3 * sc, ~lots.old & big & (r < 0.7 * R))] = "market"
-        use[pick(5 * sc, ~lots.old & big & (r < 0.8 * R))] = "school"
-        use[pick(10 * sc, ~lots.old & big & ~desert)] = "park_G12"
-        use[pick(2 * sc, ~lots.old & big & ~desert)] = "park_G13"
-        use[pick(2 * sc, ~lots.old & big & ~desert & (r < 0.5 * R))] = "square"
-        use[pick(1, lots.old & ~desert)] = "square"
+        away_from_old = np.hypot(lots.cx - self.ot_c[0], lots.cy - self.ot_c[1]) > self.ot_r + 250
+        self.poi_centres = []
+        use[pick_spaced(3 * sc, ~lots.old & big & (r < 0.7 * R) & away_from_old, self.poi_centres)] = "market"
+        use[pick_spaced(5 * sc, ~lots.old & big & (r < 0.8 * R) & away_from_old, self.poi_centres)] = "school"
+        use[pick(10 * sc, ~lots.old & big & ~near_desert)] = "park_G12"
+        use[pick(2 * sc, ~lots.old & big & ~near_desert)] = "park_G13"
+        use[pick(2 * sc, ~lots.old & big & ~near_desert & (r < 0.5 * R))] = "square"
+        use[pick(1, lots.old & ~near_desert)] = "square"
         use[pick(0.35 * np.sum(r < 0.35 * R), (r < 0.35 * R))] = "commercial"
         use[pick(4 * sc, desert & ~lots.old)] = "vacant"
         use[pick(0.05 * len(use), ~lots.old)] = "vacant"
@@ -536,6 +575,7 @@ class _County:
         lots.geom = geom
         lots.area = area
         lots.desert = desert
+        lots.near_desert = near_desert
         self.lots = lots
 
     # -------------------------------------------------------------- zones
@@ -559,7 +599,8 @@ class _County:
         lab = remap[lab]
         cells_geom = shapely.box(c.ci * S3, c.cj * S3, (c.ci + 1) * S3, (c.cj + 1) * S3)
         n = len(used)
-        zone_geom = np.array([shapely.union_all(cells_geom[lab == z]) for z in range(n)], dtype=object)
+        # cells tile the plane without overlaps: a coverage union is exact and fast
+        zone_geom = np.array([shapely.coverage_union_all(cells_geom[lab == z]) for z in range(n)], dtype=object)
 
         # plant gaps (死角) and overlaps (交叉) on shared edges between zones, inside the built-up area
         cell_of = {(a, b): i for i, (a, b) in enumerate(zip(c.ci, c.cj))}
@@ -609,7 +650,7 @@ class _County:
             zone_geom = shapely.difference(zone_geom, rect)
         for rect, a_zone, _ in overlaps:
             zone_geom[a_zone] = shapely.union(zone_geom[a_zone], rect)
-        zone_geom = shapely.intersection(zone_geom, self.built)
+        zone_geom = _clip(zone_geom, self.built)
         self.zones_plan = zone_geom
         self.zone_gaps_plan = gaps
         self.zone_overlaps_plan = overlaps
@@ -663,7 +704,7 @@ class _County:
         n_pocket = max(5, int(round(30 * self.scale)))
         cand = []
         for idx in range(len(u)):
-            if lots.desert[idx] or lots.old[idx] or u[idx] in ("none", "industrial"):
+            if lots.near_desert[idx] or lots.old[idx] or u[idx] in ("none", "industrial"):
                 continue
             for cx_, kx, sx in ((lots.x0[idx], kl[idx], 1), (lots.x1[idx], kr[idx], -1)):
                 for cy_, ky, sy in ((lots.y0[idx], kb[idx], 1), (lots.y1[idx], kt[idx], -1)):
@@ -708,8 +749,8 @@ class _County:
         geoms = np.array([r[0] for r in recs], dtype=object)
         cats = np.array([r[1] for r in recs], dtype=object)
         not_river = cats != "G2"
-        geoms[not_river] = shapely.difference(geoms[not_river], self.river_corridor)
-        geoms = shapely.intersection(geoms, self.built)
+        geoms[not_river] = _cut(geoms[not_river], self.river_corridor)
+        geoms = _clip(geoms, self.built)
         # river verges
         verge = shapely.intersection(shapely.difference(self.river.buffer(50.0), river_band), self.built)
         parts = shapely.get_parts(verge)
@@ -724,9 +765,7 @@ class _County:
             ang = 2 * np.pi * q / n_eg + rng.uniform(-0.4, 0.4)
             dist = math.sqrt(self.built.area / np.pi) * 1.25 + rng.uniform(400, 1400)
             cx_, cy_ = dist * math.cos(ang), dist * math.sin(ang)
-            blob = shapely.Point(cx_, cy_).buffer(rng.uniform(380, 600), quad_segs=12)
-            blob = shapely.union(blob, shapely.Point(cx_ + rng.uniform(-300, 300), cy_ + rng.uniform(-300, 300))
-                                 .buffer(rng.uniform(250, 400), quad_segs=12))
+            blob = _blob(rng, cx_, cy_, rng.uniform(400, 650))
             eg_geoms.append(shapely.difference(blob, ring_out))
         geoms = np.r_[geoms, np.array(eg_geoms, dtype=object)]
         recs += [(None, "EG", None, nm) for nm in eg_names]
@@ -923,28 +962,37 @@ class _County:
         mk_names = _unique_names(["城东农贸市场", "城西农贸市场", "南关菜市场", "北关综合市场", "新华农贸市场"],
                                  len(markets), rng)
         for idx, nm in zip(markets, mk_names):
-            add(nm, "market", lots.cx[idx], lots.cy[idx], 70.0, 0.05 * N / max(1, len(markets)) * 3,
+            add(nm, "market", lots.cx[idx], lots.cy[idx], 70.0, 0.15 * N / max(1, len(markets)),
                 ["0501", "0503", "0502"], [0.5, 0.35, 0.15], _hour_profile({6: 3, 7: 4, 8: 4, 9: 3, 10: 2, 11: 1, 17: 1}))
         schools = np.flatnonzero(lots.use == "school")
         sc_names = _unique_names(["县实验小学", "城关一小", "第二中学", "第一中学", "育才小学", "城东中学",
                                   "特殊教育学校", "第三小学"], len(schools), rng)
         for idx, nm in zip(schools, sc_names):
-            add(nm, "school", lots.cx[idx], lots.cy[idx], 50.0, 0.025 * N, ["0501", "0201"], [0.8, 0.2],
+            add(nm, "school", lots.cx[idx], lots.cy[idx], 50.0, 0.10 * N / max(1, len(schools)), ["0501", "0201"], [0.8, 0.2],
                 _hour_profile({7: 3, 11: 1, 16: 3, 17: 4, 18: 1}), days="school")
         add("老城区", "old_town", self.ot_c[0], self.ot_c[1], 0.45 * self.ot_r, 0.18 * N,
             ["0102", "0201", "0104"], [0.55, 0.35, 0.10], hours_day)
         # a growing night market in the newer part of town (the planted trend)
         res = np.flatnonzero((lots.use == "residential") & ~lots.old & (np.hypot(lots.cx, lots.cy) > 0.4 * self.R)
-                             & ~lots.desert)
-        g_idx = rng.choice(res)
+                             & ~lots.near_desert)
+        away = np.hypot(lots.cx[res] - self.ot_c[0], lots.cy[res] - self.ot_c[1]) > self.ot_r + 300
+        far = [i for i in res[away] if all(math.hypot(lots.cx[i] - x, lots.cy[i] - y) >= 500
+                                           for x, y in self.poi_centres)]
+        g_idx = rng.choice(far if far else res)
+        self.poi_centres.append((lots.cx[g_idx], lots.cy[g_idx]))
         grow_start = "2025-09-01"
         add("新城夜市", "growing", lots.cx[g_idx], lots.cy[g_idx], 80.0, 0.06 * N, ["0503", "0501"], [0.6, 0.4],
             _hour_profile({18: 2, 19: 4, 20: 4, 21: 3, 22: 2, 23: 1}), days=("growing", grow_start))
         # construction sites, each active for a few months
-        for q in range(max(1, int(round(2 * self.scale)))):
-            idx = rng.choice(np.flatnonzero(lots.use == "vacant"))
+        n_sites = max(1, int(round(2 * self.scale)))
+        for q in range(n_sites):
+            vac = np.flatnonzero(lots.use == "vacant")
+            ok = [i for i in vac if all(math.hypot(lots.cx[i] - x, lots.cy[i] - y) >= 450 for x, y in self.poi_centres)
+                  and math.hypot(lots.cx[i] - self.ot_c[0], lots.cy[i] - self.ot_c[1]) > self.ot_r + 250]
+            idx = rng.choice(ok if ok else vac)
+            self.poi_centres.append((lots.cx[idx], lots.cy[idx]))
             s0 = int(rng.integers(0, n_days - 200))
-            add(f"建设工地{_cn_number(q + 1)}", "construction", lots.cx[idx], lots.cy[idx], 60.0, 0.015 * N,
+            add(f"建设工地{_cn_number(q + 1)}", "construction", lots.cx[idx], lots.cy[idx], 60.0, 0.03 * N / n_sites,
                 ["0301", "0104"], [0.75, 0.25], hours_day, days=("window", s0, s0 + int(rng.integers(90, 200))))
         n_bg = N - sum(g["n"] for g in groups)
         xs, ys, cats, secs, kinds = [], [], [], [], []
@@ -1024,6 +1072,48 @@ def _angle_diff(a, b):
     return (np.asarray(a) - b + np.pi) % (2 * np.pi) - np.pi
 
 
+def _clip(geoms, poly):
+    """``geoms ∩ poly``, skipping the (costly) overlay for geometries already inside ``poly``."""
+    single = isinstance(geoms, shapely.Geometry)
+    geoms = np.array([geoms], dtype=object) if single else np.asarray(geoms, dtype=object).copy()
+    shapely.prepare(poly)
+    todo = ~shapely.contains_properly(poly, geoms)
+    geoms[todo] = shapely.intersection(geoms[todo], poly)
+    return geoms[0] if single else geoms
+
+
+def _cut(geoms, poly):
+    """``geoms − poly``, only for the geometries that touch ``poly``."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    shapely.prepare(poly)
+    todo = shapely.intersects(poly, geoms)
+    geoms[todo] = shapely.difference(geoms[todo], poly)
+    return geoms
+
+
+def _union_area(geoms) -> float:
+    """Area of the union of polygons: only clusters of overlapping ones are actually unioned."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    geoms = np.asarray(geoms, dtype=object)
+    geoms = geoms[~shapely.is_empty(geoms)]
+    if len(geoms) == 0:
+        return 0.0
+    i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    n = len(geoms)
+    _, comp = connected_components(coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)
+    size = np.bincount(comp)
+    alone = size[comp] == 1
+    total = float(shapely.area(geoms[alone]).sum())
+    order = np.argsort(comp[~alone], kind="stable")
+    grouped = geoms[~alone][order]
+    bounds = np.r_[0, np.cumsum(np.bincount(comp[~alone])[np.unique(comp[~alone])])]
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        total += shapely.union_all(grouped[a:b]).area
+    return total
+
+
 def _keep_polygons(geoms):
     """Keep only the polygonal parts (make_valid/intersection may leave lines or points)."""
     geoms = np.asarray(geoms, dtype=object) if not isinstance(geoms, shapely.Geometry) else np.array([geoms], dtype=object)
@@ -1036,6 +1126,15 @@ def _keep_polygons(geoms):
         polys = [p for p in parts if shapely.get_type_id(p) in (3, 6)]
         out[i] = shapely.union_all(polys) if polys else shapely.Polygon()
     return out
+
+
+def _blob(rng, cx: float, cy: float, r0: float, n: int = 96) -> shapely.Polygon:
+    """An irregular star-shaped polygon of mean radius ``r0`` (woods, wetlands)."""
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    k = np.arange(2, 9)
+    amp = rng.uniform(0.02, 0.14, len(k)) / np.sqrt(k - 1)
+    r = r0 * (1 + (amp[:, None] * np.cos(k[:, None] * t + rng.uniform(0, 2 * np.pi, len(k))[:, None])).sum(0))
+    return shapely.Polygon(np.c_[cx + r * np.cos(t), cy + r * np.sin(t)])
 
 
 def _sub_rect(lots: _Lots, idx: int, target_area: float, rng):
@@ -1217,7 +1316,7 @@ def generate_demo_files(out_dir, *, seed: int = DEFAULT_SEED, scale: float = 1.0
     lamp_ids = np.char.add(ADMIN_CODE + "0118", np.char.zfill(np.arange(1, len(lon) + 1).astype(str), 6))
     lamps = pd.DataFrame({"路灯编号": lamp_ids, "经度": np.round(glon, 6), "纬度": np.round(glat, 6),
                           "状态": np.where(c.lamps_attr.broken, "故障", "正常")})
-    lamps.to_csv(out / "lamps.csv", index=False, encoding="gbk", lineterminator="\n", float_format="%.6f")
+    lamps.to_csv(out / "lamps.csv", index=False, encoding="gbk", lineterminator="\n")
     record("lamps", "lamps.csv", "CSV", "GCJ-02", encoding="gbk", lon="经度", lat="纬度", coords="gcj02")
 
     # toilets: Excel sheet with BD-09 (Baidu) coordinates
@@ -1237,7 +1336,7 @@ def generate_demo_files(out_dir, *, seed: int = DEFAULT_SEED, scale: float = 1.0
     cases = pd.DataFrame({"case_id": cs.case_id, "category": cs.category, "reported_at": fmt("reported_at"),
                           "deadline": fmt("deadline"), "closed_at": fmt("closed_at"), "status": cs.status,
                           "lon": np.round(iglon, 6), "lat": np.round(iglat, 6)})
-    cases.to_csv(out / "inspections.csv", index=False, encoding="utf-8", lineterminator="\n", float_format="%.6f")
+    cases.to_csv(out / "inspections.csv", index=False, encoding="utf-8", lineterminator="\n")
     record("inspections", "inspections.csv", "CSV", "GCJ-02", lon="lon", lat="lat", coords="gcj02")
 
     # canopy raster: GeoTIFF in the projected CRS
@@ -1317,12 +1416,7 @@ def _manifest(c: _County, imports, *, zone_ids, road_ids, cand_ids, green_ids, c
         else:
             hotspots.append(item)
     # the park-less district: a wedge of the outer town
-    R = c.R
-    a0, a1 = c.desert_dir - c.desert_half, c.desert_dir + c.desert_half
-    ang = np.linspace(a0, a1, 40)
-    wedge = shapely.Polygon(np.r_[[[0.0, 0.0]], np.c_[4 * R * np.cos(ang), 4 * R * np.sin(ang)]])
-    desert_plan = shapely.difference(shapely.intersection(wedge, c.built), shapely.Point(0, 0).buffer(c.desert_rmin, 64))
-    desert = c.warp.geoms(desert_plan)
+    desert = c.warp.geoms(c.desert_plan)
     in_desert = shapely.intersects(desert, c.cand_f) if len(c.cand_f) else np.array([], bool)
     # green land facts (inside the built-up area; EG outside)
     cats = c.green_attr.category.to_numpy()
@@ -1331,11 +1425,11 @@ def _manifest(c: _County, imports, *, zone_ids, road_ids, cand_ids, green_ids, c
     for cat in ["G1", "G2", "G3", "XG", "EG"]:
         sel = cats == cat
         green["by_category"][cat] = {"count": int(sel.sum()),
-                                     "area_in_built_up_m2": round(float(shapely.union_all(inside[sel]).area), 1),
-                                     "area_total_m2": round(float(shapely.union_all(c.green_f[sel]).area), 1)}
+                                     "area_in_built_up_m2": round(_union_area(inside[sel]), 1),
+                                     "area_total_m2": round(_union_area(c.green_f[sel]), 1)}
     counted = np.isin(cats, ["G1", "G2", "G3", "XG"])
     sum_area = float(shapely.area(inside[counted]).sum())
-    union_area = float(shapely.union_all(inside[counted]).area)
+    union_area = _union_area(inside[counted])
     gtree = shapely.STRtree(c.green_f)
     pairs = gtree.query(c.green_f, predicate="intersects")
     pairs = pairs[:, pairs[0] < pairs[1]]
