@@ -267,13 +267,14 @@ def residential_service(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, 
     """Per residential block: its land, the part inside a qualifying park's service radius, residents.
 
     ``res_m2`` is the block's area (inside ``built_up`` when given), ``served_m2`` the part of it in
-    the union of park service areas, ``population_served`` = population × served share (residents
-    are assumed spread evenly over the block). The greening analysis uses the unserved rest.
+    the union of park service areas, ``residents`` the block's population (its share inside
+    ``built_up``), ``residents_served`` = residents × served share (residents are assumed spread
+    evenly over the block). The greening analysis uses the unserved rest.
 
     Returns
     -------
     DataFrame indexed like ``residential`` with ``res_m2``, ``served_m2``, ``served_share``,
-    ``population``, ``population_served``.
+    ``residents``, ``residents_served``.
     """
     geoms = np.asarray(residential.geometry.values, dtype=object)
     n = len(geoms)
@@ -290,7 +291,7 @@ def residential_service(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, 
     share = np.divide(served, res_m2, out=np.zeros(n), where=res_m2 > 0)
     inside = np.divide(res_m2, full, out=np.zeros(n), where=full > 0)
     return pd.DataFrame({"res_m2": res_m2, "served_m2": served, "served_share": share,
-                         "population": pop * inside, "population_served": pop * inside * share},
+                         "residents": pop * inside, "residents_served": pop * inside * share},
                         index=residential.index)
 
 
@@ -412,6 +413,68 @@ def _clip_lines(parts: np.ndarray, regions: Regions):
     span = float(shapely.length(parts).max()) + 1.0
     key, a, b = _net.merge_intervals(key, a, b, span=span)
     return key // regions.n, key % regions.n, a, b
+
+
+def lamp_coverage(roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *, reach_m: float = 25.0,
+                  snap_m: float = 40.0) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Which stretch of which road its own lamps light (for maps and repair lists).
+
+    Returns
+    -------
+    (road_parts, lamps): every single-part road line with ``length_m``, ``lit_m`` and ``lit_share``
+    (0–1); the lamps with ``road_id`` of the road they belong to (NA beyond ``snap_m``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point
+    >>> r = gpd.GeoDataFrame({"road_id": ["r"], "road_class": ["branch"]}, geometry=[LineString([(0, 0), (200, 0)])], crs=4527)
+    >>> l = gpd.GeoDataFrame({"lamp_id": ["a"], "status": ["working"]}, geometry=[Point(100, 0)], crs=4527)
+    >>> parts, lamps = lamp_coverage(r, l)
+    >>> float(parts["lit_m"].iloc[0]), lamps["road_id"].tolist()
+    (50.0, ['r'])
+    """
+    rp = _road_parts(roads)
+    parts = np.asarray(rp.geometry.values, dtype=object)
+    owner = assign_lamps(lamps, parts, snap_m=snap_m)
+    cover = _road_cover(parts, lamps, owner, reach_m)
+    length = shapely.length(parts)
+    lit = cover.lit(np.arange(len(parts)), np.zeros(len(parts)), length)
+    rp["length_m"] = length
+    rp["lit_m"] = lit
+    rp["lit_share"] = np.divide(lit, length, out=np.zeros(len(parts)), where=length > 0)
+    out = lamps.copy()
+    ids = rp["road_id"].astype(object).to_numpy() if "road_id" in rp else np.arange(len(rp)).astype(object)
+    out["road_id"] = pd.array(np.where(owner >= 0, ids[np.clip(owner, 0, None)], None), dtype="string")
+    return rp, out
+
+
+def walk_samples(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, built_up=None, *,
+                 tiers=PARK_TIERS, entry_tolerance_m: float = 20.0, cell_m: float = 10.0) -> gpd.GeoDataFrame:
+    """Residential land sampled on a ``cell_m`` grid with the walk to the nearest qualifying park.
+
+    Returns
+    -------
+    GeoDataFrame of points (cell centres, or centroids of cells cut by a block edge) with
+    ``res_index`` (row position in ``residential``), ``area_m2`` (the cell's area inside the block),
+    ``walk_m`` (walking distance to a park whose radius reaches it, ``inf`` otherwise) and
+    ``covered``. ``Σ area_m2[covered] / Σ area_m2`` is ``park_walk_coverage``.
+    """
+    geoms = np.asarray(residential.geometry.values, dtype=object)
+    pieces, owner = (intersect_pieces(geoms, chop(union(built_up))) if built_up is not None
+                     else (geoms, np.arange(len(geoms))))
+    pts, w, own = _sample_cells(pieces, owner, cell_m)
+    parks = qualifying_parks(green, tiers=tiers)
+    walk = np.full(len(pts), np.inf)
+    if len(parks) and len(pts):
+        net = _net.build_network(roads)
+        snap = net.snap(pts, max_distance=float(parks["radius_m"].max()))
+        for r in sorted(set(parks["radius_m"])):
+            d = _net.walk_distance(net, parks[parks["radius_m"] == r], pts, limit=r,
+                                   entry_tolerance_m=entry_tolerance_m, snap=snap)
+            walk = np.minimum(walk, d)
+    return gpd.GeoDataFrame({"res_index": own, "area_m2": w, "walk_m": walk, "covered": np.isfinite(walk)},
+                            geometry=pts, crs=residential.crs)
 
 
 # ============================================================================ canopy raster

@@ -100,7 +100,7 @@ def test_park_service_coverage_a_4000_m2_park_serves_300_m_and_a_block_half_cove
     assert ind.park_service_coverage(res, green, B) == pytest.approx(100 * 2_500 / 9_000, rel=1e-9)
     per_block = ind.residential_service(res, green, built_up=B)
     assert per_block["served_share"].tolist() == pytest.approx([0.5, 0.0])
-    assert per_block["population_served"].tolist() == pytest.approx([50.0, 0.0])
+    assert per_block["residents_served"].tolist() == pytest.approx([50.0, 0.0])
     # with a 400 m tier for ≥ 1 000 m² parks both blocks are wholly reached (x ≤ 480, y ≤ 450)
     assert ind.park_service_coverage(res, green, B, tiers=[(1000, 400)]) == pytest.approx(100.0)
 
@@ -430,3 +430,17 @@ def test_demo_county_indicators(demo_ws, demo_dir):
     overlaps = sum(o["area_m2"] for o in manifest["planted"]["zone_overlaps"])
     zone_area = zones[zones["indicator"] == "area"]["value"].sum()
     assert zone_area == pytest.approx(built_up - gaps + overlaps, rel=1e-3)
+
+
+def test_lamp_coverage_and_walk_samples_give_the_table_figures():
+    B, roads, lamps = _lamp_scene()
+    parts, owned = ind.lamp_coverage(roads, lamps)
+    assert parts["lit_m"].tolist() == pytest.approx([100.0, 2 * math.sqrt(25**2 - 14**2)], rel=1e-3)
+    assert owned["road_id"].tolist()[:3] == ["r1", "r1", "r2"] and pd.isna(owned["road_id"].iloc[3])
+    Bp = built(box(-1000, -1000, 3000, 3000))
+    green = gdf([{"green_id": "p", "category": "G1"}], [box(0, 0, 80, 50)])
+    street = gdf([{"road_id": "s", "road_class": "branch"}], [LineString([(-100, -10), (600, -10)])])
+    res = gdf([{"res_id": "r", "name": "甲", "population": 100}], [box(300, -50, 400, -20)])
+    samples = ind.walk_samples(res, green, street, Bp)
+    assert len(samples) == 30 and samples["covered"].sum() == 21
+    assert samples["walk_m"].min() == pytest.approx(15 + 305 - 80 - math.sqrt(300), abs=0.05)
