@@ -282,25 +282,29 @@ def count_in_hexes(points, grid: gpd.GeoDataFrame, *, weights=None, cell_size=No
 
 
 # ---------------------------------------------------------------------------- Gi*
-def distance_band_weights(coords, band: float, *, self_weight: bool = True) -> sparse.csr_matrix:
-    """Binary distance-band weights: ``w_ij = 1`` when ``‖c_i − c_j‖ ≤ band`` (metres).
+def distance_band_pairs(coords, band: float) -> np.ndarray:
+    """Pairs ``(i, j)``, ``i < j``, of points at most ``band`` metres apart (``cKDTree.query_pairs``).
 
-    Built from ``cKDTree.query_pairs`` (vectorised); ``self_weight=True`` puts 1 on the diagonal
-    (Gi*). A relative tolerance of 1e-9 absorbs rounding on regular lattices (a band of exactly
-    two cell widths includes the cells two widths away).
+    A relative tolerance of 1e-9 absorbs rounding on regular lattices (a band of exactly two cell
+    widths includes the cells two widths away).
     """
-    coords = np.asarray(coords, dtype=float)
-    n = len(coords)
-    if not (band and band > 0):
+    if not (band and band > 0 and np.isfinite(band)):
         raise ValueError(f"distance band must be a positive number of metres, not {band!r}")
-    pairs = cKDTree(coords).query_pairs(band * (1.0 + 1e-9), output_type="ndarray")
-    i = np.r_[pairs[:, 0], pairs[:, 1]]
-    j = np.r_[pairs[:, 1], pairs[:, 0]]
-    if self_weight:
-        i = np.r_[i, np.arange(n)]
-        j = np.r_[j, np.arange(n)]
-    data = np.ones(len(i), dtype=float)
-    return sparse.csr_matrix((data, (i, j)), shape=(n, n))
+    return cKDTree(np.asarray(coords, dtype=float)).query_pairs(band * (1.0 + 1e-9), output_type="ndarray")
+
+
+def distance_band_weights(coords, band: float, *, self_weight: bool = True) -> sparse.coo_matrix:
+    """Binary distance-band weights: ``w_ij = 1`` when ``‖c_i − c_j‖ ≤ band`` (metres), as a sparse matrix.
+
+    Built from :func:`distance_band_pairs` (both directions) and, with ``self_weight=True``, 1 on
+    the diagonal (Gi*). Returned in COO form: every entry is unique, so no sort or duplicate
+    summing is needed (``.tocsr()`` if you need row slicing).
+    """
+    n = len(coords)
+    pairs = distance_band_pairs(coords, band)
+    i = np.concatenate([pairs[:, 0], pairs[:, 1]] + ([np.arange(n)] if self_weight else []))
+    j = np.concatenate([pairs[:, 1], pairs[:, 0]] + ([np.arange(n)] if self_weight else []))
+    return sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
 
 
 def gi_star_from_weights(values, weights: sparse.spmatrix) -> tuple[np.ndarray, np.ndarray]:
@@ -309,17 +313,18 @@ def gi_star_from_weights(values, weights: sparse.spmatrix) -> tuple[np.ndarray, 
     The weights should include the diagonal (Gi*). ``z = (Σ_j w_ij x_j − x̄ W_i) /
     (S √((n S1_i − W_i²)/(n − 1)))`` with ``W_i = Σ_j w_ij``, ``S1_i = Σ_j w_ij²``. Where the
     denominator is 0 (all values equal, or a cell whose neighbourhood is everything) z = 0, p = 1.
+    Row sums and the spatial lag are ``np.bincount`` over the COO entries (O(nnz), no sort).
     """
     x = np.asarray(values, dtype=float)
     n = len(x)
     if n < 3:
         raise ValueError("Gi* needs at least 3 cells")
-    W = sparse.csr_matrix(weights)
+    W = weights.tocoo() if sparse.issparse(weights) else sparse.coo_matrix(weights)
     xbar = x.mean()
     s = math.sqrt(max(float((x * x).mean() - xbar * xbar), 0.0))
-    wi = np.asarray(W.sum(axis=1)).ravel()
-    s1 = np.asarray(W.multiply(W).sum(axis=1)).ravel()
-    lag = W @ x
+    wi = np.bincount(W.row, weights=W.data, minlength=n)
+    s1 = np.bincount(W.row, weights=W.data * W.data, minlength=n)
+    lag = np.bincount(W.row, weights=W.data * x[W.col], minlength=n)
     den = s * np.sqrt(np.maximum(n * s1 - wi * wi, 0.0) / (n - 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(den > 0, (lag - xbar * wi) / den, 0.0)
@@ -422,6 +427,36 @@ def morans_i_z(values, pairs_i, pairs_j) -> float:
     return float((moran - ei) / math.sqrt(var)) if var > 0 else 0.0
 
 
+def morans_i_z_bands(values, pairs_i, pairs_j, band_of, n_bands: int) -> list[float]:
+    """:func:`morans_i_z` at ``n_bands`` nested distance bands at once (pair p belongs to bands ≥ ``band_of[p]``)."""
+    x = np.asarray(values, dtype=float)
+    n = len(x)
+    zc = x - x.mean()
+    m2 = float((zc * zc).sum())
+    if m2 == 0 or n < 4:
+        return [0.0] * n_bands
+    cross = np.cumsum(np.bincount(band_of, weights=2.0 * zc[pairs_i] * zc[pairs_j], minlength=n_bands))[:n_bands]
+    npairs = np.cumsum(np.bincount(band_of, minlength=n_bands))[:n_bands]
+    deg = (np.bincount(pairs_i * n_bands + band_of, minlength=n * n_bands)
+           + np.bincount(pairs_j * n_bands + band_of, minlength=n * n_bands))[: n * n_bands]
+    deg = np.cumsum(deg.reshape(n, n_bands), axis=1).astype(float)
+    b2 = n * float((zc ** 4).sum()) / m2 ** 2
+    ei = -1.0 / (n - 1)
+    out = []
+    for k in range(n_bands):
+        s0 = 2.0 * npairs[k]
+        if s0 == 0:
+            out.append(0.0)
+            continue
+        s1 = 2.0 * s0
+        s2 = float((4.0 * deg[:, k] ** 2).sum())
+        moran = n / s0 * cross[k] / m2
+        num = n * ((n * n - 3 * n + 3) * s1 - n * s2 + 3 * s0 * s0) - b2 * ((n * n - n) * s1 - 2 * n * s2 + 6 * s0 * s0)
+        var = num / ((n - 1) * (n - 2) * (n - 3) * s0 * s0) - ei * ei
+        out.append(float((moran - ei) / math.sqrt(var)) if var > 0 else 0.0)
+    return out
+
+
 @dataclass
 class OHSAChoice:
     """What :func:`optimized_parameters` chose, and why (printed by the CLI)."""
@@ -485,13 +520,10 @@ def ohsa_band(counts, coords, cell_size: float, *, n_bands: int = 10, z_crit: fl
     counts = np.asarray(counts, dtype=float)
     dists = cell_size * (1.0 + np.arange(n_bands)) * (1.0 + 1e-6)
     pairs = cKDTree(coords).query_pairs(dists[-1], output_type="ndarray")
-    pd_ = np.hypot(*(coords[pairs[:, 0]] - coords[pairs[:, 1]]).T)
-    order = np.argsort(pd_)
-    pairs, pd_ = pairs[order], pd_[order]
-    isa = []
-    for d in dists:
-        m = np.searchsorted(pd_, d, side="right")
-        isa.append({"distance_m": float(d), "z": morans_i_z(counts, pairs[:m, 0], pairs[:m, 1])})
+    d = np.hypot(*(coords[pairs[:, 0]] - coords[pairs[:, 1]]).T)
+    band_of = np.searchsorted(dists, d, side="left")          # first band that includes the pair
+    isa = [{"distance_m": float(dj), "z": zj} for dj, zj in
+           zip(dists, morans_i_z_bands(counts, pairs[:, 0], pairs[:, 1], band_of, n_bands))]
     zs = [row["z"] for row in isa]
     for j in range(len(zs) - 1):
         left = zs[j - 1] if j > 0 else -np.inf
@@ -609,7 +641,7 @@ def hotspots(points, study_area, *, cell_size: float | None = None, band: float 
     z, p = gi_star_from_weights(counts, W)
     cells = grid.copy()
     cells["count"] = counts.astype(np.int64)
-    cells["n_neighbours"] = (np.diff(W.indptr) - 1).astype(np.int64)
+    cells["n_neighbours"] = (np.bincount(W.row, minlength=len(grid)) - 1).astype(np.int64)
     cells["gi_z"] = z
     cells["gi_p"] = p
     cells["gi_bin"] = fdr_bins(z, p, fdr=fdr)
@@ -839,31 +871,55 @@ class HotspotOutputs:
         return d
 
 
+def dissolve_classes(cells: gpd.GeoDataFrame, column: str) -> gpd.GeoDataFrame:
+    """One (multi)polygon per class of ``column`` — hexagons form a coverage, so ``coverage_union`` is exact.
+
+    Columns: ``column``, ``n_cells``, ``count`` (cases, when the cells have a count/total column).
+    """
+    count_col = "count" if "count" in cells else ("total" if "total" in cells else None)
+    rows = []
+    for value, grp in cells.groupby(column, sort=False):
+        rows.append({column: value, "n_cells": len(grp),
+                     "count": int(grp[count_col].sum()) if count_col else 0,
+                     "geometry": shapely.coverage_union_all(grp.geometry.values)})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs)
+
+
 def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, title: str = "巡查案件热点", column: str = "gi_bin",
-                labels: dict | None = None, colours: dict | None = None):
-    """A folium map of the cells coloured by ``gi_bin`` (or an emerging category), no tiles (offline)."""
+                labels: dict | None = None, colours: dict | None = None, max_cells: int = 5000):
+    """A folium map of the cells coloured by ``gi_bin`` (or an emerging category), no tiles (offline).
+
+    With more than ``max_cells`` cells, the cells are dissolved per class (one shape per class,
+    tooltip: class, cells, cases) so the page stays small; otherwise each cell has its tooltip.
+    """
     import folium
 
     labels = labels or BIN_LABELS_ZH
     colours = colours or BIN_COLOURS
-    cells = cells.to_crs(4326)
-    x0, y0, x1, y1 = cells.total_bounds
-    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=13, tiles=None, control_scale=True)
-    show = cells[[c for c in cells.columns if c in ("cell_id", "count", "gi_z", "gi_p", column, "geometry")]].copy()
+    per_cell = len(cells) <= max_cells
+    if per_cell:
+        keep = [c for c in ("cell_id", "count", "total", "gi_z", "gi_p", column, "geometry") if c in cells]
+        show = cells[list(dict.fromkeys(keep))].copy()
+    else:
+        show = dissolve_classes(cells, column)
+    show = show.to_crs(4326)
     show["label"] = show[column].map(lambda v: labels.get(v, str(v)))
     for c in ("gi_z", "gi_p"):
         if c in show:
             show[c] = show[c].round(4)
+    x0, y0, x1, y1 = show.total_bounds
+    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=13, tiles=None, control_scale=True)
     if built_up is not None:
         folium.GeoJson(built_up.to_crs(4326)[["geometry"]].to_json(), name="建成区",
                        style_function=lambda f: {"color": "#444444", "weight": 2, "fill": False,
                                                  "dashArray": "8 4"}).add_to(m)
-    fields = [c for c in ("cell_id", "count", "gi_z", "gi_p", "label") if c in show]
-    aliases = {"cell_id": "网格", "count": "案件数", "gi_z": "Gi* z", "gi_p": "p 值", "label": "类别"}
+    aliases = {"cell_id": "网格", "count": "案件数", "total": "案件数", "n_cells": "网格数", "gi_z": "Gi* z",
+               "gi_p": "p 值", "label": "类别"}
+    fields = [c for c in ("label", "cell_id", "n_cells", "count", "total", "gi_z", "gi_p") if c in show]
     folium.GeoJson(
-        show.to_json(), name=title,
-        style_function=lambda f: {"fillColor": colours.get(f["properties"][column], "#f0f0d2"), "color": "#999999",
-                                  "weight": 0.3, "fillOpacity": 0.75},
+        show.drop(columns=[column]).assign(_cls=show[column].astype(str)).to_json(), name=title,
+        style_function=lambda f, _c=colours: {"fillColor": _c.get(_key(f["properties"]["_cls"]), "#f0f0d2"),
+                                              "color": "#999999", "weight": 0.3, "fillOpacity": 0.75},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases[f] for f in fields])).add_to(m)
     legend = "".join(f'<div><span style="background:{colours[k]};display:inline-block;width:12px;height:12px;'
                      f'margin-right:4px"></span>{labels[k]}</div>' for k in labels if k in colours)
@@ -873,6 +929,14 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, title: str = "巡查�
     folium.LayerControl().add_to(m)
     m.fit_bounds([[y0, x0], [y1, x1]])
     return m
+
+
+def _key(text: str):
+    """Class key back from its string form (gi_bin ints are stringified in the GeoJSON)."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def save_folium(m, path) -> Path:
@@ -895,10 +959,14 @@ def hotspot_png(cells: gpd.GeoDataFrame, path, *, built_up=None, title: str = "�
     labels = labels or BIN_LABELS_ZH
     colours = colours or BIN_COLOURS
     fig, ax = plt.subplots(figsize=(9, 9), dpi=120)
-    cells.plot(ax=ax, color=[colours.get(v, "#f0f0d2") for v in cells[column]], edgecolor="#bbbbbb", linewidth=0.2)
+    big = len(cells) > 5000
+    shown = dissolve_classes(cells, column) if big else cells
+    shown.plot(ax=ax, color=[colours.get(v, "#f0f0d2") for v in shown[column]],
+               edgecolor="none" if big else "#bbbbbb", linewidth=0.2)
     if built_up is not None:
         built_up.boundary.plot(ax=ax, color="#444444", linewidth=1.2, linestyle="--")
-    present = [k for k in labels if k in set(cells[column])]
+    seen = set(shown[column].tolist())
+    present = [k for k in labels if k in seen]
     ax.legend(handles=[Patch(facecolor=colours[k], edgecolor="#999999", label=labels[k]) for k in present],
               loc="lower right", fontsize=9)
     ax.set_title(title)
@@ -922,7 +990,7 @@ def _cjk_font() -> None:
 
 
 def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=None, cell_size=None,
-                   band=None, fdr: bool = True, by: str | None = "month", time_window: int = 1) -> HotspotOutputs:
+                   band=None, fdr: bool = True, by: str | None = "month", time_window: int = 0) -> HotspotOutputs:
     """Run hot spots (and emerging hot spots with ``by``) and write every output to ``out_dir``.
 
     Files: ``hotspots.gpkg`` (layer ``cells``: count, gi_z, gi_p, gi_bin; layer ``emerging`` with

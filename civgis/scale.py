@@ -127,7 +127,7 @@ def hotspots_dask(cases, study_area, *, cell_size: float, band: float, fdr: bool
     z, p = gi_star_from_weights(counts, W)
     cells = grid.copy()
     cells["count"] = counts
-    cells["n_neighbours"] = np.diff(W.indptr) - 1
+    cells["n_neighbours"] = np.bincount(W.row, minlength=len(grid)) - 1
     cells["gi_z"], cells["gi_p"], cells["gi_bin"] = z, p, fdr_bins(z, p, fdr=fdr)
     cells = cells[["cell_id", "q", "r", "count", "n_neighbours", "gi_z", "gi_p", "gi_bin", "geometry"]]
     return HotspotResult(cells=cells, cell_size_m=float(cell_size), band_m=float(band),

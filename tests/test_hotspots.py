@@ -342,3 +342,26 @@ def test_cli_bad_category_is_a_clear_error(small_ws, tmp_path, capsys):
     ws, _ = small_ws
     assert main(["hotspots", str(ws.path), "--category", "0999", "--out", str(tmp_path / "o")]) != 0
     assert "0999" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ the demo county
+def test_demo_planted_clusters_are_99_percent_hot_spots(demo_ws, demo_dir):
+    from civgis.demo import load_manifest
+
+    planted = load_manifest(demo_dir)["planted"]
+    res = hs.hotspots_workspace(demo_ws)             # parameters chosen from the data (OHSA)
+    assert res.chosen_how["method"] == "ohsa" and res.n_outside < 0.05 * res.n_cases
+    spots = planted["hotspots"] + [planted["growing_trend"]]
+    xy = np.array([[h["x"], h["y"]] for h in spots])
+    cells = hs.hex_cell_index(xy, res.cells)
+    bins = res.cells["gi_bin"].to_numpy()[cells]
+    assert (bins == 3).all(), {h["name"]: int(b) for h, b in zip(spots, bins)}
+
+
+def test_demo_gi_star_matches_esda(demo_ws):
+    """esda's G_Local(star=True) with libpysal binary distance-band weights on a grid over the demo county."""
+    res = hs.hotspots_workspace(demo_ws, cell_size=60.0, band=250.0)
+    c = hs.grid_centres(res.cells)
+    ref = _esda_z(res.cells["count"].to_numpy(), c, 250.0)
+    assert len(res.cells) > 5000
+    assert np.abs(res.cells["gi_z"].to_numpy() - ref).max() < 1e-6

@@ -19,8 +19,8 @@ def register(sub) -> None:
     p.add_argument("--band", type=float, metavar="M", help="fixed distance band, metres (default chosen from the data)")
     p.add_argument("--by", default="month", choices=["month", "week", "none"],
                    help="time step of the emerging hot spot analysis (default month; none = skip)")
-    p.add_argument("--time-window", type=int, default=1,
-                   help="previous time steps in each bin's neighbourhood (ArcGIS default 1)")
+    p.add_argument("--time-window", type=int, default=0,
+                   help="previous time steps in each bin's neighbourhood (default 0; ArcGIS's default is 1)")
     p.add_argument("--no-fdr", action="store_true", help="bins without the false-discovery-rate correction")
     p.add_argument("--as-of", metavar="D", help="date for overdue cases in the zone ranking (default: last case)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
