@@ -16,6 +16,7 @@ import datetime as dt
 import html
 import json
 import os
+import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +78,7 @@ def write_report(ws: Workspace, out_dir, *, as_of=None, sites: int = 5, patrol_m
     bar = _progress(len(steps), progress)
     for name, title in steps:
         bar.set_description(f"报告 {title}")
+        started = time.perf_counter()
         try:
             section = builders[name](ctx)
             section["ok"] = True
@@ -84,6 +86,7 @@ def write_report(ws: Workspace, out_dir, *, as_of=None, sites: int = 5, patrol_m
             errors[title] = _explain(exc)
             section = {"ok": False, "error": _explain(exc), "trace": traceback.format_exc(limit=3)}
         section["title"] = title
+        section["seconds"] = round(time.perf_counter() - started, 2)
         data["sections"][name] = section
         bar.update(1)
     bar.close()
@@ -249,6 +252,7 @@ def render_html(data: dict) -> str:
     env = jinja2.Environment(loader=jinja2.PackageLoader("civgis", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     env.filters["num"] = _format_number
+    env.filters["cmp"] = lambda op: {">=": "≥", "<=": "≤"}.get(op, op or "")
     return env.get_template("report.html.j2").render(**data, section_titles=dict(SECTIONS))
 
 

@@ -1,0 +1,110 @@
+"""The readiness report: complete, offline, the same numbers as the CLI, robust to a malformed layer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from civgis.cli import main
+from civgis.demo import DEMO_TODAY
+from civgis.report import SECTIONS, write_report
+from civgis.workspace import Workspace
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def demo_report(demo_ws, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    return write_report(demo_ws, out, as_of=DEMO_TODAY, sites=5)
+
+
+def cli_json(capsys, *argv) -> dict | list:
+    capsys.readouterr()
+    assert main([str(a) for a in argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_every_section_is_written(demo_report, demo_ws):
+    assert demo_report.errors == {}
+    data = json.loads((demo_report.index.parent / "report.json").read_text(encoding="utf-8"))
+    assert [k for k, _ in SECTIONS] == list(data["sections"])
+    assert all(s["ok"] for s in data["sections"].values())
+    out = demo_report.index.parent
+    n_zones = len(demo_ws.read("zones"))
+    assert len(list((out / "patrol").glob("patrol_*.pdf"))) >= n_zones
+    assert len(list((out / "maps").glob("zone_*.html"))) == n_zones
+    for name in ("ledger.xlsx", "county.png", "maps/county.html", "hotspots/hotspots.gpkg", "greening/greening_map.png"):
+        assert (out / name).exists(), name
+
+
+def test_report_numbers_equal_the_cli(demo_report, demo_ws, capsys, tmp_path):
+    sections = json.loads((demo_report.index.parent / "report.json").read_text(encoding="utf-8"))["sections"]
+    ws = demo_ws.path
+    # indicators: every city row's value and verdict
+    cli = cli_json(capsys, "indicators", ws, "--zones", "--json")
+    rows = cli["indicators"] if isinstance(cli, dict) else cli
+    cli_city = {(r["indicator"], r.get("road_class")): r for r in rows if r["scope"] == "city"}
+    for r in sections["indicators"]["city"]:
+        other = cli_city[(r["indicator"], r.get("road_class"))]
+        assert r["value"] == pytest.approx(other["value"], rel=1e-12, nan_ok=True)
+        assert r["passed"] == other["passed"]
+    # audit: the same gaps and overlaps
+    audit = cli_json(capsys, "audit", ws, "--json")
+    assert sections["audit"]["gaps"] == audit["gaps"]
+    assert sections["audit"]["overlaps"] == audit["overlaps"]
+    # ledger at the same date
+    ledger = cli_json(capsys, "ledger", ws, "--as-of", DEMO_TODAY, "--json")
+    assert sections["ledger"]["totals"] == ledger["totals"]
+    # greening with the same number of sites
+    greening = cli_json(capsys, "greening", ws, "--sites", 5, "--json")
+    assert [s["site_id"] for s in sections["greening"]["sites"]] == [s["site_id"] for s in greening["sites"]]
+    assert sections["greening"]["covered_after"] == greening["covered_after"]
+    # hot spots with the CLI's defaults
+    hot = cli_json(capsys, "hotspots", ws, "--as-of", DEMO_TODAY, "--out", tmp_path / "hot", "--json")
+    for key in ("cell_size_m", "band_m", "n_cases", "bins"):
+        assert sections["hotspots"][key] == hot[key]
+    assert sections["hotspots"]["emerging"]["categories"] == hot["emerging"]["categories"]
+
+
+@pytest.mark.browser
+def test_report_in_headless_chromium(demo_report):
+    from browser import open_page
+
+    ids = [k for k, _ in SECTIONS]
+    res = open_page(demo_report.index, width=1280, height=2400, queries={
+        "sections": "[...document.querySelectorAll('main > section')].map(s => s.id)",
+        "errors": "document.querySelectorAll('.error').length",
+        "title": "document.getElementById('report-title').textContent",
+        "indicator_rows": "document.querySelectorAll('#indicators tr[data-indicator]').length",
+        "images_loaded": "[...document.images].every(i => i.complete && i.naturalWidth > 0)",
+    })
+    assert res.console_errors == []
+    assert [u for u in res.requests if not u.startswith(("file:", "data:", "about:"))] == []
+    assert set(ids) <= set(res.results["sections"])
+    assert res.results["errors"] == 0
+    assert res.results["title"] == "创建全国文明城市 迎检准备报告"
+    assert res.results["indicator_rows"] == len(demo_report.data["sections"]["indicators"]["city"])
+    assert res.results["images_loaded"] is True
+    shots = REPO / "build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    (shots / "report.png").write_bytes(res.screenshot)
+
+
+def test_malformed_layer_is_reported_and_the_rest_still_works(demo_ws, tmp_path):
+    path = tmp_path / "broken.gpkg"
+    shutil.copy(demo_ws.path, path)
+    ws = Workspace(path)
+    cases = ws.read("inspections").drop(columns=["deadline"])  # as a bad import by hand would leave it
+    ws.write("inspections", cases, source="test")
+    result = write_report(ws, tmp_path / "report", as_of=DEMO_TODAY, sites=2, patrol_maps=False)
+    sections = result.data["sections"]
+    assert not sections["ledger"]["ok"] and "deadline" in sections["ledger"]["error"]
+    assert sections["indicators"]["ok"] and sections["audit"]["ok"] and sections["greening"]["ok"]
+    problems = sections["overview"]["problems"]
+    assert any(p["layer"] == "inspections" and p["field"] == "deadline" and p["severity"] == "error" for p in problems)
+    page = result.index.read_text(encoding="utf-8")
+    assert "本部分未能生成" in page and "deadline" in page
