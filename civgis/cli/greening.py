@@ -26,7 +26,7 @@ def register(sub) -> None:
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="精确求解时限 (秒)")
     p.add_argument("--use", choices=("greedy", "exact"), default="greedy",
                    help="两者都求解时采用哪个方案 (默认 greedy)")
-    p.add_argument("--cell-m", type=float, default=50.0, metavar="M", help="需求单元格网边长 (米，默认 50)")
+    p.add_argument("--cell-m", type=float, default=25.0, metavar="M", help="需求单元格网边长 (米，默认 25)")
     p.add_argument("--from-canopy", action="store_true",
                    help="另从植被覆盖栅格中识别空地（建成区内、绿地与居住用地之外）作为候选")
     p.add_argument("--canopy-threshold", type=float, default=0.5, metavar="F",
