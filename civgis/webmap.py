@@ -320,7 +320,7 @@ class _Layer:
 
 
 def _geojson(layer: _Layer, *, popup_fields: list[str], aliases: list[str], show: bool,
-             style: JsCode | None = None, point: JsCode | None = None) -> folium.GeoJson:
+             style: JsCode | None = None, point: JsCode | None = None, control: bool = True) -> folium.GeoJson:
     gdf = layer.gdf
     keep = [c for c in gdf.columns if c != gdf.geometry.name]
     data = gdf[keep + [gdf.geometry.name]]
@@ -330,7 +330,7 @@ def _geojson(layer: _Layer, *, popup_fields: list[str], aliases: list[str], show
         kwargs["style"] = style
     if point is not None:
         kwargs["pointToLayer"] = point
-    gj = folium.GeoJson(data, name=layer.title, show=show, **kwargs)
+    gj = folium.GeoJson(data, name=layer.title, show=show, control=control, **kwargs)
     if popup_fields:
         folium.GeoJsonPopup(fields=popup_fields, aliases=[_html.escape(a) for a in aliases],
                             localize=False, labels=True, max_width=360).add_to(gj)
@@ -397,7 +397,9 @@ AUDIT_ALIASES = {
 }
 
 
-def _add_audit(m, gaps, overlaps, basemap, crs):
+def _add_audit(m, gaps, overlaps, basemap, crs, ring_px: float = 11.0):
+    """Gaps and overlaps: the polygons, plus a ring of ``ring_px`` pixels at a point inside each
+    so that parts of a few thousand m² stay visible at county zoom. One toggle per kind."""
     for gdf, title, style, cls in ((gaps, "责任区空隙（未覆盖）", GAP_STYLE, "civgis-gaps"),
                                    (overlaps, "责任区重叠", OVERLAP_STYLE, "civgis-overlaps")):
         if gdf is None or len(gdf) == 0:
@@ -406,10 +408,21 @@ def _add_audit(m, gaps, overlaps, basemap, crs):
             raise WebmapError(f"{title}: GeoDataFrame has no CRS")
         if crs is not None:
             gdf = gdf.to_crs(crs)
+        group = folium.FeatureGroup(name=title, show=True).add_to(m)
         lyr = _area_layer(gdf, title, basemap, AUDIT_ALIASES)
         fields = [c for c in AUDIT_ALIASES if c in lyr.gdf.columns]
-        _geojson(lyr, popup_fields=fields, aliases=[AUDIT_ALIASES[c] for c in fields], show=True,
-                 style=_style_js(_path_style(style, fill=True), cls)).add_to(m)
+        aliases = [AUDIT_ALIASES[c] for c in fields]
+        _geojson(lyr, popup_fields=fields, aliases=aliases, show=True, control=False,
+                 style=_style_js(_path_style(style, fill=True), cls)).add_to(group)
+        rings = lyr.gdf.set_geometry(
+            to_display_crs(gpd.GeoDataFrame(geometry=shapely.point_on_surface(gdf.geometry.values), crs=gdf.crs),
+                           basemap).geometry.values)
+        rings["_stroke"] = style["color"]
+        ring_js = JsCode(
+            "function(f, latlng) { return L.circleMarker(latlng, {radius: " + json.dumps(ring_px) + ", weight: 3,"
+            " color: f.properties._stroke, fill: true, fillOpacity: 0, className: '" + cls + "-ring'}); }")
+        _geojson(_Layer("audit", title, rings), popup_fields=fields, aliases=aliases, show=True, control=False,
+                 point=ring_js).add_to(group)
 
 
 def _tile_layers(m: folium.Map, basemap: str, tianditu_key: str | None) -> None:

@@ -53,8 +53,17 @@ def ws(tmp_path_factory) -> Workspace:
     return make_ws(tmp_path_factory.mktemp("webmap_ws"))
 
 
-def geojson_layers(m: folium.Map) -> dict[str, folium.GeoJson]:
-    return {c.layer_name: c for c in m._children.values() if isinstance(c, folium.GeoJson)}
+def geojson_layers(m: folium.Map, *, rings: bool = False) -> dict[str, folium.GeoJson]:
+    """GeoJSON layers by name, also inside feature groups (audit: polygons, or with rings=True the rings)."""
+    out = {}
+    for c in m._children.values():
+        if isinstance(c, folium.GeoJson):
+            out.setdefault(c.layer_name, c)
+        elif isinstance(c, folium.FeatureGroup):
+            kids = [k for k in c._children.values() if isinstance(k, folium.GeoJson)]
+            if kids:
+                out[c.layer_name] = kids[-1] if rings else kids[0]
+    return out
 
 
 def props(layer: folium.GeoJson) -> list[dict]:
@@ -172,6 +181,10 @@ def test_audit_gaps_and_overlaps_highlighted_with_area(tmp_path):
     assert float(gap["area_m2_display"]) == pytest.approx(50_000.0, abs=0.1)
     assert float(over["area_m2_display"]) == pytest.approx(50_000.0, abs=0.1)
     assert over["zones"] == "Z1、Z2"
+    # a ring marker inside each part keeps small parts visible at county zoom
+    ring, = geojson_layers(m, rings=True)["责任区空隙（未覆盖）"].data["features"]
+    gap_poly = shape(layers["责任区空隙（未覆盖）"].data["features"][0]["geometry"])
+    assert ring["geometry"]["type"] == "Point" and gap_poly.buffer(1e-9).contains(shape(ring["geometry"]))
     # "auto" runs the same audit
     assert "责任区重叠" in geojson_layers(webmap.county_map(ws, audit="auto"))
     # or GeoDataFrames given directly

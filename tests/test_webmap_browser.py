@@ -8,6 +8,7 @@ request and a console error. Screenshots go to the test's tmp dir and to build/s
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from pathlib import Path
 
@@ -147,3 +148,39 @@ def test_offline_zone_map_in_headless_chromium(hostile_maps, tmp_path):
     assert res.console_errors == [] and res.external_requests == []
     assert res.results["highlighted"] == 1 and res.results["lamps"] == 2
     assert res.results["title"].startswith(f"包保责任区 {XSS_1}（Z1）") and res.results["xss"] is None
+
+
+def test_demo_county_map_offline(demo_ws, tmp_path):
+    """The demo county: every zone and lamp on the page, the planted gaps and overlaps highlighted."""
+    from civgis.demo import load_manifest
+
+    manifest = load_manifest(demo_ws.path.parent)
+    counts, planted = manifest["counts"], manifest["planted"]
+    html = webmap.save_map(webmap.county_map(demo_ws, audit="auto"), tmp_path / "demo" / "county.html")
+    largest_gap = max(g["area_m2"] for g in planted["zone_gaps"])
+    res = open_page(
+        html,
+        wait_for="document.querySelectorAll('path.civgis-lamps').length > 0",
+        actions=["document.querySelectorAll('path.civgis-gaps')[0].dispatchEvent("
+                 "new MouseEvent('click', {bubbles: true, clientX: 640, clientY: 450}))"],
+        queries={
+            "zones": COUNT.format("path.civgis-zones"),
+            "lamps": COUNT.format("path.civgis-lamps"),
+            "broken": COUNT.format("path.civgis-lamps[fill='#c62828']"),
+            "gaps": COUNT.format("path.civgis-gaps"),
+            "overlaps": COUNT.format("path.civgis-overlaps"),
+            "popup": "(document.querySelector('.leaflet-popup-content') || {}).textContent || ''",
+            "tiles": COUNT.format("img.leaflet-tile"),
+        },
+        timeout=60,
+    )
+    keep_screenshot(res.screenshot, tmp_path, "webmap_demo_county_offline.png")
+    assert res.console_errors == [] and res.external_requests == []
+    r = res.results
+    assert r["tiles"] == 0
+    assert r["zones"] == counts["zones"] and r["lamps"] == counts["lamps"] and r["broken"] == counts["lamps_broken"]
+    assert r["gaps"] == len(planted["zone_gaps"]) and r["overlaps"] == len(planted["zone_overlaps"])
+    # the first gap drawn is the largest (G001); its popup gives the planted area to 0.1 m²
+    assert "空隙编号G001" in r["popup"].replace(" ", "").replace("\n", "")
+    area = float(re.search(r"面积（平方米）\s*([\d.]+)", r["popup"]).group(1))
+    assert area == pytest.approx(largest_gap, abs=0.1)
