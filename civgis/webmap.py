@@ -73,6 +73,10 @@ from jinja2 import Template
 from shapely.geometry import box
 
 from .catalogue import layer_spec
+
+__all__ = ["BASEMAPS", "WebmapError", "county_map", "zone_map", "save_map", "write_all_maps", "build_map",
+           "build_zone_map", "load_map_layers", "localise_html", "escape_html", "display_values", "zone_colours",
+           "to_display_crs", "label_min_zoom"]
 from .coords import wgs84_to_gcj02
 
 BASEMAPS = ("offline", "osm", "tianditu", "amap")
@@ -508,7 +512,10 @@ def _page_chrome(m: folium.Map, title: str, present: set[str], basemap: str) -> 
 
 # ====================================================================== map builders on layers
 def load_map_layers(ws) -> dict[str, gpd.GeoDataFrame]:
-    """Every catalogue layer the maps draw that the workspace holds (workspace CRS)."""
+    """Every catalogue layer the maps draw that the workspace holds (workspace CRS).
+
+    Read once and pass to :func:`build_map` / :func:`build_zone_map` to make many maps.
+    """
     names = ("built_up", "residential", "green", "roads", "zones", "candidates", "inspections", "toilets", "lamps")
     return {n: ws.read(n) for n in names if ws.has(n)}
 
@@ -757,7 +764,24 @@ def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offl
 def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
              tianditu_key: str | None = None, toilet_radius_m: float = 300.0, buffer_m: float = 200.0,
              cases: str = "open") -> folium.Map:
-    """One responsibility zone's map, zoomed to it (layers within ``buffer_m`` m of its bounds)."""
+    """One responsibility zone's map, zoomed to it, the zone outlined red.
+
+    Parameters
+    ----------
+    ws : Workspace
+    zone_id : str
+        A ``zone_id`` of the zones layer (a clear :class:`WebmapError` lists some when unknown).
+    buffer_m : float
+        Features within this many metres of the zone's bounding box are drawn too (context:
+        the neighbouring zones, the lamps across the street).
+    audit, gaps, overlaps, basemap, tianditu_key, toilet_radius_m, cases
+        As for :func:`county_map`.
+
+    Examples
+    --------
+    >>> m = zone_map(ws, "Z01")                          # doctest: +SKIP
+    >>> save_map(m, "maps/zone_Z01.html")                # doctest: +SKIP
+    """
     _check_basemap(basemap, tianditu_key or None)
     gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
     return build_zone_map(load_map_layers(ws), zone_id, buffer_m=buffer_m, gaps=gaps, overlaps=overlaps,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -345,3 +344,10 @@ def test_label_min_zoom_from_zone_size():
     assert webmap.label_min_zoom(grid(1000)) == 14
     assert webmap.label_min_zoom(grid(100)) == 17
     assert webmap.label_min_zoom(grid(100), min_label_px=40) == 16
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(webmap)
+    assert result.attempted >= 10 and result.failed == 0
