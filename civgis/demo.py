@@ -29,7 +29,7 @@ Examples
 >>> import tempfile
 >>> manifest = generate_demo_files(tempfile.mkdtemp(), scale=0.2)
 >>> manifest["crs"], len(manifest["imports"])
-('EPSG:4527', 11)
+('EPSG:4527', 10)
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import json
 import math
 import os
 import re
-import shutil
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +256,7 @@ class _County:
 
     # -------------------------------------------------------------- plan
     def build(self):
+        t_start = time.perf_counter()
         rng = self.rng
         S = GRID_M
         area = BUILT_UP_KM2 * 1e6 * self.scale
@@ -359,17 +360,16 @@ class _County:
             self.parks_big.append((a * 3 * S, b * 3 * S, (a + 1) * 3 * S, (b + 1) * 3 * S, "G11"))
         cells["reserved"] = reserved
 
-        self._lines(rng)
-        self._roads(rng)
-        self._lots(rng)
-        self._zones(rng)
-        self._green(rng, river_band)
-        self._residential(rng)
-        self._candidates(rng)
-        self._finalise()
-        self._lamps(rng)
-        self._toilets(rng)
-        self._inspections(rng)
+        steps = [("lines", self._lines), ("roads", self._roads), ("lots", self._lots), ("zones", self._zones),
+                 ("green", lambda rng: self._green(rng, river_band)), ("residential", self._residential),
+                 ("candidates", self._candidates), ("warp", lambda rng: self._finalise()), ("lamps", self._lamps),
+                 ("toilets", self._toilets), ("inspections", self._inspections)]
+        #: seconds per step (bench/bench_demo_scale.py prints them)
+        self.timings = {"layout": time.perf_counter() - t_start}
+        for name, step in steps:
+            t0 = time.perf_counter()
+            step(rng)
+            self.timings[name] = time.perf_counter() - t0
         return self
 
     # -------------------------------------------------------------- grid lines
@@ -528,7 +528,6 @@ class _County:
         area = shapely.area(geom)
         R = self.R
         r = np.hypot(lots.cx, lots.cy)
-        ang = np.arctan2(lots.cy, lots.cx)
         desert = shapely.contains_xy(self.desert_plan, lots.cx, lots.cy)
         near_desert = shapely.intersects(self.desert_zone, shapely.box(lots.x0, lots.y0, lots.x1, lots.y1))
         cell_of = {(a, b): i for i, (a, b) in enumerate(zip(c.ci, c.cj))}
@@ -614,19 +613,23 @@ class _County:
         n_gap = max(3, int(round(3 * self.scale)))
         n_ovl = max(3, int(round(3 * self.scale)))
         chosen, spots = [], []
-        for s in rng.permutation(len(shared)):
-            i, j, da = shared[s]
-            # shared edge midpoint
-            mx = (c.ci[i] + (1.0 if da else 0.5)) * S3
-            my = (c.cj[i] + (0.5 if da else 1.0)) * S3
-            along = rng.uniform(-70, 70)
-            mx, my = (mx, my + along) if da else (mx + along, my)
-            if any(math.hypot(mx - x, my - y) < 500 for x, y in spots):
-                continue
-            if self.river_corridor.distance(shapely.Point(mx, my)) < 120:
-                continue
-            spots.append((mx, my))
-            chosen.append((i, j, da, mx, my))
+        order = rng.permutation(len(shared))
+        along = rng.uniform(-70, 70, len(shared))
+        for min_gap in (500.0, 300.0, 180.0):  # small towns (scale < 1) need the spots closer together
+            for s in order:
+                i, j, da = shared[s]
+                # a point on the shared edge (its midpoint shifted along it)
+                mx = (c.ci[i] + (1.0 if da else 0.5)) * S3
+                my = (c.cj[i] + (0.5 if da else 1.0)) * S3
+                mx, my = (mx, my + along[s]) if da else (mx + along[s], my)
+                if any(math.hypot(mx - x, my - y) < min_gap for x, y in spots):
+                    continue
+                if self.river_corridor.distance(shapely.Point(mx, my)) < 120:
+                    continue
+                spots.append((mx, my))
+                chosen.append((i, j, da, mx, my))
+                if len(chosen) >= n_gap + n_ovl:
+                    break
             if len(chosen) >= n_gap + n_ovl:
                 break
         gaps, overlaps = [], []
@@ -1246,8 +1249,8 @@ def generate_demo_files(out_dir, *, seed: int = DEFAULT_SEED, scale: float = 1.0
     --------
     >>> import tempfile
     >>> m = generate_demo_files(tempfile.mkdtemp(), scale=0.2)
-    >>> sorted(m["planted"])[:3]
-    ['growing_trend', 'hotspots', 'park_desert']
+    >>> [len(m["planted"][k]) >= 3 for k in ("zone_gaps", "zone_overlaps", "unlit_stretches")]
+    [True, True, True]
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1488,9 +1491,25 @@ def build_demo_workspace(out_dir, *, seed: int = DEFAULT_SEED, scale: float = 1.
     recorded in the manifest (``encoding="gbk"`` for the shapefile, ``coords="gcj02"`` for the
     lamps …), exactly as a user would run ``civgis import``. An existing ``county.gpkg`` is replaced.
 
+    Parameters
+    ----------
+    out_dir : path
+        Output folder: ``raw/`` (the files and ``manifest.json``) and ``county.gpkg``.
+    seed, scale
+        As for :func:`generate_demo_files`.
+    progress : bool
+        Print one line per imported file to stderr.
+
     Returns
     -------
     Workspace
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> ws = build_demo_workspace(tempfile.mkdtemp(), scale=0.2)
+    >>> ws.crs.to_epsg(), ws.read("residential").population.sum()
+    (4527, np.int64(30000))
     """
     import sys
 
@@ -1521,7 +1540,14 @@ def demo_workspace(path=DEMO_NB_PATH, *, seed: int = DEFAULT_SEED):
     """The demo county workspace, built once and cached in ``path`` (relative paths: from the repo root).
 
     Rebuilt when the cached ``county.gpkg`` is missing or older than this module. Safe when
-    several notebooks start at once (a file lock serialises the build).
+    several notebooks start at once (a file lock serialises the build). The planted facts are
+    in ``load_manifest(ws.path.parent)``.
+
+    Examples
+    --------
+    >>> ws = demo_workspace()                      # doctest: +SKIP
+    >>> load_manifest(ws.path.parent)["today"]     # doctest: +SKIP
+    '2026-11-28'
     """
     from .workspace import Workspace
 

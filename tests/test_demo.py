@@ -22,7 +22,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from civgis.coords import gcj02_to_wgs84, bd09_to_wgs84
-from civgis.demo import build_demo_workspace, demo_workspace, generate_demo_files
+from civgis.demo import demo_workspace, generate_demo_files
 
 GK = 4527
 CLASSES_ZH = {"主干道", "次干道", "支路", "商业街", "背街小巷"}
