@@ -184,3 +184,18 @@ def test_demo_county_map_offline(demo_ws, tmp_path):
     assert "空隙编号G001" in r["popup"].replace(" ", "").replace("\n", "")
     area = float(re.search(r"面积（平方米）\s*([\d.]+)", r["popup"]).group(1))
     assert area == pytest.approx(largest_gap, abs=0.1)
+
+
+def test_offline_page_policy_blocks_any_remote_load(hostile_maps):
+    """The page's Content-Security-Policy refuses tiles/fetches, so a regression cannot go quietly online."""
+    page = hostile_maps / "county.html"
+    tampered = hostile_maps / "tampered.html"
+    tampered.write_text(page.read_text(encoding="utf-8").replace(
+        "</body>", '<img src="https://tile.openstreetmap.org/1/1/1.png">'
+                   "<script>fetch('https://example.com/x').catch(function () {});</script></body>", 1),
+        encoding="utf-8")
+    res = open_page(tampered)
+    refused = [e for e in res.console_errors if "Content Security Policy" in e]
+    assert any("tile.openstreetmap.org" in e for e in refused)
+    assert any("example.com" in e for e in refused)
+    assert not any(u.startswith("https://example.com") for u in res.requests)
