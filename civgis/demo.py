@@ -1017,9 +1017,17 @@ class _County:
         n_bg = len(bx)
         bg_cats = ["0102", "0104", "0201", "0301", "0501", "0502", "0503", "0601", "9999"]
         bg_p = [0.2, 0.25, 0.1, 0.05, 0.05, 0.1, 0.05, 0.15, 0.05]
+        bg_cat = rng.choice(bg_cats, n_bg, p=bg_p)
+        # facility-damage reports (设施损坏): a share of them at the broken lamps
+        broken = self.lamps_f[self.lamps_attr.broken.to_numpy()]
+        at_lamp = np.flatnonzero((bg_cat == "0601") & (rng.random(n_bg) < 0.3)) if len(broken) else np.array([], int)
+        lamp = rng.integers(0, max(1, len(broken)), len(at_lamp))
+        bx[at_lamp] = shapely.get_x(broken)[lamp] + rng.normal(0, 3.0, len(at_lamp)) if len(at_lamp) else bx[at_lamp]
+        by[at_lamp] = shapely.get_y(broken)[lamp] + rng.normal(0, 3.0, len(at_lamp)) if len(at_lamp) else by[at_lamp]
+        self.cases_at_broken_lamps = int(len(at_lamp))
         xs.append(bx)
         ys.append(by)
-        cats.append(rng.choice(bg_cats, n_bg, p=bg_p))
+        cats.append(bg_cat)
         secs.append(self._times(rng, n_bg, n_days, hours_day, None))
         kinds.append(np.full(n_bg, -1))
         x, y, cat, sec, kind = (np.concatenate(v) for v in (xs, ys, cats, secs, kinds))
@@ -1460,6 +1468,7 @@ def _manifest(c: _County, imports, *, zone_ids, road_ids, cand_ids, green_ids, c
         "inspections_open": int((cs.status == "open").sum()),
         "inspections_open_overdue": int(((cs.status == "open") & (cs.deadline < np.datetime64(DEMO_TODAY))).sum()),
         "inspections_closed_late": int(((cs.status == "closed") & (cs.closed_at > cs.deadline)).sum()),
+        "inspections_at_broken_lamps": c.cases_at_broken_lamps,
     }
     return {
         "name": COUNTY_NAME, "seed": c.seed, "scale": c.scale, "crs": f"EPSG:{CRS_EPSG}",

@@ -379,3 +379,16 @@ def test_demo_workspace_is_cached_and_rebuilt_when_stale(tmp_path, monkeypatch):
     ws1.path.unlink()  # missing → rebuilt
     demo_workspace(tmp_path / "nb")
     assert len(calls) == 3
+
+
+def test_facility_reports_gather_at_broken_lamps(demo_dir, lamps, manifest):
+    df = pd.read_csv(demo_dir / "inspections.csv", dtype={"category": str})
+    lon, lat = gcj02_to_wgs84(df.lon.to_numpy(), df.lat.to_numpy())
+    x, y = Transformer.from_crs(4326, GK, always_xy=True).transform(lon, lat)
+    broken = lamps.geometry[lamps["状态"] == "故障"].to_numpy()
+    _, d = shapely.STRtree(broken).query_nearest(shapely.points(x, y), return_distance=True, all_matches=False)
+    near = d < 12.0  # 4 σ of the 3 m scatter
+    facility = (df.category == "0601").to_numpy()
+    assert (near & facility).sum() >= manifest["counts"]["inspections_at_broken_lamps"] > 50
+    # other categories land there only by chance
+    assert (near & facility).sum() > 5 * (near & ~facility).sum()
