@@ -351,3 +351,25 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(webmap)
     assert result.attempted >= 10 and result.failed == 0
+
+
+def test_cases_open_by_default_all_or_none(tmp_path):
+    ws = Workspace.create(tmp_path / "c.gpkg", crs=4527)
+    ws.write("inspections", gpd.GeoDataFrame(
+        {"case_id": ["C1", "C2", "C3"], "category": ["0501", "0102", "0503"], "status": ["closed", "open", "closed"],
+         "reported_at": pd.to_datetime(["2026-01-01 08:00", "2026-01-02 09:30", "2026-01-03 10:00"]),
+         "deadline": pd.to_datetime(["2026-01-02 08:00", "2026-01-03 09:30", "2026-01-04 10:00"]),
+         "closed_at": pd.to_datetime(["2026-01-01 12:00", None, "2026-01-03 11:00"])},
+        geometry=[Point(X0 + 10 * i, Y0) for i in range(3)], crs=4527))
+    opened = props(geojson_layers(webmap.county_map(ws))["巡查案件（未结案）"])
+    assert [(p["case_id"], p["category"], p["reported_at"], p["closed_at"]) for p in opened] == \
+        [("C2", "暴露垃圾", "2026-01-02 09:30", "")]
+    assert len(props(geojson_layers(webmap.county_map(ws, cases="all"))["巡查案件"])) == 3
+    assert not any("巡查案件" in k for k in geojson_layers(webmap.county_map(ws, cases="none")))
+    with pytest.raises(webmap.WebmapError, match="cases"):
+        webmap.county_map(ws, cases="closed")
+
+
+def test_map_file_names_keep_chinese_and_drop_unsafe_characters():
+    assert webmap._safe_name("东城/01 <x>") == "东城_01_x"
+    assert webmap._safe_name("../..") == "zone"
