@@ -44,7 +44,7 @@ import os
 import re
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -229,7 +229,13 @@ class _Lots:
     ix1: np.ndarray
     iy1: np.ndarray
     old: np.ndarray
-    use: np.ndarray = field(default=None)
+    #: the kind of line on each side (west, east, south, north): "line" (a grid road line) or "split"
+    kinds: tuple = ()
+    use: np.ndarray | None = None
+    geom: np.ndarray | None = None  # interior clipped to the built-up area, river corridor removed
+    area: np.ndarray | None = None
+    desert: np.ndarray | None = None  # centre inside the park-less district
+    near_desert: np.ndarray | None = None  # within 100 m of it: no parks here
 
     @property
     def cx(self):
@@ -242,6 +248,11 @@ class _Lots:
 
 # ---------------------------------------------------------------------- the generator
 class _County:
+    """One generated county: ``build()`` lays out the plan, warps it and places lamps, toilets, cases.
+
+    Plan geometry (metres around 0, 0) ends in ``_plan``; final geometry (EPSG:4527) in ``_f``.
+    """
+
     def __init__(self, seed: int, scale: float):
         if not scale > 0:
             raise ValueError(f"scale must be positive, not {scale}")
@@ -252,7 +263,6 @@ class _County:
         to_gk = Transformer.from_crs(4326, self.crs, always_xy=True)
         self.to_wgs = Transformer.from_crs(self.crs, 4326, always_xy=True)
         self.e0, self.n0 = to_gk.transform(*CENTRE_LONLAT)
-        self.facts: dict = {}
 
     # -------------------------------------------------------------- plan
     def build(self):
