@@ -91,7 +91,7 @@ def main():
     ap.add_argument("--candidates", type=int, default=5_000)
     ap.add_argument("--k", type=int, default=50)
     ap.add_argument("--cell-m", type=float, default=50.0, help="demand grid (m); 25 m quadruples the units and the exact LP takes minutes")
-    ap.add_argument("--time-limit", type=float, default=120.0, help="seconds for each exact solver")
+    ap.add_argument("--time-limit", type=float, default=300.0, help="seconds for each exact solver")
     ap.add_argument("--cbc", action="store_true", help="also solve with PuLP/CBC (slow model building)")
     args = ap.parse_args()
 
@@ -126,11 +126,12 @@ def main():
     t_lp, lp = timed(lambda: greening.lp_bound_max_cover(Ag, wg, k=args.k, time_limit=args.time_limit))
     print(f"LP bound (IPM)     {t_lp:7.2f} s   optimum ≤ {lp:,.0f}  → greedy ≥ {g.objective / lp:.4f} of the optimum (proved)")
     t_hi, e = timed(lambda: greening.exact_max_cover(A, w, k=args.k, solver="highs", time_limit=args.time_limit))
-    state = "optimal" if e.optimal else f"time limit, bound {e.bound:,.0f}"
-    print(f"exact HiGHS        {t_hi:7.2f} s   covers {e.objective:,.0f} ({state})")
-    best = max(e.objective, g.objective)
-    print(f"greedy ÷ exact     {g.objective / best:7.4f}     gap {100 * (best - g.objective) / best:.3f} %"
-          + ("" if e.optimal else f"; greedy ÷ bound ≥ {g.objective / e.bound:.4f} (proved)"))
+    if e.optimal:
+        print(f"exact HiGHS        {t_hi:7.2f} s   covers {e.objective:,.0f} (optimal)")
+        print(f"greedy ÷ exact     {g.objective / e.objective:7.4f}     gap {100 * (e.objective - g.objective) / e.objective:.3f} %")
+    else:
+        print(f"exact HiGHS        {t_hi:7.2f} s   stopped at the time limit: best integer {e.objective:,.0f}, "
+              f"bound {e.bound:,.0f}; the LP bound above is the proof here")
     print(f"time exact ÷ greedy {t_hi / t_lazy:,.0f}×")
     if args.cbc:
         t_cbc, c = timed(lambda: greening.exact_max_cover(A, w, k=args.k, solver="cbc", time_limit=args.time_limit))

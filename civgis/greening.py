@@ -75,9 +75,10 @@ PARK_CATEGORIES = ("G1",)
 #: Targets (standards.md): 绿地率 ≥ 31 %, 人均公园绿地 > 8 m²/人, 服务半径覆盖率 > 80 % (GB 55014-2021).
 DEFAULT_TARGETS = {"green_ratio": 0.31, "park_per_capita_m2": 8.0, "service_coverage_land": 0.80,
                    "service_coverage_residents": 0.80}
-#: Buffer arcs: 64 segments per quarter circle → the polygon falls short of the true disc by
-#: 1 − (256/2π)·sin(2π/256) ≈ 0.01 % of the arc band's area (16 segments: 0.16 %).
-QUAD_SEGS = 64
+#: Buffer arcs: 16 segments per quarter circle, as civgis.indicators.park_service_area, so the
+#: coverage figures here agree with the indicator report. The polygon falls short of the true disc
+#: by 1 − (64/2π)·sin(2π/64) ≈ 0.16 % of the arc band's area (64 segments would give 0.01 %).
+QUAD_SEGS = 16
 
 
 # ============================================================================ service area
@@ -105,12 +106,12 @@ def tier_label(radius_m) -> np.ndarray:
     return np.where(r > 0, np.char.add(np.round(r).astype(int).astype(str), "米"), "不达标")
 
 
-def qualifying_parks(green: gpd.GeoDataFrame, *, tiers=DEFAULT_TIERS, categories=PARK_CATEGORIES,
-                     category_field: str = "category") -> gpd.GeoDataFrame:
+def qualifying_parks(green: gpd.GeoDataFrame, *, tiers=DEFAULT_TIERS, categories=PARK_CATEGORIES) -> gpd.GeoDataFrame:
     """Park polygons that serve residents, with ``area_m2`` and ``radius_m`` (by size tier).
 
-    Keeps features whose ``category`` is in ``categories`` (default G1 公园绿地) and whose own
-    area (m², projected CRS) reaches the smallest tier.
+    The rule is :func:`civgis.indicators.qualifying_parks` (the one the indicator report uses):
+    features whose ``category`` is in ``categories`` (default G1 公园绿地) and whose own area
+    (m², projected CRS) reaches the smallest tier. ``area_m2`` repeats its ``park_area_m2``.
 
     Examples
     --------
@@ -121,11 +122,12 @@ def qualifying_parks(green: gpd.GeoDataFrame, *, tiers=DEFAULT_TIERS, categories
     >>> qualifying_parks(g)["radius_m"].tolist()
     [500.0]
     """
+    from . import indicators
+
     _check_projected(green, "green")
-    parks = green[green[category_field].astype(str).isin(categories)].copy()
-    parks["area_m2"] = parks.geometry.area
-    parks["radius_m"] = service_radius(parks["area_m2"].to_numpy(), tiers)
-    return parks[parks["radius_m"] > 0]
+    parks = indicators.qualifying_parks(green, tiers=tiers, categories=categories)
+    parks["area_m2"] = parks["park_area_m2"]
+    return parks
 
 
 def service_area(geoms, radii, *, quad_segs: int = QUAD_SEGS):
@@ -730,41 +732,49 @@ def _solve_cbc(Ag, wg, k, costs, budget, time_limit, mip_rel_gap):
 # ============================================================================ indicators (what-if)
 def green_indicators(*, green: gpd.GeoDataFrame | None, residential: gpd.GeoDataFrame,
                      built_up: gpd.GeoDataFrame | None = None, uncovered_area_m2: float,
-                     uncovered_residents: float, population: float | None = None,
+                     uncovered_residents: float, population: float | None = None, tiers=DEFAULT_TIERS,
                      population_field: str = "population") -> dict:
-    """The four green indicators from the layers and the uncovered residential area/residents.
+    """The green indicators of a (possibly modified) green layer, as fractions.
 
     * ``green_ratio`` 建成区绿地率 = area(∪ G1,G2,G3,XG ∩ built-up) ÷ built-up area;
-    * ``park_per_capita_m2`` 人均公园绿地面积 = area(∪ G1 ∩ built-up) ÷ population (m²/人);
-    * ``service_coverage_land`` 公园绿地服务半径覆盖率 = covered residential land ÷ residential land
-      (the GB 55014-2021 definition, by land area);
-    * ``service_coverage_residents`` = covered residents ÷ residents (population spread evenly).
+    * ``park_area_m2`` = area(∪ G1 ∩ built-up); ``park_per_capita_m2`` 人均公园绿地面积 = that ÷
+      population (m²/人; ``population`` given, else the residents of the residential layer);
+    * ``service_coverage_land`` 公园绿地服务半径覆盖率 = residential land inside a qualifying park's
+      radius ÷ residential land (the GB 55014-2021 definition, by land area);
+    * ``service_coverage_residents`` = 1 − ``uncovered_residents`` ÷ residents (population spread
+      evenly over each residential polygon).
 
-    Without a built-up layer the green-land figures use all green land.
-    (The indicators helper's civgis.indicators computes the same figures for the report; these
-    are the what-if versions that accept a modified green layer.)
+    With a built-up boundary the first three come from civgis.indicators' pure functions
+    (:func:`civgis.indicators.green_space_ratio`, ``park_area_per_capita``,
+    ``park_service_coverage``), so "before" equals the indicator report. Without one, green land is
+    not clipped and the land coverage is ``1 − uncovered_area_m2 ÷ residential area``.
     """
     res_area = float(residential.geometry.area.sum())
     res_pop = float(_population(residential, population_field, None).sum())
     pop = float(population) if population is not None else res_pop
     out = {}
-    if green is not None and len(green):
+    has_green = green is not None and len(green) > 0
+    if has_green:
         cats = green["category"].astype(str)
-        green_land = shapely.union_all(green.geometry[cats.isin(GREEN_RATIO_CATEGORIES)].to_numpy())
         parks = shapely.union_all(green.geometry[cats.isin(PARK_CATEGORIES)].to_numpy())
     else:
-        green_land = parks = shapely.Polygon()
+        parks = shapely.Polygon()
     if built_up is not None and len(built_up):
-        bu = shapely.union_all(built_up.geometry.to_numpy())
-        bu_area = shapely.area(bu)
-        green_land = shapely.intersection(green_land, bu)
-        parks = shapely.intersection(parks, bu)
-        out["green_ratio"] = float(shapely.area(green_land) / bu_area) if bu_area > 0 else np.nan
+        from . import indicators
+
+        parks = shapely.intersection(parks, shapely.union_all(built_up.geometry.to_numpy()))
+        out["green_ratio"] = indicators.green_space_ratio(green, built_up) / 100.0 if has_green else 0.0
+        out["park_area_m2"] = float(shapely.area(parks))
+        out["park_per_capita_m2"] = (indicators.park_area_per_capita(green, built_up, population=population,
+                                                                     residential=residential)
+                                     if has_green else 0.0)
+        out["service_coverage_land"] = (indicators.park_service_coverage(residential, green, built_up, tiers=tiers)
+                                        / 100.0 if has_green else 0.0)
     else:
-        out["green_ratio"] = np.nan
-    out["park_area_m2"] = float(shapely.area(parks))
-    out["park_per_capita_m2"] = out["park_area_m2"] / pop if pop > 0 else np.nan
-    out["service_coverage_land"] = 1.0 - uncovered_area_m2 / res_area if res_area > 0 else np.nan
+        out["green_ratio"] = np.nan  # no built-up area to divide by
+        out["park_area_m2"] = float(shapely.area(parks))
+        out["park_per_capita_m2"] = out["park_area_m2"] / pop if pop > 0 else np.nan
+        out["service_coverage_land"] = 1.0 - uncovered_area_m2 / res_area if res_area > 0 else np.nan
     out["service_coverage_residents"] = 1.0 - uncovered_residents / res_pop if res_pop > 0 else np.nan
     return out
 
@@ -982,7 +992,8 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     # what-if: indicators before and after the chosen sites become G1 parks
     before = green_indicators(green=green, residential=residential, built_up=built_up,
                               uncovered_area_m2=float(gap["area_m2"].sum()),
-                              uncovered_residents=float(gap["residents"].sum()), population=population)
+                              uncovered_residents=float(gap["residents"].sum()), population=population,
+                              tiers=tiers)
     new_green = gpd.GeoDataFrame({"category": ["G1"] * len(chosen)}, geometry=chosen.geometry.to_numpy(), crs=crs)
     green_after = new_green if green is None else gpd.GeoDataFrame(
         pd.concat([green[["category", green.geometry.name]].rename_geometry("geometry")
@@ -990,7 +1001,8 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
                   ignore_index=True), geometry="geometry", crs=crs)
     after = green_indicators(green=green_after, residential=residential, built_up=built_up,
                              uncovered_area_m2=float(gap_after["area_m2"].sum()),
-                             uncovered_residents=float(gap_after["residents"].sum()), population=population)
+                             uncovered_residents=float(gap_after["residents"].sum()), population=population,
+                             tiers=tiers)
     targets = {**DEFAULT_TARGETS, **(targets or {})}
     what_if = pd.DataFrame([{"indicator": key, "label_zh": INDICATOR_LABELS[key][0], "unit": INDICATOR_LABELS[key][1],
                              "before": before[key], "after": after[key], "change": after[key] - before[key],
