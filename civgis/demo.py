@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import io
 import json
 import math
@@ -237,11 +238,11 @@ class _Lots:
     desert: np.ndarray | None = None  # centre inside the park-less district
     near_desert: np.ndarray | None = None  # within 100 m of it: no parks here
 
-    @property
+    @functools.cached_property
     def cx(self):
         return (self.ix0 + self.ix1) / 2
 
-    @property
+    @functools.cached_property
     def cy(self):
         return (self.iy0 + self.iy1) / 2
 
