@@ -270,7 +270,7 @@ def _format_number(value, digits: int = 1) -> str:
 
 # ---------------------------------------------------------------------- helpers
 def _records(df: pd.DataFrame) -> list[dict]:
-    return json.loads(df.to_json(orient="records", force_ascii=False, date_format="iso"))
+    return json.loads(df.to_json(orient="records", force_ascii=False, date_format="iso", double_precision=15))
 
 
 def _explain(exc: Exception) -> str:
