@@ -883,12 +883,14 @@ class _County:
         length = shapely.length(lines)
         cls = roads.road_class.to_numpy()
         lo = pd.Series(cls).map({"arterial": 30, "secondary": 30, "branch": 34, "commercial": 28, "alley": 28}).to_numpy()
-        spacing = rng.uniform(lo, lo + 6)
-        start = rng.uniform(0.3, 0.7, len(lines)) * spacing
-        count = np.where(length > start, np.floor((length - start) / spacing).astype(int) + 1, 0)
+        # evenly spaced, half a spacing from each end: apart from the planted stretches every point of
+        # a road is within about 20 m of a lamp (the usual ~25 m reach counts the whole network as lit)
+        target = rng.uniform(lo, lo + 6)
+        count = np.maximum(1, np.ceil(length / target)).astype(int)  # spacing ≤ target
+        spacing = length / count
         seg = np.repeat(np.arange(len(lines)), count)
         kth = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        pos = start[seg] + kth * spacing[seg] + rng.uniform(-1.5, 1.5, len(seg))
+        pos = (kth + 0.5) * spacing[seg] + rng.uniform(-1.5, 1.5, len(seg))
         pos = np.clip(pos, 0, length[seg])
         # plant unlit stretches on long non-alley roads
         n_unlit = max(3, int(round(6 * self.scale)))

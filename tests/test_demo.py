@@ -215,6 +215,14 @@ def test_lamps_land_on_their_roads_and_unlit_stretches_are_dark(lamps, roads, ma
 
     unlit = manifest["planted"]["unlit_stretches"]
     assert len(unlit) >= 3
+    # apart from the planted stretches, every metre of road is within 22 m of a lamp (half a spacing + jitter)
+    dense = shapely.segmentize(lines, 5.0)
+    samples = shapely.points(shapely.get_coordinates(dense))
+    _, d = shapely.STRtree(lamps.geometry.to_numpy()).query_nearest(samples, return_distance=True,
+                                                                    all_matches=False)
+    dark = samples[d > 22.0]
+    stretches = shapely.union_all([shapely.from_wkt(s["wkt"]) for s in unlit]).buffer(0.5)
+    assert len(dark) > 0 and shapely.within(dark, stretches).all()
     by_id = roads.set_index("道路编号").geometry
     pts = lamps.geometry.to_numpy()
     for s in unlit:
