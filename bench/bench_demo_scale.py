@@ -1,7 +1,7 @@
 """Demo county generation speed: scale 1 against scale N in one run, plus a per-lamp baseline.
 
 * ``generate_demo_files`` at scale 1 and at ``--scale`` (default 10 ≈ 175 km², 1.5 M residents,
-  ≈ 40 000 lamps, 300 000 cases): wall and CPU time, time per unit of scale (linear scaling
+  ≈ 43 000 lamps, 300 000 cases): wall and CPU time, time per unit of scale (linear scaling
   would keep it flat), the sizes produced, and the time of each generation step.
 * Lamp placement on the scale-N road network: the vectorised ``shapely.line_interpolate_point``
   over all (road, distance) pairs against a per-lamp Python loop (the obvious baseline).
