@@ -60,6 +60,88 @@ def cjk_font(family: str = CJK_FAMILY, *, weight: str = "normal"):
     return fp
 
 
+_SUBSET_DIR: list[Path] = []
+_SUBSET_DONE: dict[tuple, str] = {}
+
+
+def subset_cjk_family(text: str, family: str = CJK_FAMILY) -> str:
+    """Register a small copy of a CJK font holding only the glyphs of ``text``; return its family name.
+
+    Matplotlib subsets the embedded font at every ``savefig``; on a 20 MB Noto CJK collection that
+    costs ~3 s per font per file (fontTools parses the whole face each time). Subsetting once per
+    run to the characters the maps can use makes each page's embedding cheap. The copy keeps the
+    glyphs and PostScript name (plus a suffix) of ``family``, regular and bold. On any failure
+    the original family is returned.
+    """
+    import hashlib
+    import tempfile
+
+    from matplotlib import font_manager as fm
+
+    chars = "".join(sorted(set(text)))
+    tag = hashlib.sha1(f"{family}|{chars}".encode()).hexdigest()[:10]
+    key = (family, tag)
+    if key in _SUBSET_DONE:
+        return _SUBSET_DONE[key]
+    new_family = f"{family} civgis {tag}"
+    try:
+        from fontTools import subset, ttLib
+
+        if not _SUBSET_DIR:
+            _SUBSET_DIR.append(Path(tempfile.mkdtemp(prefix="civgis-fonts-")))
+        for weight in ("normal", "bold"):
+            path = fm.findfont(cjk_font(family, weight=weight), fallback_to_default=False)
+            index = 0
+            if path.lower().endswith((".ttc", ".otc")):
+                coll = ttLib.TTCollection(path, lazy=True)
+                names = [f["name"].getBestFamilyName() for f in coll.fonts]
+                index = names.index(family) if family in names else 0
+            opts = subset.Options()
+            opts.font_number = index
+            opts.name_IDs = ["*"]
+            opts.name_languages = ["*"]
+            opts.notdef_outline = True
+            opts.layout_features = []
+            font = subset.load_font(path, opts)
+            sub = subset.Subsetter(opts)
+            sub.populate(text=chars)
+            sub.subset(font)
+            ps = (font["name"].getDebugName(6) or "CJK").replace(" ", "")
+            for rec in font["name"].names:
+                if rec.nameID in (1, 16):
+                    rec.string = new_family
+                elif rec.nameID == 4:
+                    rec.string = f"{new_family} {'Bold' if weight == 'bold' else 'Regular'}"
+                elif rec.nameID == 6:
+                    rec.string = f"{ps}-civgis{tag}"
+            out = _SUBSET_DIR[0] / f"{ps}-{tag}.otf"
+            font.save(out)
+            fm.fontManager.addfont(str(out))
+        cjk_font(new_family)
+    except Exception:  # a slower but correct map is better than no map
+        new_family = family
+    _SUBSET_DONE[key] = new_family
+    return new_family
+
+
+def _map_text(layers: "_Layers", zone_ids: list[str]) -> str:
+    """Every character a patrol map of these zones can print (data fields, templates, catalogue labels)."""
+    import string
+
+    parts = [string.printable, "，。：；、（）《》·✕—…㎡", Path(__file__).read_text(encoding="utf-8")]
+    for col in ("zone_id", "name", "unit", "staff", "phone"):
+        if col in layers.zones:
+            parts.append("".join(layers.zones[col].dropna().astype(str)))
+    if layers.roads is not None and "name" in layers.roads:
+        parts.append("".join(layers.roads["name"].dropna().astype(str).unique()))
+    for layer in ("roads", "lamps", "inspections", "zones"):
+        spec = layer_spec(layer)
+        parts.append(spec.title_zh + "".join(f.label() + "".join(f.values.values()) for f in spec.fields.values()))
+    if layers.crs is not None:
+        parts.append(layers.crs.name)
+    return "".join(parts)
+
+
 def _rc(family: str) -> dict:
     return {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": "sans-serif",
             "font.sans-serif": [family, "DejaVu Sans"], "axes.unicode_minus": False, "svg.fonttype": "none"}
@@ -376,7 +458,8 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
 
 def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf", paper: str = "A4",
                        progress: bool = True, *, combined: bool | None = None, date: dt.date | None = None,
-                       as_of=None, dpi: int = 150, family: str = CJK_FAMILY) -> list[Path]:
+                       as_of=None, dpi: int = 150, family: str = CJK_FAMILY,
+                       subset_fonts: bool | None = None) -> list[Path]:
     """Render one patrol map per zone into ``out_dir``; returns the files written.
 
     Parameters
@@ -398,6 +481,9 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
         Date printed on the map (default today). ``as_of``: reference time for overdue cases.
     dpi : int
         PNG resolution.
+    subset_fonts : bool, optional
+        Embed a once-per-run subset of the CJK font (default: for PDFs of two or more pages,
+        where it is several times faster; see :func:`subset_cjk_family`).
     """
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
@@ -424,6 +510,8 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
                                 + (" …" if len(ids) > 30 else ""))
     if combined is None:
         combined = every and fmt == "pdf"
+    if subset_fonts is None:
+        subset_fonts = fmt == "pdf" and (len(wanted) > 1 or combined)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -434,6 +522,8 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
         iterator = _progress(wanted, desc="巡查图", unit="幅")
     written: list[Path] = []
     pdf_all = None
+    if subset_fonts:
+        family = subset_cjk_family(_map_text(layers, wanted), family)
     with matplotlib.rc_context(_rc(family)):
         try:
             if combined:
