@@ -357,7 +357,7 @@ class _County:
                 continue
             reserved[block] = True
             self.parks_big.append((a * 3 * S, b * 3 * S, (a + 2) * 3 * S, (b + 2) * 3 * S, "G11"))
-        n_small = max(1, round(self.scale))
+        n_small = max(2, round(2 * self.scale))
         placed = 0
         for idx in order[::-1]:
             if placed >= n_small:
@@ -507,7 +507,7 @@ class _County:
         if kind == "split":
             return 4.0
         hw = self.line_width[(orient, int(k))] / 2.0
-        return hw + {3: 20.0, 2: 5.0, 1: 5.0, 0: 1.0}[int(_base_class(k))]
+        return hw + {3: 25.0, 2: 5.0, 1: 5.0, 0: 1.0}[int(_base_class(k))]
 
     def _lots(self, rng):
         S = GRID_M
@@ -573,8 +573,8 @@ class _County:
         self.poi_centres = []
         use[pick_spaced(3 * sc, ~lots.old & big & (r < 0.7 * R) & away_from_old, self.poi_centres)] = "market"
         use[pick_spaced(5 * sc, ~lots.old & big & (r < 0.8 * R) & away_from_old, self.poi_centres)] = "school"
-        use[pick(10 * sc, ~lots.old & big & ~near_desert)] = "park_G12"
-        use[pick(2 * sc, ~lots.old & big & ~near_desert)] = "park_G13"
+        use[pick(14 * sc, ~lots.old & big & ~near_desert)] = "park_G12"
+        use[pick(3 * sc, ~lots.old & big & ~near_desert)] = "park_G13"
         use[pick(2 * sc, ~lots.old & big & ~near_desert & (r < 0.5 * R))] = "square"
         use[pick(1, lots.old & ~near_desert)] = "square"
         use[pick(0.35 * np.sum(r < 0.35 * R), (r < 0.35 * R))] = "commercial"
@@ -705,7 +705,7 @@ class _County:
         u = lots.use
         # community and special parks fill part / all of their lot
         for idx in np.flatnonzero(u == "park_G12"):
-            target = rng.uniform(10000, 30000)
+            target = rng.uniform(15000, 35000)
             recs.append((_sub_rect(lots, idx, target, rng), "G1", "G12", None))
         for idx in np.flatnonzero(u == "park_G13"):
             recs.append((lots.geom[idx], "G1", "G13", None))
@@ -749,16 +749,24 @@ class _County:
                 if kind != "line" or _base_class(gk) != 3:
                     continue
                 hw = self.line_width[(orient, gk)] / 2
-                a, b = line_k + sign * (hw + 2), line_k + sign * (hw + 17)
+                a, b = line_k + sign * (hw + 2), line_k + sign * (hw + 22)
                 if edge == "x":
                     g = shapely.box(min(a, b), lots.y0[idx] + 10, max(a, b), lots.y1[idx] - 10)
                 else:
                     g = shapely.box(lots.x0[idx] + 10, min(a, b), lots.x1[idx] - 10, max(a, b))
                 recs.append((g, "G2", None, f"{self.line_name[(orient, gk)]}防护绿地"))
         # attached green 附属绿地 in residential, school and public lots
+        # (residential: one block of green in each half of the estate, ≈ 35–45 % together, the usual
+        # 绿地率 of newer estates; now and then the same green digitised twice, overlapping)
         for idx in np.flatnonzero(np.isin(u, ["residential", "school", "public"])):
-            for _ in range(2 if u[idx] == "residential" else 1):
-                share = rng.uniform(0.13, 0.19) if u[idx] == "residential" else rng.uniform(0.15, 0.25)
+            if u[idx] == "residential":
+                for half in (0, 1):
+                    share = rng.uniform(0.17, 0.23)
+                    recs.append((_sub_rect(lots, idx, share * lots.area[idx], rng, half=half), "XG", None, None))
+                if rng.random() < 0.05:
+                    recs.append((_sub_rect(lots, idx, 0.2 * lots.area[idx], rng, half=0), "XG", None, None))
+            else:
+                share = rng.uniform(0.2, 0.3)
                 recs.append((_sub_rect(lots, idx, share * lots.area[idx], rng), "XG", None, None))
         geoms = np.array([r[0] for r in recs], dtype=object)
         cats = np.array([r[1] for r in recs], dtype=object)
@@ -913,7 +921,19 @@ class _County:
             unlit.append({"road_index": int(s), "from_m": round(float(before), 2), "to_m": round(float(after), 2),
                           "lamp_free_m": round(float(after - before), 2), "removed_lamps": int(mask.sum()),
                           "x": round(mid.x, 2), "y": round(mid.y, 2), "wkt": shapely.to_wkt(stretch, rounding_precision=2),
-                          "road_class": str(cls[s]), "spacing_m": round(float(spacing[s]), 2)})
+                          "road_class": str(cls[s]), "spacing_m": round(float(spacing[s]), 2), "whole_road": False})
+        # and a few back alleys without any lamp (背街小巷 are where lamps are missing)
+        n_dark = max(2, int(round(5 * self.scale)))
+        alleys = np.flatnonzero((cls == "alley") & (length >= 90) & (length <= 160))
+        for s in sorted(rng.choice(alleys, min(n_dark, len(alleys)), replace=False).tolist()):
+            mask = seg == s
+            drop |= mask
+            L = float(length[s])
+            mid = shapely.line_interpolate_point(lines[s], 0.5, normalized=True)
+            unlit.append({"road_index": int(s), "from_m": 0.0, "to_m": round(L, 2), "lamp_free_m": round(L, 2),
+                          "removed_lamps": int(mask.sum()), "x": round(mid.x, 2), "y": round(mid.y, 2),
+                          "wkt": shapely.to_wkt(lines[s], rounding_precision=2), "road_class": "alley",
+                          "spacing_m": round(float(spacing[s]), 2), "whole_road": True})
         seg, pos = seg[~drop], pos[~drop]
         pts = shapely.line_interpolate_point(lines[seg], pos)
         broken = rng.random(len(seg)) < 0.03
@@ -1161,9 +1181,19 @@ def _blob(rng, cx: float, cy: float, r0: float, n: int = 96) -> shapely.Polygon:
     return shapely.Polygon(np.c_[cx + r * np.cos(t), cy + r * np.sin(t)])
 
 
-def _sub_rect(lots: _Lots, idx: int, target_area: float, rng):
-    """A rectangle of about ``target_area`` inside lot ``idx`` (clipped like the lot)."""
+def _sub_rect(lots: _Lots, idx: int, target_area: float, rng, half: int | None = None):
+    """A rectangle of about ``target_area`` inside lot ``idx`` (clipped like the lot).
+
+    ``half`` = 0 or 1 keeps it in that half of the lot (split across its longer side, 2 m apart).
+    """
     x0, y0, x1, y1 = lots.ix0[idx], lots.iy0[idx], lots.ix1[idx], lots.iy1[idx]
+    if half is not None:
+        if x1 - x0 >= y1 - y0:
+            xm = (x0 + x1) / 2
+            x0, x1 = (x0, xm - 1) if half == 0 else (xm + 1, x1)
+        else:
+            ym = (y0 + y1) / 2
+            y0, y1 = (y0, ym - 1) if half == 0 else (ym + 1, y1)
     w, h = x1 - x0, y1 - y0
     frac = min(1.0, math.sqrt(target_area / max(w * h, 1.0)))
     fw = min(1.0, frac * rng.uniform(0.8, 1.25))
@@ -1217,21 +1247,21 @@ def _write_canopy(county: _County, path: Path, pixel: float = 10.0) -> dict:
     width, height = int(round((x1 - x0) / pixel)), int(round((y1 - y0) / pixel))
     sub = 4 if width * height * 16 <= 25e6 else (2 if width * height * 4 <= 40e6 else 1)
     fine = from_origin(x0, y1, pixel / sub, pixel / sub)
-    cover_by_cat = {"G1": (0.62, 0.85), "G2": (0.7, 0.9), "G3": (0.15, 0.3), "XG": (0.45, 0.7), "EG": (0.75, 0.95)}
+    cover_by_cat = {"G1": (0.7, 0.9), "G2": (0.8, 0.95), "G3": (0.15, 0.3), "XG": (0.6, 0.85), "EG": (0.75, 0.95)}
     cats = county.green_attr.category.to_numpy()
     lo = np.array([cover_by_cat[c][0] for c in cats])
     hi = np.array([cover_by_cat[c][1] for c in cats])
     shapes = [(g, float(v)) for g, v in zip(county.green_f, rng.uniform(lo, hi))]
     # residential gardens and courtyards
-    shapes += [(g, float(v)) for g, v in zip(county.res_f, rng.uniform(0.05, 0.15, len(county.res_f)))]
-    # street trees: two rows of crowns (≈ 3 m radius) just inside the kerb of most roads
+    shapes += [(g, float(v)) for g, v in zip(county.res_f, rng.uniform(0.08, 0.18, len(county.res_f)))]
+    # street trees: two rows of crowns (≈ 4 m radius) just inside the kerb of most roads
     roads = county.roads_plan
     treed = (roads.road_class.isin(["arterial", "secondary", "branch", "commercial"]).to_numpy()
              & (rng.random(len(roads)) < 0.8))
     lines = county.roads_f[treed]
     off = np.maximum(roads.width_m.to_numpy()[treed] / 2 - 1.5, 1.0)
     rows = np.r_[shapely.offset_curve(lines, off), shapely.offset_curve(lines, -off)]
-    crowns = shapely.buffer(rows, 3.0, cap_style="flat", quad_segs=2)
+    crowns = shapely.buffer(rows, 4.0, cap_style="flat", quad_segs=2)
     shapes += [(g, 0.9) for g in crowns]
     shapes.sort(key=lambda s: s[1])  # later shapes win: overlapping covers keep the highest
     arr = rasterize(shapes, out_shape=(height * sub, width * sub), transform=fine, fill=0.0, dtype="float32")
