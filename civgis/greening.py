@@ -170,7 +170,7 @@ def service_gap(residential: gpd.GeoDataFrame, parks: gpd.GeoDataFrame | None, *
         buffers = shapely.buffer(parks.geometry.to_numpy(), parks["radius_m"].to_numpy(float),
                                  quad_segs=quad_segs)
         pieces = _subtract(pieces, buffers)
-    keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 0)
+    keep = ~shapely.is_empty(pieces) & (shapely.area(pieces) > 1e-6)  # drop seam slivers of tiles
     idx = np.flatnonzero(keep)
     out = gpd.GeoDataFrame({
         "res_index": idx,
@@ -183,26 +183,33 @@ def service_gap(residential: gpd.GeoDataFrame, parks: gpd.GeoDataFrame | None, *
 
 
 def _subtract(pieces: np.ndarray, cutters: np.ndarray) -> np.ndarray:
-    """``pieces[i] − ∪ cutters`` for every piece, cutting only with the cutters that touch it."""
+    """``pieces[i] − ∪ cutters`` for every piece.
+
+    The cutters are unioned once and chopped into small disjoint tiles
+    (:func:`civgis.indicators.chop`); each piece then loses the tiles it meets in rounds — round
+    ``r`` cuts every piece by its ``r``-th tile in one vectorised ``shapely.difference`` — so the
+    Python loop runs over rounds (the most tiles one piece meets), never over features.
+    """
+    from .indicators import chop
+
     pieces = pieces.copy()
     if len(cutters) == 0 or len(pieces) == 0:
         return pieces
-    tree = shapely.STRtree(cutters)
-    p_idx, c_idx = tree.query(pieces, predicate="intersects")
+    tiles = np.asarray(chop(shapely.union_all(cutters)), dtype=object)
+    tiles = tiles[~shapely.is_empty(tiles)]
+    if len(tiles) == 0:
+        return pieces
+    p_idx, t_idx = shapely.STRtree(tiles).query(pieces, predicate="intersects")
     if len(p_idx) == 0:
         return pieces
-    # union of the cutters touching each piece (grouped, vectorised over groups by union_all per group)
-    order = np.argsort(p_idx, kind="stable")
-    p_idx, c_idx = p_idx[order], c_idx[order]
-    starts = np.flatnonzero(np.r_[True, p_idx[1:] != p_idx[:-1]])
-    groups = np.split(c_idx, starts[1:])
-    single = np.array([len(g) == 1 for g in groups])
-    local = np.empty(len(groups), dtype=object)
-    local[single] = cutters[np.array([g[0] for g in groups], dtype=int)][single]
-    for j in np.flatnonzero(~single):  # one union per piece with several cutters (not per feature pair)
-        local[j] = shapely.union_all(cutters[groups[j]])
-    targets = p_idx[starts]
-    pieces[targets] = shapely.difference(pieces[targets], local)
+    order = np.lexsort((t_idx, p_idx))
+    p_idx, t_idx = p_idx[order], t_idx[order]
+    first = np.r_[True, p_idx[1:] != p_idx[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(p_idx)), 0))
+    rank = np.arange(len(p_idx)) - start
+    for r in range(int(rank.max()) + 1):
+        sel = rank == r
+        pieces[p_idx[sel]] = shapely.difference(pieces[p_idx[sel]], tiles[t_idx[sel]])
     return pieces
 
 
@@ -400,13 +407,12 @@ def aggregate_units(coverage: sp.spmatrix, weights) -> tuple[sp.csr_matrix, np.n
     rng = np.random.default_rng(20260101)
     h = rng.integers(0, np.iinfo(np.int64).max, size=(2, n_sites), dtype=np.int64).view(np.uint64)
     unit_of_entry = np.repeat(np.arange(n_units), nnz_per_unit)
-    with np.errstate(over="ignore"):
-        k1 = np.bincount(unit_of_entry, minlength=n_units)  # placeholder for shape
+    with np.errstate(over="ignore"):  # uint64 sums wrap around: fine for a hash
         h1 = np.zeros(n_units, dtype=np.uint64)
         h2 = np.zeros(n_units, dtype=np.uint64)
         np.add.at(h1, unit_of_entry, h[0][A.indices])
         np.add.at(h2, unit_of_entry, h[1][A.indices])
-    keys = np.stack([h1[used], h2[used], k1[used].astype(np.uint64)], axis=1)
+    keys = np.stack([h1[used], h2[used], nnz_per_unit[used].astype(np.uint64)], axis=1)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     reps = used[first]
@@ -477,7 +483,8 @@ def _check_limits(n_sites, k, costs, budget):
 
 
 def greedy_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, costs=None,
-                     budget: float | None = None) -> CoverSolution:
+                     budget: float | None = None, swaps: bool | None = None, seeds: int = 20,
+                     max_swap_rounds: int = 100) -> CoverSolution:
     """Lazy greedy for the maximal covering problem.
 
     Each step adds the site with the largest marginal gain ``Σ_j w_j [j covered by site, not yet
@@ -487,6 +494,16 @@ def greedy_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, co
     With ``k`` only, the result is within ``1 − 1/e`` (63 %) of the optimum (Nemhauser,
     Wolsey & Fisher 1978). With an area ``budget`` (``costs`` = site areas), it returns the better
     of the greedy by gain per m² and the best single affordable site (Khuller, Moss & Naor 1999).
+
+    With a budget it also tries partial enumeration (Khuller et al.): each of the ``seeds`` sites
+    with the largest gain and the ``seeds`` with the largest gain per m² is forced in and the rest
+    of the budget filled greedily; the best of all these starts is kept.
+
+    ``swaps=True`` then improves the result by local search: repeatedly the best exchange of one
+    chosen site for one other (that keeps within ``k`` and the budget), followed by refilling any
+    budget left, until no exchange gains (at most ``max_swap_rounds``). Each candidate removal is
+    scored against every site with one sparse mat-vec. The default (``None``) swaps only with a
+    budget, where plain greedy is weakest; the chosen sites are then listed in greedy order.
 
     Parameters
     ----------
@@ -523,8 +540,104 @@ def greedy_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, co
         plain = _lazy_greedy(A, w, k, costs, budget, ratio=False)  # gain first, as a third try
         if plain.objective > sol.objective:
             sol = plain
+        if seeds and (k is None or k >= 1):  # partial enumeration: force one promising site, fill greedily
+            Af = A.astype(float)
+            score = np.where(costs > 0, gains0 / np.maximum(costs, 1e-12), np.inf)
+            top = np.unique(np.r_[np.argsort(-gains0, kind="stable")[:seeds],
+                                  np.argsort(-score, kind="stable")[:seeds]])
+            top = top[(costs[top] <= budget) & (gains0[top] > 0)]
+            for s0 in top:
+                sel = _fill(A, Af, w, [int(s0)], [], k, costs, float(budget), True)
+                v = float(w[np.asarray(Af[sel].sum(axis=0)).ravel() > 0].sum())
+                if v > sol.objective + 1e-9 * max(1.0, v):
+                    sol = CoverSolution(sel, [], v, np.inf, False, "greedy-seeded", 0.0)
+    if swaps is None:
+        swaps = budget is not None
+    method, chosen = sol.method, list(sol.chosen)
+    if swaps and chosen:
+        chosen = _swap_search(A, w, chosen, k, costs, budget, max_swap_rounds)
+        if set(chosen) != set(sol.chosen):
+            method += "+swaps"
+    if set(chosen) != set(sol.chosen) or len(sol.gains) != len(sol.chosen):
+        sol = _in_greedy_order(A, w, chosen, method)
     sol.seconds = time.perf_counter() - t0
     return sol
+
+
+def _in_greedy_order(A, w, chosen: list[int], method: str) -> CoverSolution:
+    """A set of sites listed in greedy order, each with its marginal gain (sites adding nothing last)."""
+    ordered = _lazy_greedy(sp.csr_matrix(A[chosen]), w, len(chosen), None, None, ratio=False)
+    picked = [chosen[i] for i in ordered.chosen]
+    rest = [i for i in chosen if i not in picked]
+    gains = list(ordered.gains) + [0.0] * len(rest)
+    return CoverSolution(picked + rest, gains, float(np.sum(gains)), np.inf, False, method, 0.0)
+
+
+def _fill(A, Af, w, base: list[int], banned, k, cost, cap: float, budgeted: bool) -> list[int]:
+    """``base`` completed greedily within the room left (``k``) and the budget left (``cap``)."""
+    n = A.shape[0]
+    room = None if k is None else int(k) - len(base)
+    left = cap - float(cost[base].sum()) if base else cap
+    if (room is not None and room <= 0) or left <= 0:
+        return list(base)
+    covered = np.asarray(Af[base].sum(axis=0)).ravel() > 0 if base else np.zeros(A.shape[1], bool)
+    rest = np.setdiff1d(np.arange(n), np.r_[base, list(banned)].astype(int))
+    if len(rest) == 0:
+        return list(base)
+    sub_A, sub_w = A[rest][:, ~covered], w[~covered]
+    tries = [_lazy_greedy(sub_A, sub_w, room, cost[rest], left if budgeted else None, ratio=r)
+             for r in ((True, False) if budgeted else (False,))]
+    best_try = max(tries, key=lambda t: t.objective)
+    return list(base) + [int(rest[i]) for i in best_try.chosen]
+
+
+def _swap_search(A: sp.csr_matrix, w: np.ndarray, chosen: list[int], k, costs, budget, max_rounds: int) -> list[int]:
+    """Local search from a greedy solution; each round applies the best improving move of:
+
+    * exchange: drop one chosen site, add the single other site that gains most (one sparse
+      mat-vec scores every site), then refill any budget left greedily;
+    * drop and refill: drop one chosen site and refill the freed budget greedily (by gain per m²
+      and by gain, the better), which lets one large site give way to several small ones.
+    """
+    n = A.shape[0]
+    Af = A.astype(float)
+    cost = np.asarray(costs, float) if costs is not None else np.zeros(n)
+    cap = np.inf if budget is None else float(budget)
+    tol = 1e-9 * max(1.0, float(w.sum()))
+
+    def value(sel):
+        return float(w[np.asarray(Af[sel].sum(axis=0)).ravel() > 0].sum()) if sel else 0.0
+
+    def fill(base, banned):
+        return _fill(A, Af, w, base, banned, k, cost, cap, budget is not None)
+
+    current = value(chosen)
+    for _ in range(max_rounds):
+        in_set = np.zeros(n, dtype=bool)
+        in_set[chosen] = True
+        cnt = np.asarray(Af[chosen].sum(axis=0)).ravel()
+        used = float(cost[chosen].sum())
+        best_val, best_sel = current + tol, None
+        for i in chosen:  # |chosen| moves per round, each vectorised over all sites
+            base = [c for c in chosen if c != i]
+            cols = A.indices[A.indptr[i]:A.indptr[i + 1]]
+            lost = cols[cnt[cols] == 1]
+            free = np.where(cnt == 0, w, 0.0)
+            free[lost] = w[lost]
+            gains = np.asarray(Af @ free).ravel()
+            ok = ~in_set & (cost <= cap - used + cost[i] + 1e-9)
+            moves = [fill(base, [i])]
+            if ok.any():
+                j = int(np.flatnonzero(ok)[np.argmax(gains[ok])])
+                moves.append(fill(base + [j], [i]))
+            for sel in moves:
+                v = value(sel)
+                if v > best_val:
+                    best_val, best_sel = v, sel
+        if best_sel is None:
+            break
+        chosen, current = best_sel, best_val
+    return chosen
 
 
 def _row_sums(A: sp.csr_matrix, w: np.ndarray) -> np.ndarray:
@@ -887,7 +1000,7 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
                          tiers=DEFAULT_TIERS, cell_m: float = 25.0, exact: bool = False,
                          solver: str = "highs", time_limit: float | None = None, use: str = "greedy",
                          population: float | None = None, targets: dict | None = None,
-                         quad_segs: int = QUAD_SEGS) -> GreeningPlan:
+                         swaps: bool | None = None, quad_segs: int = QUAD_SEGS) -> GreeningPlan:
     """Plan the greening from GeoDataFrames (all in one projected metric CRS).
 
     Parameters
@@ -905,6 +1018,8 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     exact : also solve the integer programme and report the greedy gap
     solver : ``"highs"`` (scipy.optimize.milp) or ``"cbc"`` (PuLP)
     use : which solution becomes the plan when both ran: ``"greedy"`` or ``"exact"``
+    swaps : improve the greedy by 1-for-1 exchanges (default: only with a budget), see
+        :func:`greedy_max_cover`
     population : urban resident population for 人均公园绿地 (default: the residential total)
     targets : indicator targets (default :data:`DEFAULT_TARGETS`)
     """
@@ -945,7 +1060,8 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     w = units["weight"].to_numpy()
     cand["potential_residents"] = _row_sums(A, w) if len(cand) else np.zeros(0)
     costs = cand["area_m2"].to_numpy(float)
-    greedy = greedy_max_cover(A, w, k=sites, costs=costs if budget_m2 is not None else None, budget=budget_m2)
+    greedy = greedy_max_cover(A, w, k=sites, costs=costs if budget_m2 is not None else None, budget=budget_m2,
+                              swaps=swaps)
     exact_sol = None
     gap_pct = None
     if exact:
@@ -972,7 +1088,7 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
         inter = shapely.intersection(remaining[idx], buf)
         new_exact.append(float(np.sum(density[idx] * shapely.area(inter))))
         remaining[idx] = shapely.difference(remaining[idx], buf)
-    left = ~shapely.is_empty(remaining) & (shapely.area(remaining) > 0) if len(remaining) else np.zeros(0, bool)
+    left = ~shapely.is_empty(remaining) & (shapely.area(remaining) > 1e-6) if len(remaining) else np.zeros(0, bool)
     gap_after = gap.iloc[np.flatnonzero(left)].copy()
     gap_after = gap_after.set_geometry(remaining[left])
     gap_after["area_m2"] = gap_after.geometry.area
