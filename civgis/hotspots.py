@@ -683,10 +683,21 @@ def filter_cases(cases: gpd.GeoDataFrame, *, category: str | list[str] | None = 
     return out
 
 
+def check_case_points(cases: gpd.GeoDataFrame, layer: str = "inspections") -> None:
+    """Raise a clear error (layer, case id, field) for cases whose geometry is not a single point."""
+    geoms = cases.geometry.values
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms) | (shapely.get_type_id(geoms) != 0)
+    if bad.any():
+        ids = cases["case_id"].astype(str).to_numpy()[bad] if "case_id" in cases else np.flatnonzero(bad).astype(str)
+        raise ValueError(f"图层 {layer} 案件 {', '.join(ids[:5])}{' …' if bad.sum() > 5 else ''}: geometry 字段不是单点 "
+                         f"(empty or not a Point) — {int(bad.sum())} case(s); fix them or run civgis validate")
+
+
 def hotspots_workspace(ws, *, category=None, since=None, until=None, cell_size: float | None = None,
                        band: float | None = None, fdr: bool = True) -> HotspotResult:
     """Hot spots of the workspace's ``inspections`` inside ``built_up`` (see :func:`hotspots`)."""
     cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
+    check_case_points(cases)
     built = ws.read("built_up")
     res = hotspots(cases, built, cell_size=cell_size, band=band, fdr=fdr, crs=ws.crs)
     res.filters = {k: (str(v) if v is not None else None) for k, v in
@@ -858,6 +869,7 @@ class HotspotOutputs:
     ranking: pd.DataFrame
     files: dict[str, Path]
     emerging: object | None = None
+    note: str | None = None          # why the emerging analysis was skipped, if it was
 
     @property
     def written(self) -> list[Path]:
@@ -868,6 +880,8 @@ class HotspotOutputs:
         d["zone_ranking"] = self.ranking.head(20).round(3).to_dict(orient="records")
         if self.emerging is not None:
             d["emerging"] = self.emerging.to_dict()
+        elif self.note:
+            d["emerging"] = {"skipped": self.note}
         return d
 
 
@@ -999,6 +1013,7 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     """
     import pyogrio
 
+    note = None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     res = hotspots_workspace(ws, category=category, since=since, until=until, cell_size=cell_size, band=band, fdr=fdr)
@@ -1017,9 +1032,8 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
 
         try:
             emerging = emerging_hotspots_workspace(ws, res, by=by, time_window=time_window, until=until, since=since)
-        except ValueError as exc:   # too few time steps: hot spots still written
-            emerging = None
-            files_note = str(exc)  # noqa: F841
+        except ValueError as exc:   # too few time steps: the hot spots are still written
+            emerging, note = None, str(exc)
         if emerging is not None:
             pyogrio.write_dataframe(emerging.cells.drop(columns=["geometry"]).pipe(
                 lambda d: gpd.GeoDataFrame(d, geometry=res.cells.geometry.values, crs=res.cells.crs)),
@@ -1043,4 +1057,4 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
                                                         colours=CATEGORY_COLOURS), out / "emerging.html")
         files["emerging_png"] = hotspot_png(ecells, out / "emerging.png", built_up=built, title="新兴热点",
                                             column="category", labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS)
-    return HotspotOutputs(result=res, ranking=ranking, files=files, emerging=emerging)
+    return HotspotOutputs(result=res, ranking=ranking, files=files, emerging=emerging, note=note)

@@ -352,17 +352,15 @@ def test_demo_planted_clusters_are_99_percent_hot_spots(demo_ws, demo_dir):
     res = hs.hotspots_workspace(demo_ws)             # parameters chosen from the data (OHSA)
     assert res.chosen_how["method"] == "ohsa" and res.n_outside < 0.05 * res.n_cases
     spots = planted["hotspots"] + [planted["growing_trend"]]
-    # the cells around each planted centre (within half its spread; a building site may sit just
-    # outside the built-up boundary, so its own cell is not in the grid) include a 99 % hot spot
-    centres = hs.grid_centres(res.cells)
-    bins = {}
-    for h in spots:
-        near = np.hypot(centres[:, 0] - h["x"], centres[:, 1] - h["y"]) <= h["sigma_m"] / 2
-        assert near.sum() >= 1
-        bins[h["name"]] = int(res.cells["gi_bin"].to_numpy()[near].max())
-    assert set(bins.values()) == {3}, bins
-    inside = hs.hex_cell_index(np.array([[h["x"], h["y"]] for h in spots]), res.cells)
-    assert (res.cells["gi_bin"].to_numpy()[inside[inside >= 0]] == 3).all()
+    # the analysis area is the built-up area: a planted cluster centred outside it (a building site
+    # beyond the boundary) has its cases outside every cell and cannot be a hot spot of this grid
+    built = shapely.union_all(demo_ws.read("built_up").geometry.values)
+    inside = [h for h in spots if built.contains(shapely.Point(h["x"], h["y"]))]
+    assert len(inside) >= len(spots) - 2 and len(inside) >= 10
+    cells = hs.hex_cell_index(np.array([[h["x"], h["y"]] for h in inside]), res.cells)
+    assert (cells >= 0).all()
+    bins = res.cells["gi_bin"].to_numpy()[cells]
+    assert (bins == 3).all(), {h["name"]: int(b) for h, b in zip(inside, bins)}
 
 
 def test_demo_gi_star_matches_esda(demo_ws):
@@ -372,3 +370,19 @@ def test_demo_gi_star_matches_esda(demo_ws):
     ref = _esda_z(res.cells["count"].to_numpy(), c, 250.0)
     assert len(res.cells) > 5000
     assert np.abs(res.cells["gi_z"].to_numpy() - ref).max() < 1e-6
+
+
+def test_a_case_without_a_point_is_named(tmp_path):
+    from civgis.workspace import Workspace
+
+    ws = Workspace.create(tmp_path / "bad.gpkg", crs=CRS)
+    ws.write("built_up", gpd.GeoDataFrame({"name": ["建成区"]}, geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000)], crs=CRS))
+    n = 40
+    geoms = list(shapely.points(np.full(n, X0 + 500.0), np.full(n, Y0 + 500.0)))
+    geoms[7] = shapely.Point()
+    t = pd.Timestamp("2025-01-01")
+    ws.write("inspections", gpd.GeoDataFrame(
+        {"case_id": [f"AJ{i:03d}" for i in range(n)], "category": ["0102"] * n, "reported_at": [t] * n,
+         "deadline": [t] * n, "closed_at": [t] * n, "status": ["closed"] * n}, geometry=geoms, crs=CRS))
+    with pytest.raises(ValueError, match=r"inspections.*AJ007.*geometry"):
+        hs.hotspots_workspace(ws)

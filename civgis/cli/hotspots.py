@@ -85,6 +85,8 @@ def cmd_hotspots(args) -> int:
         e = out.emerging
         cats = "，".join(f"{CATEGORY_LABELS_ZH[k]} {v}" for k, v in e.category_counts().items() if k != "none")
         print(f"新兴热点 emerging ({e.by}, {e.periods[0]}–{e.periods[-1]}, {len(e.periods)} 步): {cats or '无'}")
+    elif out.note:
+        print(f"新兴热点未分析 emerging hot spots skipped: {out.note}")
     if len(out.ranking):
         print("责任区排名 zone ranking:")
         print_table(out.ranking.head(20).round(2), columns=RANKING_COLUMNS_ZH)
