@@ -44,8 +44,10 @@ learnmoreemerging.htm):
    hot is only tested against hot categories (and cold against cold).
 
 Significance: a bin is hot/cold at ≥ 90 % confidence (any non-zero Gi_Bin, ArcGIS's rule);
-the Mann-Kendall trend is significant at ``trend_alpha`` (default 0.10, i.e. 90 % confidence,
-two-sided — change it to 0.05 for a stricter test).
+the Mann-Kendall trend is significant at ``trend_alpha`` (default 0.10, i.e. the same 90 %
+confidence, two-sided; the ArcGIS pages we could consult do not state the trend's level
+explicitly — set 0.05 for a stricter test). Mann-Kendall is run with the tie correction, on the
+z-scores of each cell, as ArcGIS evaluates "the intensity of clustering" over time.
 
 Examples
 --------
@@ -390,7 +392,7 @@ def emerging_hotspots_workspace(ws, result: HotspotResult | None = None, *, by: 
 
     Without ``result``, :func:`civgis.hotspots.hotspots_workspace` is run first to choose the grid.
     """
-    from .hotspots import hex_grid, hotspots_workspace
+    from .hotspots import hotspots_workspace
 
     if result is None:
         result = hotspots_workspace(ws, category=category, since=since, until=until, cell_size=cell_size, band=band)
