@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from scipy.spatial import cKDTree
 from shapely.geometry import box
 
 from civgis import hotspots as hs
@@ -48,7 +49,7 @@ def test_hex_grid_geometry():
     assert grid.intersects(area).all()
     # adjacent centres are s apart
     c = hs.grid_centres(grid)
-    d, _ = __import__("scipy.spatial", fromlist=["cKDTree"]).cKDTree(c).query(c, k=2)
+    d, _ = cKDTree(c).query(c, k=2)
     assert np.allclose(d[:, 1], s)
     # grid parameters are recoverable from the geometry alone (attrs lost)
     bare = gpd.GeoDataFrame(grid.drop(columns="geometry"), geometry=grid.geometry.values, crs=CRS)
@@ -152,14 +153,20 @@ def test_morans_i_z_matches_esda():
     grid = hs.hex_grid(box(0, 0, 1500, 1200), 100.0)
     c = hs.grid_centres(grid)
     y = rng.poisson(3, len(grid)).astype(float) + (c[:, 0] < 600) * 4
-    from scipy.spatial import cKDTree
-
     pairs = cKDTree(c).query_pairs(260.0, output_type="ndarray")
     z = hs.morans_i_z(y, pairs[:, 0], pairs[:, 1])
     w = DistanceBand(c, threshold=260.0, binary=True, silence_warnings=True)
     w.transform = "B"
     mi = esda.Moran(y, w, transformation="B", permutations=0)
     assert z == pytest.approx(mi.z_rand, abs=1e-9)
+    # all bands in one pass (as the OHSA band search does) = esda band by band
+    dists = np.array([110.0, 180.0, 260.0, 350.0])
+    pairs = cKDTree(c).query_pairs(dists[-1], output_type="ndarray")
+    band_of = np.searchsorted(dists, np.hypot(*(c[pairs[:, 0]] - c[pairs[:, 1]]).T))
+    zs = hs.morans_i_z_bands(y, pairs[:, 0], pairs[:, 1], band_of, len(dists))
+    for d, zb in zip(dists, zs):
+        wd = DistanceBand(c, threshold=d, binary=True, silence_warnings=True)
+        assert zb == pytest.approx(esda.Moran(y, wd, transformation="B", permutations=0).z_rand, abs=1e-9)
 
 
 def test_ohsa_band_falls_back_to_kth_neighbour_without_a_peak():
