@@ -39,7 +39,9 @@ standards (thresholds live in ``data/targets.toml``, see :mod:`civgis.targets`):
 Per zone (``zones=True``) the same measures that make sense on a zone (green ratio, park service
 coverage, lamp rates, toilet coverage, sweeping) plus the zone's area inside ``B``, road length,
 lamp and toilet counts and residents are computed on ``zone ∩ B``. Points on a border between
-two zones count in both.
+two zones count in both, and so does a road running along the border (within
+``EDGE_TOLERANCE_M`` = 1 cm for at least 1 m, which also makes the clipping robust to the last
+digit); a road crossing a border is cut exactly.
 
 Examples
 --------
@@ -98,8 +100,12 @@ PARK_CATEGORIES = ("G1",)
 #: (minimum park area m², service radius m), largest first [unconfirmed, GB/T 50563-2010]
 PARK_TIERS = ((5000.0, 500.0), (1000.0, 300.0))
 
+#: a road running within this distance of a region's edge for at least BORDER_MIN_M belongs to it
+EDGE_TOLERANCE_M = 0.01
+BORDER_MIN_M = 1.0
+
 DEFAULTS = dict(lamp_reach_m=25.0, lamp_snap_m=40.0, toilet_radius_m=300.0, park_tiers=PARK_TIERS,
-                park_entry_tolerance_m=20.0, walk_cell_m=10.0, population=None)
+                park_entry_tolerance_m=20.0, walk_cell_m=20.0, population=None)
 
 
 class IndicatorError(ValueError):
@@ -398,8 +404,12 @@ def _road_cover(parts: np.ndarray, lamps: gpd.GeoDataFrame, owner: np.ndarray, r
 def _clip_lines(parts: np.ndarray, regions: Regions):
     """Road parts clipped to the regions: ``(part, region, a, b)`` intervals along the part.
 
-    Intervals of one part in one region are merged, so a road running along a seam between two
-    pieces of the same region is not counted twice.
+    Roads often run exactly along a zone border, and intersecting a line with a polygon whose edge
+    it follows is numerically fragile (the stretch may fall just outside both neighbours). So the
+    stretches of road lying within ``EDGE_TOLERANCE_M`` of a region's edge for at least
+    ``BORDER_MIN_M`` are added to the exact intersection: a road along a border counts in both
+    zones, while a road crossing a border is cut exactly. Intervals of one part in one region are
+    merged, so nothing counts twice within a region.
     """
     e = np.empty(0, np.int64)
     if len(parts) == 0 or len(regions.pieces) == 0:
@@ -407,9 +417,19 @@ def _clip_lines(parts: np.ndarray, regions: Regions):
     il, ip = shapely.STRtree(regions.pieces).query(parts, predicate="intersects")
     inter = shapely.intersection(parts[il], regions.pieces[ip])
     pair, a, b = _net.line_intervals(parts[il], inter, np.arange(len(il)))
-    if len(pair) == 0:
+    part_i, reg = il[pair], regions.owner[ip[pair]]
+    band = shapely.buffer(shapely.boundary(regions.pieces), EDGE_TOLERANCE_M, quad_segs=1)
+    jl, jp = shapely.STRtree(band).query(parts, predicate="intersects")
+    if len(jl):
+        binter = shapely.intersection(parts[jl], band[jp])
+        bpair, ba, bb = _net.line_intervals(parts[jl], binter, np.arange(len(jl)))
+        along = (bb - ba) >= BORDER_MIN_M
+        part_i = np.r_[part_i, jl[bpair[along]]]
+        reg = np.r_[reg, regions.owner[jp[bpair[along]]]]
+        a, b = np.r_[a, ba[along]], np.r_[b, bb[along]]
+    if len(part_i) == 0:
         return e, e, np.empty(0), np.empty(0)
-    key = il[pair] * regions.n + regions.owner[ip[pair]]
+    key = part_i * regions.n + reg
     span = float(shapely.length(parts).max()) + 1.0
     key, a, b = _net.merge_intervals(key, a, b, span=span)
     return key // regions.n, key % regions.n, a, b
@@ -450,7 +470,7 @@ def lamp_coverage(roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *, reach_m: 
 
 
 def walk_samples(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, built_up=None, *,
-                 tiers=PARK_TIERS, entry_tolerance_m: float = 20.0, cell_m: float = 10.0) -> gpd.GeoDataFrame:
+                 tiers=PARK_TIERS, entry_tolerance_m: float = 20.0, cell_m: float = 20.0) -> gpd.GeoDataFrame:
     """Residential land sampled on a ``cell_m`` grid with the walk to the nearest qualifying park.
 
     Returns
@@ -915,7 +935,7 @@ def park_service_coverage(residential, green, built_up, *, tiers=PARK_TIERS) -> 
 
 
 def park_walk_coverage(residential, green, roads, built_up, *, tiers=PARK_TIERS, entry_tolerance_m=20.0,
-                       cell_m=10.0) -> float:
+                       cell_m=20.0) -> float:
     """公园绿地步行可达覆盖率 (%): as the service coverage, by walking distance on ``roads``."""
     rows = _single(built_up, green=green, residential=residential, roads=roads,
                    params={"park_tiers": tiers, "park_entry_tolerance_m": entry_tolerance_m, "walk_cell_m": cell_m})

@@ -441,6 +441,6 @@ def test_lamp_coverage_and_walk_samples_give_the_table_figures():
     green = gdf([{"green_id": "p", "category": "G1"}], [box(0, 0, 80, 50)])
     street = gdf([{"road_id": "s", "road_class": "branch"}], [LineString([(-100, -10), (600, -10)])])
     res = gdf([{"res_id": "r", "name": "甲", "population": 100}], [box(300, -50, 400, -20)])
-    samples = ind.walk_samples(res, green, street, Bp)
+    samples = ind.walk_samples(res, green, street, Bp, cell_m=10.0)
     assert len(samples) == 30 and samples["covered"].sum() == 21
     assert samples["walk_m"].min() == pytest.approx(15 + 305 - 80 - math.sqrt(300), abs=0.05)
