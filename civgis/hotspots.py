@@ -914,9 +914,14 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, title: str = "巡查�
     if per_cell:
         keep = [c for c in ("cell_id", "count", "total", "gi_z", "gi_p", column, "geometry") if c in cells]
         show = cells[list(dict.fromkeys(keep))].copy()
-    else:
+    else:   # one shape per class; the hexagon staircase is smoothed a little (display only)
         show = dissolve_classes(cells, column)
+        size, _ = _grid_params(cells) if {"q", "r"} <= set(cells.columns) else (0.0, None)
+        if size:
+            show = show.set_geometry(shapely.simplify(show.geometry.values, 0.3 * size, preserve_topology=True))
     show = show.to_crs(4326)
+    # 1e-6° ≈ 0.1 m: plenty for display, and about half the size of full-precision JSON
+    show = show.set_geometry(shapely.set_precision(show.geometry.values, 1e-6, mode="pointwise"))
     show["label"] = show[column].map(lambda v: labels.get(v, str(v)))
     for c in ("gi_z", "gi_p"):
         if c in show:
@@ -1052,6 +1057,7 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     if emerging is not None:
         ecells = gpd.GeoDataFrame(emerging.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,
                                   crs=res.cells.crs)
+        ecells.attrs.update(res.cells.attrs)
         files["emerging_map"] = save_folium(hotspot_map(ecells, built_up=built, title="新兴热点 emerging hot spots",
                                                         column="category", labels=CATEGORY_LABELS_ZH,
                                                         colours=CATEGORY_COLOURS), out / "emerging.html")

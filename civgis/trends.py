@@ -375,11 +375,12 @@ def emerging_hotspots(points, times, grid: gpd.GeoDataFrame, band: float, *, by:
     mk = mann_kendall_many(z, alpha=trend_alpha)
     cat = classify_emerging(bins, mk["z"], mk["p"], trend_alpha=trend_alpha)
     cells = gpd.GeoDataFrame({
-        "cell_id": grid["cell_id"].to_numpy(), "category": cat,
+        "cell_id": grid["cell_id"].to_numpy(), "q": grid["q"].to_numpy(), "r": grid["r"].to_numpy(), "category": cat,
         "category_zh": [CATEGORY_LABELS_ZH[c] for c in cat],
         "trend_z": mk["z"], "trend_p": mk["p"], "trend_tau": mk["tau"],
         "n_hot": (bins > 0).sum(axis=1), "n_cold": (bins < 0).sum(axis=1), "final_bin": bins[:, -1].astype(int),
         "total": counts.sum(axis=1).astype(np.int64)}, geometry=grid.geometry.values, crs=grid.crs)
+    cells.attrs.update(grid.attrs)
     return EmergingResult(cells=cells, periods=periods, counts=counts, z=z, p=p, bins=bins, by=by, band_m=float(band),
                           time_window=time_window, trend_alpha=trend_alpha,
                           params={"n_cases": int(ok.sum())})
