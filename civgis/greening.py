@@ -22,14 +22,19 @@ The pipeline, each step a pure function on GeoDataFrames/arrays:
    (:func:`coverage_matrix`, one ``STRtree.query(..., predicate="dwithin")`` call). This is the
    only approximation: a unit cut by a buffer edge counts wholly in or wholly out, so the
    selection objective can differ from the exact one by at most the population of the units a
-   buffer edge crosses (about ``perimeter × cell / 2 × density`` per site, and it is unbiased in
-   expectation). Coverage of a unit is a yes/no per unit, so overlapping new parks are counted
-   once (a union, never a sum).
+   buffer edge crosses (about ``perimeter × cell × density`` per site; unbiased for one site, but
+   the chosen sites are those the grid favoured, so the grid objective runs slightly high:
+   measured +0.04 % on the demo county with 25 m cells, +0.2–0.3 % on the 50 m bench). The
+   figures reported to the user are not the grid's but exact areas (step 5). Coverage of a unit
+   is a yes/no per unit, so overlapping new parks are counted once (a union, never a sum).
 4. **Selection** — :func:`greedy_max_cover` (lazy greedy, the ``1 − 1/e`` guarantee of
-   Nemhauser et al. 1978 for a cardinality constraint; for a budget the better of the
-   gain-per-m² greedy and the best single site, Khuller et al. 1999) and :func:`exact_max_cover`
+   Nemhauser et al. 1978 for a cardinality constraint; with an area budget the best of the
+   gain-per-m² greedy, the gain greedy, the best single site (Khuller et al. 1999) and
+   single-site seeds completed greedily, then improved by exchanges) and :func:`exact_max_cover`
    (integer programme solved by HiGHS through ``scipy.optimize.milp`` or by PuLP's bundled CBC),
-   which proves how far greedy is from the optimum on a given instance (``gap``).
+   which proves how far greedy is from the optimum on a given instance (``gap``);
+   :func:`lp_bound_max_cover` proves it from the LP relaxation where the integer programme is
+   too big to finish.
 5. **Exact evaluation and what-if** — the chosen sites are then evaluated *exactly*, with polygon
    areas, not grid units: site by site the uncovered residential pieces are intersected with the
    site's buffer and then cut away, so each site's ``new_residents`` is its exact marginal gain
@@ -128,14 +133,6 @@ def qualifying_parks(green: gpd.GeoDataFrame, *, tiers=DEFAULT_TIERS, categories
     parks = indicators.qualifying_parks(green, tiers=tiers, categories=categories)
     parks["area_m2"] = parks["park_area_m2"]
     return parks
-
-
-def service_area(geoms, radii, *, quad_segs: int = QUAD_SEGS):
-    """Union of the polygons buffered from their boundary by their radius (one shapely geometry)."""
-    geoms = np.asarray(_geoms(geoms))
-    if len(geoms) == 0:
-        return shapely.Polygon()
-    return shapely.union_all(shapely.buffer(geoms, np.asarray(radii, dtype=float), quad_segs=quad_segs))
 
 
 # ============================================================================ gap
