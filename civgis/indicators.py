@@ -646,7 +646,8 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
                 add("park_walk_coverage", _pct(np.bincount(owner[covered], weights=w[covered], minlength=n),
                                                np.bincount(owner, weights=w, minlength=n)))
             else:
-                add("park_walk_coverage", np.full(n, 0.0 if roads is not None else np.nan),
+                # no qualifying park: nothing is reached (NaN where there is no residential land)
+                add("park_walk_coverage", _pct(np.zeros(n), res_area) if roads is not None else np.full(n, np.nan),
                     note="" if roads is not None else notes.get("roads", ""))
     else:
         add("park_service_coverage", np.full(n, np.nan), note=notes.get("residential") or notes.get("green", ""))

@@ -444,3 +444,16 @@ def test_lamp_coverage_and_walk_samples_give_the_table_figures():
     samples = ind.walk_samples(res, green, street, Bp, cell_m=10.0)
     assert len(samples) == 30 and samples["covered"].sum() == 21
     assert samples["walk_m"].min() == pytest.approx(15 + 305 - 80 - math.sqrt(300), abs=0.05)
+
+
+def test_no_qualifying_park_reaches_nobody_and_no_residential_land_is_no_figure():
+    B = built(box(0, 0, 1000, 1000))
+    green = gdf([{"green_id": "tiny", "category": "G1"}], [box(0, 0, 30, 30)])          # 900 m²: no radius
+    street = gdf([{"road_id": "s", "road_class": "branch"}], [LineString([(0, -5), (500, -5)])])
+    res = gdf([{"res_id": "r", "name": "甲", "population": 10}], [box(40, 0, 60, 20)])
+    t = ind.indicator_table(B, green=green, roads=street, residential=res)
+    assert row(t, "park_service_coverage")["value"] == 0.0 and row(t, "park_walk_coverage")["value"] == 0.0
+    nobody = ind.indicator_table(B, green=green, roads=street, residential=res.iloc[:0])
+    assert math.isnan(row(nobody, "park_walk_coverage")["value"])
+    assert math.isnan(row(nobody, "park_service_coverage")["value"])
+    assert pd.isna(row(nobody, "park_service_coverage")["passed"])
