@@ -49,11 +49,13 @@ Examples
 ...                        geometry=[box(0, 0, 2100, 10)], crs=4527)
 >>> cand = gpd.GeoDataFrame({"site_id": ["A", "B", "C"]}, crs=4527, geometry=[
 ...     box(500, -100, 550, 110), box(1550, -100, 1600, 110), box(950, -100, 1150, 110)])
->>> plan = plan_greening_frames(residential=res, candidates=cand, sites=2, exact=True)
->>> plan.sites["site_id"].tolist(), round(plan.covered_after)
+>>> plan = plan_greening_frames(residential=res, candidates=cand, sites=2, exact=True, refine=False)
+>>> plan.sites["site_id"].tolist(), round(plan.covered_after)          # plain greedy: C first
 (['C', 'A'], 1650)
 >>> plan.exact.objective, round(plan.gap_pct, 1)          # the optimum picks A and B
 (2100.0, 21.4)
+>>> plan_greening_frames(residential=res, candidates=cand, sites=2).sites["site_id"].tolist()  # refined
+['A', 'B']
 """
 
 from __future__ import annotations
@@ -480,7 +482,7 @@ def _check_limits(n_sites, k, costs, budget):
 
 
 def greedy_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, costs=None,
-                     budget: float | None = None, swaps: bool | None = None, seeds: int = 20,
+                     budget: float | None = None, refine: bool = False, seeds: int = 20,
                      max_swap_rounds: int = 100) -> CoverSolution:
     """Lazy greedy for the maximal covering problem.
 
@@ -492,15 +494,16 @@ def greedy_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, co
     Wolsey & Fisher 1978). With an area ``budget`` (``costs`` = site areas), it returns the better
     of the greedy by gain per m² and the best single affordable site (Khuller, Moss & Naor 1999).
 
-    With a budget it also tries partial enumeration (Khuller et al.): each of the ``seeds`` sites
-    with the largest gain and the ``seeds`` with the largest gain per m² is forced in and the rest
-    of the budget filled greedily; the best of all these starts is kept.
+    ``refine=True`` then improves on the greedy, at the cost of more work (about 5 s instead of
+    0.01 s for 4 000 sites × 38 000 units, K = 50; milliseconds at county size):
 
-    ``swaps=True`` then improves the result by local search: repeatedly the best exchange of one
-    chosen site for one other (that keeps within ``k`` and the budget), followed by refilling any
-    budget left, until no exchange gains (at most ``max_swap_rounds``). Each candidate removal is
-    scored against every site with one sparse mat-vec. The default (``None``) swaps only with a
-    budget, where plain greedy is weakest; the chosen sites are then listed in greedy order.
+    * partial enumeration (Khuller et al.): each of the ``seeds`` sites with the largest gain and
+      the ``seeds`` with the largest gain per m² is forced in and the rest filled greedily;
+    * local search from the best start: the best exchange of one chosen site for one other
+      (each removal scored against every site with one sparse mat-vec), or dropping one site and
+      refilling the freed room/budget greedily, while that gains (at most ``max_swap_rounds``).
+
+    The refined sites are listed in greedy order with their marginal gains.
 
     Parameters
     ----------
@@ -537,24 +540,24 @@ def greedy_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, co
         plain = _lazy_greedy(A, w, k, costs, budget, ratio=False)  # gain first, as a third try
         if plain.objective > sol.objective:
             sol = plain
-        if seeds and (k is None or k >= 1):  # partial enumeration: force one promising site, fill greedily
-            Af = A.astype(float)
-            score = np.where(costs > 0, gains0 / np.maximum(costs, 1e-12), np.inf)
-            top = np.unique(np.r_[np.argsort(-gains0, kind="stable")[:seeds],
-                                  np.argsort(-score, kind="stable")[:seeds]])
-            top = top[(costs[top] <= budget) & (gains0[top] > 0)]
-            for s0 in top:
-                sel = _fill(A, Af, w, [int(s0)], [], k, costs, float(budget), True)
-                v = float(w[np.asarray(Af[sel].sum(axis=0)).ravel() > 0].sum())
-                if v > sol.objective + 1e-9 * max(1.0, v):
-                    sol = CoverSolution(sel, [], v, np.inf, False, "greedy-seeded", 0.0)
-    if swaps is None:
-        swaps = budget is not None
+    if refine and seeds and (k is None or k >= 1):  # partial enumeration: force one promising site, fill greedily
+        Af = A.astype(float)
+        gains0 = _row_sums(A, w)
+        cost = costs if budget is not None else np.zeros(A.shape[0])
+        cap = float(budget) if budget is not None else np.inf
+        score = np.where(cost > 0, gains0 / np.maximum(cost, 1e-12), gains0)
+        top = np.unique(np.r_[np.argsort(-gains0, kind="stable")[:seeds], np.argsort(-score, kind="stable")[:seeds]])
+        top = top[(cost[top] <= cap) & (gains0[top] > 0)]
+        for s0 in top:
+            sel = _fill(A, Af, w, [int(s0)], [], k, cost, cap, budget is not None)
+            v = float(w[np.asarray(Af[sel].sum(axis=0)).ravel() > 0].sum())
+            if v > sol.objective + 1e-9 * max(1.0, v):
+                sol = CoverSolution(sel, [], v, np.inf, False, "greedy-seeded", 0.0)
     method, chosen = sol.method, list(sol.chosen)
-    if swaps and chosen:
+    if refine and chosen:
         chosen = _swap_search(A, w, chosen, k, costs, budget, max_swap_rounds)
         if set(chosen) != set(sol.chosen):
-            method += "+swaps"
+            method += "+exchanges"
     if set(chosen) != set(sol.chosen) or len(sol.gains) != len(sol.chosen):
         sol = _in_greedy_order(A, w, chosen, method)
     sol.seconds = time.perf_counter() - t0
@@ -997,7 +1000,7 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
                          tiers=DEFAULT_TIERS, cell_m: float = 25.0, exact: bool = False,
                          solver: str = "highs", time_limit: float | None = None, use: str = "greedy",
                          population: float | None = None, targets: dict | None = None,
-                         swaps: bool | None = None, quad_segs: int = QUAD_SEGS) -> GreeningPlan:
+                         refine: bool = True, quad_segs: int = QUAD_SEGS) -> GreeningPlan:
     """Plan the greening from GeoDataFrames (all in one projected metric CRS).
 
     Parameters
@@ -1015,8 +1018,8 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     exact : also solve the integer programme and report the greedy gap
     solver : ``"highs"`` (scipy.optimize.milp) or ``"cbc"`` (PuLP)
     use : which solution becomes the plan when both ran: ``"greedy"`` or ``"exact"``
-    swaps : improve the greedy by 1-for-1 exchanges (default: only with a budget), see
-        :func:`greedy_max_cover`
+    refine : improve the lazy greedy by seeds and exchanges (:func:`greedy_max_cover`); False gives
+        the plain lazy greedy
     population : urban resident population for 人均公园绿地 (default: the residential total)
     targets : indicator targets (default :data:`DEFAULT_TARGETS`)
     """
@@ -1058,7 +1061,7 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     cand["potential_residents"] = _row_sums(A, w) if len(cand) else np.zeros(0)
     costs = cand["area_m2"].to_numpy(float)
     greedy = greedy_max_cover(A, w, k=sites, costs=costs if budget_m2 is not None else None, budget=budget_m2,
-                              swaps=swaps)
+                              refine=refine)
     exact_sol = None
     gap_pct = None
     if exact:
@@ -1123,7 +1126,7 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
 
     params = {"sites": sites, "budget_m2": budget_m2, "min_area_m2": min_area_m2 if min_area_m2 is not None
               else min(t[0] for t in tiers), "tiers": [list(map(float, t)) for t in tiers], "cell_m": cell_m,
-              "exact": exact, "solver": solver if exact else None, "use": use, "n_units": int(len(units)),
+              "exact": exact, "solver": solver if exact else None, "use": use, "refine": refine, "n_units": int(len(units)),
               "n_candidates": int(len(cand))}
     return GreeningPlan(sites=sites_df, population=total_pop, covered_before=covered_before,
                         covered_after=covered_after, gap=gap, gap_after=gap_after, candidates=cand,

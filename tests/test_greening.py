@@ -97,7 +97,8 @@ def test_greedy_is_provably_not_optimal_and_exact_finds_the_optimum():
     cand = sites({"A": (500, 50), "B": (1550, 50), "C": (950, 200)})
     # A covers [0, 1050], B [1050, 2100], C [450, 1650] (1 200: the greedy's first pick)
     for solver in ("highs", "cbc"):
-        plan = plan_greening_frames(residential=res, candidates=cand, sites=2, exact=True, solver=solver)
+        plan = plan_greening_frames(residential=res, candidates=cand, sites=2, exact=True, solver=solver,
+                                    refine=False)
         assert plan.sites["site_id"].tolist() == ["C", "A"]      # greedy: 1 200, then 450 (A before B on a tie)
         assert plan.greedy.objective == pytest.approx(1650)
         assert plan.exact.objective == pytest.approx(2100)
@@ -107,9 +108,12 @@ def test_greedy_is_provably_not_optimal_and_exact_finds_the_optimum():
     # exact areas agree with the grid here (buffer edges fall on cell edges)
     assert plan.sites["new_residents"].tolist() == pytest.approx([1200, 450], abs=1e-6)
     assert plan.covered_after == pytest.approx(1650, abs=1e-6)
-    best = plan_greening_frames(residential=res, candidates=cand, sites=2, exact=True, use="exact")
+    best = plan_greening_frames(residential=res, candidates=cand, sites=2, exact=True, use="exact", refine=False)
     assert best.covered_after == pytest.approx(2100, abs=1e-6)
     assert best.sites["new_residents"].sum() == pytest.approx(2100, abs=1e-6)
+    # the refined greedy (the plan's default) exchanges C for B and reaches the optimum here
+    refined = plan_greening_frames(residential=res, candidates=cand, sites=2)
+    assert sorted(refined.sites["site_id"]) == ["A", "B"] and refined.covered_after == pytest.approx(2100, abs=1e-6)
 
 
 def test_coverage_is_counted_once_where_two_new_parks_overlap():
@@ -200,8 +204,8 @@ def test_budgeted_greedy_stays_feasible_and_below_the_brute_force_optimum(seed):
     dense = A.toarray()
     optimum = max(float(w[dense[list(c)].any(axis=0)].sum()) if c else 0.0
                   for r in range(0, 13) for c in itertools.combinations(range(12), r) if costs[list(c)].sum() <= budget)
-    plain = greedy_max_cover(A, w, costs=costs, budget=budget, swaps=False, seeds=0)
-    better = greedy_max_cover(A, w, costs=costs, budget=budget)         # seeds + exchanges (the default)
+    plain = greedy_max_cover(A, w, costs=costs, budget=budget)
+    better = greedy_max_cover(A, w, costs=costs, budget=budget, refine=True)   # seeds + exchanges
     exact = exact_max_cover(A, w, costs=costs, budget=budget)
     for sol in (plain, better, exact):
         assert costs[sol.chosen].sum() <= budget
@@ -338,6 +342,8 @@ def test_cli_greening_table_and_budget(small_ws, capsys):
     assert main(["greening", str(small_ws.path), "--budget-m2", "12000"]) == 0
     text = capsys.readouterr().out
     assert "S2" in text and "S1" not in text and "S3" not in text and "人均公园绿地面积" in text
+    assert main(["greening", str(small_ws.path), "--sites", "1", "--no-refine"]) == 0
+    assert "S2" in capsys.readouterr().out
 
 
 def test_bad_population_names_layer_feature_and_field():
@@ -408,7 +414,7 @@ def test_demo_budgeted_greedy_is_within_two_percent_of_the_optimum(demo_ws):
     w, costs = units["weight"].to_numpy(), cand["area_m2"].to_numpy()
     gaps = []
     for budget in (5000, 10000, 20000, 40000, 80000):
-        g = greedy_max_cover(A, w, costs=costs, budget=budget)
+        g = greedy_max_cover(A, w, costs=costs, budget=budget, refine=True)
         e = exact_max_cover(A, w, costs=costs, budget=budget)
         assert costs[g.chosen].sum() <= budget and costs[e.chosen].sum() <= budget and e.optimal
         gaps.append(100 * (e.objective - g.objective) / e.objective)

@@ -28,8 +28,8 @@ def register(sub) -> None:
     p.add_argument("--time-limit", type=float, default=None, metavar="S", help="精确求解时限 (秒)")
     p.add_argument("--use", choices=("greedy", "exact"), default="greedy",
                    help="两者都求解时采用哪个方案 (默认 greedy)")
-    p.add_argument("--swaps", action=argparse.BooleanOptionalAction, default=None,
-                   help="贪心后以交换地块的局部搜索改进（默认仅在给出 --budget-m2 时）")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                   help="贪心后以种子枚举和交换地块的局部搜索改进（默认开启；--no-refine 为纯贪心）")
     p.add_argument("--cell-m", type=float, default=25.0, metavar="M", help="需求单元格网边长 (米，默认 25)")
     p.add_argument("--from-canopy", action="store_true",
                    help="另从植被覆盖栅格中识别空地（建成区内、绿地与居住用地之外）作为候选")
@@ -60,7 +60,7 @@ def run(args) -> int:
         plan = greening.plan_greening(ws, sites=sites, budget_m2=args.budget_m2, min_area_m2=args.min_area,
                                       exact=args.exact, solver=args.solver, time_limit=args.time_limit,
                                       use=args.use, cell_m=args.cell_m, from_canopy=args.from_canopy,
-                                      canopy_threshold=args.canopy_threshold, swaps=args.swaps)
+                                      canopy_threshold=args.canopy_threshold, refine=args.refine)
     except (ValueError, KeyError, RuntimeError) as exc:
         raise CliError(str(exc)) from None
 
