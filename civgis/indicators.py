@@ -469,6 +469,49 @@ def lamp_coverage(roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *, reach_m: 
     return rp, out
 
 
+def unlit_stretches(roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *, reach_m: float = 25.0,
+                    snap_m: float = 40.0, min_length_m: float = 1.0) -> gpd.GeoDataFrame:
+    """The stretches of road no lamp of its own lights (暗段): the repair list behind 装灯率.
+
+    Each lamp belongs to its nearest road within ``snap_m``; a road is lit within ``reach_m`` of its
+    own lamps; what is left of each road, in stretches of at least ``min_length_m``, is returned.
+
+    Returns
+    -------
+    GeoDataFrame with the road's attributes, ``from_m`` and ``to_m`` (metres along the road line),
+    ``length_m`` and the stretch as a LineString, longest first.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point
+    >>> r = gpd.GeoDataFrame({"road_id": ["r"]}, geometry=[LineString([(0, 0), (300, 0)])], crs=4527)
+    >>> l = gpd.GeoDataFrame({"lamp_id": ["a", "b"]}, geometry=[Point(20, 0), Point(280, 0)], crs=4527)
+    >>> unlit_stretches(r, l)[["road_id", "from_m", "to_m"]].values.tolist()
+    [['r', 45.0, 255.0]]
+    """
+    from shapely.ops import substring
+
+    rp = _road_parts(roads)
+    parts = np.asarray(rp.geometry.values, dtype=object)
+    cover = _road_cover(parts, lamps, assign_lamps(lamps, parts, snap_m=snap_m), reach_m)
+    L = shapely.length(parts)
+    key, a, b = cover.key, cover.a, cover.b
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.empty(0, bool)
+    last = np.r_[key[1:] != key[:-1], True] if len(key) else np.empty(0, bool)
+    none = np.setdiff1d(np.arange(len(parts)), key)
+    k = np.r_[key, key[last], none].astype(np.int64)
+    s0 = np.r_[np.where(first, 0.0, np.r_[0.0, b[:-1]]), b[last], np.zeros(len(none))]
+    s1 = np.r_[a, L[key[last]], L[none]]
+    keep = (s1 - s0) >= min_length_m
+    k, s0, s1 = k[keep], np.maximum(s0[keep], 0.0), np.minimum(s1[keep], L[k[keep]])
+    geoms = [substring(parts[i], x0, x1) for i, x0, x1 in zip(k, s0, s1)]   # only the dark stretches
+    out = rp.drop(columns=rp.geometry.name).iloc[k].reset_index(drop=True)
+    out["from_m"], out["to_m"], out["length_m"] = s0, s1, s1 - s0
+    out = gpd.GeoDataFrame(out, geometry=geoms, crs=roads.crs)
+    return out.sort_values("length_m", ascending=False, kind="stable").reset_index(drop=True)
+
+
 def walk_samples(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, built_up=None, *,
                  tiers=PARK_TIERS, entry_tolerance_m: float = 20.0, cell_m: float = 20.0) -> gpd.GeoDataFrame:
     """Residential land sampled on a ``cell_m`` grid with the walk to the nearest qualifying park.

@@ -457,3 +457,17 @@ def test_no_qualifying_park_reaches_nobody_and_no_residential_land_is_no_figure(
     assert math.isnan(row(nobody, "park_walk_coverage")["value"])
     assert math.isnan(row(nobody, "park_service_coverage")["value"])
     assert pd.isna(row(nobody, "park_service_coverage")["passed"])
+
+
+def test_unlit_stretches_find_the_planted_dark_stretches_of_the_demo(demo_ws, demo_dir):
+    manifest = json.loads((demo_dir / "manifest.json").read_text(encoding="utf-8"))
+    found = ind.unlit_stretches(demo_ws.read("roads"), demo_ws.read("lamps"), reach_m=25.0, min_length_m=5.0)
+    planted = manifest["planted"]["unlit_stretches"]
+    assert set(found["road_id"]) == {p["road_id"] for p in planted}       # nothing else is dark
+    for p in planted:
+        mine = found[found["road_id"] == p["road_id"]]
+        assert len(mine) == 1, p["road_id"]
+        # lamps stand on the centre line: the dark stretch is the lamp-free one less a reach at each end
+        lo = 0.0 if p.get("whole_road") else p["from_m"] + 25.0
+        hi = p["to_m"] if p.get("whole_road") else p["to_m"] - 25.0
+        assert (mine["from_m"].iloc[0], mine["to_m"].iloc[0]) == pytest.approx((lo, hi), abs=0.5)
