@@ -189,6 +189,11 @@ def line_intervals(lines: np.ndarray, pieces: np.ndarray, owner: np.ndarray):
     polygon); every connected part is one interval. Returns ``(owner_of_part, a, b)``.
     """
     parts, idx = shapely.get_parts(pieces, return_index=True)
+    nested = np.isin(shapely.get_type_id(parts), (5, 7))  # a MultiLineString inside a GeometryCollection
+    if nested.any():
+        inner, j = shapely.get_parts(parts[nested], return_index=True)
+        parts = np.r_[parts[~nested], inner]
+        idx = np.r_[idx[~nested], idx[nested][j]]
     keep = (shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)
     parts, idx = parts[keep], idx[keep]
     own = np.asarray(owner)[idx]

@@ -104,3 +104,11 @@ def test_a_node_reached_from_two_entries_takes_the_nearer_one():
     d = net.node_distances(n, net.park_entries(n, parks, entry_tolerance_m=0))
     by_x = dict(zip(n.node_xy[:, 0].round().tolist(), d.tolist()))
     assert by_x == pytest.approx({0.0: 60.0, 100.0: 30.0, 200.0: 70.0})
+
+
+def test_line_intervals_reach_into_nested_collections():
+    line = LineString([(0, 0), (100, 0)])
+    nested = shapely.GeometryCollection([shapely.MultiLineString([[(10, 0), (20, 0)], [(50, 0), (70, 0)]]),
+                                         shapely.Point(90, 0)])
+    own, a, b = net.line_intervals(np.array([line]), np.array([nested]), np.array([0]))
+    assert (own.tolist(), a.tolist(), b.tolist()) == ([0, 0], [10.0, 50.0], [20.0, 70.0])

@@ -146,9 +146,9 @@ def run(args) -> int:
         return 0
     print("创建全国文明城市 指标达标情况（建成区）")
     print_table(county_view(table))
-    city = table[table["scope"] == "city"]
-    print(f"\n达标 {int(city['passed'].fillna(False).sum())} 项 / 有目标 {int(city['passed'].notna().sum())} 项；"
-          f"目标文件: {', '.join(str(p) for p in targets.sources)}")
+    city = table[(table["scope"] == "city") & table["road_class"].isna()]
+    print(f"\n全县达标 {int(city['passed'].fillna(False).sum())} 项 / 有目标 {int(city['passed'].notna().sum())} 项"
+          f"（不含分道路等级）；目标文件: {', '.join(str(p) for p in targets.sources)}")
     if args.zones:
         zv = zone_view(table)
         print("\n各责任区（✗ 为未达标，未达标项多的排在前面）")
