@@ -981,7 +981,8 @@ class GreeningPlan:
             "area_m2": round(float(self.sites["area_m2"].sum()), 1),
             "n_candidates": int(len(self.candidates)),
             "what_if": what_if,
-            "greedy": {"objective": round(self.greedy.objective, 3), "seconds": round(self.greedy.seconds, 4)},
+            "greedy": {"objective": round(self.greedy.objective, 3), "method": self.greedy.method,
+                       "seconds": round(self.greedy.seconds, 4)},
             "params": self.params,
         }
         if self.exact is not None:

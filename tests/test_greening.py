@@ -368,7 +368,7 @@ def test_demo_greedy_is_within_two_percent_of_the_optimum(demo_plans):
     for k, plan in demo_plans.items():
         assert plan.exact.optimal
         assert plan.greedy.objective <= plan.exact.objective + 1e-6
-        assert plan.gap_pct <= 2.0, (k, plan.gap_pct)             # measured: 0.00 % (K=5), 0.15 % (K=15)
+        assert plan.gap_pct <= 2.0, (k, plan.gap_pct)  # refined greedy, measured 0.00 % for K = 1…30 (plain: ≤ 2.9 %)
         assert len(plan.sites) == k
         assert plan.covered_after - plan.covered_before == pytest.approx(plan.sites["new_residents"].sum())
 
