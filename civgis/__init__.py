@@ -10,3 +10,12 @@ __version__ = "0.1.0"
 from .workspace import Workspace, WorkspaceError  # noqa: E402
 
 __all__ = ["Workspace", "WorkspaceError", "__version__"]
+
+
+def __getattr__(name):
+    """``civgis.indicators(ws)`` and friends without importing the sub-module first."""
+    if name in ("indicators", "network", "targets", "audit", "ledger", "hotspots", "greening", "report", "demo"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'civgis' has no attribute {name!r}")

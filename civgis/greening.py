@@ -1361,8 +1361,9 @@ def write_outputs(plan: GreeningPlan, out_dir, *, boundary=None) -> dict[str, Pa
 
 # ============================================================================ helpers
 def _cjk_rc() -> dict:
-    return {"font.sans-serif": ["Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "DejaVu Sans"],
-            "font.family": "sans-serif", "axes.unicode_minus": False}
+    from .printmaps import cjk_rc
+
+    return cjk_rc()
 
 
 def _num(v):

@@ -998,14 +998,12 @@ def hotspot_png(cells: gpd.GeoDataFrame, path, *, built_up=None, title: str = "å
 
 
 def _cjk_font() -> None:
+    """Chinese legends with the same checked CJK font as the patrol maps (no tofu boxes)."""
     import matplotlib
-    from matplotlib import font_manager
 
-    for name in ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei"):
-        if any(f.name == name for f in font_manager.fontManager.ttflist):
-            matplotlib.rcParams["font.sans-serif"] = [name, "DejaVu Sans"]
-            matplotlib.rcParams["axes.unicode_minus"] = False
-            return
+    from .printmaps import cjk_rc
+
+    matplotlib.rcParams.update(cjk_rc())
 
 
 def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=None, cell_size=None,

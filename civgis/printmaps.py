@@ -142,6 +142,12 @@ def _map_text(layers: "_Layers", zone_ids: list[str]) -> str:
     return "".join(parts)
 
 
+def cjk_rc(family: str = CJK_FAMILY) -> dict:
+    """matplotlib rc settings that render Chinese with an installed CJK font as real text (checked)."""
+    cjk_font(family)
+    return _rc(family)
+
+
 def _rc(family: str) -> dict:
     return {"pdf.fonttype": 42, "ps.fonttype": 42, "font.family": "sans-serif",
             "font.sans-serif": [family, "DejaVu Sans"], "axes.unicode_minus": False, "svg.fonttype": "none"}

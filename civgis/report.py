@@ -68,7 +68,9 @@ def write_report(ws: Workspace, out_dir, *, as_of=None, sites: int = 5, patrol_m
     """Compute every section and write the report folder. See the module docstring."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    as_of = pd.Timestamp(as_of) if as_of is not None else pd.Timestamp.now().normalize()
+    from .ledger import as_of_instant
+
+    as_of = as_of_instant(as_of)  # a date alone means the end of that day, as in `civgis ledger`
     ctx = _Context(ws, out, as_of, sites, patrol_maps, progress, validation)
     builders = {name: globals()[f"_section_{name}"] for name, _ in SECTIONS}
     data: dict = {"title": "创建全国文明城市 迎检准备报告", "workspace": str(ws.path), "as_of": as_of.date().isoformat(),
@@ -118,9 +120,10 @@ def _section_indicators(ctx: _Context) -> dict:
     table = compute_indicators(ctx.ws, zones=True)
     ctx.cache["indicators"] = table
     city = table[table["scope"] == "city"]
+    county = city[city["road_class"].isna()]  # the county-wide rows, not the per-road-class ones
     return {"city": _records(city), "zones": _records(table[table["scope"] == "zone"]),
-            "passed": int(city["passed"].fillna(False).astype(bool).sum()),
-            "assessed": int(city["passed"].notna().sum())}
+            "passed": int(county["passed"].fillna(False).astype(bool).sum()),
+            "assessed": int(county["passed"].notna().sum())}
 
 
 def _section_county_map(ctx: _Context) -> dict:
