@@ -327,17 +327,9 @@ def demand_units(gap: gpd.GeoDataFrame, *, cell_m: float = 25.0) -> gpd.GeoDataF
         return gpd.GeoDataFrame({"res_index": np.array([], int), "area_m2": np.array([], float),
                                  "weight": np.array([], float), "point": np.array([], object)},
                                 geometry=np.array([], object), crs=gap.crs)
-    b = shapely.bounds(geoms)
-    ix0 = np.floor(b[:, 0] / cell_m).astype(np.int64)
-    iy0 = np.floor(b[:, 1] / cell_m).astype(np.int64)
-    nx = np.maximum(np.ceil(b[:, 2] / cell_m).astype(np.int64) - ix0, 1)
-    ny = np.maximum(np.ceil(b[:, 3] / cell_m).astype(np.int64) - iy0, 1)
-    counts = nx * ny
-    rep = np.repeat(np.arange(len(geoms)), counts)
-    local = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    cx = (ix0[rep] + local % nx[rep]) * cell_m
-    cy = (iy0[rep] + local // nx[rep]) * cell_m
-    cells = shapely.box(cx, cy, cx + cell_m, cy + cell_m)
+    from .indicators import bbox_grid_cells
+
+    cells, rep, counts = bbox_grid_cells(geoms, cell_m)
     whole = counts[rep] == 1  # a piece inside one cell needs no cut
     parts = np.empty(len(cells), dtype=object)
     parts[whole] = geoms[rep[whole]]

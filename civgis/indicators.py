@@ -314,21 +314,32 @@ def _population(residential: gpd.GeoDataFrame) -> np.ndarray:
     return pop.to_numpy(float)
 
 
-def _sample_cells(pieces: np.ndarray, owner: np.ndarray, cell_m: float):
-    """Grid cells (aligned on multiples of ``cell_m``) ∩ pieces: (centroid points, area, owner)."""
-    if len(pieces) == 0:
-        return np.empty(0, dtype=object), np.empty(0), np.empty(0, np.int64)
-    b = shapely.bounds(pieces)
+def bbox_grid_cells(geoms: np.ndarray, cell_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid cells (squares aligned on multiples of ``cell_m`` metres) covering each geometry's bbox.
+
+    Returns ``(cells, owner, n_per_geometry)``: the cell boxes, the index of the geometry each
+    cell belongs to, and how many cells each geometry's bounding box spans. Vectorised: no loop
+    over geometries. Used to split areas into small demand or sample units.
+    """
+    b = shapely.bounds(geoms)
     i0 = np.floor(b[:, 0] / cell_m).astype(np.int64)
     j0 = np.floor(b[:, 1] / cell_m).astype(np.int64)
     ni = np.maximum(np.ceil(b[:, 2] / cell_m).astype(np.int64) - i0, 1)
     nj = np.maximum(np.ceil(b[:, 3] / cell_m).astype(np.int64) - j0, 1)
     counts = ni * nj
-    piece = np.repeat(np.arange(len(pieces)), counts)
+    owner = np.repeat(np.arange(len(geoms)), counts)
     k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    ci = i0[piece] + k % ni[piece]
-    cj = j0[piece] + k // ni[piece]
+    ci = i0[owner] + k % ni[owner]
+    cj = j0[owner] + k // ni[owner]
     cells = shapely.box(ci * cell_m, cj * cell_m, (ci + 1) * cell_m, (cj + 1) * cell_m)
+    return cells, owner, counts
+
+
+def _sample_cells(pieces: np.ndarray, owner: np.ndarray, cell_m: float):
+    """Grid cells (aligned on multiples of ``cell_m``) ∩ pieces: (centroid points, area, owner)."""
+    if len(pieces) == 0:
+        return np.empty(0, dtype=object), np.empty(0), np.empty(0, np.int64)
+    cells, piece, _ = bbox_grid_cells(pieces, cell_m)
     shapely.prepare(pieces)
     full = shapely.contains(pieces[piece], cells)        # prepared: cheap; only edge cells are cut
     edge = np.flatnonzero(~full)
@@ -337,8 +348,7 @@ def _sample_cells(pieces: np.ndarray, owner: np.ndarray, cell_m: float):
     area_e = shapely.area(inter)
     ok = area_e > 0
     inside = np.flatnonzero(full)
-    points = np.r_[shapely.points((ci[inside] + 0.5) * cell_m, (cj[inside] + 0.5) * cell_m),
-                   shapely.centroid(inter[ok])]
+    points = np.r_[shapely.centroid(cells[inside]), shapely.centroid(inter[ok])]
     area = np.r_[np.full(len(inside), cell_m * cell_m), area_e[ok]]
     return points, area, np.asarray(owner)[np.r_[piece[inside], piece[edge[ok]]]]
 
