@@ -100,11 +100,9 @@ def service_radius(area_m2, tiers: Sequence[tuple[float, float]] = DEFAULT_TIERS
     >>> service_radius([999, 1000, 4999, 5000]).tolist()
     [0.0, 300.0, 300.0, 500.0]
     """
-    area = np.asarray(area_m2, dtype=float)
-    radius = np.zeros(area.shape)
-    for min_area, r in sorted(tiers, key=lambda t: t[0]):  # ascending: larger tiers overwrite
-        radius = np.where(area >= min_area, float(r), radius)
-    return radius
+    from .indicators import park_radius
+
+    return park_radius(area_m2, tiers)
 
 
 def tier_label(radius_m) -> np.ndarray:

@@ -224,6 +224,19 @@ def _category_mask(green: gpd.GeoDataFrame, categories) -> np.ndarray:
     return green["category"].astype(object).isin(list(categories)).to_numpy()
 
 
+def park_radius(area_m2, tiers=PARK_TIERS) -> np.ndarray:
+    """Service radius (m) of a park of the given area (m²): the radius of the largest tier it reaches, else 0.
+
+    >>> park_radius([999, 1000, 4999, 5000]).tolist()
+    [0.0, 300.0, 300.0, 500.0]
+    """
+    area = np.asarray(area_m2, dtype=float)
+    radius = np.zeros(area.shape)
+    for min_area, r in sorted(((float(a), float(r)) for a, r in tiers)):  # smallest first; larger overwrite
+        radius[area >= min_area] = r
+    return radius
+
+
 def qualifying_parks(green: gpd.GeoDataFrame, *, tiers=PARK_TIERS, categories=PARK_CATEGORIES) -> gpd.GeoDataFrame:
     """Parks that have a service radius, with their area and radius.
 
@@ -249,15 +262,12 @@ def qualifying_parks(green: gpd.GeoDataFrame, *, tiers=PARK_TIERS, categories=PA
     >>> qualifying_parks(g)[["green_id", "park_area_m2", "radius_m"]].values.tolist()
     [['a', 4000.0, 300.0]]
     """
-    tiers = sorted(((float(a), float(r)) for a, r in tiers), reverse=True)
     parks = green[_category_mask(green, categories)].copy()
     area = parks.geometry.area.to_numpy()
-    radius = np.full(len(parks), np.nan)
-    for min_area, r in reversed(tiers):          # smallest tier first, larger tiers overwrite
-        radius[area >= min_area] = r
+    radius = park_radius(area, tiers)
     parks["park_area_m2"] = area
     parks["radius_m"] = radius
-    return parks[~np.isnan(radius)]
+    return parks[radius > 0]
 
 
 def park_service_area(parks: gpd.GeoDataFrame, *, radius_column: str = "radius_m") -> shapely.Geometry:
