@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from civgis.demo import DEFAULT_SEED, _County, generate_demo_files
+from civgis.demo import DEFAULT_SEED, generate_demo_files
+from civgis.demo.county import _County
 
 
 def run(scale: float, seed: int, out: Path) -> dict:

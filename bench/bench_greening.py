@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 import shapely
 
-from civgis import greening
+from civgis.analysis import greening
 
 CRS = 4527
 

@@ -26,7 +26,7 @@ import numpy as np
 import shapely
 from shapely.geometry import box
 
-from civgis import hotspots as hs
+from civgis.analysis import hotspots as hs
 
 X0, Y0 = 39_480_000.0, 3_680_000.0
 
@@ -110,7 +110,7 @@ def main() -> None:
         import dask_geopandas
         from distributed import Client, LocalCluster
 
-        from civgis.scale import count_in_hexes_dask
+        from civgis.analysis.scale import count_in_hexes_dask
 
         with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
             dg = dask_geopandas.from_geopandas(pts, npartitions=8)

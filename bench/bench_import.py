@@ -21,9 +21,9 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from civgis import coords
-from civgis.io import import_file
-from civgis.workspace import Workspace
+from civgis.store import coords
+from civgis.store.importers import import_file
+from civgis.store.workspace import Workspace
 
 
 def timed(fn):

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from civgis import indicators as ind
-from civgis import network as net
-from civgis.workspace import Workspace
+from civgis.analysis import indicators as ind
+from civgis.analysis import network as net
+from civgis.store.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 LAYERS = ("built_up", "zones", "green", "roads", "lamps", "toilets", "residential")

@@ -51,9 +51,9 @@ def main() -> None:
     ap.add_argument("--png", action="store_true", help="also time PNG output (150 dpi)")
     args = ap.parse_args()
 
-    from civgis.audit import audit_workspace
+    from civgis.analysis.audit import audit_workspace
     from civgis.demo import build_demo_workspace, generate_demo_files
-    from civgis.printmaps import render_patrol_maps
+    from civgis.render.printmaps import render_patrol_maps
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from civgis.catalogue import catalogue_markdown
+from civgis.store.catalogue import catalogue_markdown
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- catalogue:start -->", "<!-- catalogue:end -->"

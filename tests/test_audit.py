@@ -24,9 +24,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from civgis.audit import audit_coverage, audit_workspace, fix_gaps, history_versions, restore_zones
-from civgis.workspace import Workspace
-from civgis.zones import summarize_zones, zone_summary
+from civgis.analysis.audit import audit_coverage, audit_workspace, fix_gaps, history_versions, restore_zones
+from civgis.store.workspace import Workspace
+from civgis.analysis.zones import summarize_zones, zone_summary
 
 X0, Y0 = 39_500_000.0, 3_500_000.0
 CRS = 4527

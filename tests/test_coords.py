@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pyproj import Geod
 
-from civgis import coords
+from civgis.store import coords
 
 GEOD = Geod(ellps="WGS84")
 

@@ -21,7 +21,7 @@ from pyproj import Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from civgis.coords import gcj02_to_wgs84, bd09_to_wgs84
+from civgis.store.coords import gcj02_to_wgs84, bd09_to_wgs84
 from civgis.demo import demo_workspace, generate_demo_files
 
 GK = 4527
@@ -265,7 +265,7 @@ def test_inspections_are_consistent_and_clustered(demo_dir, manifest):
     open_overdue = ((df.status == "open") & (due < today)).sum()
     assert open_overdue > 50
     assert open_overdue == manifest["counts"]["inspections_open_overdue"]
-    from civgis.catalogue import layer_spec
+    from civgis.store.catalogue import layer_spec
 
     assert set(df.category) <= set(layer_spec("inspections").fields["category"].values)
 
@@ -364,9 +364,9 @@ def test_demo_workspace_imports_every_file(demo_ws):
 
 
 def test_demo_workspace_is_cached_and_rebuilt_when_stale(tmp_path, monkeypatch):
-    import civgis.demo as demo
+    import civgis.demo.county as demo
 
-    from civgis.workspace import Workspace
+    from civgis.store.workspace import Workspace
 
     calls = []
 

@@ -21,11 +21,11 @@ import scipy.sparse as sp
 import shapely
 from shapely.geometry import box
 
-from civgis import greening
-from civgis.greening import (aggregate_units, candidate_sites, coverage_matrix, demand_units, exact_max_cover,
+from civgis.analysis import greening
+from civgis.analysis.greening import (aggregate_units, candidate_sites, coverage_matrix, demand_units, exact_max_cover,
                              greedy_max_cover, plan_greening, plan_greening_frames, qualifying_parks,
                              raster_candidates, service_gap, service_radius)
-from civgis.workspace import Workspace
+from civgis.store.workspace import Workspace
 
 CRS = 4527
 

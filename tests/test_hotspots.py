@@ -13,7 +13,7 @@ import shapely
 from scipy.spatial import cKDTree
 from shapely.geometry import box
 
-from civgis import hotspots as hs
+from civgis.analysis import hotspots as hs
 
 CRS = 4527
 X0, Y0 = 39_500_000.0, 3_700_000.0   # a Gauss-Krüger zone-39 origin for hand-built data
@@ -223,7 +223,7 @@ def test_kernel_density_conserves_mass_and_matches_quartic_peak(tmp_path):
 # ------------------------------------------------------------------------------ a hand-built workspace
 @pytest.fixture(scope="module")
 def small_ws(tmp_path_factory):
-    from civgis.workspace import Workspace
+    from civgis.store.workspace import Workspace
 
     rng = np.random.default_rng(42)
     ws = Workspace.create(tmp_path_factory.mktemp("hs") / "county.gpkg", crs=CRS)
@@ -380,7 +380,7 @@ def test_demo_gi_star_matches_esda(demo_ws):
 
 
 def test_a_case_without_a_point_is_named(tmp_path):
-    from civgis.workspace import Workspace
+    from civgis.store.workspace import Workspace
 
     ws = Workspace.create(tmp_path / "bad.gpkg", crs=CRS)
     ws.write("built_up", gpd.GeoDataFrame({"name": ["建成区"]}, geometry=[box(X0, Y0, X0 + 1000, Y0 + 1000)], crs=CRS))

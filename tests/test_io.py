@@ -13,11 +13,11 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, Polygon, box
 
-from civgis import coords
+from civgis.store import coords
 from civgis.cli import main
-from civgis.io import export_layer, import_file
-from civgis.validate import ValidationError
-from civgis.workspace import Workspace
+from civgis.store.importers import export_layer, import_file
+from civgis.store.validate import ValidationError
+from civgis.store.workspace import Workspace
 
 # A street in a county town near 116.9°E 33.3°N (CGCS2000 GK zone 39, EPSG:4527).
 LON0, LAT0 = 116.90, 33.30

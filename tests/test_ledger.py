@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from civgis.ledger import UNZONED, as_of_instant, build_ledger, ledger_workspace, natural_key, write_ledger_xlsx
+from civgis.analysis.ledger import UNZONED, as_of_instant, build_ledger, ledger_workspace, natural_key
+from civgis.render.ledger_xlsx import write_ledger_xlsx
 
 T = pd.Timestamp
 NAT = pd.NaT
@@ -210,7 +211,7 @@ def test_xlsx(ledger, tmp_path):
 
 def test_workspace_and_cli(cases, zones, tmp_path, capsys):
     from civgis.cli import main
-    from civgis.workspace import Workspace
+    from civgis.store.workspace import Workspace
 
     ws = Workspace.create(tmp_path / "ws.gpkg", crs=4527)
     ws.write("zones", zones)

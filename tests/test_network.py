@@ -9,7 +9,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString, box
 
-from civgis import network as net
+from civgis.analysis import network as net
 
 
 def test_crossing_roads_are_noded_at_the_intersection():

@@ -13,7 +13,7 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import box
 
-from civgis.osm import import_osm, parse_width, read_osm
+from civgis.store.osm import import_osm, parse_width, read_osm
 
 X0, Y0 = 500_000.0, 3_500_000.0  # metres in EPSG:4527 (easting without the zone prefix 39, see _lonlat)
 TO_LONLAT = Transformer.from_crs(4527, 4326, always_xy=True)
@@ -217,7 +217,7 @@ def test_parse_width():
 
 
 def test_import_into_new_workspace(pbf, tmp_path):
-    from civgis.workspace import Workspace
+    from civgis.store.workspace import Workspace
 
     result = import_osm(tmp_path / "town.gpkg", pbf)
     ws = Workspace(tmp_path / "town.gpkg")
@@ -237,7 +237,7 @@ def test_import_into_new_workspace(pbf, tmp_path):
 
 
 def test_import_clips_to_built_up_extent_and_selected_layers(pbf, tmp_path):
-    from civgis.workspace import Workspace
+    from civgis.store.workspace import Workspace
 
     ws = Workspace.create(tmp_path / "ws.gpkg", crs=4527)
     x, y = 39_000_000 + X0, Y0

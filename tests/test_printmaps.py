@@ -13,8 +13,9 @@ import pypdf  # test extra (see the report)
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from civgis.printmaps import PAPER_IN, PrintMapError, cjk_font, render_patrol_maps
-from civgis.workspace import Workspace
+from civgis.render.fonts import RenderError, cjk_font
+from civgis.render.printmaps import PAPER_IN, PrintMapError, render_patrol_maps
+from civgis.store.workspace import Workspace
 
 
 X0, Y0 = 39_500_000.0, 3_500_000.0
@@ -118,7 +119,7 @@ def test_bad_requests_fail_clearly(ws, tmp_path):
         render_patrol_maps(ws, ["Z99"], tmp_path, progress=False)
     with pytest.raises(PrintMapError, match="A5"):
         render_patrol_maps(ws, ["Z01"], tmp_path, paper="A5", progress=False)
-    with pytest.raises(PrintMapError, match="fonts-noto-cjk"):
+    with pytest.raises(RenderError, match="fonts-noto-cjk"):
         cjk_font("No Such Font CJK")
     assert cjk_font().get_family() == ["Noto Sans CJK SC"]
 

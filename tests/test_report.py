@@ -10,8 +10,8 @@ import pytest
 
 from civgis.cli import main
 from civgis.demo import DEMO_TODAY
-from civgis.report import SECTIONS, write_report
-from civgis.workspace import Workspace
+from civgis.run.report import SECTIONS, write_report
+from civgis.store.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,7 +31,7 @@ def cli_json(capsys, *argv) -> dict | list:
 def test_every_section_is_written(demo_report, demo_ws):
     assert demo_report.errors == {}
     data = json.loads((demo_report.index.parent / "report.json").read_text(encoding="utf-8"))
-    assert [k for k, _ in SECTIONS] == list(data["sections"])
+    assert [s.key for s in SECTIONS] == list(data["sections"])
     assert all(s["ok"] for s in data["sections"].values())
     out = demo_report.index.parent
     n_zones = len(demo_ws.read("zones"))
@@ -74,7 +74,7 @@ def test_report_numbers_equal_the_cli(demo_report, demo_ws, capsys, tmp_path):
 def test_report_in_headless_chromium(demo_report):
     from browser import open_page
 
-    ids = [k for k, _ in SECTIONS]
+    ids = [s.key for s in SECTIONS]
     res = open_page(demo_report.index, width=1280, height=2400, queries={
         "sections": "[...document.querySelectorAll('main > section')].map(s => s.id)",
         "errors": "document.querySelectorAll('.error').length",

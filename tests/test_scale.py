@@ -9,8 +9,8 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from civgis import hotspots as hs
-from civgis.scale import count_in_hexes_dask, hotspots_dask
+from civgis.analysis import hotspots as hs
+from civgis.analysis.scale import count_in_hexes_dask, hotspots_dask
 
 X0, Y0 = 39_500_000.0, 3_700_000.0
 

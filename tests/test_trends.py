@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from civgis import hotspots as hs
-from civgis import trends as tr
+from civgis.analysis import hotspots as hs
+from civgis.analysis import trends as tr
 
 
 # ------------------------------------------------------------------------------ Mann-Kendall

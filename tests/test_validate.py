@@ -9,9 +9,9 @@ import pytest
 from shapely.geometry import LineString, Point, Polygon, box
 
 from civgis.cli import main
-from civgis.io import import_file
-from civgis.validate import ValidationError, check, conform
-from civgis.workspace import Workspace
+from civgis.store.importers import import_file
+from civgis.store.validate import ValidationError, check, conform
+from civgis.store.workspace import Workspace
 
 LON0, LAT0 = 116.90, 33.30
 X0, Y0 = 39490000.0, 3686000.0  # a place in the county, EPSG:4527 metres

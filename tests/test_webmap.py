@@ -14,9 +14,9 @@ import pytest
 from pyproj import Geod
 from shapely.geometry import LineString, Point, box, shape
 
-from civgis import webmap
+from civgis.render import webmap
 from civgis.cli import main as cli_main
-from civgis.workspace import Workspace
+from civgis.store.workspace import Workspace
 
 GEOD = Geod(ellps="WGS84")
 X0, Y0 = 39_500_000.0, 3_520_000.0  # CGCS2000 GK zone 39 (EPSG:4527), near Hefei
@@ -165,7 +165,7 @@ def test_zone_colours_differ_between_neighbours_on_a_grid():
 
 
 def test_audit_gaps_and_overlaps_highlighted_with_area(tmp_path):
-    from civgis.audit import audit_workspace
+    from civgis.analysis.audit import audit_workspace
 
     ws = Workspace.create(tmp_path / "a.gpkg", crs=4527)
     ws.write("built_up", gpd.GeoDataFrame({"name": ["建成区"]}, geometry=[box(X0, Y0, X0 + 1000, Y0 + 500)], crs=4527))

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from civgis import webmap
+from civgis.render import webmap
 
 from browser import open_page
 from test_webmap import X0, Y0, make_ws

@@ -12,8 +12,8 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import box
 
-from civgis.crs import choose_crs
-from civgis.workspace import LayerMissingError, Workspace, WorkspaceError
+from civgis.store.crs import choose_crs
+from civgis.store.workspace import LayerMissingError, Workspace, WorkspaceError
 
 X0, Y0 = 39490000.0, 3686000.0
 

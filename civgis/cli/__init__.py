@@ -11,6 +11,8 @@ import sys
 
 from ._common import CliError
 
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+
 #: sub-modules of civgis.cli, each with ``register(subparsers)``
 COMMAND_MODULES = ["data", "osm", "indicators", "zones", "webmap", "ledger", "hotspots", "greening", "report"]
 

@@ -1,4 +1,4 @@
-"""Shared bits of the command line: errors, workspace opening, JSON and table output, progress."""
+"""Shared bits of the command line: errors, workspace opening, JSON and table output."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 import sys
 
 import pandas as pd
+
+__all__ = ["CliError", "open_workspace", "print_json", "print_table"]
 
 
 class CliError(Exception):
@@ -17,7 +19,7 @@ class CliError(Exception):
 
 
 def open_workspace(path):
-    from ..workspace import Workspace, WorkspaceError
+    from civgis.store.workspace import Workspace, WorkspaceError  # lazy: `civgis --help` 1 s, not 4 s
 
     try:
         return Workspace(path)
@@ -47,17 +49,3 @@ def print_table(df: pd.DataFrame, *, columns: dict[str, str] | None = None) -> N
     with pd.option_context("display.max_rows", 500, "display.max_columns", 50, "display.width", 200,
                            "display.unicode.east_asian_width", True):
         print(df.to_string(index=False))
-
-
-def progress(iterable=None, *, total=None, desc: str = "", unit: str = "个"):
-    """A tqdm progress bar on stderr (quiet when stderr is not a terminal and CIVGIS_PROGRESS=0)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
-                disable=None if not _forced() else False)
-
-
-def _forced() -> bool:
-    import os
-
-    return os.environ.get("CIVGIS_PROGRESS") == "1"

@@ -1,0 +1,1050 @@
+"""Civilized-city indicators (创建指标), city-wide and per responsibility zone, against targets.
+
+Every measure is taken inside the built-up boundary (建成区), in the workspace's projected metric
+CRS. Percentages are in percent (0–100), areas in m², lengths in m. The formulas, with their
+standards (thresholds live in ``data/targets.toml``, see :mod:`civgis.store.targets`):
+
+``green_space_ratio`` 建成区绿地率 (%)
+    ``|∪(green G1, G2, G3, XG) ∩ B| / |B|`` — green *land* parcels, overlaps counted once, parts
+    outside the built-up area ``B`` excluded (CJJ/T 85-2017 classes; EG excluded by default).
+``green_coverage_ratio`` 建成区绿化覆盖率 (%)
+    ``Σ_pixels f_p · w_p / Σ_pixels w_p`` over the canopy raster, ``f_p`` the fractional vegetation
+    cover (0–1) of pixel *p* and ``w_p`` the exact share of the pixel inside ``B`` (boundary pixels
+    clipped geometrically). No raster → reported as unavailable (NaN with a note), never guessed.
+``park_area_per_capita`` 人均公园绿地面积 (m²/人, GB 55014-2021 2.1.3)
+    ``|∪G1 ∩ B| / P``, ``P`` the official population from the targets file, else the residential
+    population inside ``B`` (blocks straddling the boundary apportioned by area).
+``park_service_coverage`` 公园绿地服务半径覆盖率 (%, GB 55014-2021)
+    ``|R ∩ ∪ buffer(park_i, r_i)| / |R|`` with ``R`` the residential land inside ``B`` and
+    qualifying parks by tier (default G1 ≥ 5 000 m² → 500 m, 1 000–5 000 m² → 300 m, buffered
+    from the park boundary; see :func:`qualifying_parks`).
+``park_walk_coverage`` 公园绿地步行可达覆盖率 (%)
+    The same share, but residential land counts only where the walk along the street network
+    from the park's edge (plus the straight step from the street) is within the radius
+    (:mod:`civgis.analysis.network`). Residential land is sampled on a ``walk_cell_m`` grid, each cell
+    weighted by its exact area inside the block.
+``lamp_installation_rate`` 道路装灯率 (%, per road class and overall)
+    Each lamp belongs to its nearest road within ``lamp_snap_m``; the lit length of a road is its
+    length within ``lamp_reach_m`` (default 25 m) of *its own* lamps; rate = lit length ÷ length.
+``lamp_lighting_rate`` 路灯亮灯率 (%, per road class and overall)
+    ``working lamps ÷ lamps`` (lamps inside ``B``; the class is that of the lamp's road).
+``toilet_density`` 公厕密度 (座/km²) — toilets inside ``B`` ÷ ``|B|`` in km².
+``toilets_per_10k`` 每万人公厕数 (座/万人) — toilets inside ``B`` ÷ ``P`` × 10 000.
+``toilet_service_coverage`` 公厕服务半径覆盖率 (%) — ``|B ∩ ∪ buffer(toilet, toilet_radius_m)| / |B|``.
+``accessible_toilet_share`` 无障碍公厕比例 (%) — accessible ÷ toilets whose accessibility is known.
+``mech_sweeping_rate`` 道路机械化清扫率 (%)
+    ``Σ length·width_m (mech_swept) / Σ length·width_m`` of road centre lines inside ``B``
+    (roads without a width are left out of both and counted in the note).
+
+Per zone (``zones=True``) the same measures that make sense on a zone (green ratio, park service
+coverage, lamp rates, toilet coverage, sweeping) plus the zone's area inside ``B``, road length,
+lamp and toilet counts and residents are computed on ``zone ∩ B``. Points on a border between
+two zones count in both, and so does a road running along the border (within
+``EDGE_TOLERANCE_M`` = 1 cm for at least 1 m, which also makes the clipping robust to the last
+digit); a road crossing a border is cut exactly.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import box
+>>> B = gpd.GeoDataFrame({"name": ["城区"]}, geometry=[box(0, 0, 100, 100)], crs=4527)
+>>> G = gpd.GeoDataFrame({"green_id": ["a", "b"], "category": ["G1", "XG"]},
+...                      geometry=[box(0, 0, 40, 50), box(20, 0, 60, 50)], crs=4527)
+>>> green_space_ratio(G, B)              # ∪ = 60 × 50 = 3 000 m² of 10 000 m²
+30.0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from civgis.analysis import network as _net
+from civgis.store.catalogue import layer_spec
+from civgis.store.targets import Targets, load_targets
+
+__all__ = ["INDICATORS", "COLUMNS", "GREEN_SPACE_CATEGORIES", "PARK_CATEGORIES", "PARK_TIERS",
+           "EDGE_TOLERANCE_M", "BORDER_MIN_M", "DEFAULTS", "IndicatorError", "union", "chop",
+           "intersect_pieces", "area_by", "Regions", "city_region", "zone_regions", "park_radius",
+           "qualifying_parks", "park_service_area", "residential_service", "bbox_grid_cells", "assign_lamps",
+           "lamp_coverage", "unlit_stretches", "walk_samples", "green_coverage_ratio", "measure", "ORDER",
+           "indicator_table", "compute_indicators", "green_space_ratio", "park_area_per_capita",
+           "park_service_coverage", "park_walk_coverage", "lamp_installation_rate", "lamp_lighting_rate",
+           "toilet_density", "toilets_per_10k", "toilet_service_coverage", "accessible_toilet_share",
+           "mech_sweeping_rate"]
+
+#: indicator id → (Chinese name, unit)
+INDICATORS: dict[str, tuple[str, str]] = {
+    "green_space_ratio": ("建成区绿地率", "%"),
+    "green_coverage_ratio": ("建成区绿化覆盖率", "%"),
+    "park_area_per_capita": ("人均公园绿地面积", "m²/人"),
+    "park_service_coverage": ("公园绿地服务半径覆盖率", "%"),
+    "park_walk_coverage": ("公园绿地步行可达覆盖率", "%"),
+    "lamp_installation_rate": ("道路装灯率", "%"),
+    "lamp_lighting_rate": ("路灯亮灯率", "%"),
+    "toilet_density": ("公厕密度", "座/km²"),
+    "toilets_per_10k": ("每万人公厕数", "座/万人"),
+    "toilet_service_coverage": ("公厕服务半径覆盖率", "%"),
+    "accessible_toilet_share": ("无障碍公厕比例", "%"),
+    "mech_sweeping_rate": ("道路机械化清扫率", "%"),
+    "area": ("建成区内面积", "m²"),
+    "road_length": ("道路长度", "m"),
+    "lamp_count": ("路灯数", "盏"),
+    "broken_lamp_count": ("故障路灯数", "盏"),
+    "toilet_count": ("公厕数", "座"),
+    "residents": ("居住人口", "人"),
+}
+
+COLUMNS = ["indicator", "name_zh", "scope", "zone_id", "zone_name", "road_class", "value", "unit", "target",
+           "comparison", "passed", "responsible_unit", "standard", "note"]
+
+#: Green land classes counted in 绿地率 (CJJ/T 85-2017; EG only in limited cases)
+GREEN_SPACE_CATEGORIES = ("G1", "G2", "G3", "XG")
+PARK_CATEGORIES = ("G1",)
+#: (minimum park area m², service radius m), largest first [unconfirmed, GB/T 50563-2010]
+PARK_TIERS = ((5000.0, 500.0), (1000.0, 300.0))
+
+#: a road running within this distance of a region's edge for at least BORDER_MIN_M belongs to it
+EDGE_TOLERANCE_M = 0.01
+BORDER_MIN_M = 1.0
+
+DEFAULTS = dict(lamp_reach_m=25.0, lamp_snap_m=40.0, toilet_radius_m=300.0, park_tiers=PARK_TIERS,
+                park_entry_tolerance_m=20.0, walk_cell_m=20.0, population=None)
+
+
+class IndicatorError(ValueError):
+    """Input the indicators cannot use (names the layer, the feature and the field)."""
+
+
+# ============================================================================ geometry helpers
+def _geoms(obj) -> np.ndarray:
+    if obj is None:
+        return np.empty(0, dtype=object)
+    if isinstance(obj, shapely.Geometry):
+        return np.array([obj], dtype=object)
+    geoms = np.asarray(getattr(obj, "geometry", obj), dtype=object)
+    return geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    parts = shapely.get_parts(geoms)
+    return parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]
+
+
+def union(geoms) -> shapely.Geometry:
+    """Union of polygons (invalid ones repaired first), so overlaps count once."""
+    geoms = _geoms(geoms)
+    if len(geoms) == 0:
+        return shapely.Polygon()
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    return shapely.union_all(_polygonal(geoms))
+
+
+def chop(geom, max_vertices: int = 256) -> np.ndarray:
+    """Split a polygonal geometry into disjoint polygons of at most ~``max_vertices`` vertices.
+
+    Quadrant subdivision (like PostGIS ``ST_Subdivide``): pairwise intersections with small pieces
+    stay cheap however large the union is.
+    """
+    parts = _polygonal(_geoms(geom))
+    done = []
+    for _ in range(32):
+        big = shapely.get_num_coordinates(parts) > max_vertices
+        done.append(parts[~big])
+        parts = parts[big]
+        if len(parts) == 0:
+            break
+        x0, y0, x1, y1 = shapely.bounds(parts).T
+        xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+        quads = shapely.box(np.r_[x0, xm, x0, xm], np.r_[y0, y0, ym, ym], np.r_[xm, x1, xm, x1], np.r_[ym, ym, y1, y1])
+        pieces = shapely.intersection(np.tile(parts, 4), quads)
+        parts = _polygonal(pieces)
+    done.append(parts)
+    return np.concatenate(done) if done else np.empty(0, dtype=object)
+
+
+def intersect_pieces(a: np.ndarray, b: np.ndarray, a_owner: np.ndarray | None = None):
+    """Pieces of ``(∪a) ∩ (∪b)`` for two arrays of disjoint pieces; returns (pieces, owner of a)."""
+    a_owner = np.arange(len(a)) if a_owner is None else np.asarray(a_owner)
+    if len(a) == 0 or len(b) == 0:
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    ia, ib = shapely.STRtree(b).query(a, predicate="intersects")
+    inter = shapely.intersection(a[ia], b[ib])
+    parts, idx = shapely.get_parts(inter, return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+    return parts[keep], a_owner[ia[idx[keep]]]
+
+
+def area_by(owner: np.ndarray, pieces: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(owner, weights=shapely.area(pieces), minlength=n) if len(pieces) else np.zeros(n)
+
+
+# ============================================================================ regions (city / zones)
+@dataclass
+class Regions:
+    """Where indicators are measured: disjoint pieces of ``region ∩ built-up`` with their region."""
+
+    ids: list
+    names: list
+    pieces: np.ndarray
+    owner: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+    def area(self) -> np.ndarray:
+        return area_by(self.owner, self.pieces, self.n)
+
+    def points_in(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(point index, region) pairs, each pair once even on a seam between pieces."""
+        if len(geoms) == 0 or len(self.pieces) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        ip, ir = shapely.STRtree(self.pieces).query(geoms, predicate="intersects")
+        pairs = np.unique(np.c_[ip, self.owner[ir]], axis=0)
+        return pairs[:, 0], pairs[:, 1]
+
+
+def city_region(built_up) -> Regions:
+    return Regions(["city"], ["建成区"], pieces := chop(union(built_up)), np.zeros(len(pieces), dtype=np.int64))
+
+
+def zone_regions(zones: gpd.GeoDataFrame, built_up) -> Regions:
+    bu = chop(union(built_up))
+    zg = np.asarray(zones.geometry.values, dtype=object)
+    zg = np.where(shapely.is_valid(zg), zg, shapely.make_valid(zg))
+    pieces, owner = intersect_pieces(zg, bu)
+    names = zones["name"].astype(object).where(zones["name"].notna(), "").tolist() if "name" in zones else [""] * len(zones)
+    return Regions(zones["zone_id"].astype(object).tolist(), names, pieces, owner)
+
+
+# ============================================================================ green and parks
+def _category_mask(green: gpd.GeoDataFrame, categories) -> np.ndarray:
+    if "category" not in green:
+        raise IndicatorError("图层 green（绿地）缺少字段 category（绿地类别）")
+    return green["category"].astype(object).isin(list(categories)).to_numpy()
+
+
+def park_radius(area_m2, tiers=PARK_TIERS) -> np.ndarray:
+    """Service radius (m) of a park of the given area (m²): the radius of the largest tier it reaches, else 0.
+
+    >>> park_radius([999, 1000, 4999, 5000]).tolist()
+    [0.0, 300.0, 300.0, 500.0]
+    """
+    area = np.asarray(area_m2, dtype=float)
+    radius = np.zeros(area.shape)
+    for min_area, r in sorted(((float(a), float(r)) for a, r in tiers)):  # smallest first; larger overwrite
+        radius[area >= min_area] = r
+    return radius
+
+
+def qualifying_parks(green: gpd.GeoDataFrame, *, tiers=PARK_TIERS, categories=PARK_CATEGORIES) -> gpd.GeoDataFrame:
+    """Parks that have a service radius, with their area and radius.
+
+    Parameters
+    ----------
+    green : GeoDataFrame of the ``green`` layer (metric CRS)
+    tiers : sequence of (min_area_m2, radius_m)
+        A park serves the radius of the largest tier whose minimum area it reaches. Default
+        ``((5000, 500), (1000, 300))`` [unconfirmed, GB/T 50563-2010]: a 4 000 m² park serves 300 m,
+        a 900 m² one serves none.
+    categories : the green classes that are parks (default G1 公园绿地)
+
+    Returns
+    -------
+    GeoDataFrame: the qualifying rows of ``green`` plus ``park_area_m2`` and ``radius_m``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> g = gpd.GeoDataFrame({"green_id": ["a", "b", "c"], "category": ["G1", "G1", "G2"]},
+    ...                      geometry=[box(0, 0, 80, 50), box(0, 0, 30, 30), box(0, 0, 100, 100)], crs=4527)
+    >>> qualifying_parks(g)[["green_id", "park_area_m2", "radius_m"]].values.tolist()
+    [['a', 4000.0, 300.0]]
+    """
+    parks = green[_category_mask(green, categories)].copy()
+    area = parks.geometry.area.to_numpy()
+    radius = park_radius(area, tiers)
+    parks["park_area_m2"] = area
+    parks["radius_m"] = radius
+    return parks[radius > 0]
+
+
+def park_service_area(parks: gpd.GeoDataFrame, *, radius_column: str = "radius_m") -> shapely.Geometry:
+    """Union of every park buffered from its boundary by its own radius (m)."""
+    if len(parks) == 0:
+        return shapely.Polygon()
+    return union(shapely.buffer(np.asarray(parks.geometry.values, dtype=object), parks[radius_column].to_numpy(float),
+                                quad_segs=16))
+
+
+def residential_service(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, *, tiers=PARK_TIERS,
+                        categories=PARK_CATEGORIES, built_up=None) -> pd.DataFrame:
+    """Per residential block: its land, the part inside a qualifying park's service radius, residents.
+
+    ``res_m2`` is the block's area (inside ``built_up`` when given), ``served_m2`` the part of it in
+    the union of park service areas, ``residents`` the block's population (its share inside
+    ``built_up``), ``residents_served`` = residents × served share (residents are assumed spread
+    evenly over the block). The greening analysis uses the unserved rest.
+
+    Returns
+    -------
+    DataFrame indexed like ``residential`` with ``res_m2``, ``served_m2``, ``served_share``,
+    ``residents``, ``residents_served``.
+    """
+    geoms = np.asarray(residential.geometry.values, dtype=object)
+    n = len(geoms)
+    owner = np.arange(n)
+    pieces = geoms
+    if built_up is not None:
+        pieces, owner = intersect_pieces(geoms, chop(union(built_up)))
+    res_m2 = area_by(owner, pieces, n)
+    served_pieces, served_owner = intersect_pieces(pieces, chop(park_service_area(
+        qualifying_parks(green, tiers=tiers, categories=categories))), owner)
+    served = area_by(served_owner, served_pieces, n)
+    full = shapely.area(geoms)
+    pop = _population(residential)
+    share = np.divide(served, res_m2, out=np.zeros(n), where=res_m2 > 0)
+    inside = np.divide(res_m2, full, out=np.zeros(n), where=full > 0)
+    return pd.DataFrame({"res_m2": res_m2, "served_m2": served, "served_share": share,
+                         "residents": pop * inside, "residents_served": pop * inside * share},
+                        index=residential.index)
+
+
+def _population(residential: gpd.GeoDataFrame) -> np.ndarray:
+    if "population" not in residential:
+        raise IndicatorError("图层 residential（居住用地）缺少字段 population（人口）")
+    pop = pd.to_numeric(residential["population"], errors="coerce")
+    bad = pop.isna() | (pop < 0)
+    if bad.any():
+        i = np.flatnonzero(bad.to_numpy())[0]
+        fid = residential["res_id"].iloc[i] if "res_id" in residential else residential.index[i]
+        raise IndicatorError(f"图层 residential（居住用地）要素 {fid} 的字段 population（人口）无效: "
+                             f"{residential['population'].iloc[i]!r}")
+    return pop.to_numpy(float)
+
+
+def bbox_grid_cells(geoms: np.ndarray, cell_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The grid cells (squares aligned on multiples of ``cell_m`` metres) covering each geometry's bbox.
+
+    Returns ``(cells, owner, n_per_geometry)``: the cell boxes, the index of the geometry each
+    cell belongs to, and how many cells each geometry's bounding box spans. Vectorised: no loop
+    over geometries. Used to split areas into small demand or sample units.
+    """
+    b = shapely.bounds(geoms)
+    i0 = np.floor(b[:, 0] / cell_m).astype(np.int64)
+    j0 = np.floor(b[:, 1] / cell_m).astype(np.int64)
+    ni = np.maximum(np.ceil(b[:, 2] / cell_m).astype(np.int64) - i0, 1)
+    nj = np.maximum(np.ceil(b[:, 3] / cell_m).astype(np.int64) - j0, 1)
+    counts = ni * nj
+    owner = np.repeat(np.arange(len(geoms)), counts)
+    k = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    ci = i0[owner] + k % ni[owner]
+    cj = j0[owner] + k // ni[owner]
+    cells = shapely.box(ci * cell_m, cj * cell_m, (ci + 1) * cell_m, (cj + 1) * cell_m)
+    return cells, owner, counts
+
+
+def _sample_cells(pieces: np.ndarray, owner: np.ndarray, cell_m: float):
+    """Grid cells (aligned on multiples of ``cell_m``) ∩ pieces: (centroid points, area, owner)."""
+    if len(pieces) == 0:
+        return np.empty(0, dtype=object), np.empty(0), np.empty(0, np.int64)
+    cells, piece, _ = bbox_grid_cells(pieces, cell_m)
+    shapely.prepare(pieces)
+    full = shapely.contains(pieces[piece], cells)        # prepared: cheap; only edge cells are cut
+    edge = np.flatnonzero(~full)
+    edge = edge[shapely.intersects(pieces[piece[edge]], cells[edge])]
+    inter = shapely.intersection(cells[edge], pieces[piece[edge]])
+    area_e = shapely.area(inter)
+    ok = area_e > 0
+    inside = np.flatnonzero(full)
+    points = np.r_[shapely.centroid(cells[inside]), shapely.centroid(inter[ok])]
+    area = np.r_[np.full(len(inside), cell_m * cell_m), area_e[ok]]
+    return points, area, np.asarray(owner)[np.r_[piece[inside], piece[edge[ok]]]]
+
+
+# ============================================================================ roads and lamps
+@dataclass
+class _RoadCover:
+    """Lit stretches of every road part as merged intervals; ``lit(part, a, b)`` in metres."""
+
+    key: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    span: float
+
+    def __post_init__(self):
+        lengths = self.b - self.a
+        self._S = self.key * self.span + self.a
+        self._len = lengths
+        self._cum = np.r_[0.0, np.cumsum(lengths)]
+
+    def upto(self, part: np.ndarray, s: np.ndarray) -> np.ndarray:
+        if len(self.key) == 0:
+            return np.zeros(len(part))
+        Q = np.asarray(part) * self.span + np.asarray(s, float)
+        k = np.searchsorted(self._S, Q, side="right") - 1
+        kk = np.clip(k, 0, None)
+        val = self._cum[kk] + np.clip(Q - self._S[kk], 0.0, self._len[kk])
+        return np.where(k >= 0, val, 0.0)
+
+    def lit(self, part, a, b) -> np.ndarray:
+        return self.upto(part, b) - self.upto(part, a)
+
+
+def _road_parts(roads: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    parts = roads[~(roads.geometry.isna() | roads.geometry.is_empty)].explode(index_parts=False)
+    parts = parts[shapely.get_type_id(np.asarray(parts.geometry.values)) == 1]
+    return parts.reset_index(drop=True)
+
+
+def assign_lamps(lamps: gpd.GeoDataFrame, road_parts: np.ndarray, *, snap_m: float = 40.0) -> np.ndarray:
+    """Index of each lamp's nearest road part within ``snap_m`` (−1 for none)."""
+    out = np.full(len(lamps), -1, dtype=np.int64)
+    if len(lamps) == 0 or len(road_parts) == 0:
+        return out
+    pts = np.asarray(lamps.geometry.values, dtype=object)
+    li, ri = shapely.STRtree(road_parts).query_nearest(pts, max_distance=snap_m, all_matches=False)
+    out[li] = ri
+    return out
+
+
+def _road_cover(parts: np.ndarray, lamps: gpd.GeoDataFrame, owner: np.ndarray, reach_m: float) -> _RoadCover:
+    span = float(shapely.length(parts).max()) + 1.0 if len(parts) else 1.0
+    has = owner >= 0
+    if not has.any():
+        return _RoadCover(np.empty(0, np.int64), np.empty(0), np.empty(0), span)
+    pts = np.asarray(lamps.geometry.values, dtype=object)[has]
+    own = owner[has]
+    pieces = shapely.intersection(parts[own], shapely.buffer(pts, reach_m, quad_segs=16))
+    key, a, b = _net.line_intervals(parts, pieces, own)
+    return _RoadCover(*_net.merge_intervals(key, a, b, span=span), span=span)
+
+
+def _clip_lines(parts: np.ndarray, regions: Regions):
+    """Road parts clipped to the regions: ``(part, region, a, b)`` intervals along the part.
+
+    Roads often run exactly along a zone border, and intersecting a line with a polygon whose edge
+    it follows is numerically fragile (the stretch may fall just outside both neighbours). So the
+    stretches of road lying within ``EDGE_TOLERANCE_M`` of a region's edge for at least
+    ``BORDER_MIN_M`` are added to the exact intersection: a road along a border counts in both
+    zones, while a road crossing a border is cut exactly. Intervals of one part in one region are
+    merged, so nothing counts twice within a region.
+    """
+    e = np.empty(0, np.int64)
+    if len(parts) == 0 or len(regions.pieces) == 0:
+        return e, e, np.empty(0), np.empty(0)
+    il, ip = shapely.STRtree(regions.pieces).query(parts, predicate="intersects")
+    inter = shapely.intersection(parts[il], regions.pieces[ip])
+    pair, a, b = _net.line_intervals(parts[il], inter, np.arange(len(il)))
+    part_i, reg = il[pair], regions.owner[ip[pair]]
+    band = shapely.buffer(shapely.boundary(regions.pieces), EDGE_TOLERANCE_M, quad_segs=1)
+    jl, jp = shapely.STRtree(band).query(parts, predicate="intersects")
+    if len(jl):
+        binter = shapely.intersection(parts[jl], band[jp])
+        bpair, ba, bb = _net.line_intervals(parts[jl], binter, np.arange(len(jl)))
+        along = (bb - ba) >= BORDER_MIN_M
+        part_i = np.r_[part_i, jl[bpair[along]]]
+        reg = np.r_[reg, regions.owner[jp[bpair[along]]]]
+        a, b = np.r_[a, ba[along]], np.r_[b, bb[along]]
+    if len(part_i) == 0:
+        return e, e, np.empty(0), np.empty(0)
+    key = part_i * regions.n + reg
+    span = float(shapely.length(parts).max()) + 1.0
+    key, a, b = _net.merge_intervals(key, a, b, span=span)
+    return key // regions.n, key % regions.n, a, b
+
+
+def lamp_coverage(roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *, reach_m: float = 25.0,
+                  snap_m: float = 40.0) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Which stretch of which road its own lamps light (for maps and repair lists).
+
+    Returns
+    -------
+    (road_parts, lamps): every single-part road line with ``length_m``, ``lit_m`` and ``lit_share``
+    (0–1); the lamps with ``road_id`` of the road they belong to (NA beyond ``snap_m``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point
+    >>> r = gpd.GeoDataFrame({"road_id": ["r"], "road_class": ["branch"]}, geometry=[LineString([(0, 0), (200, 0)])], crs=4527)
+    >>> l = gpd.GeoDataFrame({"lamp_id": ["a"], "status": ["working"]}, geometry=[Point(100, 0)], crs=4527)
+    >>> parts, lamps = lamp_coverage(r, l)
+    >>> float(parts["lit_m"].iloc[0]), lamps["road_id"].tolist()
+    (50.0, ['r'])
+    """
+    rp = _road_parts(roads)
+    parts = np.asarray(rp.geometry.values, dtype=object)
+    owner = assign_lamps(lamps, parts, snap_m=snap_m)
+    cover = _road_cover(parts, lamps, owner, reach_m)
+    length = shapely.length(parts)
+    lit = cover.lit(np.arange(len(parts)), np.zeros(len(parts)), length)
+    rp["length_m"] = length
+    rp["lit_m"] = lit
+    rp["lit_share"] = np.divide(lit, length, out=np.zeros(len(parts)), where=length > 0)
+    out = lamps.copy()
+    ids = rp["road_id"].astype(object).to_numpy() if "road_id" in rp else np.arange(len(rp)).astype(object)
+    out["road_id"] = pd.array(np.where(owner >= 0, ids[np.clip(owner, 0, None)], None), dtype="string")
+    return rp, out
+
+
+def unlit_stretches(roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *, reach_m: float = 25.0,
+                    snap_m: float = 40.0, min_length_m: float = 1.0) -> gpd.GeoDataFrame:
+    """The stretches of road no lamp of its own lights (暗段): the repair list behind 装灯率.
+
+    Each lamp belongs to its nearest road within ``snap_m``; a road is lit within ``reach_m`` of its
+    own lamps; what is left of each road, in stretches of at least ``min_length_m``, is returned.
+
+    Returns
+    -------
+    GeoDataFrame with the road's attributes, ``from_m`` and ``to_m`` (metres along the road line),
+    ``length_m`` and the stretch as a LineString, longest first.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import LineString, Point
+    >>> r = gpd.GeoDataFrame({"road_id": ["r"]}, geometry=[LineString([(0, 0), (300, 0)])], crs=4527)
+    >>> l = gpd.GeoDataFrame({"lamp_id": ["a", "b"]}, geometry=[Point(20, 0), Point(280, 0)], crs=4527)
+    >>> unlit_stretches(r, l)[["road_id", "from_m", "to_m"]].values.tolist()
+    [['r', 45.0, 255.0]]
+    """
+    from shapely.ops import substring
+
+    rp = _road_parts(roads)
+    parts = np.asarray(rp.geometry.values, dtype=object)
+    cover = _road_cover(parts, lamps, assign_lamps(lamps, parts, snap_m=snap_m), reach_m)
+    L = shapely.length(parts)
+    key, a, b = cover.key, cover.a, cover.b
+    first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.empty(0, bool)
+    last = np.r_[key[1:] != key[:-1], True] if len(key) else np.empty(0, bool)
+    none = np.setdiff1d(np.arange(len(parts)), key)
+    k = np.r_[key, key[last], none].astype(np.int64)
+    s0 = np.r_[np.where(first, 0.0, np.r_[0.0, b[:-1]]), b[last], np.zeros(len(none))]
+    s1 = np.r_[a, L[key[last]], L[none]]
+    keep = (s1 - s0) >= min_length_m
+    k, s0, s1 = k[keep], np.maximum(s0[keep], 0.0), np.minimum(s1[keep], L[k[keep]])
+    geoms = [substring(parts[i], x0, x1) for i, x0, x1 in zip(k, s0, s1)]   # only the dark stretches
+    out = rp.drop(columns=rp.geometry.name).iloc[k].reset_index(drop=True)
+    out["from_m"], out["to_m"], out["length_m"] = s0, s1, s1 - s0
+    out = gpd.GeoDataFrame(out, geometry=geoms, crs=roads.crs)
+    return out.sort_values("length_m", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def walk_samples(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, built_up=None, *,
+                 tiers=PARK_TIERS, entry_tolerance_m: float = 20.0, cell_m: float = 20.0) -> gpd.GeoDataFrame:
+    """Residential land sampled on a ``cell_m`` grid with the walk to the nearest qualifying park.
+
+    Returns
+    -------
+    GeoDataFrame of points (cell centres, or centroids of cells cut by a block edge) with
+    ``res_index`` (row position in ``residential``), ``area_m2`` (the cell's area inside the block),
+    ``walk_m`` (walking distance to a park whose radius reaches it, ``inf`` otherwise) and
+    ``covered``. ``Σ area_m2[covered] / Σ area_m2`` is ``park_walk_coverage``.
+    """
+    geoms = np.asarray(residential.geometry.values, dtype=object)
+    pieces, owner = (intersect_pieces(geoms, chop(union(built_up))) if built_up is not None
+                     else (geoms, np.arange(len(geoms))))
+    pts, w, own = _sample_cells(pieces, owner, cell_m)
+    parks = qualifying_parks(green, tiers=tiers)
+    walk = np.full(len(pts), np.inf)
+    if len(parks) and len(pts):
+        net = _net.build_network(roads)
+        snap = net.snap(pts, max_distance=float(parks["radius_m"].max()))
+        for r in sorted(set(parks["radius_m"])):
+            d = _net.walk_distance(net, parks[parks["radius_m"] == r], pts, limit=r,
+                                   entry_tolerance_m=entry_tolerance_m, snap=snap)
+            walk = np.minimum(walk, d)
+    return gpd.GeoDataFrame({"res_index": own, "area_m2": w, "walk_m": walk, "covered": np.isfinite(walk)},
+                            geometry=pts, crs=residential.crs)
+
+
+# ============================================================================ canopy raster
+def green_coverage_ratio(built_up, canopy) -> float:
+    """建成区绿化覆盖率 (%) from a fractional vegetation-cover raster (values 0–1).
+
+    ``Σ f_p · w_p / Σ w_p`` over valid pixels, ``w_p`` the exact share of pixel *p* inside the
+    built-up area (pixels cut by the boundary are intersected geometrically; the others are fully
+    in or out). Nodata pixels are left out of both sums. Returns NaN when no pixel is valid.
+
+    Parameters
+    ----------
+    built_up : GeoDataFrame/GeoSeries/polygon in the raster's CRS (or with a CRS to transform from)
+    canopy : a rasterio path (``ws.raster_uri("canopy")``) or an open dataset
+    """
+    return _canopy_cover(built_up, canopy)[0]
+
+
+def _canopy_cover(built_up, canopy) -> tuple[float, float]:
+    """(coverage %, share of the built-up area with valid pixels)."""
+    import rasterio
+    from rasterio import features, windows
+
+    src = rasterio.open(canopy) if isinstance(canopy, (str, bytes)) or hasattr(canopy, "__fspath__") else canopy
+    try:
+        geom_crs = getattr(built_up, "crs", None)
+        area = union(built_up)
+        if geom_crs is not None and src.crs is not None and gpd.GeoSeries([area], crs=geom_crs).crs != src.crs:
+            area = gpd.GeoSeries([area], crs=geom_crs).to_crs(src.crs).iloc[0]
+        if area.is_empty:
+            return math.nan, 0.0
+        w0 = windows.from_bounds(*area.bounds, transform=src.transform)
+        c0, r0 = math.floor(w0.col_off), math.floor(w0.row_off)
+        c1, r1 = math.ceil(w0.col_off + w0.width), math.ceil(w0.row_off + w0.height)
+        c0, r0, c1, r1 = max(c0, 0), max(r0, 0), min(c1, src.width), min(r1, src.height)
+        if c1 <= c0 or r1 <= r0:
+            return math.nan, 0.0
+        win = windows.Window(c0, r0, c1 - c0, r1 - r0)
+        data = src.read(1, window=win, masked=True).astype(float)
+        transform = src.window_transform(win)
+        shape = data.shape
+        inside = features.rasterize([area], out_shape=shape, transform=transform, all_touched=False, dtype="uint8")
+        edge = features.rasterize([area.boundary], out_shape=shape, transform=transform, all_touched=True,
+                                  dtype="uint8").astype(bool)
+        w = inside.astype(float)
+        rows, cols = np.nonzero(edge)
+        if len(rows):
+            t = transform
+            x0, y0 = t.c + t.a * cols + t.b * rows, t.f + t.d * cols + t.e * rows
+            x1, y1 = x0 + t.a + t.b, y0 + t.d + t.e
+            boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+            pieces, owner = intersect_pieces(boxes, chop(area))
+            w[rows, cols] = area_by(owner, pieces, len(boxes)) / shapely.area(boxes)
+        values = np.ma.filled(data, np.nan)
+        valid = np.isfinite(values)
+        if valid.any() and (np.nanmax(values) > 1.0 + 1e-6 or np.nanmin(values) < -1e-6):
+            raise IndicatorError(f"栅格 canopy（植被覆盖）的值必须在 0–1 之间（像元覆盖度），实际范围 "
+                                 f"{np.nanmin(values):g}–{np.nanmax(values):g}")
+        wv = np.where(valid, w, 0.0)
+        total = wv.sum()
+        pixel_area = abs(transform.a * transform.e - transform.b * transform.d)
+        covered_share = total * pixel_area / area.area
+        if total == 0:
+            return math.nan, 0.0
+        return float(100.0 * np.sum(wv * np.nan_to_num(values)) / total), float(covered_share)
+    finally:
+        if src is not canopy:
+            src.close()
+
+
+# ============================================================================ the measures
+def _pct(num, den) -> np.ndarray:
+    num = np.asarray(num, float)
+    den = np.asarray(den, float)
+    return np.divide(100.0 * num, den, out=np.full(num.shape, np.nan), where=den > 0)
+
+
+def _bool(series, default=False) -> np.ndarray:
+    s = pd.Series(series).astype("boolean")
+    return s.fillna(default).to_numpy(bool)
+
+
+def _road_classes() -> list[str]:
+
+    return list(layer_spec("roads").fields["road_class"].values)
+
+
+def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=None, residential=None,
+            params: dict | None = None, city: bool = True, notes: dict | None = None) -> list[dict]:
+    """All region measures as rows ``dict(indicator, region, road_class, value, note)``."""
+    p = dict(DEFAULTS, **(params or {}))
+    notes = notes if notes is not None else {}
+    rows: list[dict] = []
+    n = regions.n
+
+    def add(ind, values, road_class=None, note=""):
+        for r in range(n):
+            v = values[r] if np.ndim(values) else values
+            rows.append(dict(indicator=ind, region=r, road_class=road_class,
+                             value=float(v) if v is not None else math.nan, note=note))
+
+    area = regions.area()
+    add("area", area)
+
+    # --- green land
+    if green is not None:
+        gmask = _category_mask(green, GREEN_SPACE_CATEGORIES)
+        g_pieces, g_owner = intersect_pieces(regions.pieces, chop(union(green[gmask])), regions.owner)
+        add("green_space_ratio", _pct(area_by(g_owner, g_pieces, n), area))
+    else:
+        add("green_space_ratio", np.full(n, np.nan), note=notes.get("green", ""))
+
+    # --- residents (area-apportioned) and residential land
+    residents = np.full(n, np.nan)
+    res_pieces = np.empty(0, dtype=object)
+    res_owner = np.empty(0, np.int64)
+    if residential is not None:
+        rg = np.asarray(residential.geometry.values, dtype=object)
+        pop = _population(residential)
+        full = shapely.area(rg)
+        ia, ib = shapely.STRtree(rg).query(regions.pieces, predicate="intersects")
+        inter = shapely.intersection(regions.pieces[ia], rg[ib])
+        parts, idx = shapely.get_parts(inter, return_index=True)
+        keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+        res_pieces = parts[keep]
+        res_owner = regions.owner[ia[idx[keep]]]
+        res_block = ib[idx[keep]]
+        share = np.divide(shapely.area(res_pieces), full[res_block], out=np.zeros(len(res_pieces)),
+                          where=full[res_block] > 0)
+        residents = np.bincount(res_owner, weights=pop[res_block] * share, minlength=n)
+    res_area = area_by(res_owner, res_pieces, n)
+
+    # --- park service (radius) and walk
+    if green is not None and residential is not None:
+        parks = qualifying_parks(green, tiers=p["park_tiers"])
+        served_pieces, served_owner = intersect_pieces(res_pieces, chop(park_service_area(parks)), res_owner)
+        add("park_service_coverage", _pct(area_by(served_owner, served_pieces, n), res_area))
+        if city:
+            if roads is not None and len(parks):
+                pts, w, owner = _sample_cells(res_pieces, res_owner, p["walk_cell_m"])
+                net = _net.build_network(roads)
+                snap = net.snap(pts, max_distance=float(parks["radius_m"].max()))
+                covered = np.zeros(len(pts), dtype=bool)
+                for r in sorted(set(parks["radius_m"])):
+                    d = _net.walk_distance(net, parks[parks["radius_m"] == r], pts, limit=r,
+                                           entry_tolerance_m=p["park_entry_tolerance_m"], snap=snap)
+                    covered |= d <= r
+                add("park_walk_coverage", _pct(np.bincount(owner[covered], weights=w[covered], minlength=n),
+                                               np.bincount(owner, weights=w, minlength=n)))
+            else:
+                # no qualifying park: nothing is reached (NaN where there is no residential land)
+                add("park_walk_coverage", _pct(np.zeros(n), res_area) if roads is not None else np.full(n, np.nan),
+                    note="" if roads is not None else notes.get("roads", ""))
+    else:
+        add("park_service_coverage", np.full(n, np.nan), note=notes.get("residential") or notes.get("green", ""))
+        if city:
+            add("park_walk_coverage", np.full(n, np.nan), note=notes.get("residential") or notes.get("green", ""))
+
+    if city:
+        if green is not None:
+            pk = chop(union(green[_category_mask(green, PARK_CATEGORIES)]))
+            park_pieces, park_owner = intersect_pieces(regions.pieces, pk, regions.owner)
+            park_area = area_by(park_owner, park_pieces, n)
+        population = p.get("population")
+        pop_note = "人口取自目标文件" if population else "人口为建成区内居住用地人口之和"
+        pop_value = np.full(n, float(population)) if population else residents
+        if green is not None and (population or residential is not None):
+            add("park_area_per_capita", np.divide(park_area, pop_value, out=np.full(n, np.nan),
+                                                  where=pop_value > 0), note=pop_note)
+        else:
+            add("park_area_per_capita", np.full(n, np.nan), note=notes.get("green") or notes.get("residential", ""))
+
+    # --- roads, lamps
+    classes = _road_classes()
+    if roads is not None:
+        rp = _road_parts(roads)
+        parts = np.asarray(rp.geometry.values, dtype=object)
+        part_class = rp["road_class"].astype(object).to_numpy() if "road_class" in rp else np.full(len(rp), None)
+        part_i, reg, a, b = _clip_lines(parts, regions)
+        seg_len = b - a
+        lamp_owner = assign_lamps(lamps, parts, snap_m=p["lamp_snap_m"]) if lamps is not None else None
+        cover = _road_cover(parts, lamps, lamp_owner, p["lamp_reach_m"]) if lamps is not None else None
+        seg_cls = part_class[part_i]
+        road_len = np.bincount(reg, weights=seg_len, minlength=n)
+        add("road_length", road_len)
+        if cover is not None:
+            lit = cover.lit(part_i, a, b)
+            add("lamp_installation_rate", _pct(np.bincount(reg, weights=lit, minlength=n), road_len))
+            for c in classes:
+                m = seg_cls == c
+                if m.any():
+                    add("lamp_installation_rate", _pct(np.bincount(reg[m], weights=lit[m], minlength=n),
+                                                       np.bincount(reg[m], weights=seg_len[m], minlength=n)), c)
+        else:
+            add("lamp_installation_rate", np.full(n, np.nan), note=notes.get("lamps", ""))
+        # mechanical sweeping
+        width = pd.to_numeric(rp["width_m"], errors="coerce").to_numpy(float) if "width_m" in rp else np.full(len(rp), np.nan)
+        swept = _bool(rp["mech_swept"]) if "mech_swept" in rp else np.zeros(len(rp), bool)
+        w = width[part_i]
+        ok = np.isfinite(w)
+        road_area = np.bincount(reg[ok], weights=(seg_len * w)[ok], minlength=n)
+        swept_area = np.bincount(reg[ok & swept[part_i]], weights=(seg_len * w)[ok & swept[part_i]], minlength=n)
+        missing = len(np.unique(part_i[~ok]))
+        note = f"{missing} 段道路缺少路宽(width_m)，未计入" if missing else ""
+        add("mech_sweeping_rate", _pct(swept_area, road_area), note=note)
+    else:
+        add("road_length", np.full(n, np.nan), note=notes.get("roads", ""))
+        add("lamp_installation_rate", np.full(n, np.nan), note=notes.get("roads", ""))
+        add("mech_sweeping_rate", np.full(n, np.nan), note=notes.get("roads", ""))
+        lamp_owner = None
+        part_class = np.empty(0, dtype=object)
+
+    if lamps is not None:
+        lg = np.asarray(lamps.geometry.values, dtype=object)
+        li, lreg = regions.points_in(lg)
+        status = lamps["status"].astype(object).to_numpy() if "status" in lamps else np.full(len(lamps), None)
+        known = pd.notna(status[li])
+        working = status[li] == "working"
+        add("lamp_count", np.bincount(lreg, minlength=n))
+        add("broken_lamp_count", np.bincount(lreg[status[li] == "broken"], minlength=n))
+        add("lamp_lighting_rate", _pct(np.bincount(lreg[working], minlength=n), np.bincount(lreg[known], minlength=n)))
+        if lamp_owner is not None and len(part_class):
+            lcls = np.where(lamp_owner[li] >= 0, part_class[np.clip(lamp_owner[li], 0, None)], None)
+            for c in classes:
+                m = (lcls == c) & known
+                if m.any():
+                    add("lamp_lighting_rate", _pct(np.bincount(lreg[m & working], minlength=n),
+                                                   np.bincount(lreg[m], minlength=n)), c)
+    else:
+        for ind in ("lamp_count", "broken_lamp_count", "lamp_lighting_rate"):
+            add(ind, np.full(n, np.nan), note=notes.get("lamps", ""))
+
+    # --- toilets
+    if toilets is not None:
+        tg = np.asarray(toilets.geometry.values, dtype=object)
+        ti, treg = regions.points_in(tg)
+        count = np.bincount(treg, minlength=n).astype(float)
+        add("toilet_count", count)
+        served = chop(union(shapely.buffer(tg, p["toilet_radius_m"], quad_segs=32))) if len(tg) else np.empty(0, object)
+        sp_, so_ = intersect_pieces(regions.pieces, served, regions.owner)
+        add("toilet_service_coverage", _pct(area_by(so_, sp_, n), area))
+        if city:
+            add("toilet_density", np.divide(count, area / 1e6, out=np.full(n, np.nan), where=area > 0))
+            pop_value = np.full(n, float(p["population"])) if p.get("population") else residents
+            add("toilets_per_10k", np.divide(count * 1e4, pop_value, out=np.full(n, np.nan), where=pop_value > 0))
+            acc = toilets["accessible"].astype("boolean").to_numpy(dtype=object, na_value=None)[ti] \
+                if "accessible" in toilets else np.full(len(ti), None)
+            known = np.array([v is not None for v in acc], dtype=bool)
+            yes = np.array([v is True for v in acc], dtype=bool)
+            unknown = int((~known).sum())
+            add("accessible_toilet_share", _pct(np.bincount(treg[yes], minlength=n), np.bincount(treg[known], minlength=n)),
+                note=f"{unknown} 座公厕无障碍情况未知，未计入" if unknown else "")
+    else:
+        inds = ["toilet_count", "toilet_service_coverage"] + (
+            ["toilet_density", "toilets_per_10k", "accessible_toilet_share"] if city else [])
+        for ind in inds:
+            add(ind, np.full(n, np.nan), note=notes.get("toilets", ""))
+
+    add("residents", residents, note="" if residential is not None else notes.get("residential", ""))
+    return rows
+
+
+# ============================================================================ the table
+ORDER = ["green_space_ratio", "green_coverage_ratio", "park_area_per_capita", "park_service_coverage",
+         "park_walk_coverage", "lamp_installation_rate", "lamp_lighting_rate", "toilet_density", "toilets_per_10k",
+         "toilet_service_coverage", "accessible_toilet_share", "mech_sweeping_rate", "area", "road_length",
+         "lamp_count", "broken_lamp_count", "toilet_count", "residents"]
+
+
+def _missing_note(layer: str) -> str:
+
+    return f"缺少图层 {layer}（{layer_spec(layer).title_zh}），无法计算"
+
+
+def indicator_table(built_up: gpd.GeoDataFrame, *, green=None, roads=None, lamps=None, toilets=None,
+                    residential=None, canopy=None, zones=None, targets: Targets | None = None,
+                    **params) -> pd.DataFrame:
+    """The tidy indicator table from layers (pure function; see :func:`compute_indicators`).
+
+    Parameters
+    ----------
+    built_up : GeoDataFrame, the built-up boundary (required)
+    green, roads, lamps, toilets, residential, zones : GeoDataFrame or None (missing layers give
+        NaN rows with a note saying which layer to import)
+    canopy : rasterio path or dataset of the fractional vegetation cover, or None
+    targets : Targets (default: :func:`civgis.store.targets.load_targets`)
+    **params : override ``lamp_reach_m``, ``lamp_snap_m``, ``toilet_radius_m``, ``park_tiers``,
+        ``park_entry_tolerance_m``, ``walk_cell_m``, ``population``
+
+    Returns
+    -------
+    DataFrame with :data:`COLUMNS`, one row per indicator × scope × zone × road class.
+    """
+    targets = targets if targets is not None else load_targets()
+    unknown = set(params) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown indicator parameters: {sorted(unknown)}")
+    p = dict(DEFAULTS)
+    p.update({k: v for k, v in targets.parameters.items() if k in DEFAULTS})
+    p.update({k: v for k, v in params.items() if v is not None})
+    layers = dict(green=green, roads=roads, lamps=lamps, toilets=toilets, residential=residential)
+    notes = {k: _missing_note(k) for k, v in layers.items() if v is None}
+    _check_crs(built_up, layers | {"zones": zones})
+
+    frames = []
+    city = city_region(built_up)
+    rows = measure(city, **layers, params=p, city=True, notes=notes)
+    if canopy is not None:
+        value, share = _canopy_cover(built_up, canopy)
+        note = "" if share >= 0.999 else f"栅格仅覆盖建成区的 {100 * share:.1f}%，按覆盖部分计算"
+        rows.append(dict(indicator="green_coverage_ratio", region=0, road_class=None, value=value, note=note))
+    else:
+        rows.append(dict(indicator="green_coverage_ratio", region=0, road_class=None, value=math.nan,
+                         note="缺少植被覆盖栅格 canopy，无法计算（不做估算）"))
+    frames.append(_frame(rows, city, "city"))
+    if zones is not None:
+        zr = zone_regions(zones, built_up)
+        frames.append(_frame(measure(zr, **layers, params=p, city=False, notes=notes), zr, "zone"))
+    table = pd.concat(frames, ignore_index=True)
+    return _judge(table, targets)
+
+
+def _check_crs(built_up, layers: dict) -> None:
+    crs = built_up.crs
+    for name, gdf in layers.items():
+        if gdf is not None and gdf.crs is not None and crs is not None and gdf.crs != crs:
+            raise IndicatorError(f"图层 {name} 的坐标系 ({gdf.crs.name}) 与 built_up ({crs.name}) 不一致; "
+                                 f"reproject first (ws.read gives every layer in the workspace CRS)")
+    if crs is not None and not crs.is_projected:
+        raise IndicatorError(f"图层 built_up 的坐标系 {crs.name} 不是投影坐标系（米）; areas need metres")
+
+
+def _frame(rows: list[dict], regions: Regions, scope: str) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["indicator", "region", "road_class", "value", "note"])
+    # a road class a zone does not have gives no row
+    df = df[~(df["road_class"].notna() & df["value"].isna())]
+    df["scope"] = scope
+    ids = np.asarray(regions.ids, dtype=object)
+    names = np.asarray(regions.names, dtype=object)
+    df["zone_id"] = ids[df["region"]] if scope == "zone" else None
+    df["zone_name"] = names[df["region"]] if scope == "zone" else None
+    rank = {k: i for i, k in enumerate(ORDER)}
+    classes = {c: i + 1 for i, c in enumerate(_road_classes())}
+    df["_o"] = df["indicator"].map(rank)
+    df["_c"] = df["road_class"].map(classes).fillna(0)
+    df = df.sort_values(["region", "_o", "_c"], kind="stable")
+    return df.drop(columns=["region", "_o", "_c"])
+
+
+def _judge(table: pd.DataFrame, targets: Targets) -> pd.DataFrame:
+    names = {k: v[0] for k, v in INDICATORS.items()}
+    units = {k: v[1] for k, v in INDICATORS.items()}
+
+    class_zh = layer_spec("roads").fields["road_class"].values
+    out = table.copy()
+    out["name_zh"] = [names[i] + (f"（{class_zh.get(c, c)}）" if isinstance(c, str) else "")
+                      for i, c in zip(out["indicator"], out["road_class"])]
+    out["unit"] = out["indicator"].map(units)
+    tgt = [targets.get(i) for i in out["indicator"]]
+    cls = [c if isinstance(c, str) else None for c in out["road_class"]]
+    out["target"] = np.array([t.threshold(c) if t.threshold(c) is not None else np.nan for t, c in zip(tgt, cls)],
+                             dtype=float)
+    out["comparison"] = [t.comparison if t.threshold(c) is not None else None for t, c in zip(tgt, cls)]
+    out["passed"] = pd.array([t.passes(v, c) for t, v, c in zip(tgt, out["value"], cls)], dtype="boolean")
+    out["responsible_unit"] = [t.responsible_unit for t in tgt]
+    out["standard"] = [t.standard for t in tgt]
+    out["road_class"] = out["road_class"].astype(object).where(out["road_class"].notna(), None)
+    return out[COLUMNS].reset_index(drop=True)
+
+
+def compute_indicators(ws, *, zones: bool = False, targets=None, **params) -> pd.DataFrame:
+    """All indicators of a workspace as a tidy table, judged against the targets.
+
+    Parameters
+    ----------
+    ws : civgis.Workspace
+    zones : bool
+        Also compute the per-zone rows (``scope == "zone"``), which need the ``zones`` layer.
+    targets : Targets, path or None
+        None → ``load_targets(ws=ws)`` (the default file with the workspace's own file merged over).
+    **params : computation parameters overriding the targets file (see :func:`indicator_table`).
+
+    Returns
+    -------
+    pandas.DataFrame with columns ``indicator, name_zh, scope, zone_id, zone_name, road_class,
+    value, unit, target, comparison, passed, responsible_unit, standard, note``; ``passed`` is a
+    nullable boolean (NA when there is no target or no value).
+    """
+    if not isinstance(targets, Targets):
+        targets = load_targets(targets, ws=ws)
+    layers = {name: ws.read_optional(name) for name in ("green", "roads", "lamps", "toilets", "residential")}
+    zones_gdf = None
+    if zones:
+        zones_gdf = ws.read("zones")
+    return indicator_table(ws.read("built_up"), **layers, canopy=ws.raster_uri("canopy"), zones=zones_gdf,
+                           targets=targets, **params)
+
+
+# ============================================================================ one function per indicator
+def _single(built_up, **layers):
+    return measure(city_region(built_up), **{k: v for k, v in layers.items() if k != "params"},
+                   params=layers.get("params"), city=True)
+
+
+def _pick(rows, indicator, road_class=None) -> float:
+    for r in rows:
+        if r["indicator"] == indicator and r["road_class"] == road_class:
+            return r["value"]
+    return math.nan
+
+
+def _by_class(rows, indicator) -> pd.Series:
+    vals = {("all" if r["road_class"] is None else r["road_class"]): r["value"]
+            for r in rows if r["indicator"] == indicator}
+    return pd.Series(vals, name=indicator, dtype=float)
+
+
+def green_space_ratio(green, built_up, *, categories=GREEN_SPACE_CATEGORIES) -> float:
+    """建成区绿地率 (%): ``|∪ green(categories) ∩ B| / |B|``; overlaps counted once."""
+    area = union(built_up)
+    cover = chop(union(green[_category_mask(green, categories)]))
+    pieces, owner = intersect_pieces(chop(area), cover)
+    return float(100.0 * shapely.area(pieces).sum() / area.area) if area.area else math.nan
+
+
+def park_area_per_capita(green, built_up, *, population=None, residential=None) -> float:
+    """人均公园绿地面积 (m²/人): ``|∪G1 ∩ B| / P`` (``P`` given, else residents inside ``B``)."""
+    rows = _single(built_up, green=green, residential=residential, params={"population": population})
+    return _pick(rows, "park_area_per_capita")
+
+
+def park_service_coverage(residential, green, built_up, *, tiers=PARK_TIERS) -> float:
+    """公园绿地服务半径覆盖率 (%): residential land within a qualifying park's radius ÷ residential land."""
+    return _pick(_single(built_up, green=green, residential=residential, params={"park_tiers": tiers}),
+                 "park_service_coverage")
+
+
+def park_walk_coverage(residential, green, roads, built_up, *, tiers=PARK_TIERS, entry_tolerance_m=20.0,
+                       cell_m=20.0) -> float:
+    """公园绿地步行可达覆盖率 (%): as the service coverage, by walking distance on ``roads``."""
+    rows = _single(built_up, green=green, residential=residential, roads=roads,
+                   params={"park_tiers": tiers, "park_entry_tolerance_m": entry_tolerance_m, "walk_cell_m": cell_m})
+    return _pick(rows, "park_walk_coverage")
+
+
+def lamp_installation_rate(roads, lamps, built_up, *, reach_m=25.0, snap_m=40.0) -> pd.Series:
+    """装灯率 (%) per road class and ``"all"``: lit length within ``reach_m`` of own lamps ÷ length."""
+    return _by_class(_single(built_up, roads=roads, lamps=lamps,
+                             params={"lamp_reach_m": reach_m, "lamp_snap_m": snap_m}), "lamp_installation_rate")
+
+
+def lamp_lighting_rate(lamps, built_up, *, roads=None, snap_m=40.0) -> pd.Series:
+    """亮灯率 (%) per road class (of each lamp's nearest road) and ``"all"``: working ÷ lamps."""
+    return _by_class(_single(built_up, roads=roads, lamps=lamps, params={"lamp_snap_m": snap_m}),
+                     "lamp_lighting_rate")
+
+
+def toilet_density(toilets, built_up) -> float:
+    """公厕密度 (座/km²): toilets inside ``B`` ÷ ``|B|`` km²."""
+    return _pick(_single(built_up, toilets=toilets), "toilet_density")
+
+
+def toilets_per_10k(toilets, built_up, *, population=None, residential=None) -> float:
+    """每万人公厕数: toilets inside ``B`` × 10 000 ÷ ``P``."""
+    return _pick(_single(built_up, toilets=toilets, residential=residential, params={"population": population}),
+                 "toilets_per_10k")
+
+
+def toilet_service_coverage(toilets, built_up, *, radius_m=300.0) -> float:
+    """公厕服务半径覆盖率 (%): ``|B ∩ ∪ buffer(toilet, radius_m)| / |B|``."""
+    return _pick(_single(built_up, toilets=toilets, params={"toilet_radius_m": radius_m}), "toilet_service_coverage")
+
+
+def accessible_toilet_share(toilets, built_up) -> float:
+    """无障碍公厕比例 (%): accessible ÷ toilets with known accessibility, inside ``B``."""
+    return _pick(_single(built_up, toilets=toilets), "accessible_toilet_share")
+
+
+def mech_sweeping_rate(roads, built_up) -> float:
+    """道路机械化清扫率 (%): ``Σ len·width (swept) / Σ len·width`` inside ``B``."""
+    return _pick(_single(built_up, roads=roads), "mech_sweeping_rate")

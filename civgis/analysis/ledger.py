@@ -1,0 +1,448 @@
+"""The rectification ledger (整改工作台账): inspection cases by category, zone, unit and month.
+
+:func:`build_ledger` is a pure function of the case points and the responsibility zones;
+:func:`ledger_workspace` reads them from a workspace; :func:`write_ledger_xlsx` writes the
+ledger a bureau prints (Chinese headers, one sheet per view, frozen header row, real Excel
+dates, category codes with their Chinese labels).
+
+Definitions
+-----------
+``as_of`` (统计截止时间) is an instant; a date without a time means the *end* of that day
+(``2026-03-10`` → 2026-03-10 23:59:59.999999), so cases reported on that day count.
+
+* Cases reported after ``as_of`` are excluded; the others are *in scope* (纳入统计).
+* A case is *closed* (已结案) when its status is ``closed`` and ``closed_at ≤ as_of``. A case
+  closed after ``as_of`` was still open at ``as_of`` and counts as open, so a ledger for a past
+  date shows the state on that date.
+* closed on time (按期结案): closed and ``closed_at ≤ deadline``;
+  closed late (超期结案): closed and ``closed_at > deadline``.
+* overdue (超期未结): open and ``deadline < as_of``;
+  open within deadline (在办未超期): open and ``deadline ≥ as_of``.
+* closure rate (结案率) = closed ÷ all cases in scope;
+  on-time rate (按期结案率) = closed on time ÷ closed.
+* days to close (结案用时, days, fractional) = ``(closed_at − reported_at) / 24 h``; the median is
+  taken over closed cases.
+* days overdue (超期天数) = ``(as_of − deadline) / 24 h`` for overdue cases.
+
+Cases are assigned to responsibility zones by a spatial join (the case point intersects the
+zone polygon, so a point on a shared border counts as inside). A point in an overlap of
+several zones goes to the zone with the smallest ``zone_id`` (string order) — deterministic,
+and the overlap itself is for ``civgis audit`` to fix. Points outside every zone are
+"未划分责任区". ``unit`` (责任单位), ``staff`` (责任人) and ``phone`` come from the zone.
+
+Examples
+--------
+>>> import geopandas as gpd, pandas as pd
+>>> from shapely.geometry import Point, box
+>>> zones = gpd.GeoDataFrame({"zone_id": ["Z1"], "name": ["城关一区"], "unit": ["一中队"],
+...                           "staff": ["张三"], "phone": ["138"]}, geometry=[box(0, 0, 100, 100)], crs=4527)
+>>> t = pd.Timestamp
+>>> cases = gpd.GeoDataFrame({
+...     "case_id": ["A", "B", "C"], "category": ["0102", "0102", "0501"],
+...     "reported_at": [t("2026-03-01"), t("2026-03-02"), t("2026-03-03")],
+...     "deadline": [t("2026-03-02"), t("2026-03-03"), t("2026-03-04")],
+...     "closed_at": [t("2026-03-01 12:00"), pd.NaT, pd.NaT],
+...     "status": ["closed", "open", "open"]}, geometry=[Point(1, 1), Point(2, 2), Point(500, 500)], crs=4527)
+>>> ledger = build_ledger(cases, zones, as_of="2026-03-03")
+>>> ledger.totals["closed_on_time"], ledger.totals["overdue"], ledger.totals["open_within_deadline"]
+(1, 1, 1)
+>>> ledger.totals["median_days_to_close"]
+0.5
+>>> ledger.overdue["staff"].tolist()
+['张三']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from civgis.store.catalogue import layer_spec
+
+__all__ = ["UNZONED", "NO_UNIT", "DAY", "MEASURES", "HEADERS_ZH", "OUTCOME_ZH", "SHEETS_ZH", "Ledger",
+           "as_of_instant", "assign_zones", "build_ledger", "natural_key", "ledger_workspace"]
+
+#: label of cases outside every responsibility zone
+UNZONED = "未划分责任区"
+#: label of a zone without a unit
+NO_UNIT = "（未填责任单位）"
+
+DAY = pd.Timedelta(days=1)
+
+#: the per-view count and rate columns, in order
+MEASURES = ["cases", "closed", "closed_on_time", "closed_late", "open", "open_within_deadline", "overdue",
+            "closure_rate", "on_time_rate", "median_days_to_close"]
+
+#: Chinese headers of every column the ledger shows
+HEADERS_ZH = {
+    "category": "案件类别代码", "category_zh": "案件类别", "zone_id": "责任区编号", "zone_name": "责任区",
+    "unit": "责任单位", "staff": "责任人", "phone": "联系电话", "month": "月份",
+    "cases": "案件数", "closed": "已结案", "closed_on_time": "按期结案", "closed_late": "超期结案",
+    "open": "未结案", "open_within_deadline": "在办未超期", "overdue": "超期未结",
+    "closure_rate": "结案率", "on_time_rate": "按期结案率", "median_days_to_close": "结案用时中位数(天)",
+    "case_id": "案件编号", "reported_at": "上报时间", "deadline": "处置时限", "closed_at": "结案时间",
+    "status": "状态", "outcome": "办理结果", "days_to_close": "结案用时(天)", "days_overdue": "超期天数",
+}
+
+#: Chinese label of each case outcome
+OUTCOME_ZH = {"closed_on_time": "按期结案", "closed_late": "超期结案", "overdue": "超期未结",
+              "open_within_deadline": "在办未超期"}
+
+SHEETS_ZH = {"totals": "汇总", "by_category": "按类别", "by_zone": "按责任区", "by_unit": "按责任单位",
+             "by_month": "按月份", "overdue": "超期案件", "cases": "案件明细"}
+
+
+@dataclass
+class Ledger:
+    """The ledger: one DataFrame per view plus county totals.
+
+    Attributes
+    ----------
+    as_of : Timestamp
+        The instant the ledger describes.
+    by_category, by_zone, by_unit, by_month : DataFrame
+        Key columns then :data:`MEASURES` (counts, ``closure_rate`` and ``on_time_rate`` as
+        fractions 0–1, ``median_days_to_close`` in days). ``by_zone`` lists every zone (zero
+        rows too) and "未划分责任区" last when cases fall outside all zones; ``by_month`` lists every
+        month from the first to the last report (``month`` = first day of the month).
+    overdue : DataFrame
+        Overdue cases, most overdue first, with their zone, unit, staff and phone.
+    cases : DataFrame
+        Every case in scope with its zone, ``outcome``, ``days_to_close`` and ``days_overdue``.
+    totals : dict
+        The county-wide measures plus ``excluded_after_as_of`` and ``as_of``.
+    """
+
+    as_of: pd.Timestamp
+    by_category: pd.DataFrame
+    by_zone: pd.DataFrame
+    by_unit: pd.DataFrame
+    by_month: pd.DataFrame
+    overdue: pd.DataFrame
+    cases: pd.DataFrame
+    totals: dict
+
+    def views(self) -> dict[str, pd.DataFrame]:
+        return {"by_category": self.by_category, "by_zone": self.by_zone, "by_unit": self.by_unit,
+                "by_month": self.by_month, "overdue": self.overdue}
+
+    def to_dict(self) -> dict:
+        """JSON-ready: totals, the views and the overdue list as records (dates as ISO strings)."""
+        out = {"as_of": self.as_of.isoformat(), "totals": _jsonable(self.totals)}
+        for name, df in self.views().items():
+            out[name] = [_jsonable(r) for r in df.to_dict(orient="records")]
+        return out
+
+
+def _jsonable(record: dict) -> dict:
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+            value = None if pd.isna(value) else value.isoformat()
+        elif isinstance(value, (np.integer,)):
+            value = int(value)
+        elif isinstance(value, (float, np.floating)):
+            value = None if np.isnan(value) else float(value)
+        elif value is pd.NA or value is pd.NaT:
+            value = None
+        out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------- as_of
+def as_of_instant(as_of=None, *, like: pd.Series | None = None) -> pd.Timestamp:
+    """The ledger's instant: ``None`` → the end of today; a date (no time) → the end of that day.
+
+    Matches the time zone of ``like`` (a datetime column) when given.
+    """
+    if as_of is None:
+        ts = pd.Timestamp.now().normalize() + DAY - pd.Timedelta(microseconds=1)
+    elif isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime):
+        ts = pd.Timestamp(as_of) + DAY - pd.Timedelta(microseconds=1)
+    elif isinstance(as_of, str) and len(as_of.strip()) <= 10:
+        try:
+            ts = pd.Timestamp(dt.date.fromisoformat(as_of.strip())) + DAY - pd.Timedelta(microseconds=1)
+        except ValueError:
+            raise ValueError(f"统计截止日期无法识别 cannot read as_of {as_of!r}; use YYYY-MM-DD") from None
+    else:
+        try:
+            ts = pd.Timestamp(as_of)
+        except (ValueError, TypeError):
+            raise ValueError(f"统计截止日期无法识别 cannot read as_of {as_of!r}; use YYYY-MM-DD") from None
+    tz = getattr(like.dt, "tz", None) if like is not None else None
+    if tz is not None and ts.tzinfo is None:
+        ts = ts.tz_localize(tz)
+    elif tz is None and ts.tzinfo is not None:
+        ts = ts.tz_convert(None)
+    return ts
+
+
+# ---------------------------------------------------------------------- zones
+def assign_zones(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """Zone of each case point: ``zone_id, zone_name, unit, staff, phone`` indexed like ``cases``.
+
+    Point-in-polygon by STRtree (``intersects``: border points count); in an overlap the smallest
+    ``zone_id`` wins; outside every zone → ``zone_id`` missing and ``zone_name`` "未划分责任区".
+    """
+    n = len(cases)
+    out = pd.DataFrame({"zone_id": pd.Series(pd.NA, index=cases.index, dtype="string"),
+                        "zone_name": pd.Series(UNZONED, index=cases.index, dtype="string"),
+                        "unit": pd.Series(UNZONED, index=cases.index, dtype="string"),
+                        "staff": pd.Series(pd.NA, index=cases.index, dtype="string"),
+                        "phone": pd.Series(pd.NA, index=cases.index, dtype="string")})
+    if zones is None or len(zones) == 0 or n == 0:
+        return out
+    if "zone_id" not in zones:
+        raise ValueError("图层 zones 缺少字段 zone_id (layer zones: missing field zone_id)")
+    if cases.crs is not None and zones.crs is not None and not cases.crs.equals(zones.crs):
+        zones = zones.to_crs(cases.crs)
+    zone_ids = zones["zone_id"].astype("string").to_numpy(dtype=object)
+    missing = pd.isna(zone_ids)
+    if missing.any():
+        raise ValueError(f"图层 zones 第{int(np.flatnonzero(missing)[0]) + 1}行 字段 zone_id 为空 (zone_id is empty)")
+    tree = shapely.STRtree(np.asarray(zones.geometry.values))
+    case_pos, zone_pos = tree.query(np.asarray(cases.geometry.values), predicate="intersects")
+    if len(case_pos):
+        pairs = pd.DataFrame({"case": case_pos, "zone": zone_pos, "zid": zone_ids[zone_pos]})
+        first = pairs.sort_values(["case", "zid"], kind="stable").drop_duplicates("case")
+        rows = out.index[first["case"].to_numpy()]
+        zpos = first["zone"].to_numpy()
+
+        def col(name, default=pd.NA):
+            values = zones[name].astype("string").to_numpy(dtype=object)[zpos] if name in zones else \
+                np.full(len(zpos), default, dtype=object)
+            return pd.array(values, dtype="string")
+
+        out.loc[rows, "zone_id"] = col("zone_id")
+        out.loc[rows, "zone_name"] = pd.array(col("name"), dtype="string").fillna(pd.array(col("zone_id")))
+        out.loc[rows, "unit"] = col("unit").fillna(NO_UNIT)
+        out.loc[rows, "staff"] = col("staff")
+        out.loc[rows, "phone"] = col("phone")
+    return out
+
+
+# ---------------------------------------------------------------------- building
+def build_ledger(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None = None, *, as_of=None) -> Ledger:
+    """Build the ledger from inspection cases and responsibility zones (definitions: module docstring).
+
+    Parameters
+    ----------
+    cases : GeoDataFrame
+        The ``inspections`` layer: ``case_id, category, reported_at, deadline, closed_at, status``
+        and point geometry (same CRS as ``zones``, or reprojected to it).
+    zones : GeoDataFrame or None
+        The ``zones`` layer: ``zone_id, name, unit, staff, phone``; None puts every case in
+        "未划分责任区".
+    as_of : date, datetime, str or None
+        The ledger's instant (a date means the end of that day; None the end of today).
+
+    Returns
+    -------
+    Ledger
+
+    Raises
+    ------
+    ValueError
+        Naming the layer, case and field: a closed case without ``closed_at``, an open case with
+        one, an unknown status, a missing ``reported_at``/``deadline``.
+    """
+    required = ["case_id", "category", "reported_at", "deadline", "status"]
+    missing = [c for c in required if c not in cases]
+    if missing:
+        raise ValueError(f"图层 inspections 缺少字段 missing field(s): {', '.join(missing)}")
+    cases = cases.reset_index(drop=True)
+    df = pd.DataFrame({
+        "case_id": cases["case_id"].astype("string"),
+        "category": cases["category"].astype("string"),
+        "reported_at": _datetimes(cases, "reported_at"),
+        "deadline": _datetimes(cases, "deadline"),
+        "closed_at": _datetimes(cases, "closed_at") if "closed_at" in cases else pd.Series(pd.NaT, index=cases.index),
+        "status": cases["status"].astype("string").str.strip().str.lower(),
+    }, index=cases.index)
+    T = as_of_instant(as_of, like=df["reported_at"])
+    _check_cases(df)
+
+    in_scope = (df["reported_at"] <= T).to_numpy()
+    excluded = int((~in_scope).sum())
+    df = df[in_scope]
+    zone_cols = assign_zones(cases[in_scope], zones)
+    df = pd.concat([df, zone_cols], axis=1)
+
+    closed = ((df["status"] == "closed") & (df["closed_at"] <= T)).to_numpy(dtype=bool)
+    on_time = closed & (df["closed_at"] <= df["deadline"]).to_numpy(dtype=bool)
+    overdue = ~closed & (df["deadline"] < T).to_numpy(dtype=bool)
+    outcome = np.select([on_time, closed & ~on_time, overdue], ["closed_on_time", "closed_late", "overdue"],
+                        "open_within_deadline")
+    df["outcome"] = pd.array(outcome, dtype="string")
+    df["days_to_close"] = ((df["closed_at"] - df["reported_at"]) / DAY).where(closed)
+    df["days_overdue"] = ((T - df["deadline"]) / DAY).where(overdue)
+    labels = layer_spec("inspections").fields["category"].values
+    df["category_zh"] = df["category"].map(lambda c: labels.get(c, c)).astype("string")
+    reported = df["reported_at"]
+    if getattr(reported.dt, "tz", None) is not None:
+        reported = reported.dt.tz_localize(None)
+    df["month"] = reported.dt.to_period("M").dt.to_timestamp()
+
+    # views
+    by_category = _aggregate(df, ["category", "category_zh"]).sort_values("category", kind="stable")
+    by_zone = _zone_view(df, zones)
+    by_unit = _unit_view(df, zones)
+    by_month = _aggregate(df, ["month"])
+    if len(by_month):
+        months = pd.date_range(by_month["month"].min(), by_month["month"].max(), freq="MS")
+        by_month = by_month.set_index("month").reindex(months).rename_axis("month").reset_index()
+        by_month = _fill_zero(by_month)
+    overdue_list = df[overdue][["case_id", "category", "category_zh", "zone_id", "zone_name", "unit", "staff",
+                                "phone", "reported_at", "deadline", "days_overdue"]]
+    overdue_list = overdue_list.sort_values(["days_overdue", "case_id"], ascending=[False, True],
+                                            kind="stable").reset_index(drop=True)
+    totals = _measures(df)
+    totals.update({"excluded_after_as_of": excluded, "as_of": T})
+    case_table = df[["case_id", "category", "category_zh", "zone_id", "zone_name", "unit", "staff", "phone",
+                     "reported_at", "deadline", "closed_at", "status", "outcome", "days_to_close",
+                     "days_overdue"]].reset_index(drop=True)
+    return Ledger(as_of=T, by_category=by_category.reset_index(drop=True), by_zone=by_zone, by_unit=by_unit,
+                  by_month=by_month.reset_index(drop=True), overdue=overdue_list, cases=case_table, totals=totals)
+
+
+def _datetimes(cases: pd.DataFrame, name: str) -> pd.Series:
+    col = cases[name]
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col
+    try:
+        return pd.to_datetime(col, format="mixed")
+    except (ValueError, TypeError):
+        parsed = pd.to_datetime(col, format="mixed", errors="coerce")
+        bad = parsed.isna() & col.notna()
+        idx = bad[bad].index[0]
+        raise ValueError(f"图层 inspections 要素 {cases['case_id'][idx]} 字段 {name}: "
+                         f"无法识别的时间 cannot read {col[idx]!r} as a date/time") from None
+
+
+def _check_cases(df: pd.DataFrame) -> None:
+    def fail(mask, field, message):
+        if mask.any():
+            ids = df.loc[mask.to_numpy(dtype=bool), "case_id"].astype(str).tolist()
+            more = f" 等 {len(ids)} 件 ({len(ids)} cases)" if len(ids) > 1 else ""
+            raise ValueError(f"图层 inspections 要素 {ids[0]}{more} 字段 {field}: {message}")
+
+    fail(df["reported_at"].isna(), "reported_at", "上报时间为空 reported_at is empty")
+    fail(df["deadline"].isna(), "deadline", "处置时限为空 deadline is empty")
+    fail(~df["status"].isin(["open", "closed"]).fillna(False), "status",
+         "状态应为 open(未结案) 或 closed(已结案) status must be open or closed")
+    fail((df["status"] == "closed") & df["closed_at"].isna(), "closed_at",
+         "已结案但结案时间为空 closed case without closed_at")
+    fail((df["status"] == "open") & df["closed_at"].notna(), "closed_at",
+         "未结案却有结案时间 open case with a closed_at; fix the status or the time")
+
+
+def _measures(df: pd.DataFrame) -> dict:
+    outcome = df["outcome"]
+    n = int(len(df))
+    counts = {k: int((outcome == k).sum()) for k in OUTCOME_ZH}
+    closed = counts["closed_on_time"] + counts["closed_late"]
+    days = df["days_to_close"].dropna()
+    return {"cases": n, "closed": closed, "closed_on_time": counts["closed_on_time"],
+            "closed_late": counts["closed_late"], "open": n - closed,
+            "open_within_deadline": counts["open_within_deadline"], "overdue": counts["overdue"],
+            "closure_rate": closed / n if n else float("nan"),
+            "on_time_rate": counts["closed_on_time"] / closed if closed else float("nan"),
+            "median_days_to_close": float(days.median()) if len(days) else float("nan")}
+
+
+def _aggregate(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The measures per group (vectorised groupby on outcome indicators)."""
+    if df.empty:
+        return pd.DataFrame(columns=keys + MEASURES)
+    flags = pd.DataFrame({k: (df["outcome"] == k).astype(int) for k in OUTCOME_ZH}, index=df.index)
+    flags[keys] = df[keys]
+    flags["days_to_close"] = df["days_to_close"]
+    grouped = flags.groupby(keys, sort=True, dropna=False)
+    out = grouped[list(OUTCOME_ZH)].sum()
+    out["cases"] = grouped.size()
+    out["median_days_to_close"] = grouped["days_to_close"].median()
+    out = out.reset_index()
+    return _derive(out)[keys + MEASURES]
+
+
+def _derive(out: pd.DataFrame) -> pd.DataFrame:
+    out["closed"] = out["closed_on_time"] + out["closed_late"]
+    out["open"] = out["cases"] - out["closed"]
+    cases = out["cases"].astype(float)
+    closed = out["closed"].astype(float)
+    out["closure_rate"] = (closed / cases).where(cases > 0)
+    out["on_time_rate"] = (out["closed_on_time"] / closed).where(closed > 0)
+    return out
+
+
+def _fill_zero(view: pd.DataFrame) -> pd.DataFrame:
+    counts = ["cases", "closed", "closed_on_time", "closed_late", "open", "open_within_deadline", "overdue"]
+    view[counts] = view[counts].fillna(0).astype("int64")
+    return view
+
+
+def _zone_view(df: pd.DataFrame, zones) -> pd.DataFrame:
+    keys = ["zone_id", "zone_name", "unit", "staff", "phone"]
+    agg = _aggregate(df.assign(zone_id=df["zone_id"].fillna("")), ["zone_id"])
+    if zones is not None and len(zones):
+        frame = pd.DataFrame({"zone_id": zones["zone_id"].astype("string")})
+        frame["zone_name"] = zones["name"].astype("string").fillna(frame["zone_id"]) if "name" in zones else frame["zone_id"]
+        frame["unit"] = zones["unit"].astype("string").fillna(NO_UNIT) if "unit" in zones else NO_UNIT
+        for name in ("staff", "phone"):
+            frame[name] = zones[name].astype("string") if name in zones else pd.NA
+        frame = frame.sort_values("zone_id", kind="stable").drop_duplicates("zone_id")
+    else:
+        frame = pd.DataFrame({k: pd.Series(dtype="string") for k in keys})
+    if (df["zone_id"].isna()).any():
+        frame = pd.concat([frame, pd.DataFrame({"zone_id": [""], "zone_name": [UNZONED], "unit": [UNZONED],
+                                                "staff": [pd.NA], "phone": [pd.NA]})], ignore_index=True)
+    out = frame.merge(agg, on="zone_id", how="left")
+    out = _fill_zero(out)
+    out["zone_id"] = out["zone_id"].astype("string").replace("", pd.NA)
+    return out[keys + MEASURES].reset_index(drop=True)
+
+
+def _unit_view(df: pd.DataFrame, zones) -> pd.DataFrame:
+    agg = _aggregate(df, ["unit"])
+    units = []
+    if zones is not None and len(zones):
+        units = list(set(zones["unit"].astype("string").fillna(NO_UNIT))) if "unit" in zones else [NO_UNIT]
+    units = sorted(units, key=natural_key)
+    extra = sorted(set(agg["unit"]) - set(units) - {UNZONED}, key=natural_key)
+    order = units + extra + ([UNZONED] if (agg["unit"] == UNZONED).any() else [])
+    out = pd.DataFrame({"unit": pd.array(order, dtype="string")}).merge(agg, on="unit", how="left")
+    return _fill_zero(out)[["unit"] + MEASURES]
+
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _cn_to_int(text: str) -> int:
+    """一 → 1, 十二 → 12, 二十三 → 23 (up to 99)."""
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
+    return _CN_DIGITS.get(text, 0)
+
+
+def natural_key(text) -> tuple:
+    """Sort key reading Arabic and Chinese numerals as numbers: 一中队 < 二中队 < 十中队."""
+    import re
+
+    parts = re.split(r"(\d+|[零〇一二两三四五六七八九十]+)", str(text))
+    return tuple((0, int(p), "") if p.isdigit() else (0, _cn_to_int(p), "") if p and p[0] in "零〇一二两三四五六七八九十"
+                 else (1, 0, p) for p in parts if p)
+
+
+# ---------------------------------------------------------------------- workspace
+def ledger_workspace(ws, as_of=None) -> Ledger:
+    """The ledger of a workspace's ``inspections`` and ``zones`` (see :func:`build_ledger`)."""
+    return build_ledger(ws.read("inspections"), ws.read_optional("zones"), as_of=as_of)

@@ -1,0 +1,176 @@
+"""Zone summary (责任区台账): what each responsibility zone holds.
+
+One row per zone: area, road length by class, lamps (and broken ones), toilets, green area,
+residents, open and overdue cases, responsible unit, person and phone — the table a squad
+leader signs for.
+
+Measures (all in the workspace's projected metric CRS):
+
+* ``area_m2`` — zone area;
+* ``road_m_<class>`` / ``road_m`` — length of road centre line *inside* the zone (roads clipped
+  to the zone), by ``road_class``;
+* ``lamps``, ``lamps_broken``, ``toilets``, ``cases_open``, ``cases_overdue`` — points intersecting
+  the zone (a point on a shared border counts in both zones); overdue = ``status == "open"`` and
+  ``deadline < as_of``;
+* ``green_m2`` — area of the union of green polygons inside the zone (overlaps counted once);
+* ``residents`` — residential population apportioned by area share
+  (``Σ population_r · |R_r ∩ Z| / |R_r|``), rounded to whole people.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import box, Point, LineString
+>>> zones = gpd.GeoDataFrame({"zone_id": ["A"], "name": ["甲"]}, geometry=[box(0, 0, 100, 100)], crs=4527)
+>>> roads = gpd.GeoDataFrame({"road_id": ["r1"], "road_class": ["branch"]},
+...                          geometry=[LineString([(-50, 50), (150, 50)])], crs=4527)
+>>> t = summarize_zones(zones, roads=roads)
+>>> float(t.loc[0, "road_m_branch"]), float(t.loc[0, "area_m2"])
+(100.0, 10000.0)
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from civgis.store.catalogue import layer_spec
+
+__all__ = ["COLUMNS_ZH", "road_classes", "columns_zh", "summarize_zones", "zone_summary"]
+
+#: summary columns → Chinese headers (road-class columns are added from the catalogue)
+COLUMNS_ZH = {
+    "zone_id": "责任区编号", "name": "责任区名称", "unit": "责任单位", "staff": "责任人", "phone": "联系电话",
+    "area_m2": "面积(㎡)", "road_m": "道路长度(米)", "lamps": "路灯", "lamps_broken": "故障路灯",
+    "toilets": "公厕", "green_m2": "绿地面积(㎡)", "residents": "居民(人)", "cases_open": "未结案件",
+    "cases_overdue": "超期案件",
+}
+
+
+def road_classes() -> list[str]:
+    return list(layer_spec("roads").fields["road_class"].values)
+
+
+def columns_zh() -> dict[str, str]:
+    """Every summary column → its Chinese header, in table order."""
+    labels = layer_spec("roads").fields["road_class"].values
+    cols = {k: COLUMNS_ZH[k] for k in ("zone_id", "name", "unit", "staff", "phone", "area_m2")}
+    cols.update({f"road_m_{c}": f"{labels[c]}(米)" for c in road_classes()})
+    cols.update({k: COLUMNS_ZH[k] for k in ("road_m", "lamps", "lamps_broken", "toilets", "green_m2", "residents",
+                                            "cases_open", "cases_overdue")})
+    return cols
+
+
+def _pairs(zone_geoms: np.ndarray, geoms: np.ndarray, predicate: str = "intersects") -> tuple[np.ndarray, np.ndarray]:
+    """(feature index, zone index) pairs from an STRtree query over the zones."""
+    if len(geoms) == 0 or len(zone_geoms) == 0:
+        return np.array([], dtype=int), np.array([], dtype=int)
+    tree = shapely.STRtree(zone_geoms)
+    return tree.query(geoms, predicate=predicate)
+
+
+def _count(zone_geoms, gdf, mask=None) -> np.ndarray:
+    n = len(zone_geoms)
+    if gdf is None or len(gdf) == 0:
+        return np.zeros(n, dtype=int)
+    geoms = np.asarray(gdf.geometry.values)
+    if mask is not None:
+        geoms = geoms[np.asarray(mask, dtype=bool)]
+    _, zi = _pairs(zone_geoms, geoms)
+    return np.bincount(zi, minlength=n).astype(int)
+
+
+def _now_like(series: pd.Series, as_of) -> pd.Timestamp:
+    ts = pd.Timestamp.now() if as_of is None else pd.Timestamp(as_of)
+    tz = getattr(series.dt, "tz", None)
+    if tz is not None and ts.tzinfo is None:
+        ts = ts.tz_localize(tz)
+    elif tz is None and ts.tzinfo is not None:
+        ts = ts.tz_convert(None)
+    return ts
+
+
+def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=None, green=None,
+                    residential=None, inspections=None, as_of=None) -> pd.DataFrame:
+    """The zone summary table (pure function on GeoDataFrames in one metric CRS).
+
+    Parameters
+    ----------
+    zones : GeoDataFrame
+        ``zone_id, name, unit, staff, phone``.
+    roads, lamps, toilets, green, residential, inspections : GeoDataFrame or None
+        Missing layers give zero columns.
+    as_of : datetime-like, optional
+        Reference time for overdue cases (default: now).
+
+    Returns
+    -------
+    DataFrame
+        One row per zone with the columns of :func:`columns_zh` (English names).
+    """
+    zone_geoms = np.asarray(zones.geometry.values)
+    n = len(zones)
+    out = pd.DataFrame({c: zones[c].astype(object).where(zones[c].notna(), None).to_numpy() if c in zones
+                        else [None] * n for c in ("zone_id", "name", "unit", "staff", "phone")})
+    out["zone_id"] = zones["zone_id"].astype(str).to_numpy()
+    out["area_m2"] = shapely.area(zone_geoms)
+
+    # roads: clip each road to each zone it meets, sum length by class
+    for c in road_classes():
+        out[f"road_m_{c}"] = 0.0
+    if roads is not None and len(roads):
+        rg = np.asarray(roads.geometry.values)
+        ri, zi = _pairs(zone_geoms, rg)
+        length = shapely.length(shapely.intersection(rg[ri], zone_geoms[zi]))
+        cls = roads["road_class"].astype(str).to_numpy()[ri]
+        df = pd.DataFrame({"z": zi, "c": cls, "m": length}).groupby(["z", "c"])["m"].sum()
+        for (z, c), m in df.items():
+            col = f"road_m_{c}"
+            if col not in out:
+                out[col] = 0.0
+            out.loc[z, col] = m
+    out["road_m"] = out[[c for c in out if c.startswith("road_m_")]].sum(axis=1)
+
+    out["lamps"] = _count(zone_geoms, lamps)
+    out["lamps_broken"] = _count(zone_geoms, lamps, None if lamps is None else
+                                 lamps["status"].astype("string").fillna("").eq("broken").to_numpy())
+    out["toilets"] = _count(zone_geoms, toilets)
+
+    # green: union of the green parts in each zone (overlapping polygons counted once)
+    out["green_m2"] = 0.0
+    if green is not None and len(green):
+        gg = np.asarray(green.geometry.values)
+        gi, zi = _pairs(zone_geoms, gg)
+        pieces = shapely.intersection(gg[gi], zone_geoms[zi])
+        s = gpd.GeoSeries(pieces).groupby(zi).agg(lambda g: shapely.union_all(np.asarray(g)))
+        out.loc[s.index, "green_m2"] = shapely.area(np.asarray(s.values))
+
+    # residents: areal weighting of each residential polygon's population
+    out["residents"] = 0
+    if residential is not None and len(residential):
+        rg = np.asarray(residential.geometry.values)
+        ri, zi = _pairs(zone_geoms, rg)
+        share = shapely.area(shapely.intersection(rg[ri], zone_geoms[zi])) / np.where(
+            shapely.area(rg[ri]) > 0, shapely.area(rg[ri]), 1.0)
+        pop = pd.to_numeric(residential["population"], errors="coerce").fillna(0).to_numpy(dtype=float)[ri]
+        out["residents"] = np.rint(np.bincount(zi, weights=pop * share, minlength=n)).astype(int)
+
+    out["cases_open"] = 0
+    out["cases_overdue"] = 0
+    if inspections is not None and len(inspections):
+        is_open = inspections["status"].astype("string").fillna("").eq("open").to_numpy()
+        deadline = pd.to_datetime(inspections["deadline"], errors="coerce", format="mixed")
+        overdue = is_open & (deadline < _now_like(deadline, as_of)).fillna(False).to_numpy(dtype=bool)
+        out["cases_open"] = _count(zone_geoms, inspections, is_open)
+        out["cases_overdue"] = _count(zone_geoms, inspections, overdue)
+
+    cols = [c for c in columns_zh() if c in out] + [c for c in out if c not in columns_zh()]
+    return out[cols]
+
+
+def zone_summary(ws, as_of=None) -> pd.DataFrame:
+    """:func:`summarize_zones` on a workspace (every layer it has); ``as_of`` defaults to now."""
+    layers = {name: ws.read_optional(name) for name in
+              ("roads", "lamps", "toilets", "green", "residential", "inspections")}
+    return summarize_zones(ws.read("zones"), as_of=as_of, **layers)

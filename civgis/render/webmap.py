@@ -1,0 +1,902 @@
+"""Interactive web maps (folium/Leaflet) of the county and of each responsibility zone, offline-capable.
+
+One county map with every layer toggleable — responsibility zones coloured and labelled, street
+lamps by status, public toilets with their service radius, parks, the zone audit's gaps and
+overlaps highlighted — and one map per zone, zoomed to it. Popups show the attributes under their
+Chinese catalogue labels, with coded values in Chinese (``broken`` → 故障).
+
+Basemaps
+--------
+``"offline"`` (default)
+    No tiles at all: the workspace's own roads, residential blocks and green land are drawn as
+    the base, and :func:`save_map` writes Leaflet next to the HTML (``lib/leaflet/``) and adds a
+    Content-Security-Policy that forbids any non-local request. The page works on a government
+    network cut off from the internet, opened straight from disk (``file://``) or an intranet server.
+``"osm"``
+    OpenStreetMap tiles (WGS84 data sits on them as it is).
+``"tianditu"``
+    天地图 vector tiles + Chinese annotation (WMTS, Web Mercator ``_w`` sets). Needs the user's own
+    key (``tianditu_key``, free from console.tianditu.gov.cn). Tianditu is referenced to CGCS2000,
+    which differs from WGS84 by centimetres, so no shift is applied.
+``"amap"``
+    高德 (Amap) tiles. Amap draws its streets in GCJ-02, the deliberately offset "Mars"
+    coordinates, so our WGS84 data is **shifted forward WGS84 → GCJ-02** with
+    :func:`civgis.store.coords.wgs84_to_gcj02` before it is drawn: a lamp surveyed at WGS84
+    (116.42079, 39.90105) is drawn at GCJ-02 (116.42703, 39.90245), about 550 m east-north-east,
+    which is where Amap painted that street. (The opposite direction — GCJ-02 → WGS84 — is what
+    the importers do to coordinates *picked on* Amap.)
+
+Escaping
+--------
+Every attribute value shown in a popup or label is HTML-escaped in Python before it is embedded
+(folium's ``GeoJsonPopup`` inserts values with ``innerHTML``), so a zone named
+``<script>alert(1)</script>`` is shown as that text and runs nothing. The GeoJSON itself is
+embedded through Jinja's ``tojson`` filter, which escapes ``<``, ``>`` and ``&``.
+
+Examples
+--------
+>>> import tempfile, geopandas as gpd
+>>> from shapely.geometry import Point, box
+>>> from civgis.store.workspace import Workspace
+>>> d = tempfile.mkdtemp()
+>>> ws = Workspace.create(d + "/w.gpkg", crs=4527)
+>>> x0, y0 = 39_500_000.0, 3_520_000.0
+>>> ws.write("zones", gpd.GeoDataFrame({"zone_id": ["Z1"], "name": ["<b>一区</b>"]},
+...          geometry=[box(x0, y0, x0 + 500, y0 + 500)], crs=4527))
+>>> ws.write("lamps", gpd.GeoDataFrame({"lamp_id": ["L1"], "status": ["broken"]},
+...          geometry=[Point(x0 + 100, y0 + 100)], crs=4527))
+>>> m = county_map(ws)
+>>> path = save_map(m, d + "/county.html")
+>>> html = path.read_text(encoding="utf-8")
+>>> "<b>" in html, "lib/leaflet/leaflet.js" in html, "cdn.jsdelivr" in html
+(False, True, False)
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.utilities import JsCode
+from jinja2 import Template
+from shapely.geometry import box
+
+from civgis.analysis.audit import audit_workspace
+from civgis.progress import progress as progress_bar
+from civgis.store.catalogue import layer_spec
+from civgis.store.coords import wgs84_to_gcj02
+
+__all__ = ["BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
+           "OVERLAP_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
+           "display_values", "zone_colours", "to_display_crs", "AUDIT_ALIASES", "load_map_layers",
+           "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
+           "save_map", "write_all_maps"]
+
+BASEMAPS = ("offline", "osm", "tianditu", "amap")
+
+#: where the bundled Leaflet lives inside the package, and where save_map puts it beside the HTML
+ASSETS_DIR = Path(__file__).resolve().parent / "assets"
+LIB_DIRNAME = "lib"
+
+#: the layers drawn, bottom to top (catalogue names; "parks" is green G1, "green" the other classes)
+MAP_LAYERS = ("built_up", "residential", "green", "roads", "parks", "zones", "candidates",
+              "inspections", "toilets", "lamps")
+
+#: layers drawn as the base map in offline mode (hidden by default when tiles provide the base)
+BASE_LAYERS = ("residential", "green", "roads")
+
+#: distinct zone fills, so that neighbouring zones never share a colour (greedy graph colouring)
+ZONE_PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948",
+                "#ff9da7", "#9c755f", "#bab0ac", "#1f77b4", "#8c564b")
+
+GAP_STYLE = {"color": "#d50000", "fill_color": "#ff1744", "fill_opacity": 0.55, "weight": 2, "dash": "4 3"}
+OVERLAP_STYLE = {"color": "#6a00a8", "fill_color": "#d500f9", "fill_opacity": 0.6, "weight": 2}
+
+OFFLINE_BACKGROUND = "#f2efe9"
+
+#: decimals of the lon/lat written into the page (1e-7° ≈ 1 cm)
+DISPLAY_DECIMALS = 7
+
+#: which inspection cases the maps carry: only the open ones by default (tens of thousands of
+#: closed cases would make a county page of many megabytes; hot-spot maps show history)
+CASES = ("open", "all", "none")
+
+# CDN resources folium's templates reference → bundled file (relative to lib/), or None to drop it.
+# Dropped ones are only needed by folium.Icon (awesome-markers), Bootstrap widgets and
+# embed=False GeoJSON ($.ajax); civgis maps use none of them (save_map refuses maps that do).
+_CDN_REWRITE = (
+    (re.compile(r"leaflet@[\d.]+/dist/leaflet\.js$"), "leaflet/leaflet.js"),
+    (re.compile(r"leaflet@[\d.]+/dist/leaflet\.css$"), "leaflet/leaflet.css"),
+    (re.compile(r"jquery[\d.-]*(\.min)?\.js$"), None),
+    (re.compile(r"bootstrap[^/]*/.*bootstrap(\.bundle)?(\.min)?\.(js|css)$"), None),
+    (re.compile(r"bootstrap-glyphicons\.css$"), None),
+    (re.compile(r"leaflet\.awesome-markers\.(js|css)$"), None),
+    (re.compile(r"leaflet\.awesome\.rotate(\.min)?\.css$"), None),
+    (re.compile(r"fontawesome[^/]*/css/all(\.min)?\.css$"), None),
+)
+
+_TAG_RE = re.compile(
+    r"""<script\s+src="(?P<js>[^"]+)"\s*>\s*</script>\s*|<link\s+rel="stylesheet"\s+href="(?P<css>[^"]+)"\s*/?>\s*"""
+)
+
+
+class WebmapError(ValueError):
+    """A map cannot be made as asked (unknown basemap, missing key, unknown zone …)."""
+
+
+# ====================================================================== pure helpers
+def escape_html(values: pd.Series) -> pd.Series:
+    """HTML-escape a Series of text, vectorised (``& < > " '``), missing values → ``""``.
+
+    >>> escape_html(pd.Series(["<script>", "a&b", None])).tolist()
+    ['&lt;script&gt;', 'a&amp;b', '']
+    """
+    s = values.astype("string").fillna("")
+    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
+        s = s.str.replace(char, entity, regex=False)
+    return s.astype(object)
+
+
+def display_values(gdf: gpd.GeoDataFrame, layer: str) -> pd.DataFrame:
+    """The catalogue fields of ``gdf`` as escaped display text for popups.
+
+    Coded values become their Chinese labels (``status = broken`` → ``故障``), booleans 是/否,
+    datetimes ``YYYY-MM-DD HH:MM``, floats one decimal; every value is HTML-escaped.
+
+    Returns a DataFrame with one column per catalogue field present (same names).
+    """
+    spec = layer_spec(layer)
+    out = {}
+    for name, fspec in spec.fields.items():
+        if name not in gdf:
+            continue
+        col = gdf[name]
+        if fspec.type == "bool":
+            b = col.astype("boolean")
+            text = pd.Series(np.where(b.fillna(False), "是", "否"), index=col.index).where(b.notna(), "")
+        elif fspec.type == "datetime":
+            text = pd.to_datetime(col, errors="coerce", format="mixed").dt.strftime("%Y-%m-%d %H:%M")
+        elif fspec.type == "float":
+            text = pd.to_numeric(col, errors="coerce").round(1).astype("string")
+        else:
+            text = col.astype("string")
+            if fspec.values:
+                text = text.map(lambda v, m=fspec.values: m.get(v, v) if isinstance(v, str) else v)
+        out[name] = escape_html(text)
+    return pd.DataFrame(out, index=gdf.index)
+
+
+def zone_colours(zones: gpd.GeoSeries | gpd.GeoDataFrame, palette=ZONE_PALETTE) -> np.ndarray:
+    """A fill colour per zone such that zones that touch or overlap get different colours.
+
+    Greedy colouring of the adjacency graph (pairs from one STRtree ``intersects`` query, in
+    descending-degree order); with fewer colours than needed it cycles through the palette.
+    """
+    geoms = zones.geometry.values if hasattr(zones, "geometry") else np.asarray(zones)
+    n = len(geoms)
+    if n == 0:
+        return np.array([], dtype=object)
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left != right
+    left, right = left[keep], right[keep]
+    neighbours = [[] for _ in range(n)]
+    for a, b in zip(left.tolist(), right.tolist()):
+        neighbours[a].append(b)
+    order = np.argsort(-np.bincount(left, minlength=n), kind="stable")
+    colour = np.full(n, -1)
+    k = len(palette)
+    for i in order.tolist():
+        used = {colour[j] for j in neighbours[i]}
+        free = next((c for c in range(k) if c not in used), None)
+        colour[i] = free if free is not None else i % k
+    return np.asarray(palette, dtype=object)[colour]
+
+
+def to_display_crs(gdf: gpd.GeoDataFrame, basemap: str) -> gpd.GeoDataFrame:
+    """Project to WGS84 lon/lat for Leaflet; for ``basemap="amap"`` shift forward into GCJ-02.
+
+    The shift direction is WGS84 → GCJ-02 because Amap's tiles are drawn in GCJ-02: our true
+    (WGS84) positions must receive the same offset to land on Amap's streets.
+    """
+    out = gdf.to_crs(4326)
+    if basemap == "amap" and len(out):
+        out = out.set_geometry(shapely.transform(out.geometry.values, _gcj02_xy))
+    if len(out):  # 1e-7° ≈ 1 cm: enough for any map, and a third less HTML
+        out = out.set_geometry(shapely.transform(out.geometry.values, lambda xy: np.round(xy, DISPLAY_DECIMALS)))
+    return out
+
+
+def _gcj02_xy(xy: np.ndarray) -> np.ndarray:
+    lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
+    return np.column_stack([lon, lat])
+
+
+# ====================================================================== layer styling in JavaScript
+def _path_style(style: dict, *, fill: bool) -> dict:
+    out = {"color": style.get("color", "#3388ff"), "weight": style.get("weight", 2), "opacity": 0.9}
+    if fill:
+        out.update(fill=True, fillColor=style.get("fill_color", out["color"]),
+                   fillOpacity=style.get("fill_opacity", 0.3))
+    else:
+        out["fill"] = False
+    if style.get("dash"):
+        out["dashArray"] = style["dash"]
+    return out
+
+
+def _style_js(defaults: dict, class_name: str) -> JsCode:
+    """Leaflet style function: defaults, overridden per feature by ``_stroke``/``_fill``/``_weight``."""
+    base = json.dumps({**defaults, "className": class_name})
+    return JsCode(
+        "function(f) { var p = f.properties, s = Object.assign({}, " + base + ");"
+        " if (p._stroke) { s.color = p._stroke; } if (p._fill) { s.fillColor = p._fill; }"
+        " if (p._weight) { s.weight = p._weight; } return s; }"
+    )
+
+
+def _circle_js(radius: float, class_name: str, fill_opacity: float = 0.9) -> JsCode:
+    opts = json.dumps({"radius": radius, "weight": 1, "fillOpacity": fill_opacity, "className": class_name})
+    return JsCode(
+        "function(f, latlng) { var p = f.properties, o = Object.assign({}, " + opts + ");"
+        " o.color = p._stroke; o.fillColor = p._fill || p._stroke; return L.circleMarker(latlng, o); }"
+    )
+
+
+_LABEL_JS = JsCode(
+    "function(f, latlng) { return L.marker(latlng, {interactive: false, keyboard: false,"
+    " icon: L.divIcon({className: 'civgis-zone-label', html: f.properties._label, iconSize: null})}); }"
+)
+
+
+class _LabelZoom(MacroElement):
+    """Hide zone labels below a zoom level (a CSS class on the map container, toggled on zoomend)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function(map) {
+            function civgisLabels() {
+                map.getContainer().classList.toggle('civgis-hide-labels', map.getZoom() < {{ this.zoom }});
+            }
+            map.on('zoomend', civgisLabels);
+            civgisLabels();
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, zoom: int):
+        super().__init__()
+        self._name = "CivgisLabelZoom"
+        self.zoom = int(zoom)
+
+
+class _RadiusByZoom(MacroElement):
+    """Shrink a circle-marker layer when zoomed out: r = clip(r0 · 2**((z − full_zoom)/2), r_min, r0).
+
+    Thousands of lamps at full size would hide the town at county zoom; halving the area per
+    zoom level keeps density readable. Add as a child of the folium.GeoJson layer.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function(layer, map) {
+            function civgisRadius() {
+                var r = {{ this.radius }} * Math.pow(2, (map.getZoom() - {{ this.full_zoom }}) / 2);
+                r = Math.max({{ this.min_radius }}, Math.min({{ this.radius }}, r));
+                layer.eachLayer(function(l) { if (l.setRadius) { l.setRadius(r); } });
+            }
+            map.on('zoomend', civgisRadius);
+            civgisRadius();
+        })({{ this._parent.get_name() }}, {{ this._parent._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, radius: float, full_zoom: int = 17, min_radius: float = 1.5):
+        super().__init__()
+        self._name = "CivgisRadiusByZoom"
+        self.radius, self.full_zoom, self.min_radius = float(radius), int(full_zoom), float(min_radius)
+
+
+def _by_value(gdf: gpd.GeoDataFrame, style: dict, key: str, default):
+    """Per-feature value from ``style[key][field][value]`` (catalogue ``by_value`` tables)."""
+    table = style.get(key, {})
+    if not table:
+        return None
+    field, mapping = next(iter(table.items()))
+    if field not in gdf:
+        return None
+    return gdf[field].astype("string").map(mapping).astype(object).where(lambda s: s.notna(), default)
+
+
+# ====================================================================== building blocks
+@dataclass
+class _Layer:
+    key: str
+    title: str
+    gdf: gpd.GeoDataFrame  # already in display coordinates, with display columns
+
+
+def _geojson(layer: _Layer, *, popup_fields: list[str], aliases: list[str], show: bool,
+             style: JsCode | None = None, point: JsCode | None = None, control: bool = True) -> folium.GeoJson:
+    gdf = layer.gdf
+    keep = [c for c in gdf.columns if c != gdf.geometry.name]
+    data = gdf[keep + [gdf.geometry.name]]
+    data = json.loads(data.to_json(na="null", drop_id=True))
+    kwargs = {}
+    if style is not None:
+        kwargs["style"] = style
+    if point is not None:
+        kwargs["pointToLayer"] = point
+    gj = folium.GeoJson(data, name=layer.title, show=show, control=control, **kwargs)
+    if popup_fields:
+        folium.GeoJsonPopup(fields=popup_fields, aliases=[_html.escape(a) for a in aliases],
+                            localize=False, labels=True, max_width=360).add_to(gj)
+    return gj
+
+
+def _catalogue_layer(gdf: gpd.GeoDataFrame, layer: str, title: str, basemap: str) -> _Layer:
+    """Display coordinates + escaped catalogue fields + per-feature ``_stroke``/``_fill``/``_weight``."""
+    spec = layer_spec(layer)
+    style = spec.style
+    shown = display_values(gdf, layer)
+    disp = to_display_crs(gdf[[gdf.geometry.name]], basemap)
+    out = gpd.GeoDataFrame(shown, geometry=disp.geometry.values, crs=disp.crs)
+    colour = _by_value(gdf, style, "by_value", style.get("color"))
+    if colour is not None:
+        out["_stroke"] = colour.values
+        if spec.geometry == "Polygon":
+            out["_fill"] = colour.values
+    weight = _by_value(gdf, style, "weight_by_value", style.get("weight"))
+    if weight is not None:
+        out["_weight"] = weight.values
+    if spec.geometry == "Point" and "_stroke" not in out:
+        out["_stroke"] = style.get("color", "#3388ff")
+    return _Layer(layer, title, out)
+
+
+def _popup_spec(layer: str, gdf: gpd.GeoDataFrame) -> tuple[list[str], list[str]]:
+    spec = layer_spec(layer)
+    fields = [f for f in spec.fields if f in gdf]
+    return fields, [spec.label(f) for f in fields]
+
+
+def _add_catalogue_layer(m, gdf, layer, *, title, basemap, show, class_name, radius=None):
+    spec = layer_spec(layer)
+    lyr = _catalogue_layer(gdf, layer, title, basemap)
+    fields, aliases = _popup_spec(layer, gdf)
+    if spec.geometry == "Point":
+        gj = _geojson(lyr, popup_fields=fields, aliases=aliases, show=show,
+                      point=_circle_js(radius or spec.style.get("radius", 4), class_name))
+    else:
+        gj = _geojson(lyr, popup_fields=fields, aliases=aliases, show=show,
+                      style=_style_js(_path_style(spec.style, fill=spec.geometry == "Polygon"), class_name))
+    gj.add_to(m)
+    return gj
+
+
+def _area_layer(gdf: gpd.GeoDataFrame, title: str, basemap: str, aliases: dict[str, str]) -> _Layer:
+    """Audit polygons (gaps/overlaps): their known attributes escaped (lists joined), area in m²."""
+    cols = {}
+    for c in aliases:
+        if c not in gdf.columns or c == "area_m2":
+            continue
+        v = gdf[c].map(lambda x: "、".join(map(str, x)) if isinstance(x, (list, tuple, set, np.ndarray)) else x)
+        cols[c] = escape_html(v.astype("string"))
+    cols["area_m2_display"] = escape_html(gdf.geometry.area.round(1).astype("string"))
+    disp = to_display_crs(gdf[[gdf.geometry.name]], basemap)
+    return _Layer("audit", title, gpd.GeoDataFrame(cols, geometry=disp.geometry.values, crs=disp.crs))
+
+
+#: audit columns shown in popups (civgis.analysis.audit's gap/overlap tables), in this order
+AUDIT_ALIASES = {
+    "gap_id": "空隙编号", "overlap_id": "重叠编号", "area_m2_display": "面积（平方米）",
+    "zones": "涉及责任区", "neighbours": "相邻责任区", "suggested_zone": "建议并入责任区",
+}
+
+
+def _add_audit(m, gaps, overlaps, basemap, crs, ring_px: float = 11.0):
+    """Gaps and overlaps: the polygons, plus a ring of ``ring_px`` pixels at a point inside each
+    so that parts of a few thousand m² stay visible at county zoom. One toggle per kind."""
+    for gdf, title, style, cls in ((gaps, "责任区空隙（未覆盖）", GAP_STYLE, "civgis-gaps"),
+                                   (overlaps, "责任区重叠", OVERLAP_STYLE, "civgis-overlaps")):
+        if gdf is None or len(gdf) == 0:
+            continue
+        if gdf.crs is None:
+            raise WebmapError(f"{title}: GeoDataFrame has no CRS")
+        if crs is not None:
+            gdf = gdf.to_crs(crs)
+        group = folium.FeatureGroup(name=title, show=True).add_to(m)
+        lyr = _area_layer(gdf, title, basemap, AUDIT_ALIASES)
+        fields = [c for c in AUDIT_ALIASES if c in lyr.gdf.columns]
+        aliases = [AUDIT_ALIASES[c] for c in fields]
+        _geojson(lyr, popup_fields=fields, aliases=aliases, show=True, control=False,
+                 style=_style_js(_path_style(style, fill=True), cls)).add_to(group)
+        rings = lyr.gdf.set_geometry(
+            to_display_crs(gpd.GeoDataFrame(geometry=shapely.point_on_surface(gdf.geometry.values), crs=gdf.crs),
+                           basemap).geometry.values)
+        rings["_stroke"] = style["color"]
+        ring_js = JsCode(
+            "function(f, latlng) { return L.circleMarker(latlng, {radius: " + json.dumps(ring_px) + ", weight: 3,"
+            " color: f.properties._stroke, fill: true, fillOpacity: 0, className: '" + cls + "-ring'}); }")
+        _geojson(_Layer("audit", title, rings), popup_fields=fields, aliases=aliases, show=True, control=False,
+                 point=ring_js).add_to(group)
+
+
+def _tile_layers(m: folium.Map, basemap: str, tianditu_key: str | None) -> None:
+    if basemap == "offline":
+        return
+    if basemap == "osm":
+        folium.TileLayer("OpenStreetMap", name="OpenStreetMap 底图", max_zoom=19).add_to(m)
+    elif basemap == "tianditu":
+        _check_basemap(basemap, tianditu_key or None)
+        key = quote(str(tianditu_key), safe="")
+        attr = "天地图 © 国家地理信息公共服务平台"
+
+        def wmts(layer):
+            return ("https://t{s}.tianditu.gov.cn/" + layer + "_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                    "&VERSION=1.0.0&LAYER=" + layer + "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                    "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=" + key)
+
+        folium.TileLayer(wmts("vec"), attr=attr, name="天地图 矢量", subdomains="01234567", max_zoom=18).add_to(m)
+        folium.TileLayer(wmts("img"), attr=attr, name="天地图 影像", subdomains="01234567", max_zoom=18,
+                         show=False, overlay=False).add_to(m)
+        folium.TileLayer(wmts("cva"), attr=attr, name="天地图 注记", subdomains="01234567", max_zoom=18,
+                         overlay=True).add_to(m)
+    elif basemap == "amap":
+        attr = "© 高德地图 AutoNavi（GCJ-02，数据已由 WGS84 偏移）"
+        folium.TileLayer("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+                         "&x={x}&y={y}&z={z}", attr=attr, name="高德 矢量", subdomains="1234",
+                         max_zoom=18).add_to(m)
+        folium.TileLayer("https://webst0{s}.is.autonavi.com/appmaptile?style=6&x={x}&y={y}&z={z}",
+                         attr=attr, name="高德 影像", subdomains="1234", max_zoom=18, overlay=False,
+                         show=False).add_to(m)
+
+
+_PAGE_CSS = """
+<style>
+  .civgis-zone-label { font: bold 12px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; color: #0d2b5e;
+    white-space: nowrap; text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; transform: translate(-50%, -50%); }
+  .civgis-hide-labels .civgis-zone-label { display: none; }
+  .civgis-title { position: absolute; top: 10px; left: 50px; z-index: 1000; background: rgba(255,255,255,.92);
+    padding: 6px 12px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
+    font: bold 15px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
+  .civgis-legend { position: absolute; bottom: 28px; right: 10px; z-index: 1000; background: rgba(255,255,255,.92);
+    padding: 6px 10px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
+    font: 12px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; line-height: 18px; }
+  .civgis-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 5px; vertical-align: -1px;
+    border: 1px solid #555; }
+  .foliumpopup th { text-align: left; padding-right: 8px; white-space: nowrap; }
+  .leaflet-control-layers-expanded { font: 13px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
+</style>
+"""
+
+
+def _legend_html(present: set[str]) -> str:
+    rows = []
+    if "lamps" in present:
+        st = layer_spec("lamps").style.get("by_value", {}).get("status", {})
+        rows += [f'<i style="background:{st.get("working", "#f9a825")};border-radius:6px"></i>路灯 正常',
+                 f'<i style="background:{st.get("broken", "#c62828")};border-radius:6px"></i>路灯 故障']
+    if "toilets" in present:
+        rows.append(f'<i style="background:{layer_spec("toilets").style.get("service_radius_color", "#4dd0e1")}">'
+                    "</i>公厕服务半径")
+    if "gaps" in present:
+        rows.append(f'<i style="background:{GAP_STYLE["fill_color"]}"></i>责任区空隙')
+    if "overlaps" in present:
+        rows.append(f'<i style="background:{OVERLAP_STYLE["fill_color"]}"></i>责任区重叠')
+    if "parks" in present:
+        rows.append(f'<i style="background:{layer_spec("green").style["by_value"]["category"]["G1"]}"></i>公园绿地')
+    return '<div class="civgis-legend">' + "<br>".join(rows) + "</div>" if rows else ""
+
+
+def _page_chrome(m: folium.Map, title: str, present: set[str], basemap: str) -> None:
+    root = m.get_root()
+    root.header.add_child(folium.Element(_PAGE_CSS), name="civgis_css")
+    if basemap == "offline":
+        root.header.add_child(folium.Element(
+            f"<style>html body .leaflet-container {{ background: {OFFLINE_BACKGROUND}; }}</style>"), name="civgis_bg")
+    root.html.add_child(folium.Element(f'<div class="civgis-title">{_html.escape(title)}</div>'), name="civgis_title")
+    legend = _legend_html(present)
+    if legend:
+        root.html.add_child(folium.Element(legend), name="civgis_legend")
+    root.title = _html.escape(title)  # branca renders <title> unescaped
+    m.civgis_basemap = basemap
+
+
+# ====================================================================== map builders on layers
+def load_map_layers(ws) -> dict[str, gpd.GeoDataFrame]:
+    """Every catalogue layer the maps draw that the workspace holds (workspace CRS).
+
+    Read once and pass to :func:`build_map` / :func:`build_zone_map` to make many maps.
+    """
+    names = ("built_up", "residential", "green", "roads", "zones", "candidates", "inspections", "toilets", "lamps")
+    return {n: ws.read(n) for n in names if ws.has(n)}
+
+
+def _check_basemap(basemap: str, tianditu_key: str | None = "") -> None:
+    if basemap not in BASEMAPS:
+        raise WebmapError(f"未知底图 unknown basemap {basemap!r}; use one of {', '.join(BASEMAPS)}")
+    if basemap == "tianditu" and tianditu_key is None:
+        raise WebmapError("天地图底图需要密钥 the Tianditu basemap needs your key: --tianditu-key KEY "
+                          "(free from https://console.tianditu.gov.cn)")
+
+
+def _resolve_audit(audit, gaps, overlaps, ws=None):
+    if isinstance(audit, str) and audit == "auto":
+        audit = None
+        if ws is not None and ws.has("zones") and ws.has("built_up"):
+            audit = audit_workspace(ws)
+    if audit is not None:
+        gaps = gaps if gaps is not None else getattr(audit, "gaps", None)
+        overlaps = overlaps if overlaps is not None else getattr(audit, "overlaps", None)
+    return gaps, overlaps
+
+
+def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
+              basemap: str = "offline", tianditu_key: str | None = None, toilet_radius_m: float = 300.0,
+              title: str = "城管专题图", focus=None, highlight_zone: str | None = None,
+              label_px: float = 80.0, cases: str = "open") -> folium.Map:
+    """A folium map of the given layers (workspace CRS GeoDataFrames keyed by catalogue name).
+
+    Parameters
+    ----------
+    layers : dict
+        Catalogue layer name → GeoDataFrame in a projected metric CRS (as ``Workspace.read`` gives).
+    crs : CRS, optional
+        The metric CRS (defaults to the first layer's); toilet service radii are buffered in it.
+    gaps, overlaps : GeoDataFrame, optional
+        Zone-audit polygons, highlighted red (gaps) and magenta (overlaps), with area in m².
+    basemap : {"offline", "osm", "tianditu", "amap"}
+        See the module docstring; ``amap`` shifts all geometry WGS84 → GCJ-02.
+    toilet_radius_m : float
+        Toilet service radius in metres (default 300 m, the "≤ 300 m where people gather" rule).
+    focus : (minx, miny, maxx, maxy), optional
+        Bounds to zoom to (metric CRS); default all layers.
+    highlight_zone : str, optional
+        A zone_id drawn with a thick red outline (per-zone maps).
+    cases : {"open", "all", "none"}
+        Inspection cases drawn (hidden until switched on): open ones only by default.
+    label_px : float
+        Zone names are shown from the zoom level at which a typical zone is this many pixels
+        wide (see :func:`label_min_zoom`), so that a county of hundreds of zones is not a wall of text.
+    """
+    _check_basemap(basemap)
+    layers = {k: v for k, v in layers.items() if v is not None}
+    if crs is None:
+        crs = next((g.crs for g in layers.values() if g.crs is not None), None)
+    m = folium.Map(location=None, tiles=None, control_scale=True, zoom_start=14, prefer_canvas=False)
+    _tile_layers(m, basemap, tianditu_key)
+    offline = basemap == "offline"
+    present: set[str] = set()
+
+    def add(layer, gdf, title, show, cls, radius=None):
+        if gdf is None or len(gdf) == 0:
+            return
+        present.add(layer if layer != "green" or "G1" not in title else "parks")
+        _add_catalogue_layer(m, gdf, layer, title=title, basemap=basemap, show=show, class_name=cls, radius=radius)
+
+    add("built_up", layers.get("built_up"), "建成区边界", True, "civgis-built-up")
+    add("residential", layers.get("residential"), "居住用地（底图）", offline, "civgis-residential")
+    green = layers.get("green")
+    if green is not None and len(green):
+        is_park = (green["category"].astype("string") == "G1").fillna(False).to_numpy() \
+            if "category" in green else np.zeros(len(green), bool)
+        add("green", green[~is_park], "其他绿地（底图）", offline, "civgis-green")
+    add("roads", layers.get("roads"), "道路（底图）", offline, "civgis-roads")
+    if green is not None and len(green):
+        add("green", green[is_park], "公园绿地（G1）", True, "civgis-parks")
+
+    zones = layers.get("zones")
+    if zones is not None and len(zones):
+        present.add("zones")
+        lyr = _catalogue_layer(zones, "zones", "包保责任区", basemap)
+        fills = zone_colours(zones)
+        lyr.gdf["_fill"] = fills
+        lyr.gdf["_stroke"] = np.where(zones["zone_id"].astype("string").to_numpy() == highlight_zone,
+                                      "#d50000", layer_spec("zones").style.get("color", "#1f5fbf")) \
+            if highlight_zone is not None else layer_spec("zones").style.get("color", "#1f5fbf")
+        if highlight_zone is not None:
+            lyr.gdf["_weight"] = np.where(zones["zone_id"].astype("string").to_numpy() == highlight_zone, 5, 1.5)
+        zstyle = dict(layer_spec("zones").style)
+        zstyle["fill_opacity"] = max(float(zstyle.get("fill_opacity", 0.12)), 0.25)
+        fields, aliases = _popup_spec("zones", zones)
+        _geojson(lyr, popup_fields=fields, aliases=aliases, show=True,
+                 style=_style_js(_path_style(zstyle, fill=True), "civgis-zones")).add_to(m)
+        # labels: one point per zone (inside it), text already escaped
+        pts = gpd.GeoDataFrame({"_label": display_values(zones, "zones")["name"].values
+                                if "name" in zones else display_values(zones, "zones")["zone_id"].values},
+                               geometry=zones.geometry.representative_point().values, crs=zones.crs)
+        lbl = _Layer("labels", "责任区名称", to_display_crs(pts, basemap))
+        _geojson(lbl, popup_fields=[], aliases=[], show=True, point=_LABEL_JS).add_to(m)
+        _LabelZoom(label_min_zoom(zones, min_label_px=label_px)).add_to(m)
+
+    _add_audit(m, gaps, overlaps, basemap, crs)
+    if gaps is not None and len(gaps):
+        present.add("gaps")
+    if overlaps is not None and len(overlaps):
+        present.add("overlaps")
+
+    add("candidates", layers.get("candidates"), "候选地块", False, "civgis-candidates")
+    if cases not in CASES:
+        raise WebmapError(f"cases must be one of {CASES}, not {cases!r}")
+    insp = layers.get("inspections")
+    if insp is not None and cases == "open" and "status" in insp:
+        insp = insp[(insp["status"].astype("string") == "open").fillna(False).to_numpy()]
+    if cases != "none":
+        add("inspections", insp, "巡查案件（未结案）" if cases == "open" else "巡查案件", False, "civgis-inspections")
+
+    toilets = layers.get("toilets")
+    if toilets is not None and len(toilets):
+        tstyle = layer_spec("toilets").style
+        rc = tstyle.get("service_radius_color", "#4dd0e1")
+        ring = gpd.GeoDataFrame(
+            {"toilet": display_values(toilets, "toilets").get("name", display_values(toilets, "toilets")["toilet_id"]).values,
+             "radius": f"{toilet_radius_m:g} 米"},
+            geometry=toilets.geometry.buffer(toilet_radius_m, quad_segs=16).values, crs=toilets.crs)
+        lyr = _Layer("toilet_radius", f"公厕服务半径（{toilet_radius_m:g} 米）", to_display_crs(ring, basemap))
+        _geojson(lyr, popup_fields=["toilet", "radius"], aliases=["公厕", "服务半径"], show=True,
+                 style=_style_js({"color": rc, "weight": 1, "opacity": 0.8, "fill": True, "fillColor": rc,
+                                  "fillOpacity": 0.15}, "civgis-toilet-radius")).add_to(m)
+        add("toilets", toilets, "公厕", True, "civgis-toilets")
+    lamps = layers.get("lamps")
+    if lamps is not None and len(lamps):
+        if "status" in lamps:  # broken lamps drawn last, on top
+            lamps = lamps.iloc[np.argsort((lamps["status"].astype("string") == "broken").fillna(False).to_numpy(),
+                                          kind="stable")]
+        present.add("lamps")
+        gj = _add_catalogue_layer(m, lamps, "lamps", title="路灯（按状态）", basemap=basemap, show=True,
+                                  class_name="civgis-lamps")
+        _RadiusByZoom(layer_spec("lamps").style.get("radius", 3)).add_to(gj)
+
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    if focus is None:  # the built-up area (the county town), else everything
+        frames = [layers["built_up"]] if layers.get("built_up") is not None and len(layers["built_up"]) \
+            else list(layers.values())
+        bounds = [g.to_crs(crs).total_bounds for g in frames if len(g)] if crs is not None else []
+        if bounds:
+            b = np.vstack(bounds)
+            focus = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    if focus is not None and crs is not None and np.all(np.isfinite(focus)):
+        fb = to_display_crs(gpd.GeoDataFrame(geometry=[box(*focus)], crs=crs), basemap).total_bounds
+        m.fit_bounds([[fb[1], fb[0]], [fb[3], fb[2]]])
+    _page_chrome(m, title, present, basemap)
+    return m
+
+
+def build_zone_map(layers: dict[str, gpd.GeoDataFrame], zone_id: str, *, buffer_m: float = 200.0,
+                   gaps=None, overlaps=None, **kwargs) -> folium.Map:
+    """One zone's map: the layers within ``buffer_m`` metres of its bounds, zoomed to it, zone outlined red."""
+    zones = layers.get("zones")
+    if zones is None or len(zones) == 0:
+        raise WebmapError("没有责任区图层 the workspace has no zones layer")
+    ids = zones["zone_id"].astype("string")
+    hit = (ids == str(zone_id)).fillna(False).to_numpy()
+    if not hit.any():
+        some = "、".join(ids.head(10).tolist())
+        raise WebmapError(f"责任区不存在 zone_id {zone_id!r} not in layer zones (field zone_id); e.g. {some}")
+    zone = zones[hit]
+    x0, y0, x1, y1 = zone.total_bounds
+    window = box(x0 - buffer_m, y0 - buffer_m, x1 + buffer_m, y1 + buffer_m)
+    clipped = {name: _within(gdf, window) for name, gdf in layers.items()}
+    name = str(zone["name"].iloc[0]) if "name" in zone and pd.notna(zone["name"].iloc[0]) else str(zone_id)
+    staff = zone["staff"].iloc[0] if "staff" in zone else None
+    title = f"包保责任区 {name}（{zone_id}）" + (f" 责任人：{staff}" if staff is not None and pd.notna(staff) else "")
+    return build_map(clipped, gaps=_within(gaps, window), overlaps=_within(overlaps, window),
+                     title=kwargs.pop("title", title), focus=(x0, y0, x1, y1), highlight_zone=str(zone_id),
+                     crs=zones.crs, **kwargs)
+
+
+def label_min_zoom(zones: gpd.GeoDataFrame, *, min_label_px: float = 80.0) -> int:
+    """The lowest web-map zoom at which a zone of median size is ``min_label_px`` pixels wide.
+
+    Web-Mercator ground resolution at zoom z and latitude φ is ``156543.03 · cos φ / 2**z``
+    metres per pixel; the typical zone width is ``sqrt(median area)`` (metric CRS), so
+    ``z = ceil(log2(156543.03 · cos φ · min_label_px / width))``, clamped to 0–22.
+
+    >>> from shapely.geometry import box
+    >>> z = gpd.GeoDataFrame(geometry=[box(39_500_000, 3_520_000, 39_500_400, 3_520_400)], crs=4527)
+    >>> label_min_zoom(z)   # 400 m / 80 px = 5 m/px; 133 040 m/px / 2**z <= 5 at 31.8° N ⇒ z >= 14.70
+    15
+    """
+    if len(zones) == 0:
+        return 0
+    width = float(np.sqrt(np.median(zones.geometry.area)))
+    lat = float(zones.to_crs(4326).geometry.representative_point().y.median())
+    if not width > 0:
+        return 0
+    z = np.ceil(np.log2(156543.03392 * np.cos(np.radians(lat)) * min_label_px / width))
+    return int(np.clip(z, 0, 22))
+
+
+def _within(gdf, window):
+    """Rows whose geometry intersects ``window`` (STRtree query)."""
+    if gdf is None or len(gdf) == 0:
+        return gdf
+    idx = gdf.sindex.query(window, predicate="intersects")
+    return gdf.iloc[np.sort(idx)]
+
+
+# ====================================================================== workspace conveniences
+def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
+               tianditu_key: str | None = None, toilet_radius_m: float = 300.0,
+               title: str = "全县城管专题图", cases: str = "open") -> folium.Map:
+    """The county map of a workspace, every layer toggleable.
+
+    Parameters
+    ----------
+    ws : Workspace
+    audit : AuditResult or "auto", optional
+        Anything with ``.gaps``/``.overlaps`` GeoDataFrames (``civgis.analysis.audit.audit_workspace``);
+        ``"auto"`` runs the audit when ``civgis.analysis.audit`` is available.
+    gaps, overlaps : GeoDataFrame, optional
+        Given directly (override ``audit``).
+    basemap : {"offline", "osm", "tianditu", "amap"}
+    tianditu_key : str, optional
+        Required for ``basemap="tianditu"``.
+    toilet_radius_m : float
+        Toilet service radius in metres (default 300).
+    cases : {"open", "all", "none"}
+        Inspection cases carried by the page (a hidden layer): open ones by default.
+
+    Returns
+    -------
+    folium.Map
+        Save it with :func:`save_map` (offline assets) — not ``m.save`` (CDN links).
+    """
+    _check_basemap(basemap, tianditu_key or None)
+    gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
+    return build_map(load_map_layers(ws), crs=ws.crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
+                     tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, title=title, cases=cases)
+
+
+def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
+             tianditu_key: str | None = None, toilet_radius_m: float = 300.0, buffer_m: float = 200.0,
+             cases: str = "open") -> folium.Map:
+    """One responsibility zone's map, zoomed to it, the zone outlined red.
+
+    Parameters
+    ----------
+    ws : Workspace
+    zone_id : str
+        A ``zone_id`` of the zones layer (a clear :class:`WebmapError` lists some when unknown).
+    buffer_m : float
+        Features within this many metres of the zone's bounding box are drawn too (context:
+        the neighbouring zones, the lamps across the street).
+    audit, gaps, overlaps, basemap, tianditu_key, toilet_radius_m, cases
+        As for :func:`county_map`.
+
+    Examples
+    --------
+    >>> m = zone_map(ws, "Z01")                          # doctest: +SKIP
+    >>> save_map(m, "maps/zone_Z01.html")                # doctest: +SKIP
+    """
+    _check_basemap(basemap, tianditu_key or None)
+    gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
+    return build_zone_map(load_map_layers(ws), zone_id, buffer_m=buffer_m, gaps=gaps, overlaps=overlaps,
+                          basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m,
+                          cases=cases)
+
+
+# ====================================================================== saving
+def _csp(has_tiles: bool) -> str:
+    img = "'self' file: data: blob:" + (" https: http:" if has_tiles else "")
+    return ("default-src 'none'; script-src 'self' file: 'unsafe-inline'; style-src 'self' file: 'unsafe-inline'; "
+            f"img-src {img}; font-src 'self' file: data:; connect-src 'none'; frame-src 'none'; "
+            "object-src 'none'; base-uri 'none'; form-action 'none'")
+
+
+def localise_html(html: str, lib_prefix: str = LIB_DIRNAME) -> str:
+    """Rewrite folium's CDN ``<script>``/``<link>`` tags to the bundled files; drop unused ones.
+
+    Raises :class:`WebmapError` for any other remote resource (e.g. a plugin whose library is
+    not bundled), naming the URL.
+    """
+    def repl(match: re.Match) -> str:
+        url = match.group("js") or match.group("css")
+        is_js = match.group("js") is not None
+        if not re.match(r"(?i)^(https?:)?//", url):
+            return match.group(0)
+        for pattern, local in _CDN_REWRITE:
+            if pattern.search(url):
+                if local is None:
+                    return ""
+                href = f"{lib_prefix}/{local}"
+                return (f'<script src="{href}"></script>\n' if is_js
+                        else f'<link rel="stylesheet" href="{href}"/>\n')
+        raise WebmapError(f"离线模式无法使用外部资源 offline map needs an external resource that is not bundled: {url}")
+
+    out = _TAG_RE.sub(repl, html)
+    if "L.AwesomeMarkers" in out:
+        raise WebmapError("offline maps cannot use folium.Icon markers (awesome-markers is not bundled); "
+                          "use circle markers")
+    return out
+
+
+def save_map(m: folium.Map, path, *, offline: bool = True) -> Path:
+    """Write the map's HTML; with ``offline=True`` also write Leaflet to ``<dir>/lib/`` and link it.
+
+    Offline output needs no internet: every ``<script>``/``<link>`` points into ``lib/`` beside
+    the HTML (several maps in one folder share it), and a Content-Security-Policy ``<meta>``
+    forbids any other request (tiles are still allowed when the map has a tile basemap).
+    ``offline=False`` writes folium's ordinary page, which loads Leaflet etc. from CDNs.
+
+    Returns the path of the HTML file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    root = m.get_root()
+    html = root.render()
+    if offline:
+        html = localise_html(html)
+        has_tiles = any(isinstance(c, folium.TileLayer) for c in m._children.values())
+        html = html.replace(
+            "<head>", f'<head>\n    <meta http-equiv="Content-Security-Policy" content="{_csp(has_tiles)}">', 1)
+        lib = path.parent / LIB_DIRNAME
+        shutil.copytree(ASSETS_DIR / "leaflet", lib / "leaflet", dirs_exist_ok=True)
+        html = _set_attribution_prefix(html, m)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _set_attribution_prefix(html: str, m: folium.Map) -> str:
+    """Replace Leaflet's remote attribution link by plain text (offline pages link nowhere)."""
+    script = (f"<script>{m.get_name()}.attributionControl.setPrefix('Leaflet | civgis');</script>\n")
+    return html.replace("</html>", script + "</html>", 1) if "</html>" in html else html + script
+
+
+def _safe_name(zone_id: str) -> str:
+    return re.sub(r"[^\w\-]+", "_", str(zone_id)).strip("_") or "zone"
+
+
+def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str | None = None, audit="auto",
+                   toilet_radius_m: float = 300.0, zones: list[str] | None = None, cases: str = "open",
+                   progress: bool = True) -> list[Path]:
+    """The county map and one map per zone into ``out_dir`` (plus ``index.html`` linking them).
+
+    Files: ``county.html``, ``zone_<zone_id>.html`` (unsafe characters → ``_``), ``index.html``,
+    and the shared ``lib/`` of bundled assets. Layers are read once and subset per zone with the
+    spatial index. Returns the map paths (county first, then zones; the index is not included).
+    """
+
+    _check_basemap(basemap, tianditu_key or None)
+    out_dir = Path(out_dir)
+    layers = load_map_layers(ws)
+    gaps, overlaps = _resolve_audit(audit, None, None, ws)
+    opts = dict(basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, cases=cases)
+    paths = [save_map(build_map(layers, crs=ws.crs, gaps=gaps, overlaps=overlaps, title="全县城管专题图", **opts),
+                      out_dir / "county.html")]
+    entries = [("全县城管专题图", paths[0].name)]
+    zgdf = layers.get("zones")
+    ids = [] if zgdf is None else zgdf["zone_id"].astype("string").tolist()
+    if zones is not None:
+        ids = [str(z) for z in zones]
+    names = {} if zgdf is None else dict(zip(zgdf["zone_id"].astype("string"), zgdf.get("name", zgdf["zone_id"])))
+    used: set[str] = set()
+    for zid in progress_bar(ids, desc="责任区地图", unit="张", enabled=progress):
+        fname = _safe_name(zid)
+        stem, k = fname, 2
+        while fname in used:
+            fname, k = f"{stem}_{k}", k + 1
+        used.add(fname)
+        m = build_zone_map(layers, zid, gaps=gaps, overlaps=overlaps, **opts)
+        p = save_map(m, out_dir / f"zone_{fname}.html", offline=True)
+        paths.append(p)
+        entries.append((f"{names.get(zid, zid)}（{zid}）", p.name))
+    items = "\n".join(f'<li><a href="{quote(f)}">{_html.escape(str(t))}</a></li>' for t, f in entries)
+    (out_dir / "index.html").write_text(
+        '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>城管专题图</title></head>'
+        f"<body><h1>城管专题图</h1><ul>\n{items}\n</ul></body></html>\n", encoding="utf-8")
+    return paths

@@ -1,0 +1,98 @@
+"""The per-run context: a workspace read once, each analysis computed once, shared by every output.
+
+A report (or a notebook session) asks for the same analyses from several places: the zone table
+needs the indicators, the county map needs the audit, the patrol maps need the ledger's case
+states. :class:`RunContext` holds a :class:`~civgis.store.layers.Layers` snapshot and computes each
+analysis on first use, so every number a run writes comes from one result object — the one the
+CLI prints for the same workspace and instant.
+
+Examples
+--------
+>>> from civgis.demo import demo_workspace                 # doctest: +SKIP
+>>> with RunContext(demo_workspace(), as_of="2026-11-28") as run:   # doctest: +SKIP
+...     run.indicators.head()
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import pandas as pd
+
+from civgis.analysis.audit import AuditResult, audit_workspace
+from civgis.analysis.greening import GreeningPlan, plan_greening
+from civgis.analysis.indicators import compute_indicators
+from civgis.analysis.ledger import Ledger, as_of_instant, ledger_workspace
+from civgis.analysis.zones import zone_summary
+from civgis.store.layers import Layers
+from civgis.store.validate import Problem, validate_workspace
+from civgis.store.workspace import Workspace
+
+__all__ = ["RunContext"]
+
+
+class RunContext:
+    """One run over one workspace at one instant.
+
+    Parameters
+    ----------
+    ws : Workspace
+        The workspace; it is pinned (:class:`Layers`) for the run.
+    as_of : date-like, optional
+        The instant case states are counted at (a date alone means the end of that day, as in
+        ``civgis ledger``); default now.
+    sites : int
+        Sites the greening plan chooses.
+    validation : list of Problem, optional
+        Validation already run by the caller (``civgis demo`` validates before reporting).
+
+    Attributes
+    ----------
+    layers : Layers
+        The read-once snapshot every analysis reads.
+    as_of : pandas.Timestamp
+        The resolved instant.
+    """
+
+    def __init__(self, ws: Workspace, *, as_of=None, sites: int = 5, validation: list[Problem] | None = None):
+        self.workspace = ws
+        self.layers = ws if isinstance(ws, Layers) else Layers(ws)
+        self.as_of: pd.Timestamp = as_of_instant(as_of)
+        self.sites = sites
+        if validation is not None:
+            self.__dict__["validation"] = validation
+
+    @cached_property
+    def validation(self) -> list[Problem]:
+        return validate_workspace(self.layers)
+
+    @cached_property
+    def indicators(self) -> pd.DataFrame:
+        """City and per-zone indicator rows (``civgis indicators --zones``)."""
+        return compute_indicators(self.layers, zones=True)
+
+    @cached_property
+    def audit(self) -> AuditResult:
+        return audit_workspace(self.layers)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return ledger_workspace(self.layers, as_of=self.as_of)
+
+    @cached_property
+    def zone_summary(self) -> pd.DataFrame:
+        return zone_summary(self.layers, as_of=self.as_of)
+
+    @cached_property
+    def greening(self) -> GreeningPlan:
+        return plan_greening(self.layers, sites=self.sites)
+
+    def close(self) -> None:
+        if self.layers is not self.workspace:
+            self.layers.close()
+
+    def __enter__(self) -> "RunContext":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

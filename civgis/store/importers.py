@@ -1,0 +1,345 @@
+"""Importers and exporters: the files a bureau brings, into the workspace and back out.
+
+Readers (:func:`read_source`):
+
+* vector files through pyogrio/GDAL — GeoPackage, Shapefile (its ``.cpg`` is honoured; pass
+  ``encoding="gbk"`` for the many GBK files without one), GeoJSON, FlatGeobuf, KML;
+* tables with coordinate columns — CSV and XLSX — in WGS84, GCJ-02 or BD-09
+  (``coords=``; converted to WGS84 by :mod:`civgis.store.coords`). Coordinate columns are found by
+  name (``lon/lng/longitude/x/经度``, ``lat/latitude/y/纬度``) unless given.
+
+:func:`import_file` / :func:`import_frame` then conform the columns to the catalogue, validate,
+reproject to the workspace CRS (choosing it on the first import) and write atomically. With
+errors nothing is written and :class:`~civgis.store.validate.ValidationError` lists every problem.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from pyproj import CRS
+
+from civgis.store.catalogue import layer_spec
+from civgis.store.coords import COORD_SYSTEMS, to_wgs84
+from civgis.store.crs import choose_crs_for, is_metric_projected
+from civgis.store.validate import Problem, ValidationError, check, errors, validate_layer
+from civgis.store.workspace import Workspace
+
+__all__ = ["TABLE_SUFFIXES", "RASTER_SUFFIXES", "LON_NAMES", "LAT_NAMES", "EXTENT_MARGIN_M",
+           "VECTOR_DRIVERS", "ImportReport", "read_source", "read_table", "shift_geometries", "import_file",
+           "import_frame", "import_raster", "export_layer"]
+
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
+RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img"}
+LON_NAMES = ["lon", "lng", "long", "longitude", "x", "经度", "东经", "经度坐标", "x坐标"]
+LAT_NAMES = ["lat", "latitude", "y", "纬度", "北纬", "纬度坐标", "y坐标"]
+#: how far outside the built-up area a feature may lie before it is called outside the extent
+EXTENT_MARGIN_M = 5000.0
+
+VECTOR_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
+                  ".fgb": "FlatGeobuf", ".kml": "KML", ".csv": "CSV"}
+
+
+@dataclass
+class ImportReport:
+    """What an import did: the layer, how many features, which columns were mapped, warnings."""
+    layer: str
+    source: str
+    count: int
+    crs: str
+    columns: dict[str, str] = field(default_factory=dict)
+    coords: str | None = None
+    repaired: int = 0
+    appended: bool = False
+    problems: list[Problem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        spec = layer_spec(self.layer)
+        mode = "追加" if self.appended else "导入"
+        lines = [f"{mode} {self.layer}（{spec.title_zh}）: {self.count} 个要素 ← {self.source}  [{self.crs}]"]
+        if self.columns:
+            mapped = ", ".join(f"{src}→{dst}" for src, dst in self.columns.items() if src != dst)
+            if mapped:
+                lines.append(f"  字段映射 fields: {mapped}")
+        if self.coords and self.coords != "wgs84":
+            lines.append(f"  坐标已由 {self.coords.upper()} 转换为 WGS84")
+        if self.repaired:
+            lines.append(f"  已修复 {self.repaired} 个无效几何 (make_valid)")
+        for p in self.problems:
+            lines.append(f"  {p}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"layer": self.layer, "source": self.source, "count": self.count, "crs": self.crs,
+                "columns": self.columns, "coords": self.coords, "repaired": self.repaired,
+                "appended": self.appended, "problems": [p.to_dict() for p in self.problems]}
+
+
+# ---------------------------------------------------------------------- reading
+def read_source(source: str | os.PathLike, *, layer_name: str = "?", src_layer=None, encoding=None,
+                lon=None, lat=None, coords: str = "wgs84", crs=None) -> gpd.GeoDataFrame:
+    """Read any supported vector file or coordinate table as a GeoDataFrame (columns as in the file)."""
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"文件不存在 file not found: {path}")
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return read_table(path, layer_name=layer_name, sheet=src_layer, encoding=encoding,
+                          lon=lon, lat=lat, coords=coords, crs=crs)
+    kwargs = {}
+    if encoding and path.suffix.lower() == ".shp" and not path.with_suffix(".cpg").exists():
+        kwargs["encoding"] = encoding  # a .cpg in the file set wins, as GDAL intends
+    elif encoding and path.suffix.lower() != ".shp":
+        kwargs["encoding"] = encoding
+    gdf = pyogrio.read_dataframe(path, layer=src_layer, **kwargs)
+    if gdf.crs is None and crs is not None:
+        gdf = gdf.set_crs(crs)
+    if coords != "wgs84":
+        gdf = shift_geometries(gdf, coords)
+    return gdf
+
+
+def read_table(path: Path, *, layer_name: str = "?", sheet=None, encoding=None, lon=None, lat=None,
+               coords: str = "wgs84", crs=None) -> gpd.GeoDataFrame:
+    """A CSV/XLSX table with coordinate columns as points in WGS84 (or ``crs`` for projected x/y)."""
+    coords = coords.lower().replace("-", "")
+    if coords not in COORD_SYSTEMS:
+        raise ValueError(f"未知坐标系 unknown --coords {coords!r}; use one of {', '.join(COORD_SYSTEMS)}")
+    if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
+        df = pd.read_excel(path, sheet_name=sheet or 0)
+    else:
+        df = _read_csv(path, encoding)
+    df.columns = [str(c).strip() for c in df.columns]
+    lon_col = lon or _find_column(df, LON_NAMES)
+    lat_col = lat or _find_column(df, LAT_NAMES)
+    for wanted, found, flag in ((lon, lon_col, "--lon"), (lat, lat_col, "--lat")):
+        if found is None or found not in df.columns:
+            raise ValidationError([Problem(layer_name, None, wanted or flag[2:], "missing_coordinates",
+                                           "找不到坐标列 no coordinate column found",
+                                           f"name it with {flag} COLUMN; columns are: {', '.join(df.columns)}")])
+    x = pd.to_numeric(df[lon_col], errors="coerce")
+    y = pd.to_numeric(df[lat_col], errors="coerce")
+    bad = x.isna() | y.isna()
+    if bad.any():
+        spec_id = layer_spec(layer_name).id_field if layer_name != "?" else None
+        ids = df[spec_id].astype(str) if spec_id and spec_id in df else None
+        problems = [Problem(layer_name, ids[i] if ids is not None else f"第{i + 1}行",
+                            lon_col if pd.isna(x[i]) else lat_col, "bad_coordinate",
+                            "坐标缺失或不是数字 coordinate missing or not a number",
+                            "fill in the coordinates or delete the row") for i in np.flatnonzero(bad)]
+        raise ValidationError(problems)
+    source_crs = CRS.from_user_input(crs) if crs is not None else CRS.from_epsg(4326)
+    if source_crs.is_geographic and coords != "wgs84":
+        x, y = to_wgs84(x.to_numpy(), y.to_numpy(), coords)
+    geometry = gpd.points_from_xy(np.asarray(x, float), np.asarray(y, float))
+    return gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]), geometry=geometry, crs=source_crs)
+
+
+def _read_csv(path: Path, encoding) -> pd.DataFrame:
+    if encoding:
+        return pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=True)
+    for candidate in ("utf-8-sig", "gb18030"):  # GB18030 ⊃ GBK ⊃ GB2312: Chinese Excel's CSVs
+        try:
+            return pd.read_csv(path, encoding=candidate, dtype=str)
+        except UnicodeDecodeError:
+            continue
+    raise ValueError(f"无法识别文件编码 cannot decode {path}; give --encoding")
+
+
+def _find_column(df: pd.DataFrame, names: list[str]) -> str | None:
+    lower = {c.lower(): c for c in df.columns}
+    for name in names:
+        if name.lower() in lower:
+            return lower[name.lower()]
+    return None
+
+
+def shift_geometries(gdf: gpd.GeoDataFrame, coords: str) -> gpd.GeoDataFrame:
+    """Vector data digitised on a GCJ-02/BD-09 web map: shift every vertex to WGS84."""
+    import shapely
+
+    if gdf.crs is None or not CRS.from_user_input(gdf.crs).is_geographic:
+        raise ValueError("--coords gcj02/bd09 applies to longitude/latitude data")
+    out = gdf.to_crs(4326)
+    xy = shapely.get_coordinates(out.geometry.values)
+    lon, lat = to_wgs84(xy[:, 0], xy[:, 1], coords)
+    out[out.geometry.name] = shapely.set_coordinates(out.geometry.values.copy(), np.c_[lon, lat])
+    return out
+
+
+# ---------------------------------------------------------------------- importing
+def import_file(ws: Workspace | str | os.PathLike, layer: str, source: str | os.PathLike, *,
+                encoding=None, lon=None, lat=None, coords: str = "wgs84", field_map=None,
+                append: bool = False, crs=None, repair: bool = False, src_layer=None) -> ImportReport:
+    """Read ``source`` and import it as ``layer`` (see :func:`import_frame`). Rasters go to :func:`import_raster`."""
+    ws = ws if isinstance(ws, Workspace) else Workspace.open_or_create(ws)
+    spec = layer_spec(layer)
+    if spec.kind == "raster" or Path(source).suffix.lower() in RASTER_SUFFIXES:
+        if spec.kind != "raster":
+            raise ValidationError([Problem(layer, None, None, "wrong_kind",
+                                           f"{layer} 是矢量图层，不能导入栅格 is a vector layer; {source} is a raster", "")])
+        return import_raster(ws, layer, source, crs=crs)
+    gdf = read_source(source, layer_name=layer, src_layer=src_layer, encoding=encoding, lon=lon, lat=lat,
+                      coords=coords, crs=crs)
+    report = import_frame(ws, layer, gdf, field_map=field_map, append=append, repair=repair,
+                          source=str(source))
+    report.coords = coords
+    return report
+
+
+def import_frame(ws: Workspace, layer: str, gdf: gpd.GeoDataFrame, *, field_map=None, append: bool = False,
+                 repair: bool = False, source: str = "<GeoDataFrame>") -> ImportReport:
+    """Conform, validate, reproject and write one layer atomically; refuse it whole on any error."""
+    spec = layer_spec(layer)
+    raw_columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    existing = None
+    if append and ws.has(layer) and spec.id_field:
+        existing = ws.read(layer, columns=[spec.id_field])[spec.id_field].dropna().tolist()
+    conformed, problems, repaired = check(gdf, spec, field_map=field_map, repair=repair, existing_ids=existing)
+    mapped = _column_mapping(raw_columns, conformed, spec, field_map or {})
+    if errors(problems):
+        raise ValidationError(problems)
+    ws_crs = ws.crs
+    target_crs = ws_crs or _choose_crs(conformed)
+    projected = conformed.to_crs(target_crs)
+    if layer != "built_up" and ws.has("built_up"):
+        extent = ws.extent(buffer_m=EXTENT_MARGIN_M)
+        problems += validate_layer(projected, spec, extent=extent, check_crs=False)
+        problems = _dedupe(problems)
+        if errors(problems):
+            raise ValidationError(problems)
+    ws.write(layer, projected, append=append, source=source, init_crs=None if ws_crs else target_crs)
+    return ImportReport(layer=layer, source=source, count=len(projected), crs=_crs_label(target_crs),
+                        columns=mapped, repaired=repaired, appended=append,
+                        problems=[p for p in problems if p.severity != "error"])
+
+
+def _choose_crs(gdf: gpd.GeoDataFrame) -> CRS:
+    crs = CRS.from_user_input(gdf.crs)
+    if crs.is_projected:
+
+        if is_metric_projected(crs):
+            return crs
+    return choose_crs_for(gdf)
+
+
+def _column_mapping(raw_columns, conformed, spec, field_map) -> dict[str, str]:
+    aliases = spec.alias_map()
+    mapping = {}
+    for column in raw_columns:
+        target = field_map.get(column) or (column if column in spec.fields else aliases.get(str(column).strip().lower()))
+        if target and target in conformed.columns:
+            mapping[str(column)] = target
+    return mapping
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
+
+
+def _crs_label(crs) -> str:
+    crs = CRS.from_user_input(crs)
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg} {crs.name}" if epsg else crs.name
+
+
+def import_raster(ws: Workspace, layer: str, source: str | os.PathLike, *, crs=None) -> ImportReport:
+    """Import a vegetation-cover GeoTIFF (0/1 or fraction 0–1) into the workspace CRS.
+
+    Reprojection uses average resampling, so fractional cover is preserved in area terms.
+    Values outside [0, 1] (other than nodata) are refused: a 0–100 percentage raster must be
+    divided by 100 first.
+    """
+    import rasterio
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    spec = layer_spec(layer)
+    with rasterio.open(source) as src:
+        src_crs = src.crs or (CRS.from_user_input(crs) if crs else None)
+        if src_crs is None:
+            raise ValidationError([Problem(layer, None, None, "missing_crs", "栅格缺少坐标系 the raster has no CRS",
+                                           "give it with --crs")])
+        data = src.read(1, masked=True).astype("float32")
+        lo, hi = spec.value_range or (0.0, 1.0)
+        values = data.compressed()
+        if values.size and (values.min() < lo or values.max() > hi):
+            hint = "divide a 0–100 percentage raster by 100" if values.max() <= 100 else "expected 0/1 or 0–1 cover"
+            raise ValidationError([Problem(layer, None, "value", "out_of_range",
+                                           f"栅格取值超出 [{lo}, {hi}]: {values.min():g}…{values.max():g}", hint)])
+        target = ws.crs or (CRS.from_user_input(src_crs) if CRS.from_user_input(src_crs).is_projected
+                            else choose_crs_for(gpd.GeoSeries(gpd.points_from_xy(
+                                [(src.bounds.left + src.bounds.right) / 2], [(src.bounds.top + src.bounds.bottom) / 2]),
+                                crs=src_crs)))
+        nodata = -1.0
+        filled = data.filled(nodata)
+        if CRS.from_user_input(src_crs).equals(target):
+            array, transform = filled, src.transform
+        else:
+            transform, width, height = calculate_default_transform(src_crs, target, src.width, src.height,
+                                                                   *src.bounds)
+            array = np.full((height, width), nodata, dtype="float32")
+            reproject(filled, array, src_transform=src.transform, src_crs=src_crs, dst_transform=transform,
+                      dst_crs=target, src_nodata=nodata, dst_nodata=nodata, resampling=Resampling.average)
+    ws.write_raster(layer, array, transform, nodata=nodata, source=str(source),
+                    init_crs=None if ws.crs else target)
+    return ImportReport(layer=layer, source=str(source), count=int((array != nodata).sum()),
+                        crs=_crs_label(target))
+
+
+# ---------------------------------------------------------------------- exporting
+def export_layer(ws: Workspace, layer: str, destination: str | os.PathLike, *, crs=None,
+                 encoding: str | None = None) -> Path:
+    """Write a stored layer to a file (format from the suffix); rasters to GeoTIFF. Atomic."""
+    destination = Path(destination)
+    spec = layer_spec(layer)
+    tmp = destination.with_name(f".{destination.stem}.tmp{destination.suffix}")
+    try:
+        if spec.kind == "raster":
+            import rasterio
+
+            with rasterio.open(ws.raster_uri(layer)) as src:
+                profile = src.profile | {"driver": "GTiff", "compress": "deflate"}
+                profile.pop("blockxsize", None), profile.pop("blockysize", None), profile.pop("tiled", None)
+                with rasterio.open(tmp, "w", **profile) as dst:
+                    dst.write(src.read())
+        else:
+            gdf = ws.read(layer)
+            if crs is None and destination.suffix.lower() in {".geojson", ".json", ".kml"}:
+                crs = 4326  # RFC 7946 GeoJSON and KML are WGS84 longitude/latitude
+            if crs is not None:
+                gdf = gdf.to_crs(crs)
+            suffix = destination.suffix.lower()
+            if suffix in {".csv"}:
+                out = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+                out["wkt"] = gdf.geometry.to_wkt()
+                out.to_csv(tmp, index=False, encoding=encoding or "utf-8-sig")
+            else:
+                driver = VECTOR_DRIVERS.get(suffix)
+                if driver is None:
+                    raise ValueError(f"不支持的格式 unsupported format {suffix}; use one of {', '.join(VECTOR_DRIVERS)}")
+                if driver == "KML":
+                    gdf = gdf.to_crs(4326)
+                kwargs = {"encoding": encoding} if encoding and driver == "ESRI Shapefile" else {}
+                if driver == "ESRI Shapefile":
+                    tmp = destination  # a shapefile is several files: write them directly
+                gdf_out = gdf.copy()
+                for col in gdf_out.columns:
+                    if str(gdf_out[col].dtype) == "boolean":
+                        gdf_out[col] = gdf_out[col].astype(object).where(gdf_out[col].notna(), None)
+                pyogrio.write_dataframe(gdf_out, tmp, driver=driver, layer=layer, **kwargs)
+        if tmp != destination:
+            os.replace(tmp, destination)
+    finally:
+        if tmp != destination and tmp.exists():
+            tmp.unlink()
+    return destination

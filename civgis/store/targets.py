@@ -1,0 +1,184 @@
+"""Indicator targets (达标目标) and computation parameters, read from an editable TOML file.
+
+The bureau edits ``data/targets.toml``: for each indicator its threshold (``target``), the
+``comparison`` (``>=``, ``>``, ``<=``, ``<``), the ``standard`` it comes from, its ``status``
+(confirmed / local / unconfirmed, as in the project's standards notes) and the
+``responsible_unit``; optional ``by_road_class`` thresholds for the lamp rates. A
+``[parameters]`` table holds the distances the indicators use (lamp reach, toilet radius, park
+service tiers …) and, optionally, the official urban ``population``.
+
+A workspace can override any of it with ``<workspace stem>.targets.toml`` beside the workspace
+file (``county.targets.toml`` beside ``county.gpkg``); the override is merged entry by entry over
+the default file, so it only needs the lines it changes.
+
+Examples
+--------
+>>> t = load_targets()
+>>> t.get("park_area_per_capita").target, t.get("park_area_per_capita").comparison
+(8.0, '>')
+>>> t.get("park_area_per_capita").passes(8.0)
+False
+>>> t.parameters["lamp_reach_m"]
+25.0
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["DEFAULT_TARGETS_PATH", "COMPARISONS", "COMPARISON_ZH", "TargetsError", "Target", "Targets",
+           "workspace_targets_path", "parse_targets", "load_targets"]
+
+#: The default targets file: ``$CIVGIS_TARGETS`` or ``data/targets.toml`` beside the package.
+DEFAULT_TARGETS_PATH = Path(__file__).resolve().parent.parent / "data" / "targets.toml"
+
+COMPARISONS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+COMPARISON_ZH = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
+
+
+class TargetsError(ValueError):
+    """A targets file is malformed (names the file, the indicator and the key)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The target of one indicator."""
+
+    indicator: str
+    target: float | None = None
+    comparison: str = ">="
+    standard: str = ""
+    status: str = ""
+    responsible_unit: str = ""
+    by_road_class: dict[str, float] = field(default_factory=dict)
+
+    def threshold(self, road_class: str | None = None) -> float | None:
+        """The threshold for a road class (its own, else the overall one); None when there is none."""
+        if road_class is not None and road_class in self.by_road_class:
+            return self.by_road_class[road_class]
+        return self.target
+
+    def passes(self, value, road_class: str | None = None) -> bool | None:
+        """True/False against the threshold; None when there is no threshold or no value."""
+        threshold = self.threshold(road_class)
+        if threshold is None or value is None or (isinstance(value, float) and math.isnan(value)):
+            return None
+        return bool(COMPARISONS[self.comparison](float(value), float(threshold)))
+
+    def label(self, road_class: str | None = None) -> str:
+        """The target as the bureau writes it, e.g. ``≥ 98``."""
+        threshold = self.threshold(road_class)
+        return "" if threshold is None else f"{COMPARISON_ZH[self.comparison]} {threshold:g}"
+
+    def to_dict(self) -> dict:
+        return {"indicator": self.indicator, "target": self.target, "comparison": self.comparison,
+                "standard": self.standard, "status": self.status, "responsible_unit": self.responsible_unit,
+                "by_road_class": dict(self.by_road_class)}
+
+
+@dataclass
+class Targets:
+    """All targets plus the computation parameters, and the files they were read from."""
+
+    targets: dict[str, Target]
+    parameters: dict
+    sources: list[Path] = field(default_factory=list)
+
+    def get(self, indicator: str) -> Target:
+        """The target of an indicator (an empty one, judging nothing, when the file has none)."""
+        return self.targets.get(indicator) or Target(indicator)
+
+    def to_dict(self) -> dict:
+        return {"targets": {k: v.to_dict() for k, v in self.targets.items()}, "parameters": dict(self.parameters),
+                "sources": [str(p) for p in self.sources]}
+
+
+def workspace_targets_path(ws) -> Path:
+    """Where a workspace's own targets file lives: ``<stem>.targets.toml`` beside the workspace."""
+    path = Path(getattr(ws, "path", ws))
+    return path.with_name(f"{path.stem}.targets.toml")
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise TargetsError(f"目标文件不存在 targets file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TargetsError(f"目标文件格式错误 targets file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _number(value, path, indicator, key):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TargetsError(f"{path}: indicators.{indicator}.{key} must be a number, not {value!r}")
+    return float(value)
+
+
+def parse_targets(raw: dict, sources: list[Path] | None = None) -> Targets:
+    """Build :class:`Targets` from the parsed TOML (validated: comparisons, numbers)."""
+    where = ", ".join(str(p) for p in sources or []) or "targets"
+    targets: dict[str, Target] = {}
+    for name, entry in raw.get("indicators", {}).items():
+        if not isinstance(entry, dict):
+            raise TargetsError(f"{where}: [indicators.{name}] must be a table")
+        comparison = entry.get("comparison", ">=")
+        if comparison not in COMPARISONS:
+            raise TargetsError(f"{where}: indicators.{name}.comparison must be one of {list(COMPARISONS)}, "
+                               f"not {comparison!r}")
+        target = entry.get("target")
+        by_class = entry.get("by_road_class", {}) or {}
+        targets[name] = Target(
+            indicator=name,
+            target=None if target is None else _number(target, where, name, "target"),
+            comparison=comparison,
+            standard=str(entry.get("standard", "")),
+            status=str(entry.get("status", "")),
+            responsible_unit=str(entry.get("responsible_unit", "")),
+            by_road_class={str(k): _number(v, where, name, f"by_road_class.{k}") for k, v in by_class.items()},
+        )
+    parameters = dict(raw.get("parameters", {}))
+    if "park_tiers" in parameters:
+        try:
+            parameters["park_tiers"] = tuple((float(a), float(r)) for a, r in parameters["park_tiers"])
+        except (TypeError, ValueError):
+            raise TargetsError(f"{where}: parameters.park_tiers must be a list of [min_area_m2, radius_m] pairs") from None
+    return Targets(targets=targets, parameters=parameters, sources=list(sources or []))
+
+
+def load_targets(path: str | os.PathLike | None = None, ws=None) -> Targets:
+    """Read the targets: the default file, with a workspace's own file (or ``path``) merged over it.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        An explicit targets file, merged over the default file.
+    ws : Workspace or path, optional
+        When given (and ``path`` is not), ``<workspace stem>.targets.toml`` beside it is merged over
+        the default file if it exists.
+
+    Returns
+    -------
+    Targets
+    """
+    default = Path(os.environ.get("CIVGIS_TARGETS") or DEFAULT_TARGETS_PATH)
+    raw = _read_toml(default)
+    sources = [default]
+    override = Path(path) if path is not None else (workspace_targets_path(ws) if ws is not None else None)
+    if override is not None and (path is not None or override.exists()):
+        if override.resolve() != default.resolve():
+            raw = _merge(raw, _read_toml(override))
+            sources.append(override)
+    return parse_targets(raw, sources)

@@ -1,0 +1,456 @@
+"""Conforming and validating layers against the catalogue.
+
+Two steps, both pure functions on GeoDataFrames:
+
+* :func:`conform` maps source columns to catalogue fields (explicit ``--field`` mappings first,
+  then the catalogue's Chinese aliases), converts types, and turns Chinese value labels into codes
+  (``故障`` → ``broken``, ``是`` → ``True``). What cannot be converted becomes a :class:`Problem`.
+* :func:`validate_layer` checks geometry and content: invalid or empty geometry, wrong geometry
+  type, missing CRS, swapped latitude/longitude, features outside the workspace extent, duplicate
+  ids, unknown category values, missing required fields and empty layers.
+
+Every problem names the layer, the feature (its id, else its row) and the field, and says how
+to fix it. Errors block an import; warnings are reported.
+
+Examples
+--------
+>>> import geopandas as gpd
+>>> from shapely.geometry import Point
+>>> raw = gpd.GeoDataFrame({"编号": ["L1", "L1"], "状态": ["正常", "坏了"]},
+...                        geometry=[Point(0, 0), Point(1, 1)], crs=4527)
+>>> gdf, problems = conform(raw, "lamps")
+>>> list(gdf.columns)
+['lamp_id', 'status', 'geometry']
+>>> [p.code for p in problems + validate_layer(gdf, "lamps")]
+['unknown_value', 'duplicate_id', 'duplicate_id']
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from civgis.store.catalogue import FieldSpec, LayerSpec, layer_spec, load_catalogue
+
+__all__ = ["TRUE_WORDS", "FALSE_WORDS", "GEOMETRY_TYPE_IDS", "ACCEPTED_GEOMETRY", "Problem",
+           "ValidationError", "errors", "FeatureLabels", "feature_labels", "conform", "combine", "check",
+           "validate_layer", "repair_geometry", "validate_workspace"]
+
+TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "对", "已机扫", "机扫"}
+FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无", "×", "✗", "不是", "未机扫"}
+
+# shapely.get_type_id → name
+GEOMETRY_TYPE_IDS = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                     "MultiPolygon", "GeometryCollection"]
+
+# Geometry types accepted for each catalogue geometry (multi-part is fine).
+ACCEPTED_GEOMETRY = {
+    "Point": {"Point"},
+    "LineString": {"LineString", "MultiLineString"},
+    "Polygon": {"Polygon", "MultiPolygon"},
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: where (layer, feature, field), what, and how to fix it."""
+
+    layer: str
+    feature: str | None
+    field: str | None
+    code: str
+    message: str
+    hint: str = ""
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"图层 {self.layer}"
+        if self.feature is not None:
+            where += f" 要素 {self.feature}"
+        if self.field is not None:
+            where += f" 字段 {self.field}"
+        level = "错误" if self.severity == "error" else "警告"
+        text = f"[{level}] {where}: {self.message}"
+        return f"{text} — {self.hint}" if self.hint else text
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ValidationError(Exception):
+    """Input refused: carries every problem found; nothing was written."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        shown = "\n".join(f"  {p}" for p in errors[:20])
+        more = f"\n  … 另有 {len(errors) - 20} 个错误 ({len(errors) - 20} more errors)" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} 个错误，未写入任何数据 ({len(errors)} errors; nothing was written):\n{shown}{more}")
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity == "error"]
+
+
+def _spec(layer: str | LayerSpec) -> LayerSpec:
+    return layer if isinstance(layer, LayerSpec) else layer_spec(layer)
+
+
+class FeatureLabels:
+    """Names features in messages: the id where there is one, else the 1-based row ("第12行").
+
+    Built lazily: a million valid features cost nothing; only reported features are named.
+    """
+
+    def __init__(self, gdf: pd.DataFrame, spec: LayerSpec):
+        self._ids = gdf[spec.id_field] if spec.id_field and spec.id_field in gdf else None
+        self._positions = pd.Series(np.arange(1, len(gdf) + 1), index=gdf.index)
+
+    def __getitem__(self, index) -> str:
+        if self._ids is not None and pd.notna(self._ids[index]):
+            return str(self._ids[index])
+        return f"第{self._positions[index]}行"
+
+    def at(self, position: int) -> str:
+        return self[self._positions.index[position]]
+
+
+def feature_labels(gdf: pd.DataFrame, spec: LayerSpec) -> FeatureLabels:
+    return FeatureLabels(gdf, spec)
+
+
+# ---------------------------------------------------------------------- conform
+def conform(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *,
+            field_map: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Rename columns to catalogue fields, convert types and coded values.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        The source as read (any column names).
+    layer : str or LayerSpec
+        Catalogue layer.
+    field_map : dict, optional
+        Explicit ``{source column: catalogue field}`` mappings (``--field 源字段=target``);
+        they win over the catalogue's aliases.
+
+    Returns
+    -------
+    (GeoDataFrame, list of Problem)
+        Catalogue fields first (in catalogue order), then the source's other columns unchanged.
+    """
+    spec = _spec(layer)
+    problems: list[Problem] = []
+    gdf = _rename_columns(gdf, spec, field_map or {}, problems)
+    labels = None
+    if spec.id_field and spec.id_field in gdf:
+        gdf[spec.id_field] = _to_str(gdf[spec.id_field])
+    labels = feature_labels(gdf, spec)
+    for name, fspec in spec.fields.items():
+        if name in gdf:
+            gdf[name] = _convert(gdf[name], fspec, spec, labels, problems)
+    ordered = [f for f in spec.fields if f in gdf]
+    others = [c for c in gdf.columns if c not in ordered and c != gdf.geometry.name]
+    return gdf[ordered + others + [gdf.geometry.name]], problems
+
+
+def _rename_columns(gdf, spec: LayerSpec, field_map: dict[str, str], problems: list[Problem]):
+    for source, target in field_map.items():
+        if source not in gdf.columns:
+            problems.append(Problem(spec.name, None, source, "missing_source_column",
+                                    f"映射的源字段不存在 mapped source column {source!r} is not in the file",
+                                    f"columns are: {', '.join(map(str, gdf.columns))}"))
+        if target not in spec.fields:
+            problems.append(Problem(spec.name, None, target, "unknown_target_field",
+                                    f"目标字段不在图层目录中 {target!r} is not a field of {spec.name}",
+                                    f"fields are: {', '.join(spec.fields)}"))
+    aliases = spec.alias_map()
+    rename: dict[str, str] = {}
+    taken: set[str] = set()
+    geometry_name = gdf.geometry.name
+    # explicit mappings first, then exact field names, then aliases
+    candidates = [(c, field_map[c]) for c in gdf.columns if c in field_map and field_map[c] in spec.fields]
+    candidates += [(c, c) for c in gdf.columns if c in spec.fields and c not in field_map]
+    candidates += [(c, aliases[str(c).strip().lower()]) for c in gdf.columns
+                   if c != geometry_name and c not in field_map and c not in spec.fields
+                   and str(c).strip().lower() in aliases]
+    for column, target in candidates:
+        if target in taken or column in rename:
+            if column not in rename:
+                problems.append(Problem(spec.name, None, str(column), "ambiguous_column",
+                                        f"字段 {column!r} 与已映射的 {target} 重复，已忽略 (another column already maps to {target})",
+                                        "use --field to say which column is meant", "warning"))
+            continue
+        rename[column] = target
+        taken.add(target)
+    # columns whose own name is a catalogue field but which were not chosen must not collide
+    collide = [c for c in gdf.columns if c in taken and c not in rename]
+    out = gdf.rename(columns={c: f"{c}_source" for c in collide}).rename(columns=rename)
+    return out
+
+
+def _to_str(series: pd.Series) -> pd.Series:
+    """Text without the '.0' that spreadsheets add to whole numbers, blanks as missing."""
+    if pd.api.types.is_float_dtype(series):
+        whole = series.notna() & (series == np.round(series))
+        text = series.astype("string")
+        text = text.where(~whole, series[whole].astype("Int64").astype("string"))
+        return text
+    text = series.astype("string").str.strip()
+    return text.where(text != "", pd.NA)
+
+
+def _convert(col: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels: pd.Series,
+             problems: list[Problem]) -> pd.Series:
+    present = col.notna() & (col.astype("string").str.strip() != "")
+    if fspec.type == "str":
+        out = _to_str(col)
+        if fspec.values:
+            out = _to_codes(out, fspec, spec, labels, problems)
+        return out
+    if fspec.type in ("int", "float"):
+        out = pd.to_numeric(col, errors="coerce")
+        bad = present & out.isna()
+        if fspec.type == "int":
+            bad |= out.notna() & (out != np.round(out))
+        _report(bad, labels, spec, fspec, "bad_number",
+                lambda v: f"不是{'整数' if fspec.type == 'int' else '数字'} not a number: {v!r}",
+                "fix the value or leave it blank", col, problems)
+        out = out.where(~bad)
+        out = out.round().astype("Int64") if fspec.type == "int" else out.astype(float)
+        if fspec.min is not None or fspec.max is not None:
+            lo = -np.inf if fspec.min is None else fspec.min
+            hi = np.inf if fspec.max is None else fspec.max
+            outside = out.notna() & ((out < lo) | (out > hi))
+            _report(outside, labels, spec, fspec, "out_of_range",
+                    lambda v: f"数值超出范围 {v} is outside [{fspec.min}, {fspec.max}]",
+                    "check the unit (metres) and the value", col, problems)
+        return out
+    if fspec.type == "bool":
+        text = col.astype("string").str.strip().str.lower()
+        out = pd.Series(pd.NA, index=col.index, dtype="boolean")
+        out[text.isin(TRUE_WORDS).fillna(False)] = True
+        out[text.isin(FALSE_WORDS).fillna(False)] = False
+        if pd.api.types.is_bool_dtype(col):
+            out = col.astype("boolean")
+        bad = present & out.isna()
+        _report(bad, labels, spec, fspec, "bad_bool", lambda v: f"不是 是/否 值 not yes/no: {v!r}",
+                "use 是/否 (or true/false, 1/0)", col, problems)
+        return out
+    if fspec.type == "datetime":
+        if pd.api.types.is_datetime64_any_dtype(col):
+            out = col
+        else:
+            out = pd.to_datetime(col.astype("string").str.strip(), errors="coerce", format="mixed")
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+        bad = present & out.isna()
+        _report(bad, labels, spec, fspec, "bad_date", lambda v: f"无法识别的日期 not a date: {v!r}",
+                "use YYYY-MM-DD or YYYY-MM-DD HH:MM", col, problems)
+        return out.astype("datetime64[ms]")
+    raise AssertionError(fspec.type)
+
+
+def _to_codes(text: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels: pd.Series,
+              problems: list[Problem]) -> pd.Series:
+    lookup = {code.lower(): code for code in fspec.values}
+    lookup.update({label.lower(): code for code, label in fspec.values.items()})
+    key = text.str.lower()
+    out = key.map(lookup).astype("string")
+    bad = text.notna() & out.isna()
+    allowed = "、".join(f"{code} {label}" for code, label in fspec.values.items())
+    _report(bad, labels, spec, fspec, "unknown_value", lambda v: f"未知的取值 unknown value {v!r}",
+            f"allowed: {allowed}", text, problems)
+    return out.where(~bad, text)
+
+
+def _report(mask: pd.Series, labels: pd.Series, spec: LayerSpec, fspec: FieldSpec, code: str,
+            message, hint: str, values: pd.Series, problems: list[Problem]) -> None:
+    if not mask.any():
+        return
+    for idx in mask[mask.fillna(False)].index:
+        problems.append(Problem(spec.name, labels[idx], fspec.name, code, message(values[idx]), hint))
+
+
+def combine(conform_problems: list[Problem], validate_problems: list[Problem]) -> list[Problem]:
+    """Both lists, without a 'missing value' for a field whose value was already refused by conform."""
+    refused = {(p.feature, p.field) for p in conform_problems}
+    return conform_problems + [p for p in validate_problems
+                               if not (p.code == "missing_value" and (p.feature, p.field) in refused)]
+
+
+def check(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, field_map=None, repair: bool = False,
+          **validate_kwargs) -> tuple[gpd.GeoDataFrame, list[Problem], int]:
+    """Conform, optionally repair, and validate: ``(conformed frame, problems, repaired count)``."""
+    conformed, problems = conform(gdf, layer, field_map=field_map)
+    repaired = 0
+    if repair:
+        conformed, repaired = repair_geometry(conformed, layer)
+    return conformed, combine(problems, validate_layer(conformed, layer, **validate_kwargs)), repaired
+
+
+# ---------------------------------------------------------------------- validate
+def validate_layer(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, extent=None,
+                   existing_ids=None, check_crs: bool = True) -> list[Problem]:
+    """Every problem in one conformed layer (see the module docstring for the checks).
+
+    Parameters
+    ----------
+    extent : (minx, miny, maxx, maxy), optional
+        Workspace extent in ``gdf``'s CRS; features entirely outside it are errors.
+    existing_ids : iterable, optional
+        Ids already stored (for ``--append``); a repeated id is an error.
+    """
+    spec = _spec(layer)
+    problems: list[Problem] = []
+    if len(gdf) == 0:
+        return [Problem(spec.name, None, None, "empty_layer", "图层为空 the layer has no features",
+                        "check the file and, for a multi-layer source, --src-layer")]
+    if check_crs and gdf.crs is None:
+        problems.append(Problem(spec.name, None, None, "missing_crs", "缺少坐标系 the data has no CRS",
+                                "give it with --crs (e.g. --crs EPSG:4490 for CGCS2000 lon/lat)"))
+    labels = feature_labels(gdf, spec)
+    problems += _check_fields(gdf, spec, labels, existing_ids)
+    problems += _check_geometry(gdf, spec, labels)
+    if gdf.crs is not None and gdf.crs.is_geographic:
+        problems += _check_lonlat(gdf, spec, labels)
+    if extent is not None:
+        problems += _check_extent(gdf, spec, labels, extent)
+    return problems
+
+
+def _check_fields(gdf, spec: LayerSpec, labels, existing_ids) -> list[Problem]:
+    problems = []
+    for name in spec.required_fields:
+        fspec = spec.fields[name]
+        if name not in gdf:
+            aliases = "、".join(fspec.aliases)
+            problems.append(Problem(spec.name, None, name, "missing_field",
+                                    f"缺少必填字段 required field {name} ({fspec.label()}) is missing",
+                                    f"name a column {name} or one of {aliases}, or map it with --field 源字段={name}"))
+            continue
+        missing = gdf[name].isna()
+        for idx in missing[missing].index:
+            problems.append(Problem(spec.name, labels[idx], name, "missing_value",
+                                    f"必填字段为空 required field {fspec.label()} is empty", "fill it in"))
+    if spec.id_field and spec.id_field in gdf:
+        ids = gdf[spec.id_field]
+        dup = ids.notna() & ids.duplicated(keep=False)
+        for idx in dup[dup].index:
+            problems.append(Problem(spec.name, labels[idx], spec.id_field, "duplicate_id",
+                                    f"编号重复 duplicate id {ids[idx]!r}", "every feature needs its own id"))
+        if existing_ids is not None:
+            clash = ids.isin(set(existing_ids))
+            for idx in clash[clash].index:
+                problems.append(Problem(spec.name, labels[idx], spec.id_field, "duplicate_id",
+                                        f"编号已存在于工作空间 id {ids[idx]!r} is already stored",
+                                        "--append refuses repeated ids; import without --append to replace the layer"))
+    return problems
+
+
+def _check_geometry(gdf, spec: LayerSpec, labels) -> list[Problem]:
+    problems = []
+    geoms = gdf.geometry.values
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    for idx in np.flatnonzero(missing):
+        problems.append(Problem(spec.name, labels.at(idx), "geometry", "empty_geometry",
+                                "几何为空 the feature has no geometry", "draw it or delete the row"))
+    types = shapely.get_type_id(geoms)
+    accepted = [GEOMETRY_TYPE_IDS.index(name) for name in ACCEPTED_GEOMETRY[spec.geometry]]
+    wrong = ~missing & ~np.isin(types, accepted)
+    for idx in np.flatnonzero(wrong):
+        problems.append(Problem(spec.name, labels.at(idx), "geometry", "wrong_geometry_type",
+                                f"几何类型错误 {GEOMETRY_TYPE_IDS[types[idx]]}, expected {spec.geometry}",
+                                f"the {spec.name} layer holds {spec.geometry} features; check you chose the right layer"))
+    invalid = ~missing & ~shapely.is_valid(geoms)
+    for idx in np.flatnonzero(invalid):
+        reason = shapely.is_valid_reason(geoms[idx])
+        problems.append(Problem(spec.name, labels.at(idx), "geometry", "invalid_geometry",
+                                f"几何无效 invalid geometry: {reason}", "re-run with --repair (applies make_valid)"))
+    return problems
+
+
+def _check_lonlat(gdf, spec: LayerSpec, labels) -> list[Problem]:
+    """In a lon/lat CRS: coordinates beyond ±180/±90, or that look swapped (lat first) for China."""
+    problems = []
+    x0, y0, x1, y1 = (shapely.bounds(gdf.geometry.values).T if len(gdf) else np.zeros((4, 0)))
+    out_of_range = (np.abs(y0) > 90) | (np.abs(y1) > 90) | (np.abs(x0) > 180) | (np.abs(x1) > 180)
+    # A Chinese lat (18–54) in the x slot with a Chinese lon (73–135) in the y slot is a swap.
+    swapped = (x0 >= 3) & (x1 <= 54) & (y0 >= 73) & (y1 <= 136)
+    for idx in np.flatnonzero(out_of_range | swapped):
+        problems.append(Problem(spec.name, labels.at(idx), "geometry", "swapped_lonlat",
+                                "坐标疑似经纬度颠倒或不是经纬度 coordinates look like swapped latitude/longitude",
+                                "swap the columns (--lon/--lat) or give the right --crs"))
+    return problems
+
+
+def _check_extent(gdf, spec: LayerSpec, labels, extent) -> list[Problem]:
+    minx, miny, maxx, maxy = extent
+    b = shapely.bounds(gdf.geometry.values)
+    outside = (b[:, 0] > maxx) | (b[:, 2] < minx) | (b[:, 1] > maxy) | (b[:, 3] < miny)
+    outside &= ~np.isnan(b[:, 0])
+    return [Problem(spec.name, labels.at(idx), "geometry", "outside_extent",
+                    "要素位于工作空间范围之外 the feature lies outside the workspace extent",
+                    "check its coordinates and coordinate system (--coords gcj02/bd09, --crs)")
+            for idx in np.flatnonzero(outside)]
+
+
+def repair_geometry(gdf: gpd.GeoDataFrame, layer: str | LayerSpec) -> tuple[gpd.GeoDataFrame, int]:
+    """``make_valid`` the invalid geometries, keeping only the parts of the layer's dimension.
+
+    Returns the repaired frame and how many features were changed.
+    """
+    spec = _spec(layer)
+    geoms = gdf.geometry.values
+    invalid = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    if not invalid.any():
+        return gdf, 0
+    fixed = shapely.make_valid(geoms[invalid])
+    dim = {"Point": 0, "LineString": 1, "Polygon": 2}[spec.geometry]
+    fixed = _keep_dimension(fixed, dim)
+    out = gdf.copy()
+    out.loc[invalid, out.geometry.name] = fixed
+    return out, int(invalid.sum())
+
+
+def _keep_dimension(geoms: np.ndarray, dim: int) -> np.ndarray:
+    """From make_valid's GeometryCollections keep only the parts of the wanted dimension."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    keep = shapely.get_dimensions(parts) == dim
+    out = np.array([None] * len(geoms), dtype=object)
+    for i in range(len(geoms)):  # a handful of repaired features, not a hot path
+        mine = parts[keep & (index == i)]
+        out[i] = shapely.union_all(mine) if len(mine) else None
+    return out
+
+
+# ---------------------------------------------------------------------- workspace
+def validate_workspace(ws, *, repair: bool = False, extent_margin_m: float = 5000.0) -> list[Problem]:
+    """Validate every stored layer; with ``repair`` fix invalid geometries in place (atomically).
+
+    Also warns about catalogue layers the workspace does not have yet.
+    """
+
+    problems: list[Problem] = []
+    extent = ws.extent(buffer_m=extent_margin_m) if ws.has("built_up") else None
+    for name, spec in load_catalogue().items():
+        if not ws.has(name):
+            problems.append(Problem(name, None, None, "layer_missing", f"尚未导入图层 {spec.title_zh}",
+                                    f"civgis import {ws.path} {name} FILE", "warning"))
+            continue
+        if spec.kind != "vector":
+            continue
+        gdf = ws.read(name)
+        found = validate_layer(gdf, spec, extent=None if name == "built_up" else extent)
+        if repair and any(p.code == "invalid_geometry" for p in found):
+            fixed, count = repair_geometry(gdf, spec)
+            ws.write(name, fixed, source=str(ws.path), action="repair")
+            found = [p for p in found if p.code != "invalid_geometry"] + [
+                Problem(name, None, "geometry", "repaired", f"已修复 {count} 个无效几何 repaired {count} geometries",
+                        "", "warning")]
+        problems += found
+    return problems

@@ -1,0 +1,349 @@
+"""The workspace: one GeoPackage file holding the bureau's typed layers in one metric CRS.
+
+A workspace is a single ``.gpkg`` that QGIS opens as it is: one vector table per catalogue
+layer (``zones``, ``roads`` …), the canopy raster as a GeoPackage raster table, and a small
+attribute table ``civgis_meta`` (the CRS and an import log).
+
+Every change is atomic: the file is copied beside itself, the change is written into the copy,
+the copy is checked to open, and only then renamed over the original (``os.replace`` is atomic
+on POSIX and Windows). A failed import or a crash leaves the workspace byte-for-byte as it was.
+Writers take an exclusive lock so two imports cannot interleave.
+
+Examples
+--------
+>>> import tempfile, geopandas as gpd
+>>> from shapely.geometry import box
+>>> ws = Workspace.create(tempfile.mkdtemp() + "/county.gpkg", crs=4527)
+>>> gdf = gpd.GeoDataFrame({"name": ["建成区"]}, geometry=[box(0, 0, 1000, 1000)], crs=4527)
+>>> ws.write("built_up", gdf)
+>>> float(ws.read("built_up").area.sum())
+1000000.0
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from pyproj import CRS
+
+from civgis._version import version
+from civgis.store.catalogue import LayerSpec, layer_spec, load_catalogue
+from civgis.store.crs import is_metric_projected
+
+__all__ = ["META_TABLE", "WorkspaceError", "LayerMissingError", "Workspace", "apply_catalogue_dtypes"]
+
+META_TABLE = "civgis_meta"
+
+
+class WorkspaceError(Exception):
+    """A workspace cannot do what was asked (missing file, layer, CRS …)."""
+
+
+class LayerMissingError(WorkspaceError, KeyError):
+    def __init__(self, workspace: "Workspace", layer: str):
+        title = layer_spec(layer).title_zh if layer in load_catalogue() else layer
+        super().__init__(
+            f"工作空间 {workspace.path.name} 中没有图层 {layer}（{title}）。"
+            f" Import it first: civgis import {workspace.path} {layer} FILE"
+        )
+        self.layer = layer
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.args[0]
+
+
+class Workspace:
+    """A civgis workspace stored in one GeoPackage file."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise WorkspaceError(
+                f"工作空间不存在 workspace not found: {self.path}. Create it with: civgis init {self.path}"
+            )
+
+    # ------------------------------------------------------------------ creation
+    @classmethod
+    def create(cls, path: str | os.PathLike, crs=None, *, exist_ok: bool = False) -> "Workspace":
+        """Create an empty workspace; ``crs`` may be left for the first import to choose."""
+        path = Path(path)
+        if path.exists():
+            if exist_ok:
+                return cls(path)
+            raise WorkspaceError(f"工作空间已存在 workspace already exists: {path}")
+        if crs is not None:
+            _check_metric(crs)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"civgis_version": version(), "created": dt.datetime.now().isoformat(timespec="seconds")}
+        if crs is not None:
+            meta["crs"] = CRS.from_user_input(crs).to_wkt()
+        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
+        try:
+            _write_meta(tmp, meta)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return cls(path)
+
+    @classmethod
+    def open_or_create(cls, path, crs=None) -> "Workspace":
+        return cls.create(path, crs=crs, exist_ok=True)
+
+    # ------------------------------------------------------------------ metadata
+    def meta(self) -> dict[str, str]:
+        try:
+            df = pyogrio.read_dataframe(self.path, layer=META_TABLE, read_geometry=False)
+        except Exception:
+            return {}
+        return dict(zip(df["key"].astype(str), df["value"].astype(str)))
+
+    @property
+    def crs(self) -> CRS | None:
+        wkt = self.meta().get("crs")
+        return CRS.from_wkt(wkt) if wkt else None
+
+    def log(self) -> list[dict]:
+        """The import log: one dict per change (time, action, layer, source, count)."""
+        return json.loads(self.meta().get("log", "[]"))
+
+    # ------------------------------------------------------------------ reading
+    def layers(self) -> list[str]:
+        """Catalogue layers stored here (vector tables and the canopy raster)."""
+        stored = {str(name) for name, _ in pyogrio.list_layers(self.path)}
+        names = [n for n in load_catalogue() if n in stored]
+        if self.raster_uri("canopy") is not None:
+            names.append("canopy")
+        return names
+
+    def has(self, layer: str) -> bool:
+        if layer_spec(layer).kind == "raster":
+            return self.raster_uri(layer) is not None
+        return layer in {str(name) for name, _ in pyogrio.list_layers(self.path)}
+
+    def read(self, layer: str, *, columns: list[str] | None = None, bbox=None) -> gpd.GeoDataFrame:
+        """A stored vector layer as a GeoDataFrame in the workspace CRS, with catalogue dtypes."""
+        spec = layer_spec(layer)
+        if spec.kind != "vector":
+            raise WorkspaceError(f"{layer} is a raster layer; open it with rasterio.open(ws.raster_uri({layer!r}))")
+        if not self.has(layer):
+            raise LayerMissingError(self, layer)
+        gdf = pyogrio.read_dataframe(self.path, layer=layer, columns=columns, bbox=bbox)
+        return apply_catalogue_dtypes(gdf, spec)
+
+    def read_optional(self, layer: str, **kwargs) -> gpd.GeoDataFrame | None:
+        return self.read(layer, **kwargs) if self.has(layer) else None
+
+    def raster_uri(self, layer: str = "canopy") -> str | None:
+        """A GDAL/rasterio path to a stored raster table, or None when there is none."""
+        import rasterio
+
+        uri = f"GPKG:{self.path}:{layer}"
+        try:
+            with rasterio.open(uri):
+                return uri
+        except Exception:
+            return None
+
+    def extent(self, buffer_m: float = 0.0):
+        """(minx, miny, maxx, maxy) of the built-up area (else of all layers), in the workspace CRS."""
+        bounds = None
+        for layer in (["built_up"] if self.has("built_up") else [n for n in self.layers() if n != "canopy"]):
+            info = pyogrio.read_info(self.path, layer=layer, force_total_bounds=True)
+            b = info.get("total_bounds")
+            if b is None or not np.all(np.isfinite(b)):
+                continue
+            bounds = b if bounds is None else np.r_[np.minimum(bounds[:2], b[:2]), np.maximum(bounds[2:], b[2:])]
+        if bounds is None:
+            return None
+        return (bounds[0] - buffer_m, bounds[1] - buffer_m, bounds[2] + buffer_m, bounds[3] + buffer_m)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per stored layer: name, Chinese title, feature count, geometry, CRS, extent."""
+        rows = []
+        crs = self.crs
+        for name in self.layers():
+            spec = layer_spec(name)
+            if spec.kind == "raster":
+                import rasterio
+
+                with rasterio.open(self.raster_uri(name)) as src:
+                    rows.append(dict(layer=name, title_zh=spec.title_zh, count=src.width * src.height,
+                                     geometry=f"raster {src.width}×{src.height} @ {src.res[0]:g} m",
+                                     crs=f"EPSG:{src.crs.to_epsg()}" if src.crs else "",
+                                     extent=tuple(round(v, 1) for v in src.bounds)))
+                continue
+            info = pyogrio.read_info(self.path, layer=name, force_total_bounds=True)
+            b = info.get("total_bounds")
+            rows.append(dict(layer=name, title_zh=spec.title_zh, count=int(info["features"]),
+                             geometry=info["geometry_type"],
+                             crs=f"EPSG:{crs.to_epsg()}" if crs and crs.to_epsg() else (crs.name if crs else ""),
+                             extent=tuple(round(float(v), 1) for v in b) if b is not None else None))
+        return pd.DataFrame(rows, columns=["layer", "title_zh", "count", "geometry", "crs", "extent"])
+
+    # ------------------------------------------------------------------ writing
+    @contextlib.contextmanager
+    def transaction(self):
+        """Stage changes in a copy of the file; commit by atomic rename, or discard on error.
+
+        Yields the path of the staged copy; write to it with pyogrio/rasterio.
+        """
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            staged = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
+            try:
+                shutil.copy2(self.path, staged)
+                yield staged
+                pyogrio.list_layers(staged)  # the copy must still open as a GeoPackage
+                with open(staged, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(staged, self.path)
+            finally:
+                staged.unlink(missing_ok=True)
+
+    def write(self, layer: str, gdf: gpd.GeoDataFrame, *, append: bool = False,
+              source: str | None = None, action: str = "import", init_crs=None) -> None:
+        """Replace (or append to) a layer atomically. ``gdf`` must already be conformed and valid.
+
+        ``init_crs`` sets the workspace CRS in the same transaction when it has none yet
+        (the first import chooses it).
+        """
+        spec = layer_spec(layer)
+        crs = self.crs
+        new_crs = None
+        if crs is None:
+            if init_crs is None:
+                raise WorkspaceError("workspace has no CRS yet; give one (civgis init --crs) or let the first import choose")
+            _check_metric(init_crs)
+            crs = new_crs = CRS.from_user_input(init_crs)
+        if gdf.crs is None or not CRS.from_user_input(gdf.crs).equals(crs):
+            gdf = gdf.to_crs(crs)
+        out = _prepare_for_gpkg(gdf, spec)
+        with self.transaction() as staged:
+            if append and self.has(layer):
+                existing = pyogrio.read_dataframe(self.path, layer=layer)
+                out = pd.concat([existing, out], ignore_index=True)
+                out = gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
+            pyogrio.write_dataframe(out, staged, layer=layer, driver="GPKG",
+                                    promote_to_multi=spec.geometry != "Point")
+            self._append_log(staged, action=action, layer=layer, source=source, count=len(gdf), append=append,
+                             crs=new_crs.to_wkt() if new_crs is not None else None)
+
+    def write_raster(self, layer: str, array: np.ndarray, transform, *, nodata=None, source=None,
+                     init_crs=None) -> None:
+        """Store a single-band float raster (already in the workspace CRS) atomically."""
+        import rasterio
+
+        crs = self.crs or (CRS.from_user_input(init_crs) if init_crs is not None else None)
+        if crs is None:
+            raise WorkspaceError("workspace has no CRS yet")
+        with self.transaction() as staged:
+            self._drop_raster(staged, layer)
+            with rasterio.open(staged, "w", driver="GPKG", height=array.shape[0], width=array.shape[1],
+                               count=1, dtype="float32", crs=crs.to_wkt(), transform=transform, nodata=nodata,
+                               RASTER_TABLE=layer, APPEND_SUBDATASET="YES", TILE_FORMAT="TIFF") as dst:
+                dst.write(array.astype("float32"), 1)
+            self._append_log(staged, action="import", layer=layer, source=source, count=int(array.size),
+                             crs=crs.to_wkt() if self.crs is None else None)
+
+    def set_crs(self, crs) -> None:
+        _check_metric(crs)
+        with self.transaction() as staged:
+            meta = self.meta()
+            meta["crs"] = CRS.from_user_input(crs).to_wkt()
+            _write_meta(staged, meta)
+
+    # ------------------------------------------------------------------ helpers
+    def _append_log(self, staged: Path, crs: str | None = None, **entry) -> None:
+        meta = self.meta()
+        if crs is not None:
+            meta["crs"] = crs
+        log = json.loads(meta.get("log", "[]"))
+        entry = {k: v for k, v in entry.items() if v is not None}
+        entry["time"] = dt.datetime.now().isoformat(timespec="seconds")
+        log.append(entry)
+        meta["log"] = json.dumps(log, ensure_ascii=False)
+        _write_meta(staged, meta)
+
+    @staticmethod
+    def _drop_raster(staged: Path, layer: str) -> None:
+        import sqlite3
+
+        con = sqlite3.connect(staged)
+        try:
+            tables = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
+            if layer in tables:
+                for stmt in (
+                    f'DROP TABLE IF EXISTS "{layer}"',
+                    "DELETE FROM gpkg_contents WHERE table_name = ?",
+                    "DELETE FROM gpkg_tile_matrix WHERE table_name = ?",
+                    "DELETE FROM gpkg_tile_matrix_set WHERE table_name = ?",
+                ):
+                    con.execute(stmt, () if "DROP" in stmt else (layer,))
+                for extra in ("gpkg_2d_gridded_coverage_ancillary", "gpkg_2d_gridded_tile_ancillary",
+                              "gpkg_extensions"):
+                    col = "tile_matrix_set_name" if extra == "gpkg_2d_gridded_coverage_ancillary" else (
+                        "tpudt_name" if extra == "gpkg_2d_gridded_tile_ancillary" else "table_name")
+                    with contextlib.suppress(sqlite3.OperationalError):
+                        con.execute(f"DELETE FROM {extra} WHERE {col} = ?", (layer,))
+                con.commit()
+        finally:
+            con.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+
+# ---------------------------------------------------------------------- module helpers
+def _check_metric(crs) -> None:
+
+    if not is_metric_projected(crs):
+        raise WorkspaceError(
+            f"工作空间坐标系必须是投影坐标系（米） the workspace CRS must be projected in metres, not {CRS.from_user_input(crs).name}"
+        )
+
+
+def _write_meta(path: Path, meta: dict[str, str]) -> None:
+    df = pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]})
+    pyogrio.write_dataframe(df, path, layer=META_TABLE, driver="GPKG")
+
+
+def _prepare_for_gpkg(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
+    """GeoPackage has no nullable booleans: store them as 1/0/NULL integers (read back by dtype)."""
+    out = gdf.copy()
+    for name, fspec in spec.fields.items():
+        if name in out and fspec.type == "bool" and out[name].isna().any():
+            out[name] = out[name].astype("Int8").astype(object).where(out[name].notna(), None)
+    if out.geometry.name != "geometry":
+        out = out.rename_geometry("geometry")
+    return out
+
+
+def apply_catalogue_dtypes(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
+    """Give the catalogue's fields their types after a read (GeoPackage stores fewer types)."""
+    for name, fspec in spec.fields.items():
+        if name not in gdf:
+            continue
+        col = gdf[name]
+        if fspec.type == "bool":
+            gdf[name] = pd.to_numeric(col, errors="coerce").astype("Float64").astype("boolean")
+        elif fspec.type == "int":
+            gdf[name] = pd.to_numeric(col, errors="coerce").astype("Int64")
+        elif fspec.type == "float":
+            gdf[name] = pd.to_numeric(col, errors="coerce").astype(float)
+        elif fspec.type == "datetime":
+            gdf[name] = pd.to_datetime(col, errors="coerce", format="mixed")
+        elif fspec.type == "str":
+            gdf[name] = col.astype("string")
+    return gdf
