@@ -24,8 +24,6 @@ True
 True
 """
 
-from civgis import analysis, render, run, store
-from civgis._version import version
 from importlib import import_module
 
 from civgis._version import version

@@ -13,6 +13,7 @@ import rasterio
 from rasterio.transform import from_origin
 from shapely.geometry import LineString, Point, box
 
+import civgis
 import civgis.analysis.indicators as ind
 from civgis.store.targets import load_targets
 from civgis.store.workspace import Workspace

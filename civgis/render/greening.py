@@ -10,7 +10,6 @@ from pathlib import Path
 
 import folium
 import geopandas as gpd
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd

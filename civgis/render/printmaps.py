@@ -437,7 +437,7 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
     pdf_all = None
     if subset_fonts:
         family = subset_cjk_family(_map_text(layers, wanted), family)
-    with matplotlib.rc_context(_rc(family)):
+    with matplotlib.rc_context(cjk_rc(family)):
         try:
             if combined:
                 pdf_all = PdfPages(out_dir / "patrol_maps.pdf", metadata={"Title": "巡查责任区图", "Creator": "civgis"})

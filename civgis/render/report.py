@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import jinja2
-import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 

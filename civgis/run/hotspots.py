@@ -49,8 +49,6 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     ``by``), ``hotspots.html`` (offline folium), ``hotspots.png``, ``kde.tif`` (cases/km²),
     ``zone_ranking.csv`` and, with ``by``, ``emerging.html`` / ``emerging.png``.
     """
-    import pyogrio
-
     note = None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
