@@ -22,11 +22,17 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_CATALOGUE_DIR", "FIELD_TYPES", "GEOMETRY_TYPES", "FieldSpec", "LayerSpec",
-           "load_catalogue", "layer_spec", "vector_layers", "catalogue_markdown"]
+__all__ = ["DEFAULT_CATALOGUE_DIR", "VOCABULARY_DIR", "WORKSPACE_VOCABULARY_SUFFIX", "FIELD_TYPES",
+           "GEOMETRY_TYPES", "FieldSpec", "LayerSpec", "Vocabulary", "load_vocabulary",
+           "workspace_vocabulary_path", "load_workspace_vocabulary", "load_catalogue", "layer_spec",
+           "vector_layers", "catalogue_markdown"]
 
 #: Where the catalogue lives: ``$CIVGIS_LAYERS`` or ``layers/`` beside the package.
 DEFAULT_CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "data" / "layers"
+#: Classification vocabularies (coded values of a field): ``data/vocabulary/NAME.toml``
+VOCABULARY_DIR = Path(__file__).resolve().parent.parent / "data" / "vocabulary"
+#: the bureau's own value names beside a workspace: ``county.gpkg`` → ``county.vocabulary.toml``
+WORKSPACE_VOCABULARY_SUFFIX = ".vocabulary.toml"
 
 FIELD_TYPES = ("str", "int", "float", "bool", "datetime")
 GEOMETRY_TYPES = ("Point", "LineString", "Polygon")
@@ -46,6 +52,10 @@ class FieldSpec:
     values: dict[str, str] = field(default_factory=dict)
     min: float | None = None
     max: float | None = None
+    #: other names of coded values → code (``乱张贴`` → ``0201``), from the field or its vocabulary
+    value_aliases: dict[str, str] = field(default_factory=dict)
+    #: the vocabulary file the codes come from (``data/vocabulary/NAME.toml``), if any
+    vocabulary: str | None = None
 
     def label(self) -> str:
         return self.label_zh or self.name
@@ -93,6 +103,15 @@ def _field_from_toml(name: str, raw: dict) -> FieldSpec:
     ftype = raw.get("type", "str")
     if ftype not in FIELD_TYPES:
         raise ValueError(f"catalogue field {name!r}: unknown type {ftype!r}; use one of {FIELD_TYPES}")
+    values = {str(k): str(v) for k, v in raw.get("values", {}).items()}
+    value_aliases = {str(k): str(v) for k, v in raw.get("value_aliases", {}).items()}
+    if raw.get("vocabulary"):
+        vocab = load_vocabulary(raw["vocabulary"])
+        values = {**vocab.values, **values}
+        value_aliases = {**vocab.aliases, **value_aliases}
+    unknown = sorted(set(value_aliases.values()) - set(values))
+    if unknown:
+        raise ValueError(f"catalogue field {name!r}: value aliases point to unknown codes {unknown}")
     return FieldSpec(
         name=name,
         type=ftype,
@@ -100,9 +119,11 @@ def _field_from_toml(name: str, raw: dict) -> FieldSpec:
         unique=bool(raw.get("unique", False)),
         label_zh=raw.get("label_zh", ""),
         aliases=tuple(raw.get("aliases", ())),
-        values={str(k): str(v) for k, v in raw.get("values", {}).items()},
+        values=values,
         min=raw.get("min"),
         max=raw.get("max"),
+        value_aliases=value_aliases,
+        vocabulary=raw.get("vocabulary"),
     )
 
 
@@ -127,6 +148,81 @@ def _layer_from_toml(raw: dict, source: Path) -> LayerSpec:
         style=raw.get("style", {}),
         value_range=tuple(value_range) if value_range else None,
     )
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A classification: codes → names, major classes, and other names → code."""
+
+    name: str
+    standard: str
+    status: str
+    values: dict[str, str]
+    aliases: dict[str, str]
+    majors: dict[str, str]
+
+    def major_of(self, code: str) -> str | None:
+        """The major-class name (大类) of a minor-class code."""
+        return self.majors.get(self._major_code.get(code, ""))
+
+    @property
+    def _major_code(self) -> dict[str, str]:
+        return {code: code[:2] for code in self.values}
+
+
+@functools.cache
+def load_vocabulary(name: str) -> Vocabulary:
+    """Read ``data/vocabulary/NAME.toml`` (see ``gbt30428_2_events.toml`` for the layout)."""
+    path = VOCABULARY_DIR / f"{name}.toml"
+    if not path.exists():
+        raise FileNotFoundError(f"vocabulary {name!r} not found at {path}")
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)
+    values, aliases = {}, {}
+    for code, entry in raw.get("minor", {}).items():
+        values[str(code)] = entry["name"]
+        for alias in entry.get("aliases", ()):
+            if aliases.get(alias, code) != code:
+                raise ValueError(f"{path}: alias {alias!r} names two classes ({aliases[alias]}, {code})")
+            aliases[alias] = str(code)
+    majors = {str(code): entry["name"] for code, entry in raw.get("major", {}).items()}
+    return Vocabulary(name=name, standard=raw.get("standard", ""), status=raw.get("status", ""),
+                      values=values, aliases=aliases, majors=majors)
+
+
+def workspace_vocabulary_path(workspace_path: str | os.PathLike) -> Path:
+    """``county.gpkg`` → ``county.vocabulary.toml`` beside it."""
+    path = Path(workspace_path)
+    return path.with_name(path.stem + WORKSPACE_VOCABULARY_SUFFIX)
+
+
+def load_workspace_vocabulary(workspace_path: str | os.PathLike) -> dict[str, dict[str, dict[str, str]]]:
+    """The bureau's value names beside a workspace: ``{layer: {field: {源值: code}}}`` (empty if none).
+
+    The file holds one table per field, e.g.::
+
+        [inspections.category]
+        "街头小广告" = "0201"
+
+    Every code must be a code of that field in the catalogue.
+    """
+    path = workspace_vocabulary_path(workspace_path)
+    if not path.exists():
+        return {}
+    with open(path, "rb") as fh:
+        raw = tomllib.load(fh)
+    out: dict[str, dict[str, dict[str, str]]] = {}
+    for layer, fields in raw.items():
+        spec = layer_spec(layer)
+        for fname, mapping in fields.items():
+            if fname not in spec.fields or not spec.fields[fname].values:
+                raise ValueError(f"{path}: [{layer}.{fname}] — {fname!r} is not a coded field of {layer}")
+            codes = spec.fields[fname].values
+            bad = {k: v for k, v in mapping.items() if str(v) not in codes}
+            if bad:
+                raise ValueError(f"{path}: [{layer}.{fname}] unknown codes {bad}; codes are: {', '.join(codes)}")
+            out.setdefault(layer, {})[fname] = {str(k): str(v) for k, v in mapping.items()}
+    return out
 
 
 @functools.cache

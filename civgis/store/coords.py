@@ -20,10 +20,12 @@ Examples
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 __all__ = ["COORD_SYSTEMS", "in_china", "wgs84_to_gcj02", "gcj02_to_bd09", "wgs84_to_bd09", "gcj02_to_wgs84",
-           "bd09_to_gcj02", "bd09_to_wgs84", "to_wgs84", "from_wgs84"]
+           "bd09_to_gcj02", "bd09_to_wgs84", "to_wgs84", "from_wgs84", "parse_angles"]
 
 # Krasovsky 1940 ellipsoid, as the GCJ-02 formula uses it.
 _A = 6378245.0
@@ -136,3 +138,40 @@ def from_wgs84(lon, lat, system: str):
     if system == "bd09":
         return wgs84_to_bd09(lon, lat)
     raise ValueError(f"未知坐标系 unknown coordinate system {system!r}; use one of {COORD_SYSTEMS}")
+
+
+# ---------------------------------------------------------------------- degrees-minutes-seconds
+_DMS = re.compile(
+    r"^\s*(?P<h1>东经|北纬|西经|南纬|[NSEWnsew东西南北])?\s*"
+    r"(?P<d>[+-]?\d+(?:\.\d+)?)\s*(?:[°º˚度:：]|\s)?\s*"
+    r"(?:(?P<m>\d+(?:\.\d+)?)\s*(?:['′’‘分:：]|\s)?\s*"
+    r"(?:(?P<s>\d+(?:\.\d+)?)\s*(?:\"|″|”|“|''|′′|秒)?)?)?\s*"
+    r"(?P<h2>[NSEWnsew东西南北])?\s*$")
+_NEGATIVE = {"S", "W", "s", "w", "南", "西", "西经", "南纬"}
+
+
+def parse_angles(values) -> np.ndarray:
+    """Degrees from text in degrees-minutes-seconds, in the common spellings; NaN where not an angle.
+
+    Accepted: ``116°55′20.78″E``, ``116°55'20.78"``, ``116度55分20.78秒``, ``东经116度55分20.78秒``,
+    ``116:55:20.78``, ``116°55.3463′`` (decimal minutes) and plain decimal degrees. Degrees =
+    d + m/60 + s/3600, negative for S/W (南/西); minutes and seconds must be below 60.
+
+    Examples
+    --------
+    >>> parse_angles(["116°55′20.78″E", "116度55分20.78秒", "116:55:20.78"]).round(6).tolist()
+    [116.922439, 116.922439, 116.922439]
+    """
+    import pandas as pd  # noqa: PLC0415 — coords stays importable with NumPy alone
+
+    text = pd.Series(values, dtype="string").str.strip()
+    parts = text.str.extract(_DMS)
+    d = pd.to_numeric(parts["d"], errors="coerce")
+    m = pd.to_numeric(parts["m"], errors="coerce").fillna(0.0)
+    s = pd.to_numeric(parts["s"], errors="coerce").fillna(0.0)
+    ok = d.notna() & (m < 60) & (s < 60) & (text.str.len().fillna(0) > 0)
+    ok &= ~(parts["m"].isna() & parts["s"].notna())
+    deg = d.abs() + m / 60.0 + s / 3600.0
+    hemi = parts["h1"].fillna(parts["h2"])
+    sign = np.where(hemi.isin(_NEGATIVE).fillna(False) | (d < 0).fillna(False), -1.0, 1.0)
+    return np.where(ok.fillna(False).to_numpy(bool), sign * deg.to_numpy(float, na_value=np.nan), np.nan)

@@ -27,7 +27,9 @@ from pyproj import CRS
 from civgis.store.coords import in_china
 
 __all__ = ["CGCS2000_GK3_FIRST_EPSG", "CGCS2000_GK3_FIRST_ZONE", "CGCS2000_GK3_LAST_ZONE",
-           "gauss_kruger_zone", "utm_zone", "choose_crs", "choose_crs_for", "is_metric_projected"]
+           "CGCS2000_GK6_FIRST_EPSG", "CGCS2000_GK6_FIRST_ZONE", "CGCS2000_GK6_LAST_ZONE", "CHINA_NORTHING_M",
+           "gauss_kruger_zone", "utm_zone", "choose_crs", "choose_crs_for", "is_metric_projected",
+           "infer_gauss_kruger", "is_six_degree_gauss_kruger", "workspace_crs_for"]
 
 CGCS2000_GK3_FIRST_EPSG = 4513  # zone 25, central meridian 75°E
 CGCS2000_GK3_FIRST_ZONE = 25
@@ -67,3 +69,77 @@ def is_metric_projected(crs) -> bool:
     return crs.is_projected and all(
         (axis.unit_name or "").lower() in ("metre", "meter", "m") for axis in crs.axis_info
     )
+
+
+# ---------------------------------------------------------------------- Gauss-Krüger without a .prj
+CGCS2000_GK6_FIRST_EPSG = 4491  # 6-degree zone 13, central meridian 75°E … EPSG:4501 zone 23 (135°E)
+CGCS2000_GK6_FIRST_ZONE = 13
+CGCS2000_GK6_LAST_ZONE = 23
+#: northings of mainland China and its islands in Gauss-Krüger metres (about 3°N … 54°N)
+CHINA_NORTHING_M = (300_000.0, 6_100_000.0)
+
+
+def infer_gauss_kruger(x, y) -> tuple[CRS, str]:
+    """The CGCS2000 Gauss-Krüger CRS of projected coordinates whose easting carries the zone number.
+
+    A zone-prefixed easting is ``zone × 1 000 000 + 500 000 ± offset`` (false easting 500 km).
+    The zone numbers of the two systems do not overlap over China: 6° zones are 13–23
+    (central meridian 6n − 3), 3° zones are 25–45 (central meridian 3n). So 39 512 345 is
+    3° zone 39 (CM 117°E, EPSG:4527) and 20 512 345 is 6° zone 20 (CM 117°E, EPSG:4498).
+
+    Returns ``(crs, note)``; raises ValueError (with the ``--crs`` to give) when the numbers are not
+    prefixed eastings in one zone — e.g. eastings without a zone number, which fit every zone.
+
+    Examples
+    --------
+    >>> infer_gauss_kruger([39512345.0], [3688000.0])[0].to_epsg()
+    4527
+    >>> infer_gauss_kruger([20512345.0], [3688000.0])[0].to_epsg()
+    4498
+    """
+    import numpy as np  # noqa: PLC0415 — crs stays light for the CLI
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    zones = np.unique(np.floor(x / 1e6)).astype(int)
+    inner = x - np.floor(x / 1e6) * 1e6
+    northing_ok = bool(np.all((y >= CHINA_NORTHING_M[0]) & (y <= CHINA_NORTHING_M[1])))
+    if len(zones) == 1 and northing_ok and np.all(np.abs(inner - 500_000.0) < 400_000.0):
+        zone = int(zones[0])
+        if CGCS2000_GK3_FIRST_ZONE <= zone <= CGCS2000_GK3_LAST_ZONE:
+            crs = CRS.from_epsg(CGCS2000_GK3_FIRST_EPSG + zone - CGCS2000_GK3_FIRST_ZONE)
+            return crs, (f"无坐标系文件：东坐标带号 {zone} 在 25–45 之间，按 CGCS2000 3° 分带第 {zone} 带"
+                         f"（中央经线 {3 * zone}°E）EPSG:{crs.to_epsg()} 读取；不对请用 --crs 指定")
+        if CGCS2000_GK6_FIRST_ZONE <= zone <= CGCS2000_GK6_LAST_ZONE:
+            crs = CRS.from_epsg(CGCS2000_GK6_FIRST_EPSG + zone - CGCS2000_GK6_FIRST_ZONE)
+            return crs, (f"无坐标系文件：东坐标带号 {zone} 在 13–23 之间，按 CGCS2000 6° 分带第 {zone} 带"
+                         f"（中央经线 {6 * zone - 3}°E）EPSG:{crs.to_epsg()} 读取；不对请用 --crs 指定")
+    if northing_ok and np.all((x > 100_000) & (x < 900_000)):
+        raise ValueError("坐标像不带带号的高斯-克吕格坐标，无法判断分带 (Gauss-Krüger eastings without a zone "
+                         "number fit every zone); give the zone's central meridian, e.g. --crs EPSG:4548 "
+                         "(CGCS2000 3° CM 117°E; EPSG:4534 + (CM − 75)/3)")
+    raise ValueError("坐标既不是经纬度也不是带带号的高斯-克吕格坐标 (neither lon/lat nor zone-prefixed "
+                     "Gauss-Krüger eastings); give the CRS with --crs, e.g. --crs EPSG:4527")
+
+
+def is_six_degree_gauss_kruger(crs) -> bool:
+    """A 6-degree Gauss-Krüger CRS (CGCS2000, Xian 1980 or Beijing 1954 — by its name)."""
+    name = CRS.from_user_input(crs).name
+    return "Gauss-Kruger" in name and "3-degree" not in name
+
+
+def workspace_crs_for(gdf) -> tuple[CRS, str | None]:
+    """The workspace CRS a first import chooses, and a note when it differs from the data's own.
+
+    As the README says: the CGCS2000 3-degree Gauss-Krüger zone of the data. Data in a metric
+    projected CRS is kept as it is — except a 6-degree Gauss-Krüger zone, which would make every
+    later layer 6°: then the 3° zone of the data's centre is chosen and the data reprojected.
+    """
+    crs = CRS.from_user_input(gdf.crs)
+    if crs.is_projected and is_metric_projected(crs) and not is_six_degree_gauss_kruger(crs):
+        return crs, None
+    chosen = choose_crs_for(gdf)
+    if crs.is_projected:
+        return chosen, (f"数据为 6° 分带 {crs.name}；工作空间按 3° 分带建立（README：每个工作空间一个 CGCS2000 3° 分带），"
+                        f"采用 EPSG:{chosen.to_epsg()} {chosen.name} 并已重投影")
+    return chosen, None

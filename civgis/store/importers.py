@@ -15,6 +15,7 @@ errors nothing is written and :class:`~civgis.store.validate.ValidationError` li
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,15 +26,18 @@ import pandas as pd
 import pyogrio
 from pyproj import CRS
 
-from civgis.store.catalogue import layer_spec
-from civgis.store.coords import COORD_SYSTEMS, to_wgs84
-from civgis.store.crs import choose_crs_for, is_metric_projected
+from civgis.store.catalogue import layer_spec, load_workspace_vocabulary
+from civgis.store.coords import COORD_SYSTEMS, parse_angles, to_wgs84
+from civgis.store.crs import choose_crs_for, infer_gauss_kruger, workspace_crs_for
+from civgis.store.encodings import EncodingUnsure, guess_encoding, sniff_dbf
+from civgis.store.sheets import (HEADER_SEARCH_ROWS, find_header, read_csv_grid, read_grid, sniff_delimiter,
+                                 tidy_body)
 from civgis.store.validate import Problem, ValidationError, check, errors, validate_layer
 from civgis.store.workspace import Workspace
 
 __all__ = ["TABLE_SUFFIXES", "RASTER_SUFFIXES", "LON_NAMES", "LAT_NAMES", "EXTENT_MARGIN_M",
            "VECTOR_DRIVERS", "ImportReport", "read_source", "read_table", "shift_geometries", "import_file",
-           "import_frame", "import_raster", "export_layer"]
+           "import_frame", "merge_value_maps", "import_raster", "export_layer"]
 
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
 RASTER_SUFFIXES = {".tif", ".tiff", ".vrt", ".img"}
@@ -58,6 +62,10 @@ class ImportReport:
     repaired: int = 0
     appended: bool = False
     problems: list[Problem] = field(default_factory=list)
+    #: the text encoding used and why (sniffed or given), for CSV and shapefiles
+    encoding: str | None = None
+    #: what the reader decided: header row, dropped totals rows, DMS columns, inferred CRS …
+    notes: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         spec = layer_spec(self.layer)
@@ -67,6 +75,9 @@ class ImportReport:
             mapped = ", ".join(f"{src}→{dst}" for src, dst in self.columns.items() if src != dst)
             if mapped:
                 lines.append(f"  字段映射 fields: {mapped}")
+        if self.encoding:
+            lines.append(f"  编码 encoding: {self.encoding}")
+        lines += [f"  {note}" for note in self.notes]
         if self.coords and self.coords != "wgs84":
             lines.append(f"  坐标已由 {self.coords.upper()} 转换为 WGS84")
         if self.repaired:
@@ -78,42 +89,95 @@ class ImportReport:
     def to_dict(self) -> dict:
         return {"layer": self.layer, "source": self.source, "count": self.count, "crs": self.crs,
                 "columns": self.columns, "coords": self.coords, "repaired": self.repaired,
-                "appended": self.appended, "problems": [p.to_dict() for p in self.problems]}
+                "appended": self.appended, "problems": [p.to_dict() for p in self.problems],
+                "encoding": self.encoding, "notes": self.notes}
 
 
 # ---------------------------------------------------------------------- reading
 def read_source(source: str | os.PathLike, *, layer_name: str = "?", src_layer=None, encoding=None,
-                lon=None, lat=None, coords: str = "wgs84", crs=None) -> gpd.GeoDataFrame:
-    """Read any supported vector file or coordinate table as a GeoDataFrame (columns as in the file)."""
+                lon=None, lat=None, coords: str = "wgs84", crs=None, header_row=None) -> gpd.GeoDataFrame:
+    """Read any supported vector file or coordinate table as a GeoDataFrame (columns as in the file).
+
+    What the reader decided is in ``gdf.attrs``: ``"encoding"`` (used and why) and ``"notes"``
+    (header row, dropped rows, DMS columns, an inferred CRS) — the import report prints them.
+    """
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"文件不存在 file not found: {path}")
     if path.suffix.lower() in TABLE_SUFFIXES:
         return read_table(path, layer_name=layer_name, sheet=src_layer, encoding=encoding,
-                          lon=lon, lat=lat, coords=coords, crs=crs)
-    kwargs = {}
-    if encoding and path.suffix.lower() == ".shp" and not path.with_suffix(".cpg").exists():
-        kwargs["encoding"] = encoding  # a .cpg in the file set wins, as GDAL intends
+                          lon=lon, lat=lat, coords=coords, crs=crs, header_row=header_row)
+    kwargs, used = {}, None
+    if path.suffix.lower() == ".shp" and not path.with_suffix(".cpg").exists():
+        used = _shapefile_encoding(path, layer_name, encoding)
+        kwargs["encoding"] = used.split(" ")[0]  # a .cpg in the file set wins, as GDAL intends
     elif encoding and path.suffix.lower() != ".shp":
         kwargs["encoding"] = encoding
     gdf = pyogrio.read_dataframe(path, layer=src_layer, **kwargs)
+    notes = []
     if gdf.crs is None and crs is not None:
         gdf = gdf.set_crs(crs)
+    elif gdf.crs is None and len(gdf):
+        gdf, note = _infer_missing_crs(gdf, layer_name, path)
+        notes += [note] if note else []
     if coords != "wgs84":
         gdf = shift_geometries(gdf, coords)
+    gdf.attrs.update(encoding=used, notes=notes)
     return gdf
 
 
+def _shapefile_encoding(path: Path, layer_name: str, encoding) -> str:
+    """The .dbf encoding of a shapefile without a .cpg: as given, else sniffed (refused when unsure)."""
+    if encoding:
+        return f"{encoding} (--encoding)"
+    dbf = path.with_suffix(".dbf")
+    if not dbf.exists():
+        return "utf-8"
+    try:
+        guess = sniff_dbf(dbf)
+    except EncodingUnsure as exc:
+        raise ValidationError([Problem(layer_name, None, None, "unknown_encoding",
+                                       f"{path.name} 没有 .cpg，编码无法判断 (no .cpg and the encoding is unclear)",
+                                       str(exc))]) from None
+    return f"{guess.encoding} (无 .cpg，自动判断：{guess.reason})"
+
+
+def _infer_missing_crs(gdf: gpd.GeoDataFrame, layer_name: str, path: Path) -> tuple[gpd.GeoDataFrame, str | None]:
+    """No .prj: longitude/latitude stays for the 'missing CRS' check; prefixed GK eastings get their zone."""
+    x0, y0, x1, y1 = gdf.total_bounds
+    if max(abs(x0), abs(x1)) <= 180 and max(abs(y0), abs(y1)) <= 90:
+        return gdf, None
+    try:
+        found, note = infer_gauss_kruger([x0, x1], [y0, y1])
+    except ValueError as exc:
+        raise ValidationError([Problem(layer_name, None, None, "missing_crs",
+                                       f"{path.name} 缺少坐标系 (no .prj)", str(exc))]) from None
+    return gdf.set_crs(found), note
+
+
 def read_table(path: Path, *, layer_name: str = "?", sheet=None, encoding=None, lon=None, lat=None,
-               coords: str = "wgs84", crs=None) -> gpd.GeoDataFrame:
-    """A CSV/XLSX table with coordinate columns as points in WGS84 (or ``crs`` for projected x/y)."""
+               coords: str = "wgs84", crs=None, header_row=None) -> gpd.GeoDataFrame:
+    """A CSV/XLSX table with coordinate columns as points in WGS84 (or ``crs`` for projected x/y).
+
+    The header is found past title rows (or given: ``header_row``), totals rows at the end are
+    dropped (:mod:`civgis.store.sheets`); coordinates may be degrees-minutes-seconds text
+    (:func:`~civgis.store.coords.parse_angles`) or zone-prefixed Gauss-Krüger metres
+    (:func:`~civgis.store.crs.infer_gauss_kruger`).
+    """
     coords = coords.lower().replace("-", "")
     if coords not in COORD_SYSTEMS:
         raise ValueError(f"未知坐标系 unknown --coords {coords!r}; use one of {', '.join(COORD_SYSTEMS)}")
-    if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
-        df = pd.read_excel(path, sheet_name=sheet or 0)
-    else:
-        df = _read_csv(path, encoding)
+    used = None
+    try:
+        if path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}:
+            df, notes = _read_sheet(path, sheet, header_row)
+        else:
+            df, notes, used = _read_csv(path, encoding, header_row, layer_name)
+    except ValueError as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError([Problem(layer_name, None, None, "bad_table", f"{path.name}: {exc}",
+                                       "give the header row with --header-row N (and the sheet with --sheet NAME)")]) from None
     df.columns = [str(c).strip() for c in df.columns]
     lon_col = lon or _find_column(df, LON_NAMES)
     lat_col = lat or _find_column(df, LAT_NAMES)
@@ -122,8 +186,9 @@ def read_table(path: Path, *, layer_name: str = "?", sheet=None, encoding=None, 
             raise ValidationError([Problem(layer_name, None, wanted or flag[2:], "missing_coordinates",
                                            "找不到坐标列 no coordinate column found",
                                            f"name it with {flag} COLUMN; columns are: {', '.join(df.columns)}")])
-    x = pd.to_numeric(df[lon_col], errors="coerce")
-    y = pd.to_numeric(df[lat_col], errors="coerce")
+    x, x_note = _coordinate_values(df[lon_col], lon_col)
+    y, y_note = _coordinate_values(df[lat_col], lat_col)
+    notes += [n for n in (x_note, y_note) if n]
     bad = x.isna() | y.isna()
     if bad.any():
         spec_id = layer_spec(layer_name).id_field if layer_name != "?" else None
@@ -133,22 +198,79 @@ def read_table(path: Path, *, layer_name: str = "?", sheet=None, encoding=None, 
                             "坐标缺失或不是数字 coordinate missing or not a number",
                             "fill in the coordinates or delete the row") for i in np.flatnonzero(bad)]
         raise ValidationError(problems)
-    source_crs = CRS.from_user_input(crs) if crs is not None else CRS.from_epsg(4326)
+    if crs is not None:
+        source_crs = CRS.from_user_input(crs)
+    elif x.abs().max() <= 180 and y.abs().max() <= 90:
+        source_crs = CRS.from_epsg(4326)
+    else:
+        try:
+            source_crs, note = infer_gauss_kruger(x.to_numpy(), y.to_numpy())
+        except ValueError as exc:
+            raise ValidationError([Problem(layer_name, None, lon_col, "missing_crs",
+                                           "坐标不是经纬度 coordinates are not longitude/latitude", str(exc))]) from None
+        notes.append(note)
     if source_crs.is_geographic and coords != "wgs84":
         x, y = to_wgs84(x.to_numpy(), y.to_numpy(), coords)
     geometry = gpd.points_from_xy(np.asarray(x, float), np.asarray(y, float))
-    return gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]), geometry=geometry, crs=source_crs)
+    out = gpd.GeoDataFrame(df.drop(columns=[lon_col, lat_col]), geometry=geometry, crs=source_crs)
+    out.attrs.update(encoding=used, notes=notes)
+    return out
 
 
-def _read_csv(path: Path, encoding) -> pd.DataFrame:
+def _coordinate_values(column: pd.Series, name: str) -> tuple[pd.Series, str | None]:
+    """Numbers, or degrees from DMS text (``116°55′20.78″E``) when the numbers fail."""
+    numbers = pd.to_numeric(column, errors="coerce")
+    failed = column.notna() & numbers.isna()
+    if not failed.any():
+        return numbers, None
+    angles = pd.Series(parse_angles(column.astype("string").to_numpy()), index=column.index)
+    converted = failed & angles.notna()
+    if not converted.any():
+        return numbers, None
+    return numbers.where(~failed, angles), f"{name} 列 {int(converted.sum())} 个度分秒值已换算为十进制度"
+
+
+def _read_sheet(path: Path, sheet, header_row) -> tuple[pd.DataFrame, list[str]]:
+    """An Excel sheet: merged cells filled, header found, totals dropped."""
+    if path.suffix.lower() == ".xls":  # the old binary format: no merge information
+        rows = pd.read_excel(path, sheet_name=sheet or 0, header=None).astype(object).values.tolist()
+        merges = []
+    else:
+        rows, merges = read_grid(path, sheet)
+    first, last, names, notes = find_header(rows[:HEADER_SEARCH_ROWS + 30], merges, header_row=header_row)
+    body = pd.DataFrame(rows[last + 1:], dtype=object)
+    df, more = tidy_body(body, names)
+    if sheet is not None:
+        notes.insert(0, f"工作表 {sheet}")
+    return df, notes + more
+
+
+def _read_csv(path: Path, encoding, header_row, layer_name: str) -> tuple[pd.DataFrame, list[str], str]:
+    """A CSV in UTF-8 or GBK (sniffed unless given), header found past title lines, totals dropped."""
+    raw = path.read_bytes()
     if encoding:
-        return pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=True)
-    for candidate in ("utf-8-sig", "gb18030"):  # GB18030 ⊃ GBK ⊃ GB2312: Chinese Excel's CSVs
+        chosen, used = encoding, f"{encoding} (--encoding)"
+    else:
         try:
-            return pd.read_csv(path, encoding=candidate, dtype=str)
-        except UnicodeDecodeError:
-            continue
-    raise ValueError(f"无法识别文件编码 cannot decode {path}; give --encoding")
+            guess = guess_encoding(raw, source=path.name)
+        except EncodingUnsure as exc:
+            raise ValidationError([Problem(layer_name, None, None, "unknown_encoding",
+                                           f"{path.name} 编码无法判断 the encoding is unclear", str(exc))]) from None
+        chosen, used = guess.encoding, f"{guess.encoding} (自动判断：{guess.reason})"
+    try:
+        text = raw.decode(chosen)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ValidationError([Problem(layer_name, None, None, "unknown_encoding",
+                                       f"{path.name} 不能按 {chosen} 解码 cannot be decoded as {chosen}: {exc}",
+                                       "check --encoding (gbk, utf-8)")]) from None
+    text = text.lstrip("\ufeff")
+    head = "\n".join(text.splitlines()[:HEADER_SEARCH_ROWS + 30])
+    delimiter = sniff_delimiter(head)
+    first, last, names, notes = find_header(read_csv_grid(head, delimiter), header_row=header_row)
+    body = pd.read_csv(io.StringIO(text), header=None, skiprows=last + 1, dtype=str, keep_default_na=False,
+                       names=list(range(len(names))), sep=delimiter, skip_blank_lines=False)
+    df, more = tidy_body(body, names)
+    return df, notes + more, used
 
 
 def _find_column(df: pd.DataFrame, names: list[str]) -> str | None:
@@ -175,9 +297,16 @@ def shift_geometries(gdf: gpd.GeoDataFrame, coords: str) -> gpd.GeoDataFrame:
 # ---------------------------------------------------------------------- importing
 def import_file(ws: Workspace | str | os.PathLike, layer: str, source: str | os.PathLike, *,
                 encoding=None, lon=None, lat=None, coords: str = "wgs84", field_map=None,
-                append: bool = False, crs=None, repair: bool = False, src_layer=None) -> ImportReport:
-    """Read ``source`` and import it as ``layer`` (see :func:`import_frame`). Rasters go to :func:`import_raster`."""
-    ws = ws if isinstance(ws, Workspace) else Workspace.open_or_create(ws)
+                append: bool = False, crs=None, repair: bool = False, src_layer=None, header_row=None,
+                value_map=None, create: bool = True) -> ImportReport:
+    """Read ``source`` and import it as ``layer`` (see :func:`import_frame`). Rasters go to :func:`import_raster`.
+
+    ``header_row`` (1-based, ``"3:4"`` for two rows) and ``src_layer`` (the sheet) override the
+    detection of :mod:`civgis.store.sheets`; ``value_map`` is ``{field: {source value: code}}``.
+    A workspace path that does not exist is created only with ``create`` (the CLI's ``--create``).
+    """
+    if not isinstance(ws, Workspace):
+        ws = Workspace.open_or_create(ws) if create else Workspace(ws)
     spec = layer_spec(layer)
     if spec.kind == "raster" or Path(source).suffix.lower() in RASTER_SUFFIXES:
         if spec.kind != "raster":
@@ -185,27 +314,44 @@ def import_file(ws: Workspace | str | os.PathLike, layer: str, source: str | os.
                                            f"{layer} 是矢量图层，不能导入栅格 is a vector layer; {source} is a raster", "")])
         return import_raster(ws, layer, source, crs=crs)
     gdf = read_source(source, layer_name=layer, src_layer=src_layer, encoding=encoding, lon=lon, lat=lat,
-                      coords=coords, crs=crs)
+                      coords=coords, crs=crs, header_row=header_row)
+    read_notes = {"encoding": gdf.attrs.get("encoding"), "notes": list(gdf.attrs.get("notes", []))}
     report = import_frame(ws, layer, gdf, field_map=field_map, append=append, repair=repair,
-                          source=str(source))
+                          source=str(source), value_map=value_map)
     report.coords = coords
+    report.encoding = read_notes["encoding"]
+    report.notes = read_notes["notes"] + report.notes
     return report
 
 
 def import_frame(ws: Workspace, layer: str, gdf: gpd.GeoDataFrame, *, field_map=None, append: bool = False,
-                 repair: bool = False, source: str = "<GeoDataFrame>") -> ImportReport:
-    """Conform, validate, reproject and write one layer atomically; refuse it whole on any error."""
+                 repair: bool = False, source: str = "<GeoDataFrame>", value_map=None) -> ImportReport:
+    """Conform, validate, reproject and write one layer atomically; refuse it whole on any error.
+
+    Coded values are looked up in the catalogue (codes, labels, vocabulary aliases), then in the
+    workspace vocabulary (``<workspace>.vocabulary.toml``), then in ``value_map`` (the last wins).
+    """
     spec = layer_spec(layer)
     raw_columns = [c for c in gdf.columns if c != gdf.geometry.name]
     existing = None
     if append and ws.has(layer) and spec.id_field:
         existing = ws.read(layer, columns=[spec.id_field])[spec.id_field].dropna().tolist()
-    conformed, problems, repaired = check(gdf, spec, field_map=field_map, repair=repair, existing_ids=existing)
+    values = merge_value_maps(load_workspace_vocabulary(ws.path).get(layer, {}), value_map or {})
+    map_problems = _check_value_map(values, spec)
+    if map_problems:
+        raise ValidationError(map_problems)
+    conformed, problems, repaired = check(gdf, spec, field_map=field_map, value_map=values, repair=repair,
+                                          existing_ids=existing)
     mapped = _column_mapping(raw_columns, conformed, spec, field_map or {})
     if errors(problems):
         raise ValidationError(problems)
     ws_crs = ws.crs
-    target_crs = ws_crs or _choose_crs(conformed)
+    notes = []
+    if ws_crs:
+        target_crs = ws_crs
+    else:
+        target_crs, note = workspace_crs_for(conformed)
+        notes += [note] if note else []
     projected = conformed.to_crs(target_crs)
     if layer != "built_up" and ws.has("built_up"):
         extent = ws.extent(buffer_m=EXTENT_MARGIN_M)
@@ -214,18 +360,42 @@ def import_frame(ws: Workspace, layer: str, gdf: gpd.GeoDataFrame, *, field_map=
         if errors(problems):
             raise ValidationError(problems)
     ws.write(layer, projected, append=append, source=source, init_crs=None if ws_crs else target_crs)
+    mapped_values = {f: m for f, m in values.items() if f in conformed}
+    if mapped_values:
+        notes.append("取值对照 value map: " + "; ".join(f"{f}: " + ", ".join(f"{k}→{v}" for k, v in m.items())
+                                                   for f, m in mapped_values.items()))
     return ImportReport(layer=layer, source=source, count=len(projected), crs=_crs_label(target_crs),
                         columns=mapped, repaired=repaired, appended=append,
-                        problems=[p for p in problems if p.severity != "error"])
+                        problems=[p for p in problems if p.severity != "error"], notes=notes)
 
 
-def _choose_crs(gdf: gpd.GeoDataFrame) -> CRS:
-    crs = CRS.from_user_input(gdf.crs)
-    if crs.is_projected:
+def _check_value_map(values: dict[str, dict[str, str]], spec) -> list[Problem]:
+    """Every ``--map FIELD 源值=code`` names a coded field of the layer and one of its codes."""
+    problems = []
+    for fname, mapping in values.items():
+        fspec = spec.fields.get(fname)
+        if fspec is None or not fspec.values:
+            coded = ", ".join(n for n, f in spec.fields.items() if f.values)
+            problems.append(Problem(spec.name, None, fname, "bad_value_map",
+                                    f"--map {fname}: 不是 {spec.name} 的代码字段 not a coded field",
+                                    f"coded fields are: {coded or '（无）'}"))
+            continue
+        for src, code in mapping.items():
+            if code not in fspec.values:
+                allowed = "、".join(f"{c} {label}" for c, label in fspec.values.items())
+                problems.append(Problem(spec.name, None, fname, "bad_value_map",
+                                        f"--map {fname} {src}={code}: 未知代码 unknown code {code!r}",
+                                        f"codes are: {allowed}"))
+    return problems
 
-        if is_metric_projected(crs):
-            return crs
-    return choose_crs_for(gdf)
+
+def merge_value_maps(*maps: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """``{field: {source value: code}}`` dictionaries merged field by field (later ones win)."""
+    out: dict[str, dict[str, str]] = {}
+    for mapping in maps:
+        for fname, values in mapping.items():
+            out.setdefault(fname, {}).update(values)
+    return out
 
 
 def _column_mapping(raw_columns, conformed, spec, field_map) -> dict[str, str]:

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass
 
 import geopandas as gpd
@@ -37,7 +38,8 @@ import shapely
 from civgis.store.catalogue import FieldSpec, LayerSpec, layer_spec, load_catalogue
 
 __all__ = ["TRUE_WORDS", "FALSE_WORDS", "GEOMETRY_TYPE_IDS", "ACCEPTED_GEOMETRY", "Problem",
-           "ValidationError", "errors", "FeatureLabels", "feature_labels", "conform", "combine", "check",
+           "ValidationError", "errors", "FeatureLabels", "feature_labels", "conform", "SAMPLE_IDS",
+           "unknown_value_problems", "combine", "check",
            "validate_layer", "repair_geometry", "validate_workspace"]
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "对", "已机扫", "机扫"}
@@ -124,8 +126,8 @@ def feature_labels(gdf: pd.DataFrame, spec: LayerSpec) -> FeatureLabels:
 
 
 # ---------------------------------------------------------------------- conform
-def conform(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *,
-            field_map: dict[str, str] | None = None) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+def conform(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, field_map: dict[str, str] | None = None,
+            value_map: dict[str, dict[str, str]] | None = None) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Rename columns to catalogue fields, convert types and coded values.
 
     Parameters
@@ -137,6 +139,9 @@ def conform(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *,
     field_map : dict, optional
         Explicit ``{source column: catalogue field}`` mappings (``--field 源字段=target``);
         they win over the catalogue's aliases.
+    value_map : dict, optional
+        ``{field: {source value: code}}`` (``--map FIELD 源值=code`` and the workspace vocabulary);
+        they win over the catalogue's labels and value aliases.
 
     Returns
     -------
@@ -150,9 +155,10 @@ def conform(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *,
     if spec.id_field and spec.id_field in gdf:
         gdf[spec.id_field] = _to_str(gdf[spec.id_field])
     labels = feature_labels(gdf, spec)
+    value_map = value_map or {}
     for name, fspec in spec.fields.items():
         if name in gdf:
-            gdf[name] = _convert(gdf[name], fspec, spec, labels, problems)
+            gdf[name] = _convert(gdf[name], fspec, spec, labels, problems, value_map.get(name))
     ordered = [f for f in spec.fields if f in gdf]
     others = [c for c in gdf.columns if c not in ordered and c != gdf.geometry.name]
     return gdf[ordered + others + [gdf.geometry.name]], problems
@@ -205,12 +211,12 @@ def _to_str(series: pd.Series) -> pd.Series:
 
 
 def _convert(col: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels: pd.Series,
-             problems: list[Problem]) -> pd.Series:
+             problems: list[Problem], value_map: dict[str, str] | None = None) -> pd.Series:
     present = col.notna() & (col.astype("string").str.strip() != "")
     if fspec.type == "str":
         out = _to_str(col)
         if fspec.values:
-            out = _to_codes(out, fspec, spec, labels, problems)
+            out = _to_codes(out, fspec, spec, labels, problems, value_map or {})
         return out
     if fspec.type in ("int", "float"):
         out = pd.to_numeric(col, errors="coerce")
@@ -256,16 +262,45 @@ def _convert(col: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels: pd.Serie
 
 
 def _to_codes(text: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels: pd.Series,
-              problems: list[Problem]) -> pd.Series:
-    lookup = {code.lower(): code for code in fspec.values}
+              problems: list[Problem], value_map: dict[str, str]) -> pd.Series:
+    """Codes from codes, Chinese labels, value aliases and ``value_map``; unknown values once each."""
+    lookup = {alias.lower(): code for alias, code in fspec.value_aliases.items()}
+    lookup.update({code.lower(): code for code in fspec.values})
     lookup.update({label.lower(): code for code, label in fspec.values.items()})
+    lookup.update({str(src).strip().lower(): code for src, code in value_map.items()})
     key = text.str.lower()
     out = key.map(lookup).astype("string")
     bad = text.notna() & out.isna()
-    allowed = "、".join(f"{code} {label}" for code, label in fspec.values.items())
-    _report(bad, labels, spec, fspec, "unknown_value", lambda v: f"未知的取值 unknown value {v!r}",
-            f"allowed: {allowed}", text, problems)
+    if bad.any():
+        problems += unknown_value_problems(text[bad], fspec, spec, labels)
     return out.where(~bad, text)
+
+
+#: how many feature ids an unknown-value message shows
+SAMPLE_IDS = 3
+
+
+def unknown_value_problems(values: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels) -> list[Problem]:
+    """One problem per distinct unknown value: its count, a few feature ids and the ``--map`` line to add.
+
+    The suggested code is the code whose label or alias shares the longest run of characters
+    with the value (difflib); ``代码`` when nothing is alike.
+    """
+    allowed = "、".join(f"{code} {label}" for code, label in fspec.values.items())
+    names = {**{label: code for code, label in fspec.values.items()}, **fspec.value_aliases}
+    out = []
+    for value, index in values.groupby(values, sort=False).groups.items():
+        count = len(index)
+        sample = [labels[i] for i in index[:SAMPLE_IDS]]
+        feature = sample[0] if count == 1 else f"{'、'.join(sample)} 等 {count} 个要素"
+        near = difflib.get_close_matches(str(value), list(names), n=1, cutoff=0.3)
+        code = names[near[0]] if near else "代码"
+        guess = f"（最接近：{code} {fspec.values[code]}，请核实）" if near else ""
+        out.append(Problem(spec.name, feature, fspec.name, "unknown_value",
+                           f"未知的取值 unknown value {value!r}（{count} 个要素）",
+                           f"add  --map {fspec.name} {value}={code}{guess}  or put \"{value}\" = \"{code}\" "
+                           f"under [{spec.name}.{fspec.name}] in the workspace's .vocabulary.toml; allowed: {allowed}"))
+    return out
 
 
 def _report(mask: pd.Series, labels: pd.Series, spec: LayerSpec, fspec: FieldSpec, code: str,
@@ -283,10 +318,10 @@ def combine(conform_problems: list[Problem], validate_problems: list[Problem]) -
                                if not (p.code == "missing_value" and (p.feature, p.field) in refused)]
 
 
-def check(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, field_map=None, repair: bool = False,
+def check(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, field_map=None, value_map=None, repair: bool = False,
           **validate_kwargs) -> tuple[gpd.GeoDataFrame, list[Problem], int]:
     """Conform, optionally repair, and validate: ``(conformed frame, problems, repaired count)``."""
-    conformed, problems = conform(gdf, layer, field_map=field_map)
+    conformed, problems = conform(gdf, layer, field_map=field_map, value_map=value_map)
     repaired = 0
     if repair:
         conformed, repaired = repair_geometry(conformed, layer)
