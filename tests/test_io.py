@@ -234,7 +234,7 @@ def test_cli_import_error_names_layer_feature_field(tmp_path, capsys):
     src = tmp_path / "lamps.csv"
     pd.DataFrame({"lamp_id": ["L1", "L2"], "lon": [LON0, LON0], "lat": [LAT0, LAT0],
                   "status": ["正常", "闪烁"]}).to_csv(src, index=False)
-    assert main(["import", str(wsp), "lamps", str(src)]) == 1
+    assert main(["import", str(wsp), "lamps", str(src), "--create"]) == 1
     err = capsys.readouterr().err
     assert "图层 lamps 要素 L2 字段 status" in err and "闪烁" in err and "workspace unchanged" in err
 

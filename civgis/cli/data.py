@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ._common import CliError, open_workspace, print_json, print_table
 
-__all__ = ["register", "cmd_init", "parse_field_map", "cmd_import", "cmd_validate", "cmd_layers",
+__all__ = ["register", "cmd_init", "parse_field_map", "parse_value_map", "cmd_import", "cmd_validate", "cmd_layers",
            "cmd_export", "cmd_catalogue"]
 
 
@@ -29,6 +30,12 @@ def register(sub) -> None:
                    help="map a source column to a catalogue field (repeatable)")
     p.add_argument("--crs", help="CRS of data that has none (e.g. EPSG:4490)")
     p.add_argument("--src-layer", help="layer (or sheet) inside a multi-layer source")
+    p.add_argument("--sheet", metavar="NAME", help="工作表 the sheet of an XLSX workbook (default: the first)")
+    p.add_argument("--header-row", metavar="N", help="表头行 header row, 1-based as in Excel (3, or 3:4 for two rows); "
+                                                    "default: found past title rows")
+    p.add_argument("--map", nargs=2, action="append", default=[], metavar=("FIELD", "源值=code"),
+                   help="取值对照 map a source value of a coded field to its code, e.g. --map category 非法小广告=0201 (repeatable)")
+    p.add_argument("--create", action="store_true", help="新建工作空间 create the workspace if it does not exist")
     p.add_argument("--append", action="store_true", help="add to the layer instead of replacing it")
     p.add_argument("--repair", action="store_true", help="repair invalid geometries with make_valid")
     p.add_argument("--json", action="store_true", help="print the import report as JSON")
@@ -79,16 +86,38 @@ def parse_field_map(items: list[str]) -> dict[str, str]:
     return mapping
 
 
+def parse_value_map(items: list[list[str]], layer: str) -> dict[str, dict[str, str]]:
+    """``--map category 非法小广告=0201`` → ``{"category": {"非法小广告": "0201"}}``; FIELD may be its Chinese name."""
+    from civgis.store.catalogue import layer_spec  # lazy: `civgis --help` 1 s, not 4 s
+
+    try:
+        aliases = layer_spec(layer).alias_map()
+    except KeyError as exc:
+        raise CliError(str(exc).strip("'\"")) from None
+    mapping: dict[str, dict[str, str]] = {}
+    for fname, item in items:
+        if "=" not in item:
+            raise CliError(f"--map {fname} 需要 源值=代码 (source=code), not {item!r}")
+        source, code = item.split("=", 1)
+        target = aliases.get(fname.strip().lower(), fname.strip())
+        mapping.setdefault(target, {})[source.strip()] = code.strip()
+    return mapping
+
+
 def cmd_import(args) -> int:
     from civgis.store.importers import import_file  # lazy: `civgis --help` 1 s, not 4 s
     from civgis.store.validate import ValidationError  # lazy: `civgis --help` 1 s, not 4 s
     from civgis.store.workspace import Workspace, WorkspaceError  # lazy: `civgis --help` 1 s, not 4 s
 
+    if not Path(args.workspace).exists() and not args.create:
+        raise CliError(f"工作空间不存在 workspace not found: {args.workspace} — 检查路径；新建请加 --create "
+                       f"(or run: civgis init {args.workspace})")
     try:
         ws = Workspace.open_or_create(args.workspace)
         report = import_file(ws, args.layer, args.file, encoding=args.encoding, lon=args.lon, lat=args.lat,
                              coords=args.coords, field_map=parse_field_map(args.field), append=args.append,
-                             crs=args.crs, repair=args.repair, src_layer=args.src_layer)
+                             crs=args.crs, repair=args.repair, src_layer=args.sheet or args.src_layer,
+                             header_row=args.header_row, value_map=parse_value_map(args.map, args.layer))
     except ValidationError as exc:
         if args.json:
             print_json({"ok": False, "problems": [p.to_dict() for p in exc.problems]})

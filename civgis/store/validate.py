@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import shapely
 
 from civgis.store.catalogue import FieldSpec, LayerSpec, layer_spec, load_catalogue
@@ -40,7 +41,8 @@ from civgis.store.catalogue import FieldSpec, LayerSpec, layer_spec, load_catalo
 __all__ = ["TRUE_WORDS", "FALSE_WORDS", "GEOMETRY_TYPE_IDS", "ACCEPTED_GEOMETRY", "Problem",
            "ValidationError", "errors", "FeatureLabels", "feature_labels", "conform", "SAMPLE_IDS",
            "unknown_value_problems", "combine", "check",
-           "validate_layer", "repair_geometry", "validate_workspace"]
+           "validate_layer", "LIFECYCLE_FIELDS", "check_case_lifecycle", "repair_geometry",
+           "check_stored_layer", "validate_workspace"]
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "对", "已机扫", "机扫"}
 FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无", "×", "✗", "不是", "未机扫"}
@@ -350,6 +352,7 @@ def validate_layer(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, extent=None
                                 "give it with --crs (e.g. --crs EPSG:4490 for CGCS2000 lon/lat)"))
     labels = feature_labels(gdf, spec)
     problems += _check_fields(gdf, spec, labels, existing_ids)
+    problems += check_case_lifecycle(gdf, spec, labels)
     problems += _check_geometry(gdf, spec, labels)
     if gdf.crs is not None and gdf.crs.is_geographic:
         problems += _check_lonlat(gdf, spec, labels)
@@ -384,6 +387,40 @@ def _check_fields(gdf, spec: LayerSpec, labels, existing_ids) -> list[Problem]:
                 problems.append(Problem(spec.name, labels[idx], spec.id_field, "duplicate_id",
                                         f"编号已存在于工作空间 id {ids[idx]!r} is already stored",
                                         "--append refuses repeated ids; import without --append to replace the layer"))
+    return problems
+
+
+#: the case life cycle fields (立案 → 结案): a layer with all of them is checked by :func:`check_case_lifecycle`
+LIFECYCLE_FIELDS = ("status", "reported_at", "deadline", "closed_at")
+
+
+def check_case_lifecycle(gdf, spec: LayerSpec, labels) -> list[Problem]:
+    """立案 → 结案 in order: a closed case has a 结案时间, an open one none; 时限 and 结案 not before 上报.
+
+    Applies to layers with ``status`` (open/closed), ``reported_at``, ``deadline`` and ``closed_at``
+    (the inspection cases); the ledger counts on these rules.
+    """
+    if not all(f in spec.fields for f in LIFECYCLE_FIELDS) or not all(f in gdf for f in LIFECYCLE_FIELDS[:3]):
+        return []
+    status = gdf["status"].astype("string").str.strip().str.lower()
+    reported = pd.to_datetime(gdf["reported_at"], errors="coerce")
+    deadline = pd.to_datetime(gdf["deadline"], errors="coerce")
+    closed_at = (pd.to_datetime(gdf["closed_at"], errors="coerce") if "closed_at" in gdf
+                 else pd.Series(pd.NaT, index=gdf.index))
+    rules = [
+        ((status == "closed") & closed_at.isna(), "closed_at", "closed_without_time",
+         "已结案但没有结案时间 closed case without 结案时间", "fill in 结案时间 or set 状态 to 未结案"),
+        ((status == "open") & closed_at.notna(), "closed_at", "open_with_close_time",
+         "未结案却有结案时间 open case with a 结案时间", "set 状态 to 已结案 or clear 结案时间"),
+        (closed_at.notna() & reported.notna() & (closed_at < reported), "closed_at", "closed_before_reported",
+         "结案时间早于上报时间 closed before it was reported", "check both dates"),
+        (deadline.notna() & reported.notna() & (deadline < reported), "deadline", "deadline_before_reported",
+         "处置时限早于上报时间 deadline before it was reported", "check both dates"),
+    ]
+    problems = []
+    for mask, fname, code, message, hint in rules:
+        for idx in mask[mask.fillna(False).astype(bool)].index:
+            problems.append(Problem(spec.name, labels[idx], fname, code, message, hint))
     return problems
 
 
@@ -464,6 +501,33 @@ def _keep_dimension(geoms: np.ndarray, dim: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- workspace
+def check_stored_layer(ws, name: str, *, extent=None) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Every catalogue rule on a stored layer as it is on disk (it may have been edited in QGIS).
+
+    The stored values are read without the catalogue's type conversion and conformed again, so
+    a text in a number field, a date that is no date, a value outside its range, or a coded
+    field holding anything but a code (``maybe``; also a Chinese label such as ``故障`` where the
+    code ``broken`` belongs) are errors — then the geometry, id, required-field and life-cycle
+    checks of :func:`validate_layer`. Returns the layer (with catalogue types) and the problems.
+    """
+    spec = layer_spec(name)
+    raw = pyogrio.read_dataframe(ws.path, layer=name)
+    conformed, problems = conform(raw.copy(), spec)
+    labels = feature_labels(conformed, spec)
+    for fname, fspec in spec.fields.items():
+        if not fspec.values or fname not in raw:
+            continue
+        text = _to_str(raw[fname])
+        converted = conformed[fname].astype("string")
+        relabelled = text.notna() & converted.notna() & (text != converted) & converted.isin(list(fspec.values))
+        for idx in relabelled[relabelled.fillna(False).astype(bool)].index:
+            problems.append(Problem(name, labels[idx], fname, "label_not_code",
+                                    f"存的是中文名称而不是代码 stored {text[idx]!r}, the code is {converted[idx]!r}",
+                                    f"set it to {converted[idx]} (the analysis counts codes)"))
+    problems = combine(problems, validate_layer(conformed, spec, extent=extent))
+    return ws.read(name), problems
+
+
 def validate_workspace(ws, *, repair: bool = False, extent_margin_m: float = 5000.0) -> list[Problem]:
     """Validate every stored layer; with ``repair`` fix invalid geometries in place (atomically).
 
@@ -479,8 +543,7 @@ def validate_workspace(ws, *, repair: bool = False, extent_margin_m: float = 500
             continue
         if spec.kind != "vector":
             continue
-        gdf = ws.read(name)
-        found = validate_layer(gdf, spec, extent=None if name == "built_up" else extent)
+        gdf, found = check_stored_layer(ws, name, extent=None if name == "built_up" else extent)
         if repair and any(p.code == "invalid_geometry" for p in found):
             fixed, count = repair_geometry(gdf, spec)
             ws.write(name, fixed, source=str(ws.path), action="repair")
