@@ -330,8 +330,9 @@ def test_cli_hotspots_writes_every_output(small_ws, tmp_path, capsys):
     assert (out / "hotspots.png").stat().st_size > 10_000
     with rasterio.open(out / "kde.tif") as src:
         assert src.read(1).max() > 0
-    rank = pd.read_csv(out / "zone_ranking.csv", dtype={"zone_id": str})
-    assert rank["zone_id"].tolist() == ["Z2", "Z1"]
+    rank = pd.read_csv(out / "zone_ranking.csv", dtype=str, encoding="utf-8-sig")
+    assert rank["责任区编号"].tolist() == ["Z2", "Z1"]  # Chinese headers (issue 13)
+    assert list(rank.columns[:3]) == ["排名", "责任区编号", "责任区名称"]
 
 
 def test_cli_prints_the_chosen_parameters(small_ws, tmp_path, capsys):

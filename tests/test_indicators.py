@@ -385,8 +385,13 @@ def test_cli_json_csv_xlsx_and_table(tmp_path, capsys):
     assert {r["zone_id"] for r in data if r["scope"] == "zone"} == {"Z1", "Z2"}
 
     assert main(["indicators", str(ws.path), "--csv", str(tmp_path / "t.csv")]) == 0
-    csv = pd.read_csv(tmp_path / "t.csv")
-    assert list(csv.columns) == ind.COLUMNS
+    csv = pd.read_csv(tmp_path / "t.csv", encoding="utf-8-sig", dtype=str)
+    from civgis.cli.indicators import HEADERS_ZH  # Chinese headers, codes in columns of their own (issue 13)
+    assert set(csv.columns) == {HEADERS_ZH[c] for c in ind.COLUMNS} | {"范围代码", "道路等级代码"}
+    lamp_row = csv[(csv["指标代码"] == "lamp_installation_rate") & (csv["范围代码"] == "city")
+                   & csv["道路等级代码"].isna()].iloc[0]
+    assert lamp_row["范围"] == "全县" and lamp_row["达标"] == "未达标"
+    assert set(csv.loc[csv["道路等级代码"] == "arterial", "道路等级"]) <= {"主干道"}
 
     assert main(["indicators", str(ws.path), "--zones", "--xlsx", str(tmp_path / "t.xlsx")]) == 0
     wb = load_workbook(tmp_path / "t.xlsx")

@@ -61,6 +61,8 @@ def register(sub) -> None:
     p.add_argument("file")
     p.add_argument("--crs", help="reproject on export, e.g. EPSG:4326")
     p.add_argument("--encoding", help="Shapefile/CSV encoding, e.g. gbk")
+    p.add_argument("--gcj02", action="store_true",
+                   help="点图层的 CSV/XLSX 另加 GCJ-02 经纬度列（高德、腾讯地图） add GCJ-02 lon/lat columns")
     p.set_defaults(func=cmd_export)
 
 
@@ -168,7 +170,7 @@ def cmd_export(args) -> int:
 
     ws = open_workspace(args.workspace)
     try:
-        out = export_layer(ws, args.layer, args.file, crs=args.crs, encoding=args.encoding)
+        out = export_layer(ws, args.layer, args.file, crs=args.crs, encoding=args.encoding, gcj02=args.gcj02)
     except (KeyError, ValueError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
     print(f"已导出 {args.layer} → {out}", file=sys.stderr)

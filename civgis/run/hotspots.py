@@ -12,10 +12,15 @@ import pyogrio
 
 from civgis.analysis.hotspots import (HotspotResult, filter_cases, hotspots_workspace, kernel_density,
                                       zone_ranking_frame)
+from civgis.analysis.hotspots import RANKING_COLUMNS_ZH
 from civgis.analysis.trends import CATEGORY_COLOURS, CATEGORY_LABELS_ZH, emerging_hotspots_workspace
 from civgis.render.hotspots import hotspot_map, hotspot_png, save_folium
+from civgis.store.spreadsheets import write_csv
 
-__all__ = ["HotspotOutputs", "write_hotspots"]
+#: Chinese headers of zone_ranking.csv (every column of the ranking frame)
+RANKING_CSV_ZH = {**RANKING_COLUMNS_ZH, "n_cells": "网格数", "area_km2": "面积(km²)"}
+
+__all__ = ["RANKING_CSV_ZH", "HotspotOutputs", "write_hotspots"]
 
 
 @dataclass
@@ -82,7 +87,7 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     kde = kernel_density(cases, (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad), crs=ws.crs)
     files["kde"] = kde.write(out / "kde.tif")
     ranking = zone_ranking_frame(ws.read("zones"), cases, res.cells, as_of) if ws.has("zones") else pd.DataFrame()
-    ranking.to_csv(out / "zone_ranking.csv", index=False, encoding="utf-8-sig")
+    write_csv(ranking.rename(columns=RANKING_CSV_ZH), out / "zone_ranking.csv")
     files["ranking"] = out / "zone_ranking.csv"
     if emerging is not None:
         ecells = gpd.GeoDataFrame(emerging.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,

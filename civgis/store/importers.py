@@ -30,13 +30,14 @@ from civgis.store.catalogue import layer_spec, load_workspace_vocabulary
 from civgis.store.coords import COORD_SYSTEMS, parse_angles, to_wgs84
 from civgis.store.crs import choose_crs_for, infer_gauss_kruger, workspace_crs_for
 from civgis.store.encodings import EncodingUnsure, guess_encoding, sniff_dbf
+from civgis.store.spreadsheets import spreadsheet_frame, write_table
 from civgis.store.sheets import (HEADER_SEARCH_ROWS, find_header, read_csv_grid, read_grid, sniff_delimiter,
                                  tidy_body)
 from civgis.store.validate import Problem, ValidationError, check, errors, validate_layer
 from civgis.store.workspace import Workspace
 
 __all__ = ["TABLE_SUFFIXES", "RASTER_SUFFIXES", "LON_NAMES", "LAT_NAMES", "EXTENT_MARGIN_M",
-           "VECTOR_DRIVERS", "ImportReport", "read_source", "read_table", "shift_geometries", "import_file",
+           "SPREADSHEET_SUFFIXES", "VECTOR_DRIVERS", "ImportReport", "read_source", "read_table", "shift_geometries", "import_file",
            "import_frame", "merge_value_maps", "import_raster", "export_layer"]
 
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls"}
@@ -45,6 +46,9 @@ LON_NAMES = ["lon", "lng", "long", "longitude", "x", "经度", "东经", "经度
 LAT_NAMES = ["lat", "latitude", "y", "纬度", "北纬", "纬度坐标", "y坐标"]
 #: how far outside the built-up area a feature may lie before it is called outside the extent
 EXTENT_MARGIN_M = 5000.0
+
+#: export formats written as spreadsheet tables (Chinese headers, text ids, 经度/纬度)
+SPREADSHEET_SUFFIXES = {".csv", ".xlsx"}
 
 VECTOR_DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
                   ".fgb": "FlatGeobuf", ".kml": "KML", ".csv": "CSV"}
@@ -468,8 +472,13 @@ def import_raster(ws: Workspace, layer: str, source: str | os.PathLike, *, crs=N
 
 # ---------------------------------------------------------------------- exporting
 def export_layer(ws: Workspace, layer: str, destination: str | os.PathLike, *, crs=None,
-                 encoding: str | None = None) -> Path:
-    """Write a stored layer to a file (format from the suffix); rasters to GeoTIFF. Atomic."""
+                 encoding: str | None = None, gcj02: bool = False) -> Path:
+    """Write a stored layer to a file (format from the suffix); rasters to GeoTIFF. Atomic.
+
+    CSV and XLSX are spreadsheet tables (:func:`~civgis.store.spreadsheets.spreadsheet_frame`):
+    Chinese headers and labels with the codes in their own columns, ids as text, 经度/纬度 (WGS84;
+    ``gcj02`` adds GCJ-02 columns) for points, WKT for other geometries.
+    """
     destination = Path(destination)
     spec = layer_spec(layer)
     tmp = destination.with_name(f".{destination.stem}.tmp{destination.suffix}")
@@ -489,14 +498,13 @@ def export_layer(ws: Workspace, layer: str, destination: str | os.PathLike, *, c
             if crs is not None:
                 gdf = gdf.to_crs(crs)
             suffix = destination.suffix.lower()
-            if suffix in {".csv"}:
-                out = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-                out["wkt"] = gdf.geometry.to_wkt()
-                out.to_csv(tmp, index=False, encoding=encoding or "utf-8-sig")
+            if suffix in SPREADSHEET_SUFFIXES:
+                write_table(spreadsheet_frame(gdf, spec, gcj02=gcj02), tmp, sheet=spec.title_zh, encoding=encoding)
             else:
                 driver = VECTOR_DRIVERS.get(suffix)
                 if driver is None:
-                    raise ValueError(f"不支持的格式 unsupported format {suffix}; use one of {', '.join(VECTOR_DRIVERS)}")
+                    raise ValueError(f"不支持的格式 unsupported format {suffix}; use one of "
+                                     f"{', '.join(sorted(set(VECTOR_DRIVERS) | SPREADSHEET_SUFFIXES))}")
                 if driver == "KML":
                     gdf = gdf.to_crs(4326)
                 kwargs = {"encoding": encoding} if encoding and driver == "ESRI Shapefile" else {}
