@@ -32,13 +32,17 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MIN_COMMON_SHARE", "SAMPLE_BYTES", "EncodingGuess", "EncodingUnsure", "guess_encoding",
+import numpy as np
+
+__all__ = ["MIN_COMMON_SHARE", "SAMPLE_BYTES", "DBF_SAMPLE_BYTES", "EncodingGuess", "EncodingUnsure", "guess_encoding",
            "sniff_text_file", "sniff_dbf"]
 
 #: share of non-ASCII characters that must be common (GB2312) characters to accept GBK
 MIN_COMMON_SHARE = 0.9
 #: bytes read from the start of a file for the trial (a cut character at the end is ignored)
 SAMPLE_BYTES = 4 * 1024 * 1024
+#: bytes of dBASE records read (split into fields, each decoded on its own)
+DBF_SAMPLE_BYTES = 1024 * 1024
 
 
 class EncodingUnsure(ValueError):
@@ -57,13 +61,21 @@ class EncodingGuess:
         return f"编码 {self.encoding.upper()}（{self.reason}）"
 
 
-def _strict(data: bytes, encoding: str) -> str | None:
-    """Decode strictly, ignoring only a character cut at the end of a sample."""
-    decoder = codecs.getincrementaldecoder(encoding)("strict")
-    try:
-        return decoder.decode(data, final=False)
-    except UnicodeDecodeError:
-        return None
+def _strict(data: bytes | list[bytes], encoding: str) -> str | None:
+    """Decode strictly, ignoring only a character cut at the end of a sample (or of each chunk).
+
+    A list of chunks is decoded chunk by chunk: a dBASE field cuts its value (and GDAL a field
+    name) at a byte count, possibly inside a character.
+    """
+    chunks = [data] if isinstance(data, bytes) else data
+    out = []
+    for chunk in chunks:
+        decoder = codecs.getincrementaldecoder(encoding)("strict")
+        try:
+            out.append(decoder.decode(chunk, final=False))
+        except UnicodeDecodeError:
+            return None
+    return " ".join(out)
 
 
 def _common_share(text: str) -> tuple[int, float]:
@@ -86,11 +98,15 @@ def _is_common_chinese(ch: str) -> bool:
         return False
 
 
-def guess_encoding(data: bytes, *, source: str = "文件") -> EncodingGuess:
-    """Decide UTF-8 vs GBK/GB18030 for ``data`` (see the module docstring); raise :class:`EncodingUnsure`."""
-    if data.startswith(codecs.BOM_UTF8):
+def guess_encoding(data: bytes | list[bytes], *, source: str = "文件") -> EncodingGuess:
+    """Decide UTF-8 vs GBK/GB18030 for ``data`` (see the module docstring); raise :class:`EncodingUnsure`.
+
+    ``data`` is the start of a file, or a list of chunks (dBASE fields) each of which may end in
+    a cut character.
+    """
+    if isinstance(data, bytes) and data.startswith(codecs.BOM_UTF8):
         return EncodingGuess("utf-8-sig", "UTF-8 字节序标记 BOM")
-    if data.isascii():
+    if all(chunk.isascii() for chunk in ([data] if isinstance(data, bytes) else data)):
         return EncodingGuess("utf-8", "仅含 ASCII 字符")
     text = _strict(data, "utf-8")
     if text is not None:
@@ -126,12 +142,18 @@ def sniff_dbf(path: str | Path) -> EncodingGuess:
     path = Path(path)
     with open(path, "rb") as fh:
         head = fh.read(32)
-        header_len, _record_len = struct.unpack("<HH", head[8:12])
+        header_len, record_len = struct.unpack("<HH", head[8:12])
         descriptors = fh.read(max(0, header_len - 32))
-        records = fh.read(SAMPLE_BYTES)
-    names = []
+        records = fh.read(DBF_SAMPLE_BYTES)
+    names, widths = [], []
     for i in range(0, len(descriptors) - 31, 32):
         if descriptors[i:i + 1] == b"\r":  # end of the field descriptors
             break
         names.append(descriptors[i:i + 11].split(b"\x00")[0])
-    return guess_encoding(b" ".join(names) + b" " + records.rstrip(b"\x1a"), source=path.name)
+        widths.append(descriptors[i + 16])
+    starts = np.cumsum([1] + widths[:-1])  # byte 0 of a record is the deletion flag
+    chunks = list(names)
+    for r in range(0, len(records) - record_len + 1, max(record_len, 1)):
+        record = records[r:r + record_len]
+        chunks += [record[a:a + w].rstrip(b" ") for a, w in zip(starts, widths) if not record[a:a + w].isascii()]
+    return guess_encoding(chunks, source=path.name)
