@@ -34,13 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["MIN_COMMON_SHARE", "SAMPLE_BYTES", "DBF_SAMPLE_BYTES", "EncodingGuess", "EncodingUnsure", "guess_encoding",
+__all__ = ["MIN_COMMON_SHARE", "SAMPLE_BYTES", "DBF_SAMPLE_BYTES", "COMMON_SAMPLE_CHARS", "EncodingGuess", "EncodingUnsure", "guess_encoding",
            "sniff_text_file", "sniff_dbf"]
 
 #: share of non-ASCII characters that must be common (GB2312) characters to accept GBK
 MIN_COMMON_SHARE = 0.9
 #: bytes read from the start of a file for the trial (a cut character at the end is ignored)
 SAMPLE_BYTES = 4 * 1024 * 1024
+#: non-ASCII characters looked at for the common-hanzi share
+COMMON_SAMPLE_CHARS = 20_000
 #: bytes of dBASE records read (split into fields, each decoded on its own)
 DBF_SAMPLE_BYTES = 1024 * 1024
 
@@ -80,10 +82,12 @@ def _strict(data: bytes | list[bytes], encoding: str) -> str | None:
 
 def _common_share(text: str) -> tuple[int, float]:
     wide = [ch for ch in text if ord(ch) > 127]
+    n = len(wide)
+    wide = wide[:COMMON_SAMPLE_CHARS]
     if not wide:
         return 0, 1.0
     common = sum(1 for ch in wide if _is_common_chinese(ch))
-    return len(wide), common / len(wide)
+    return n, common / len(wide)
 
 
 #: GB2312 rows (lead byte) of everyday Chinese text: punctuation 0xA1, numbers 0xA2, full-width

@@ -30,6 +30,7 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["HEADER_SEARCH_ROWS", "TRAILER_WORDS", "read_grid", "sniff_delimiter", "read_csv_grid", "parse_header_row", "find_header",
@@ -160,9 +161,11 @@ def _trailing_rows(frame: pd.DataFrame) -> int:
     """How many rows at the end are blank, totals (合计…) or notes (注、填表人…)."""
     if frame.empty:
         return 0
-    first = frame.bfill(axis=1).iloc[:, 0]
+    filled = frame.notna().to_numpy()
+    blank = ~filled.any(axis=1)
+    first = pd.Series(frame.to_numpy()[np.arange(len(frame)), filled.argmax(axis=1)], index=frame.index)
     text = first.astype("string").str.strip().str.lower().str.lstrip("（(【[")
-    trailer = first.isna() | text.str.startswith(TRAILER_WORDS).fillna(False)
+    trailer = pd.Series(blank, index=frame.index) | text.str.startswith(TRAILER_WORDS).fillna(False)
     run = trailer[::-1].astype(bool).cumprod()
     return int(run.sum())
 
@@ -187,10 +190,22 @@ def find_header(rows: list[list], merges=(), *, header_row=None) -> tuple[int, i
     return first, last, names, notes
 
 
+def _blank_to_na(frame: pd.DataFrame) -> pd.DataFrame:
+    """Empty or all-space cells as missing, column by column (vectorised)."""
+    out = {}
+    for c in frame.columns:
+        col = frame[c]
+        if pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col):
+            empty = col.astype("string").str.strip().eq("").fillna(False).to_numpy(bool)
+            col = col.astype(object).where(~empty & col.notna().to_numpy(), None)
+        out[c] = col
+    return pd.DataFrame(out, index=frame.index)
+
+
 def tidy_body(body: pd.DataFrame, names: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """Name the data columns, drop blank and trailing (合计/备注) rows, and say how many."""
     body = body.reindex(columns=range(len(names)))
-    body = body.replace(r"^\s*$", None, regex=True)
+    body = _blank_to_na(body)
     tail = _trailing_rows(body)
     kept = body.iloc[:len(body) - tail]
     blank = kept.isna().all(axis=1)
