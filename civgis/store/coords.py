@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["COORD_SYSTEMS", "in_china", "wgs84_to_gcj02", "gcj02_to_bd09", "wgs84_to_bd09", "gcj02_to_wgs84",
            "bd09_to_gcj02", "bd09_to_wgs84", "to_wgs84", "from_wgs84", "parse_angles"]
@@ -162,8 +163,6 @@ def parse_angles(values) -> np.ndarray:
     >>> parse_angles(["116°55′20.78″E", "116度55分20.78秒", "116:55:20.78"]).round(6).tolist()
     [116.922439, 116.922439, 116.922439]
     """
-    import pandas as pd  # noqa: PLC0415 — coords stays importable with NumPy alone
-
     text = pd.Series(values, dtype="string").str.strip()
     parts = text.str.extract(_DMS)
     d = pd.to_numeric(parts["d"], errors="coerce")

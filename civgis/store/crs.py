@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from pyproj import CRS
 
 from civgis.store.coords import in_china
@@ -97,8 +98,6 @@ def infer_gauss_kruger(x, y) -> tuple[CRS, str]:
     >>> infer_gauss_kruger([20512345.0], [3688000.0])[0].to_epsg()
     4498
     """
-    import numpy as np  # noqa: PLC0415 — crs stays light for the CLI
-
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     zones = np.unique(np.floor(x / 1e6)).astype(int)

@@ -204,7 +204,7 @@ def read_table(path: Path, *, layer_name: str = "?", sheet=None, encoding=None, 
         raise ValidationError(problems)
     if crs is not None:
         source_crs = CRS.from_user_input(crs)
-    elif x.abs().max() <= 180 and y.abs().max() <= 90:
+    elif x.abs().max() <= 180 and y.abs().max() <= 180:  # degrees (swapped lat/lon is caught by validate)
         source_crs = CRS.from_epsg(4326)
     else:
         try:

@@ -31,6 +31,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pandas as pd
 
 __all__ = ["HEADER_SEARCH_ROWS", "TRAILER_WORDS", "read_grid", "sniff_delimiter", "read_csv_grid", "parse_header_row", "find_header",
@@ -50,8 +51,6 @@ def read_grid(path: Path, sheet: str | int | None = None) -> tuple[list[list], l
 
     Returns ``(rows, merges)``; ``merges`` are 0-based ``(first row, first col, last row, last col)``.
     """
-    import openpyxl  # noqa: PLC0415 — only XLSX needs it
-
     book = openpyxl.load_workbook(path, data_only=True)
     try:
         if sheet is None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import openpyxl
 import pandas as pd
 import shapely
 
@@ -91,8 +92,6 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, encoding: str | N
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:
     """Workbook with one sheet per frame; text cells as text (``@``), never as formulas or numbers."""
-    import openpyxl  # noqa: PLC0415 — only XLSX output needs it
-
     book = openpyxl.Workbook()
     book.remove(book.active)
     for title, frame in sheets.items():
