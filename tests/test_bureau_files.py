@@ -90,12 +90,15 @@ def test_gbk_csv_with_long_ids(ws, tmp_path):
     table = pd.DataFrame({"部件编号": ids, "经度": LON0 + np.arange(30) * 1e-4, "纬度": LAT0,
                           "状态": ["故障" if i % 10 == 3 else "正常" for i in range(30)]})
     src = tmp_path / "路灯台账.csv"
-    table.to_csv(src, index=False, encoding="gbk")
+    body = table.to_csv(index=False, lineterminator="\r\n")
+    # as Excel saves a ledger "CSV (逗号分隔)": GBK, a title line, the table, a totals line
+    src.write_bytes(("××县城区路灯台账\r\n" + body + "合计,,,30盏\r\n").encode("gbk"))
     report = import_file(ws, "lamps", src)
     stored = ws.read("lamps").sort_values("lamp_id")
     assert stored["lamp_id"].tolist() == ids
     assert stored["status"].tolist() == ["broken" if i % 10 == 3 else "working" for i in range(30)]
     assert report.encoding.startswith("gbk")
+    assert report.notes[:2] == ["表头在第 2 行，跳过其上 1 行标题", "删除表尾 1 行（合计、空行、备注）"]
 
 
 # ---------------------------------------------------------------- 2. ledger-shaped sheets
