@@ -346,3 +346,11 @@ def test_export_round_trip_csv_and_xlsx_as_text(ws, tmp_path):
     assert all(c.data_type == "s" for c in note_cells)  # text, never a formula
     as_text = pd.read_excel(xlsx, dtype=str)
     assert as_text["路灯编号"].tolist() == ids
+
+    # and back in: the exported tables are importable as they are (Chinese headers are catalogue aliases)
+    for i, exported in enumerate((csv, xlsx)):
+        again = Workspace.create(tmp_path / f"again{i}.gpkg")
+        import_file(again, "lamps", exported)
+        back_in = again.read("lamps")
+        assert back_in["lamp_id"].tolist() == ids and back_in["status"].tolist() == ["working", "broken", "working"]
+        assert np.allclose(back_in.geometry.x, ws.read("lamps").geometry.x, atol=0.02)  # 1e-7° ≈ 1 cm
