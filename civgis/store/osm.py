@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,7 @@ from civgis.store.crs import choose_crs_for
 from civgis.store.importers import EXTENT_MARGIN_M, import_frame
 from civgis.store.workspace import Workspace, WorkspaceError
 
-__all__ = ["OSM_LAYERS", "SKIPPED", "HIGHWAY_CLASS", "HIGHWAY_SKIP_REASON", "DEFAULT_SKIP_REASON",
+__all__ = ["OSM_LAYERS", "SKIPPED", "REPAIRED", "HIGHWAY_CLASS", "HIGHWAY_SKIP_REASON", "DEFAULT_SKIP_REASON",
            "ALLEY_EXCLUDED", "SHOPPING_STREET_SUFFIXES", "GREEN_RANK", "PRIVATE_ACCESS",
            "NON_PUBLIC_TOILET_ACCESS", "OSMCONF", "REPORT_COLUMNS", "OsmImport", "read_osm", "parse_width",
            "map_roads", "map_green", "map_lamps", "map_toilets", "import_osm", "report_zh"]
@@ -103,6 +104,8 @@ __all__ = ["OSM_LAYERS", "SKIPPED", "HIGHWAY_CLASS", "HIGHWAY_SKIP_REASON", "DEF
 OSM_LAYERS = ("roads", "green", "lamps", "toilets")
 
 SKIPPED = "skipped"
+#: report layer of features kept after a repair (e.g. an invalid multipolygon through ``make_valid``)
+REPAIRED = "repaired"
 
 #: highway value → road_class (anything else on a ``lines`` way is skipped and reported)
 HIGHWAY_CLASS = {
@@ -246,7 +249,9 @@ def _read(path: Path, layer: str, conf: Path) -> gpd.GeoDataFrame:
     import pyogrio
 
     kwargs = {"on_invalid": "ignore"} if layer == "multipolygons" else {}
-    gdf = pyogrio.read_dataframe(path, layer=layer, CONFIG_FILE=str(conf), use_arrow=_HAVE_ARROW, **kwargs)
+    with warnings.catch_warnings():   # GDAL's notes on unclosed rings: those polygons are repaired or skipped later
+        warnings.filterwarnings("ignore", message=".*(closed ring|organizePolygons)", category=RuntimeWarning)
+        gdf = pyogrio.read_dataframe(path, layer=layer, CONFIG_FILE=str(conf), use_arrow=_HAVE_ARROW, **kwargs)
     if gdf.crs is None:
         gdf = gdf.set_crs(4326)
     for column in gdf.columns:
@@ -391,13 +396,17 @@ def map_green(polygons: gpd.GeoDataFrame, points: gpd.GeoDataFrame | None = None
     for value in ("grass", "village_green", "recreation_ground"):
         assign(landuse == value, "XG", None, f"landuse={value}")
 
-    geoms = polygons.geometry.values
+    is_green = category.notna().to_numpy()
+    geoms, repaired = _repair_polygons(polygons.geometry.values, is_green)
     valid_geom = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms)) if n else np.zeros(0, bool)
-    mapped = category.notna().to_numpy() & valid_geom
+    mapped = is_green & valid_geom
     report_rows = []
-    broken = category.notna().to_numpy() & ~valid_geom
+    broken = is_green & ~valid_geom
     if broken.any():
-        report_rows.append(_count(tag[broken], SKIPPED, "多边形无法构建 polygon could not be built"))
+        report_rows.append(_count(tag[broken], SKIPPED, "多边形无法构建或修复 polygon could not be built or repaired"))
+    if (repaired & mapped).any():
+        report_rows.append(_count(tag[repaired & mapped], REPAIRED,
+                                  "无效多边形已修复 invalid polygon repaired (make_valid)"))
 
     # drop polygons nested in higher-ranked green (lawns mapped inside a park …)
     nested = _nested_in_higher(geoms, category, mapped, nested_share) if mapped.any() else np.zeros(n, bool)
@@ -416,9 +425,10 @@ def map_green(polygons: gpd.GeoDataFrame, points: gpd.GeoDataFrame | None = None
     report_rows.insert(0, _count(tag[keep], "green", value))
 
     # what else carries leisure/landuse and was not taken (residential is reported on its own)
-    other = ~category.notna().to_numpy()
+    other = ~is_green
     for key, series in (("leisure", leisure), ("landuse", landuse)):
-        rest = other & series.notna().to_numpy() & ~((key == "landuse") & (series == "residential")).to_numpy()
+        residential = (series == "residential").fillna(False).to_numpy(bool) if key == "landuse" else False
+        rest = other & series.notna().to_numpy(bool) & ~residential
         if rest.any():
             report_rows.append(_count(key + "=" + series[rest], SKIPPED, "非绿地图层 not mapped to green"))
     if points is not None and len(points):
@@ -427,6 +437,32 @@ def map_green(polygons: gpd.GeoDataFrame, points: gpd.GeoDataFrame | None = None
             report_rows.append(_count("leisure=" + _col(points, "leisure")[node_parks] + " (node)", SKIPPED,
                                       "仅为点，无面积 mapped as a point, no area"))
     return green.reset_index(drop=True), pd.concat(report_rows, ignore_index=True)
+
+
+def _repair_polygons(geoms, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Invalid polygons among ``wanted`` repaired with ``make_valid`` (polygonal parts kept).
+
+    Real multipolygon relations are often invalid (self-touching rings, overlapping members):
+    GEOS refuses to intersect them. Returns the geometries (a repair that leaves no area is
+    empty, so the caller skips it) and the mask of repaired ones.
+    """
+    geoms = np.array(geoms, dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    bad = np.zeros(len(geoms), bool)
+    bad[present] = ~shapely.is_valid(geoms[present])
+    bad &= wanted
+    if bad.any():
+        fixed = shapely.make_valid(geoms[bad])
+        parts, idx = shapely.get_parts(fixed, return_index=True)     # GeometryCollection → members
+        parts, j = shapely.get_parts(parts, return_index=True)       # MultiPolygon → polygons
+        idx = idx[j]
+        poly = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+        out = np.array([shapely.Polygon()] * int(bad.sum()), dtype=object)
+        if poly.any():
+            has, dense = np.unique(idx[poly], return_inverse=True)
+            out[has] = shapely.multipolygons(parts[poly], indices=dense.ravel())
+        geoms[bad] = out
+    return geoms, bad
 
 
 def _area_m2(gdf: gpd.GeoDataFrame) -> pd.Series:
@@ -595,10 +631,10 @@ def import_osm(ws_path, pbf_path, *, crs=None, layers=OSM_LAYERS, **read_kwargs)
 def report_zh(report: pd.DataFrame) -> pd.DataFrame:
     """The report with Chinese layer titles and value labels, for printing."""
     def layer_title(name):
-        return "跳过" if name == SKIPPED else f"{layer_spec(name).title_zh}"
+        return {SKIPPED: "跳过", REPAIRED: "已修复"}.get(name) or f"{layer_spec(name).title_zh}"
 
     def value_label(row):
-        if row.layer == SKIPPED:
+        if row.layer in (SKIPPED, REPAIRED):
             return str(row.value).split(" ")[0]  # the Chinese half of "中文 english"
         spec = layer_spec(row.layer)
         labels = []
