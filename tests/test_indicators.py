@@ -181,7 +181,7 @@ def test_mech_sweeping_rate_weights_by_length_and_width_inside_built_up():
     # inside: a 100 m × 20 m = 2 000 m² swept, b 100 m × 10 m = 1 000 m²; c has no width
     assert ind.mech_sweeping_rate(roads, B) == pytest.approx(100 * 2_000 / 3_000)
     t = ind.indicator_table(B, roads=roads)
-    assert "1 段道路缺少路宽" in row(t, "mech_sweeping_rate")["note"]
+    assert "1 条道路缺少路宽" in row(t, "mech_sweeping_rate")["note"]
 
 
 # ---------------------------------------------------------------------------- toilets

@@ -194,8 +194,8 @@ def test_green_and_residential_report(result):
 def test_lamps_and_toilets(result):
     lamps = result.layers["lamps"]
     assert sorted(lamps.lamp_id) == ["n1", "n2", "n3", "n4", "n5"]
-    assert set(lamps.status) == {"working"}
-    assert _report(result, "highway=street_lamp", "lamps") == {"status=working": 5}
+    assert set(lamps.status) == {"unknown"}
+    assert _report(result, "highway=street_lamp", "lamps") == {"status=unknown": 5}
     toilets = result.layers["toilets"].set_index("toilet_id")
     assert sorted(toilets.index) == ["n60", "n61", "n63", "w320"]
     assert toilets.accessible["n60"] and toilets.accessible["n63"]

@@ -402,31 +402,43 @@ class _RoadCover:
 
 
 def _road_parts(roads: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Single-part road lines with ``_road`` = the row position of the road they belong to."""
+    roads = roads.reset_index(drop=True)
+    roads = roads.assign(_road=np.arange(len(roads)))
     parts = roads[~(roads.geometry.isna() | roads.geometry.is_empty)].explode(index_parts=False)
     parts = parts[shapely.get_type_id(np.asarray(parts.geometry.values)) == 1]
     return parts.reset_index(drop=True)
 
 
-def assign_lamps(lamps: gpd.GeoDataFrame, road_parts: np.ndarray, *, snap_m: float = 40.0) -> np.ndarray:
-    """Index of each lamp's nearest road part within ``snap_m`` (−1 for none)."""
+def assign_lamps(lamps: gpd.GeoDataFrame, roads, *, snap_m: float = 40.0) -> np.ndarray:
+    """Index of each lamp's nearest road within ``snap_m`` (−1 for none).
+
+    ``roads`` are whole roads ((Multi)LineStrings, one per road): a lamp on the median of a
+    dual carriageway stored as one MultiLineString belongs to that road, whichever part is nearer.
+    """
     out = np.full(len(lamps), -1, dtype=np.int64)
-    if len(lamps) == 0 or len(road_parts) == 0:
+    geoms = np.asarray(getattr(roads, "geometry", roads), dtype=object)
+    if len(lamps) == 0 or len(geoms) == 0:
         return out
     pts = np.asarray(lamps.geometry.values, dtype=object)
-    li, ri = shapely.STRtree(road_parts).query_nearest(pts, max_distance=snap_m, all_matches=False)
+    li, ri = shapely.STRtree(geoms).query_nearest(pts, max_distance=snap_m, all_matches=False)
     out[li] = ri
     return out
 
 
-def _road_cover(parts: np.ndarray, lamps: gpd.GeoDataFrame, owner: np.ndarray, reach_m: float) -> _RoadCover:
+def _road_cover(parts: np.ndarray, part_road: np.ndarray, lamps: gpd.GeoDataFrame, owner: np.ndarray,
+                reach_m: float) -> _RoadCover:
+    """Lit intervals of every road part: within ``reach_m`` of a lamp of its own road (``owner``)."""
     span = float(shapely.length(parts).max()) + 1.0 if len(parts) else 1.0
-    has = owner >= 0
-    if not has.any():
+    has = np.flatnonzero(owner >= 0)
+    if len(has) == 0 or len(parts) == 0:
         return _RoadCover(np.empty(0, np.int64), np.empty(0), np.empty(0), span)
-    pts = np.asarray(lamps.geometry.values, dtype=object)[has]
-    own = owner[has]
-    pieces = shapely.intersection(parts[own], shapely.buffer(pts, reach_m, quad_segs=16))
-    key, a, b = _net.line_intervals(parts, pieces, own)
+    reach = shapely.buffer(np.asarray(lamps.geometry.values, dtype=object)[has], reach_m, quad_segs=16)
+    il, ip = shapely.STRtree(parts).query(reach, predicate="intersects")
+    own = part_road[ip] == owner[has][il]           # a lamp lights every part of its own road, no other
+    il, ip = il[own], ip[own]
+    pieces = shapely.intersection(parts[ip], reach[il])
+    key, a, b = _net.line_intervals(parts, pieces, ip)
     return _RoadCover(*_net.merge_intervals(key, a, b, span=span), span=span)
 
 
@@ -485,17 +497,17 @@ def lamp_coverage(roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *, reach_m: 
     """
     rp = _road_parts(roads)
     parts = np.asarray(rp.geometry.values, dtype=object)
-    owner = assign_lamps(lamps, parts, snap_m=snap_m)
-    cover = _road_cover(parts, lamps, owner, reach_m)
+    owner = assign_lamps(lamps, roads.geometry.values, snap_m=snap_m)
+    cover = _road_cover(parts, rp["_road"].to_numpy(), lamps, owner, reach_m)
     length = shapely.length(parts)
     lit = cover.lit(np.arange(len(parts)), np.zeros(len(parts)), length)
     rp["length_m"] = length
     rp["lit_m"] = lit
     rp["lit_share"] = np.divide(lit, length, out=np.zeros(len(parts)), where=length > 0)
     out = lamps.copy()
-    ids = rp["road_id"].astype(object).to_numpy() if "road_id" in rp else np.arange(len(rp)).astype(object)
+    ids = roads["road_id"].astype(object).to_numpy() if "road_id" in roads else np.arange(len(roads)).astype(object)
     out["road_id"] = pd.array(np.where(owner >= 0, ids[np.clip(owner, 0, None)], None), dtype="string")
-    return rp, out
+    return rp.drop(columns="_road"), out
 
 
 def unlit_stretches(roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *, reach_m: float = 25.0,
@@ -523,7 +535,9 @@ def unlit_stretches(roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *, reach_m
 
     rp = _road_parts(roads)
     parts = np.asarray(rp.geometry.values, dtype=object)
-    cover = _road_cover(parts, lamps, assign_lamps(lamps, parts, snap_m=snap_m), reach_m)
+    cover = _road_cover(parts, rp["_road"].to_numpy(), lamps, assign_lamps(lamps, roads.geometry.values, snap_m=snap_m),
+                        reach_m)
+    rp = rp.drop(columns="_road")
     L = shapely.length(parts)
     key, a, b = cover.key, cover.a, cover.b
     first = np.r_[True, key[1:] != key[:-1]] if len(key) else np.empty(0, bool)
@@ -747,8 +761,10 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         part_class = rp["road_class"].astype(object).to_numpy() if "road_class" in rp else np.full(len(rp), None)
         part_i, reg, a, b = _clip_lines(parts, regions)
         seg_len = b - a
-        lamp_owner = assign_lamps(lamps, parts, snap_m=p["lamp_snap_m"]) if lamps is not None else None
-        cover = _road_cover(parts, lamps, lamp_owner, p["lamp_reach_m"]) if lamps is not None else None
+        lamp_owner = assign_lamps(lamps, roads.geometry.values, snap_m=p["lamp_snap_m"]) if lamps is not None else None
+        cover = (_road_cover(parts, rp["_road"].to_numpy(), lamps, lamp_owner, p["lamp_reach_m"])
+                 if lamps is not None else None)
+        road_class = roads["road_class"].astype(object).to_numpy() if "road_class" in roads else np.full(len(roads), None)
         seg_cls = part_class[part_i]
         road_len = np.bincount(reg, weights=seg_len, minlength=n)
         add("road_length", road_len)
@@ -762,34 +778,52 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
                                                        np.bincount(reg[m], weights=seg_len[m], minlength=n)), c)
         else:
             add("lamp_installation_rate", np.full(n, np.nan), note=notes.get("lamps", ""))
-        # mechanical sweeping
-        width = pd.to_numeric(rp["width_m"], errors="coerce").to_numpy(float) if "width_m" in rp else np.full(len(rp), np.nan)
-        swept = _bool(rp["mech_swept"]) if "mech_swept" in rp else np.zeros(len(rp), bool)
-        w = width[part_i]
-        ok = np.isfinite(w)
-        road_area = np.bincount(reg[ok], weights=(seg_len * w)[ok], minlength=n)
-        swept_area = np.bincount(reg[ok & swept[part_i]], weights=(seg_len * w)[ok & swept[part_i]], minlength=n)
-        missing = len(np.unique(part_i[~ok]))
-        note = f"{missing} 段道路缺少路宽(width_m)，未计入" if missing else ""
-        add("mech_sweeping_rate", _pct(swept_area, road_area), note=note)
+        # mechanical sweeping: roads with no width or no mech_swept record are left out, never read as 0
+        if "mech_swept" not in rp:
+            add("mech_sweeping_rate", np.full(n, np.nan),
+                note="无数据：道路图层没有 mech_swept（机械化清扫）字段，无法计算；请导入各道路是否机扫")
+        else:
+            width = (pd.to_numeric(rp["width_m"], errors="coerce").to_numpy(float) if "width_m" in rp
+                     else np.full(len(rp), np.nan))
+            swept_rec = rp["mech_swept"].astype("boolean")
+            has_width, known = np.isfinite(width)[part_i], swept_rec.notna().to_numpy(bool)[part_i]
+            swept = swept_rec.fillna(False).to_numpy(bool)[part_i]
+            ok = has_width & known
+            w = np.where(ok, width[part_i], 0.0)
+            rate = _pct(np.bincount(reg, weights=seg_len * w * swept, minlength=n),
+                        np.bincount(reg, weights=seg_len * w, minlength=n))
+            road_of = rp["_road"].to_numpy()[part_i]
+            gaps = [f"{len(np.unique(road_of[m]))} 条道路{what}" for m, what in
+                    ((~has_width, "缺少路宽(width_m)"), (has_width & ~known, "未记录是否机扫(mech_swept)")) if m.any()]
+            note = ("、".join(gaps) + "，未计入") if gaps else ""
+            if gaps and np.isnan(rate).all():
+                note = "无数据：" + note.removesuffix("，未计入") + "，无法计算"
+            add("mech_sweeping_rate", rate, note=note)
     else:
         add("road_length", np.full(n, np.nan), note=notes.get("roads", ""))
         add("lamp_installation_rate", np.full(n, np.nan), note=notes.get("roads", ""))
         add("mech_sweeping_rate", np.full(n, np.nan), note=notes.get("roads", ""))
         lamp_owner = None
-        part_class = np.empty(0, dtype=object)
+        road_class = np.empty(0, dtype=object)
 
     if lamps is not None:
         lg = np.asarray(lamps.geometry.values, dtype=object)
         li, lreg = regions.points_in(lg)
         status = lamps["status"].astype(object).to_numpy() if "status" in lamps else np.full(len(lamps), None)
-        known = pd.notna(status[li])
+        known = np.isin(status[li], ["working", "broken"])     # "unknown" or empty: not patrolled, not counted
         working = status[li] == "working"
         add("lamp_count", np.bincount(lreg, minlength=n))
-        add("broken_lamp_count", np.bincount(lreg[status[li] == "broken"], minlength=n))
-        add("lamp_lighting_rate", _pct(np.bincount(lreg[working], minlength=n), np.bincount(lreg[known], minlength=n)))
-        if lamp_owner is not None and len(part_class):
-            lcls = np.where(lamp_owner[li] >= 0, part_class[np.clip(lamp_owner[li], 0, None)], None)
+        n_known, n_lamps = np.bincount(lreg[known], minlength=n), np.bincount(lreg, minlength=n)
+        add("broken_lamp_count", np.where((n_known > 0) | (n_lamps == 0),
+                                          np.bincount(lreg[status[li] == "broken"], minlength=n), np.nan))
+        unknown = len(np.unique(li[~known]))
+        rate = _pct(np.bincount(lreg[working], minlength=n), np.bincount(lreg[known], minlength=n))
+        lnote = f"{unknown} 盏路灯状态未知（无巡查记录），未计入" if unknown else ""
+        if unknown and np.isnan(rate).all():
+            lnote = f"无数据：{unknown} 盏路灯均无巡查状态（status 为 unknown），无法计算亮灯率"
+        add("lamp_lighting_rate", rate, note=lnote)
+        if lamp_owner is not None and len(road_class):
+            lcls = np.where(lamp_owner[li] >= 0, road_class[np.clip(lamp_owner[li], 0, None)], None)
             for c in classes:
                 m = (lcls == c) & known
                 if m.any():

@@ -188,8 +188,15 @@ class EntryIntervals:
 def line_intervals(lines: np.ndarray, pieces: np.ndarray, owner: np.ndarray):
     """Linear-reference intervals ``[a, b]`` (metres along ``lines[owner]``) of connected line pieces.
 
-    ``pieces[i]`` is a (Multi)LineString lying on ``lines[owner[i]]`` (e.g. its intersection with a
-    polygon); every connected part is one interval. Returns ``(owner_of_part, a, b)``.
+    ``pieces[i]`` is a (Multi)LineString lying on the single LineString ``lines[owner[i]]`` (e.g.
+    its intersection with a polygon); every connected part is one interval. Returns
+    ``(owner_of_part, a, b)``.
+
+    A part of length ``ℓ`` whose midpoint lies at ``m`` along its line covers ``[m − ℓ/2, m + ℓ/2]``
+    (the midpoint is ``ℓ/2`` from either end, whichever way the part runs). Locating the two
+    ends instead fails on a closed line, where the start and the end are the same point. On a
+    closed line of length ``L`` an interval running past either end wraps round: ``[−5, 20]``
+    becomes ``[0, 20]`` and ``[L − 5, L]``. On an open line intervals are clipped to ``[0, L]``.
     """
     parts, idx = shapely.get_parts(pieces, return_index=True)
     nested = np.isin(shapely.get_type_id(parts), (5, 7))  # a MultiLineString inside a GeometryCollection
@@ -201,9 +208,18 @@ def line_intervals(lines: np.ndarray, pieces: np.ndarray, owner: np.ndarray):
     parts, idx = parts[keep], idx[keep]
     own = np.asarray(owner)[idx]
     base = np.asarray(lines, dtype=object)[own]
-    s0 = shapely.line_locate_point(base, shapely.get_point(parts, 0))
-    s1 = shapely.line_locate_point(base, shapely.get_point(parts, -1))
-    return own, np.minimum(s0, s1), np.maximum(s0, s1)
+    half = shapely.length(parts) / 2.0
+    mid = shapely.line_locate_point(base, shapely.line_interpolate_point(parts, 0.5, normalized=True))
+    a, b = mid - half, mid + half
+    L = shapely.length(base)
+    closed = shapely.is_closed(base) if len(base) else np.zeros(0, bool)
+    low = closed & (a < 0)          # wraps past the start: the rest lies at the end of the line
+    high = closed & (b > L)         # wraps past the end: the rest lies at the start
+    extra_own = np.r_[own[low], own[high]]
+    extra_a = np.r_[L[low] + a[low], np.zeros(int(high.sum()))]
+    extra_b = np.r_[L[low], b[high] - L[high]]
+    own, a, b, L = np.r_[own, extra_own], np.r_[a, extra_a], np.r_[b, extra_b], np.r_[L, L[low], L[high]]
+    return own, np.clip(a, 0.0, L), np.clip(b, 0.0, L)
 
 
 def merge_intervals(key: np.ndarray, a: np.ndarray, b: np.ndarray, *, span: float):

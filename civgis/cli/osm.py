@@ -48,5 +48,5 @@ def cmd_import_osm(args) -> int:
     print("\n标签映射 what was mapped to what:")
     print_table(report_zh(result.report),
                 columns={"osm_tag": "OSM 标签", "layer": "图层", "value": "映射为", "count": "数量"})
-    print("\n说明：路灯状态一律为“正常”（OSM 无巡查状态）；道路宽度仅取 width 标签；居住用地因无人口数据未导入。")
+    print("\n说明：路灯状态记为“未知”（OSM 无巡查状态，亮灯率为无数据）；道路宽度仅取 width 标签，是否机扫无数据；居住用地因无人口数据未导入。")
     return 0

@@ -45,7 +45,8 @@ green (closed ways and multipolygon relations, the ``multipolygons`` layer)
     lawns mapped inside a park) is dropped so the park is not counted twice.
     Parks mapped only as a node have no area and are skipped.
 lamps
-    nodes with ``highway=street_lamp``; ``status`` = working (OSM has no patrol status).
+    nodes with ``highway=street_lamp``; ``status`` = unknown (OSM has no patrol status, so 亮灯率 is 无数据
+    until the bureau's patrol records are imported).
 toilets
     ``amenity=toilets`` nodes, and the representative point of toilet buildings/areas without a
     toilet node inside; ``access=private/no/customers`` are skipped (not public toilets).
@@ -427,7 +428,7 @@ def map_green(polygons: gpd.GeoDataFrame, points: gpd.GeoDataFrame | None = None
     # what else carries leisure/landuse and was not taken (residential is reported on its own)
     other = ~is_green
     for key, series in (("leisure", leisure), ("landuse", landuse)):
-        residential = (series == "residential").fillna(False).to_numpy(bool) if key == "landuse" else False
+        residential = ((series == "residential") & (key == "landuse")).fillna(False).to_numpy(bool)
         rest = other & series.notna().to_numpy(bool) & ~residential
         if rest.any():
             report_rows.append(_count(key + "=" + series[rest], SKIPPED, "非绿地图层 not mapped to green"))
@@ -506,14 +507,14 @@ def _residential_report(polygons: gpd.GeoDataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------- lamps, toilets
 def map_lamps(points: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
-    """Nodes with ``highway=street_lamp`` → lamps with status ``working``."""
+    """Nodes with ``highway=street_lamp`` → lamps with status ``unknown`` (OSM records no patrol status)."""
     hit = (_col(points, "highway") == "street_lamp").fillna(False).to_numpy()
     lamps = _frame({"lamp_id": _ids(points, "n")[hit].to_numpy(),
-                    "status": np.full(int(hit.sum()), "working", dtype=object)}, points.geometry.values[hit])
+                    "status": np.full(int(hit.sum()), "unknown", dtype=object)}, points.geometry.values[hit])
     lamps["lamp_id"] = lamps["lamp_id"].astype("string")
     lamps["status"] = lamps["status"].astype("string")
     report = _count(pd.Series("highway=street_lamp", index=range(int(hit.sum()))), "lamps",
-                    "status=working") if hit.any() else _empty_report()
+                    "status=unknown") if hit.any() else _empty_report()
     return lamps, report
 
 
