@@ -15,14 +15,18 @@ standards (thresholds live in ``data/targets.toml``, see :mod:`civgis.store.targ
     ``|∪G1 ∩ B| / P``, ``P`` the official population from the targets file, else the residential
     population inside ``B`` (blocks straddling the boundary apportioned by area).
 ``park_service_coverage`` 公园绿地服务半径覆盖率 (%, GB 55014-2021)
-    ``|R ∩ ∪ buffer(park_i, r_i)| / |R|`` with ``R`` the residential land inside ``B`` and
+    ``|R ∩ ∪ buffer(park_i, r_i)| / |R|`` with ``R = ∪ residential ∩ B`` the residential *land*
+    (overlapping blocks counted once, as for green land) and
     qualifying parks by tier (default G1 ≥ 5 000 m² → 500 m, 1 000–5 000 m² → 300 m, buffered
     from the park boundary; see :func:`qualifying_parks`).
 ``park_walk_coverage`` 公园绿地步行可达覆盖率 (%)
     The same share, but residential land counts only where the walk along the street network
     from the park's edge (plus the straight step from the street) is within the radius
-    (:mod:`civgis.analysis.network`). Residential land is sampled on a ``walk_cell_m`` grid, each cell
-    weighted by its exact area inside the block.
+    (:mod:`civgis.analysis.network`). The unioned residential land is sampled on a ``walk_cell_m``
+    grid, each cell weighted by its exact area inside the land.
+Per block (not unioned): the residents (each block's population, apportioned by the block's
+    area inside ``B``) and :func:`residential_service`'s table, whose ``res_m2``/``served_m2`` are
+    each block's own land, so overlapping blocks there each show their whole area.
 ``lamp_installation_rate`` 道路装灯率 (%, per road class and overall)
     Each lamp belongs to its nearest road within ``lamp_snap_m``; the lit length of a road is its
     length within ``lamp_reach_m`` (default 25 m) of *its own* lamps; rate = lit length ÷ length.
@@ -290,6 +294,9 @@ def park_service_area(parks: gpd.GeoDataFrame, *, radius_column: str = "radius_m
 def residential_service(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, *, tiers=PARK_TIERS,
                         categories=PARK_CATEGORIES, built_up=None) -> pd.DataFrame:
     """Per residential block: its land, the part inside a qualifying park's service radius, residents.
+
+    These are per-block figures: two overlapping blocks each show their own whole area, so the
+    column sums are not the residential land (``park_service_coverage`` unions the land first).
 
     ``res_m2`` is the block's area (inside ``built_up`` when given), ``served_m2`` the part of it in
     the union of park service areas, ``residents`` the block's population (its share inside
@@ -711,6 +718,8 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         share = np.divide(shapely.area(res_pieces), full[res_block], out=np.zeros(len(res_pieces)),
                           where=full[res_block] > 0)
         residents = np.bincount(res_owner, weights=pop[res_block] * share, minlength=n)
+        # land shares divide land by land: overlapping blocks count once (residents stay per block)
+        res_pieces, res_owner = intersect_pieces(regions.pieces, chop(union(rg)), regions.owner)
     res_area = area_by(res_owner, res_pieces, n)
 
     # --- park service (radius) and walk

@@ -444,8 +444,13 @@ def import_raster(ws: Workspace, layer: str, source: str | os.PathLike, *, crs=N
             raise ValidationError([Problem(layer, None, None, "missing_crs", "栅格缺少坐标系 the raster has no CRS",
                                            "give it with --crs")])
         data = src.read(1, masked=True).astype("float32")
+        data = np.ma.masked_invalid(data)
         lo, hi = spec.value_range or (0.0, 1.0)
         values = data.compressed()
+        if values.size == 0:
+            raise ValidationError([Problem(layer, None, "value", "all_nodata",
+                                           f"栅格 {Path(source).name} 全部为无数据像元 every pixel is nodata",
+                                           "export the raster again with its values (check the nodata value)")])
         if values.size and (values.min() < lo or values.max() > hi):
             hint = "divide a 0–100 percentage raster by 100" if values.max() <= 100 else "expected 0/1 or 0–1 cover"
             raise ValidationError([Problem(layer, None, "value", "out_of_range",
@@ -464,10 +469,30 @@ def import_raster(ws: Workspace, layer: str, source: str | os.PathLike, *, crs=N
             array = np.full((height, width), nodata, dtype="float32")
             reproject(filled, array, src_transform=src.transform, src_crs=src_crs, dst_transform=transform,
                       dst_crs=target, src_nodata=nodata, dst_nodata=nodata, resampling=Resampling.average)
+    _check_raster_extent(ws, layer, source, array, transform, nodata)
     ws.write_raster(layer, array, transform, nodata=nodata, source=str(source),
                     init_crs=None if ws.crs else target)
     return ImportReport(layer=layer, source=str(source), count=int((array != nodata).sum()),
                         crs=_crs_label(target))
+
+
+def _check_raster_extent(ws: Workspace, layer: str, source, array: np.ndarray, transform, nodata: float) -> None:
+    """Refuse a raster whose valid pixels all lie away from the workspace's data (off-county)."""
+    if ws.crs is None or not ws.layers():
+        return
+    rows, cols = np.nonzero(array != nodata)
+    if len(rows) == 0:
+        raise ValidationError([Problem(layer, None, "value", "all_nodata",
+                                       f"栅格 {Path(source).name} 重投影后全部为无数据 every pixel is nodata",
+                                       "check the raster's CRS and nodata value")])
+    x0, y0 = transform * (cols.min(), rows.max() + 1)
+    x1, y1 = transform * (cols.max() + 1, rows.min())
+    e = ws.extent(buffer_m=EXTENT_MARGIN_M)
+    if min(x0, x1) > e[2] or max(x0, x1) < e[0] or min(y0, y1) > e[3] or max(y0, y1) < e[1]:
+        raise ValidationError([Problem(layer, None, None, "off_extent",
+                                       f"栅格 {Path(source).name} 不在工作空间范围内 the raster lies outside the workspace "
+                                       f"extent (± {EXTENT_MARGIN_M / 1000:g} km)",
+                                       "check the raster's CRS (or give --crs) and that it covers this county")])
 
 
 # ---------------------------------------------------------------------- exporting

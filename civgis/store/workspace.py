@@ -254,6 +254,8 @@ class Workspace:
                                count=1, dtype="float32", crs=crs.to_wkt(), transform=transform, nodata=nodata,
                                RASTER_TABLE=layer, APPEND_SUBDATASET="YES", TILE_FORMAT="TIFF") as dst:
                 dst.write(array.astype("float32"), 1)
+            if nodata is not None:
+                self._set_data_null(staged, layer, float(nodata))
             self._append_log(staged, action="import", layer=layer, source=source, count=int(array.size),
                              crs=crs.to_wkt() if self.crs is None else None)
 
@@ -275,6 +277,20 @@ class Workspace:
         log.append(entry)
         meta["log"] = json.dumps(log, ensure_ascii=False)
         _write_meta(staged, meta)
+
+    @staticmethod
+    def _set_data_null(staged: Path, layer: str, nodata: float) -> None:
+        """Record nodata as the coverage's ``data_null`` (GDAL's GPKG writer leaves it NULL, and then
+        empty tiles read back as 0 and nodata pixels as values)."""
+        import sqlite3
+
+        con = sqlite3.connect(staged)
+        try:
+            con.execute("UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = ? WHERE tile_matrix_set_name = ?",
+                        (nodata, layer))
+            con.commit()
+        finally:
+            con.close()
 
     @staticmethod
     def _drop_raster(staged: Path, layer: str) -> None:
