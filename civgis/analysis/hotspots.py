@@ -66,6 +66,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
@@ -73,7 +74,7 @@ from scipy.stats import norm
 
 from civgis.store.catalogue import layer_spec
 
-__all__ = ["SQRT3", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
+__all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
            "hex_polygons", "hex_grid", "grid_centres", "hex_cell_index", "count_in_hexes",
            "distance_band_pairs", "distance_band_weights", "gi_star_from_weights", "getis_ord_gi_star",
            "fdr_critical_p", "fdr_bins", "morans_i_z", "morans_i_z_bands", "OHSAChoice",
@@ -618,6 +619,19 @@ class HotspotResult:
         }
 
 
+def require_projected(*crs_list) -> None:
+    """Refuse geographic coordinates: cell sizes, bands and densities are metres and km².
+
+    Raises
+    ------
+    ValueError naming the CRS and the fix (reproject to the workspace's projected CRS).
+    """
+    for crs in crs_list:
+        if crs is not None and not pyproj.CRS.from_user_input(crs).is_projected:
+            raise ValueError(f"坐标系 {pyproj.CRS.from_user_input(crs).name} 是经纬度（度），热点分析需要米制投影坐标; "
+                             "reproject first (gdf.to_crs(ws.crs); ws.read gives every layer in the workspace CRS)")
+
+
 def hotspots(points, study_area, *, cell_size: float | None = None, band: float | None = None,
              fdr: bool = True, min_incidents: int = 30, crs=None) -> HotspotResult:
     """Gi* hot spots of point incidents on a hexagon grid over ``study_area``.
@@ -637,6 +651,7 @@ def hotspots(points, study_area, *, cell_size: float | None = None, band: float 
     """
     if crs is None and isinstance(study_area, (gpd.GeoDataFrame, gpd.GeoSeries)):
         crs = study_area.crs
+    require_projected(crs, getattr(points, "crs", None))
     xy = _points_xy(points)
     if cell_size is None or band is None:
         choice, grid = optimized_parameters(xy, study_area, cell_size=cell_size, band=band,

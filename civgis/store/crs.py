@@ -23,14 +23,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import shapely
 from pyproj import CRS
 
 from civgis.store.coords import in_china
 
 __all__ = ["CGCS2000_GK3_FIRST_EPSG", "CGCS2000_GK3_FIRST_ZONE", "CGCS2000_GK3_LAST_ZONE",
            "CGCS2000_GK6_FIRST_EPSG", "CGCS2000_GK6_FIRST_ZONE", "CGCS2000_GK6_LAST_ZONE", "CHINA_NORTHING_M",
-           "gauss_kruger_zone", "utm_zone", "choose_crs", "choose_crs_for", "is_metric_projected",
-           "infer_gauss_kruger", "is_six_degree_gauss_kruger", "workspace_crs_for"]
+           "gauss_kruger_zone", "utm_zone", "choose_crs", "choose_crs_for", "outside_area_of_use",
+           "is_metric_projected", "infer_gauss_kruger", "is_six_degree_gauss_kruger", "workspace_crs_for"]
 
 CGCS2000_GK3_FIRST_EPSG = 4513  # zone 25, central meridian 75°E
 CGCS2000_GK3_FIRST_ZONE = 25
@@ -58,11 +59,50 @@ def choose_crs(lon: float, lat: float) -> CRS:
 
 
 def choose_crs_for(gdf) -> CRS:
-    """The projected CRS for a GeoDataFrame/GeoSeries with a CRS (its centre, in WGS84)."""
+    """The projected CRS for a GeoDataFrame/GeoSeries with a CRS, chosen at the bulk of the data.
+
+    The centre is the median longitude and latitude of the features' bounding-box centres (in
+    WGS84), not the centre of the total bounds: one stray point on another continent cannot
+    move the workspace into its zone.
+    """
     if gdf.crs is None:
         raise ValueError("data has no CRS; give one with --crs")
-    x0, y0, x1, y1 = gdf.to_crs(4326).total_bounds
-    return choose_crs((x0 + x1) / 2.0, (y0 + y1) / 2.0)
+    geoms = np.asarray(gdf.to_crs(4326).geometry.values, dtype=object)
+    b = shapely.bounds(geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))])
+    cx, cy = (b[:, 0] + b[:, 2]) / 2.0, (b[:, 1] + b[:, 3]) / 2.0
+    ok = np.isfinite(cx) & np.isfinite(cy)
+    if not ok.any():
+        raise ValueError("data has no finite coordinates in its CRS; check the CRS (--crs)")
+    return choose_crs(float(np.median(cx[ok])), float(np.median(cy[ok])))
+
+
+def outside_area_of_use(gdf, crs=None, *, margin_deg: float = 0.0) -> np.ndarray:
+    """Mask of features whose coordinates do not fall in ``crs``'s area of use (default: the data's CRS).
+
+    The features are converted to WGS84 longitude/latitude; a feature is outside when the
+    conversion gives non-finite values (coordinates that the CRS cannot even convert, e.g.
+    degrees declared as Gauss-Krüger metres) or its bounds leave the CRS's published area of
+    use (``pyproj.CRS.area_of_use``) widened by ``margin_deg`` degrees. A CRS without an
+    area of use is only checked for finite, valid longitude/latitude.
+    """
+    crs = CRS.from_user_input(crs if crs is not None else gdf.crs)
+    data = gdf if crs.equals(CRS.from_user_input(gdf.crs)) else gdf.to_crs(crs)
+    geoms = np.asarray(data.set_crs(crs, allow_override=True).to_crs(4326).geometry.values, dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    out = np.zeros(len(geoms), bool)
+    if not present.any():
+        return out
+    b = shapely.bounds(geoms[present])
+    area = crs.area_of_use
+    w, s, e, n = (area.west, area.south, area.east, area.north) if area is not None else (-180, -90, 180, 90)
+    if w > e:            # an area crossing the antimeridian: check latitude only
+        w, e = -180.0, 180.0
+    bad = ~np.isfinite(b).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        bad |= (b[:, 0] < max(w - margin_deg, -180.0)) | (b[:, 2] > min(e + margin_deg, 180.0))
+        bad |= (b[:, 1] < max(s - margin_deg, -90.0)) | (b[:, 3] > min(n + margin_deg, 90.0))
+    out[np.flatnonzero(present)[bad]] = True
+    return out
 
 
 def is_metric_projected(crs) -> bool:

@@ -28,7 +28,7 @@ from pyproj import CRS
 
 from civgis.store.catalogue import layer_spec, load_workspace_vocabulary
 from civgis.store.coords import COORD_SYSTEMS, parse_angles, to_wgs84
-from civgis.store.crs import choose_crs_for, infer_gauss_kruger, workspace_crs_for
+from civgis.store.crs import choose_crs_for, infer_gauss_kruger, outside_area_of_use, workspace_crs_for
 from civgis.store.encodings import EncodingUnsure, guess_encoding, sniff_dbf
 from civgis.store.spreadsheets import spreadsheet_frame, write_table
 from civgis.store.sheets import (HEADER_SEARCH_ROWS, find_header, read_csv_grid, read_grid, sniff_delimiter,
@@ -36,7 +36,7 @@ from civgis.store.sheets import (HEADER_SEARCH_ROWS, find_header, read_csv_grid,
 from civgis.store.validate import Problem, ValidationError, check, errors, validate_layer
 from civgis.store.workspace import Workspace
 
-__all__ = ["TABLE_SUFFIXES", "RASTER_SUFFIXES", "LON_NAMES", "LAT_NAMES", "EXTENT_MARGIN_M",
+__all__ = ["TABLE_SUFFIXES", "RASTER_SUFFIXES", "LON_NAMES", "LAT_NAMES", "EXTENT_MARGIN_M", "CRS_MARGIN_DEG",
            "SPREADSHEET_SUFFIXES", "VECTOR_DRIVERS", "ImportReport", "read_source", "read_table", "shift_geometries", "import_file",
            "import_frame", "merge_value_maps", "import_raster", "export_layer"]
 
@@ -46,6 +46,9 @@ LON_NAMES = ["lon", "lng", "long", "longitude", "x", "经度", "东经", "经度
 LAT_NAMES = ["lat", "latitude", "y", "纬度", "北纬", "纬度坐标", "y坐标"]
 #: how far outside the built-up area a feature may lie before it is called outside the extent
 EXTENT_MARGIN_M = 5000.0
+#: a feature this many degrees beyond the workspace CRS's area of use is refused (a county may
+#: straddle its Gauss-Krüger zone's edge a little)
+CRS_MARGIN_DEG = 1.5
 
 #: export formats written as spreadsheet tables (Chinese headers, text ids, 经度/纬度)
 SPREADSHEET_SUFFIXES = {".csv", ".xlsx"}
@@ -329,11 +332,17 @@ def import_file(ws: Workspace | str | os.PathLike, layer: str, source: str | os.
 
 
 def import_frame(ws: Workspace, layer: str, gdf: gpd.GeoDataFrame, *, field_map=None, append: bool = False,
-                 repair: bool = False, source: str = "<GeoDataFrame>", value_map=None) -> ImportReport:
+                 repair: bool = False, source: str = "<GeoDataFrame>", value_map=None,
+                 check_extent: bool = True) -> ImportReport:
     """Conform, validate, reproject and write one layer atomically; refuse it whole on any error.
 
     Coded values are looked up in the catalogue (codes, labels, vocabulary aliases), then in the
     workspace vocabulary (``<workspace>.vocabulary.toml``), then in ``value_map`` (the last wins).
+
+    CRS guard (first import included): every feature must fall in the area of use of its own CRS
+    and of the workspace CRS (± ``CRS_MARGIN_DEG``), and — once the workspace holds data — within
+    ``EXTENT_MARGIN_M`` of its extent (the built-up area, else all layers; ``check_extent=False``
+    skips this for a caller that filtered against a snapshot of the extent itself).
     """
     spec = layer_spec(layer)
     raw_columns = [c for c in gdf.columns if c != gdf.geometry.name]
@@ -350,15 +359,21 @@ def import_frame(ws: Workspace, layer: str, gdf: gpd.GeoDataFrame, *, field_map=
     if errors(problems):
         raise ValidationError(problems)
     ws_crs = ws.crs
+    crs_problems = _crs_problems(conformed, spec, None)
+    if crs_problems:
+        raise ValidationError(problems + crs_problems)
     notes = []
     if ws_crs:
         target_crs = ws_crs
     else:
         target_crs, note = workspace_crs_for(conformed)
         notes += [note] if note else []
+    crs_problems = _crs_problems(conformed, spec, target_crs)
+    if crs_problems:
+        raise ValidationError(problems + crs_problems)
     projected = conformed.to_crs(target_crs)
-    if layer != "built_up" and ws.has("built_up"):
-        extent = ws.extent(buffer_m=EXTENT_MARGIN_M)
+    extent = ws.extent(buffer_m=EXTENT_MARGIN_M) if check_extent and layer != "built_up" and ws.layers() else None
+    if extent is not None:
         problems += validate_layer(projected, spec, extent=extent, check_crs=False)
         problems = _dedupe(problems)
         if errors(problems):
@@ -391,6 +406,29 @@ def _check_value_map(values: dict[str, dict[str, str]], spec) -> list[Problem]:
                                         f"--map {fname} {src}={code}: 未知代码 unknown code {code!r}",
                                         f"codes are: {allowed}"))
     return problems
+
+
+def _crs_problems(gdf: gpd.GeoDataFrame, spec, crs) -> list[Problem]:
+    """Features outside the area of use of their own CRS (``crs`` None) or of the workspace CRS ``crs``."""
+    if gdf.crs is None or not len(gdf):
+        return []
+    target = CRS.from_user_input(crs if crs is not None else gdf.crs)
+    bad = outside_area_of_use(gdf, target, margin_deg=0.0 if crs is None else CRS_MARGIN_DEG)
+    if not bad.any():
+        return []
+    ids = gdf[spec.id_field] if spec.id_field and spec.id_field in gdf else pd.Series(gdf.index, index=gdf.index)
+    first = ids[bad].astype(str).head(5).tolist()
+    area = target.area_of_use.name if target.area_of_use is not None else "WGS84"
+    if crs is None:
+        message = (f"{int(bad.sum())} 个要素的坐标不在其坐标系 {target.name} 的适用范围（{area}）内"
+                   f" coordinates outside the CRS's area of use (first: {', '.join(first)})")
+        hint = ("the CRS does not match the numbers: longitude/latitude is EPSG:4326 or EPSG:4490, "
+                "Gauss-Krüger metres carry the zone in the easting; fix --crs or the file's .prj")
+    else:
+        message = (f"{int(bad.sum())} 个要素远离工作空间坐标系 {target.name} 的适用范围（{area}）"
+                   f" features far outside the workspace CRS's area (first: {', '.join(first)})")
+        hint = "a stray point, or data from another place: remove or correct these features"
+    return [Problem(spec.name, first[0] if len(first) == 1 else None, None, "outside_crs_area", message, hint)]
 
 
 def merge_value_maps(*maps: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
@@ -485,8 +523,8 @@ def _check_raster_extent(ws: Workspace, layer: str, source, array: np.ndarray, t
         raise ValidationError([Problem(layer, None, "value", "all_nodata",
                                        f"栅格 {Path(source).name} 重投影后全部为无数据 every pixel is nodata",
                                        "check the raster's CRS and nodata value")])
-    x0, y0 = transform * (cols.min(), rows.max() + 1)
-    x1, y1 = transform * (cols.max() + 1, rows.min())
+    x0, y0 = transform @ (cols.min(), rows.max() + 1)
+    x1, y1 = transform @ (cols.max() + 1, rows.min())
     e = ws.extent(buffer_m=EXTENT_MARGIN_M)
     if min(x0, x1) > e[2] or max(x0, x1) < e[0] or min(y0, y1) > e[3] or max(y0, y1) < e[1]:
         raise ValidationError([Problem(layer, None, None, "off_extent",

@@ -583,7 +583,7 @@ def import_osm(ws_path, pbf_path, *, crs=None, layers=OSM_LAYERS, **read_kwargs)
     workspace unchanged for that layer and raises :class:`civgis.store.validate.ValidationError`).
     Layers with no features in the extract are not written. When the workspace already has a
     built-up area, features lying entirely outside it (plus the importer's 5 km margin) are left
-    out and counted in the report.
+    out and counted in the report (the workspace extent is the built-up area, else all its layers).
 
     Parameters
     ----------
@@ -606,7 +606,7 @@ def import_osm(ws_path, pbf_path, *, crs=None, layers=OSM_LAYERS, **read_kwargs)
         ws.set_crs(crs)
     elif crs is not None and not CRS.from_user_input(crs).equals(ws.crs):
         raise WorkspaceError(f"工作空间坐标系为 {ws.crs.name}，与 --crs {crs} 不符 the workspace already has another CRS")
-    extent = ws.extent(buffer_m=EXTENT_MARGIN_M) if ws.has("built_up") else None
+    extent = ws.extent(buffer_m=EXTENT_MARGIN_M) if ws.layers() else None   # before this import writes
     extra_rows = []
     for name, gdf in list(result.layers.items()):
         if extent is not None:
@@ -621,7 +621,8 @@ def import_osm(ws_path, pbf_path, *, crs=None, layers=OSM_LAYERS, **read_kwargs)
         if not len(gdf):
             del result.layers[name]
             continue
-        result.imports.append(import_frame(ws, name, gdf, repair=True, source=f"OpenStreetMap {Path(pbf_path).name}"))
+        result.imports.append(import_frame(ws, name, gdf, repair=True, source=f"OpenStreetMap {Path(pbf_path).name}",
+                                           check_extent=False))   # filtered above against the extent before the import
     if extra_rows:
         result.report = pd.concat([result.report, *extra_rows], ignore_index=True)
         result.report["count"] = result.report["count"].astype("int64")
