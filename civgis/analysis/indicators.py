@@ -571,7 +571,9 @@ def walk_samples(residential: gpd.GeoDataFrame, green: gpd.GeoDataFrame, roads: 
     GeoDataFrame of points (cell centres, or centroids of cells cut by a block edge) with
     ``res_index`` (row position in ``residential``), ``area_m2`` (the cell's area inside the block),
     ``walk_m`` (walking distance to a park whose radius reaches it, ``inf`` otherwise) and
-    ``covered``. ``Σ area_m2[covered] / Σ area_m2`` is ``park_walk_coverage``.
+    ``covered``. ``Σ area_m2[covered] / Σ area_m2`` is ``park_walk_coverage`` when no blocks overlap
+    (samples are per block here, so land under two overlapping blocks is sampled twice; the
+    indicator samples the unioned land).
     """
     geoms = np.asarray(residential.geometry.values, dtype=object)
     pieces, owner = (intersect_pieces(geoms, chop(union(built_up))) if built_up is not None

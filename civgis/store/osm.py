@@ -43,7 +43,10 @@ green (closed ways and multipolygon relations, the ``multipolygons`` layer)
     built-up clip removes anyway); ``landuse=grass/village_green/recreation_ground`` → XG 附属绿地.
     A polygon lying ≥ 95 % inside a higher-ranked green polygon (G1 > G3 > G2 > XG; e.g. the
     lawns mapped inside a park) is dropped so the park is not counted twice.
-    Parks mapped only as a node have no area and are skipped.
+    Parks mapped only as a node have no area and are skipped. Invalid polygons (real multipolygon
+    relations often have self-touching or overlapping rings) are repaired with ``make_valid``,
+    keeping their polygonal parts, and counted per tag in the report (``layer == "repaired"``,
+    已修复); one with no area left, or that GDAL could not build, is skipped and counted.
 lamps
     nodes with ``highway=street_lamp``; ``status`` = unknown (OSM has no patrol status, so 亮灯率 is 无数据
     until the bureau's patrol records are imported).
