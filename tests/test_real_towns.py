@@ -228,6 +228,11 @@ def test_missing_mech_swept_column_and_unknown_lamp_status_are_no_data(tmp_path)
     rows = rows if isinstance(rows, list) else rows.get("indicators", rows.get("city", []))
     sweep = [r for r in rows if r["indicator"] == "mech_sweeping_rate" and r["scope"] == "city"]
     assert sweep and sweep[0]["value"] is None and sweep[0]["passed"] is None
+    xlsx = tmp_path / "ind.xlsx"
+    assert main(["indicators", str(ws.path), "--xlsx", str(xlsx)]) == 0
+    sheet = pd.read_excel(xlsx, sheet_name="全县指标")
+    cell = sheet[sheet["指标代码"] == "mech_sweeping_rate"].iloc[0]
+    assert cell["数值"] == "无数据" and cell["达标"] == "—"
     assert main(["report", str(ws.path), "--out", str(tmp_path / "rep")]) == 0
     report = json.loads((tmp_path / "rep" / "report.json").read_text(encoding="utf-8"))
     section = report["sections"]["indicators"]

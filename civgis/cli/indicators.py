@@ -140,6 +140,7 @@ def write_xlsx(table: pd.DataFrame, path, targets=None) -> None:
     """The table as an Excel workbook with Chinese headers: 全县指标, 责任区指标, 目标与依据."""
     out = table.copy()
     out["passed"] = [passed_zh(p) for p in out["passed"].astype(object).where(out["passed"].notna(), None)]
+    out["value"] = out["value"].astype(object).where(out["value"].notna(), "无数据")   # missing is not a blank or 0
     out = out.rename(columns=HEADERS_ZH)
     with pd.ExcelWriter(path, engine="openpyxl") as xl:
         out[out["范围"] == "city"].drop(columns=["范围", "责任区编号", "责任区名称"]).to_excel(xl, sheet_name="全县指标", index=False)

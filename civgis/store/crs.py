@@ -86,8 +86,8 @@ def outside_area_of_use(gdf, crs=None, *, margin_deg: float = 0.0) -> np.ndarray
     area of use is only checked for finite, valid longitude/latitude.
     """
     crs = CRS.from_user_input(crs if crs is not None else gdf.crs)
-    data = gdf if crs.equals(CRS.from_user_input(gdf.crs)) else gdf.to_crs(crs)
-    geoms = np.asarray(data.set_crs(crs, allow_override=True).to_crs(4326).geometry.values, dtype=object)
+    lonlat = gdf if CRS.from_user_input(gdf.crs).equals(CRS.from_epsg(4326)) else gdf.to_crs(4326)
+    geoms = np.asarray(lonlat.geometry.values, dtype=object)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     out = np.zeros(len(geoms), bool)
     if not present.any():
