@@ -5,7 +5,8 @@ The bureau edits ``data/targets.toml``: for each indicator its threshold (``targ
 (confirmed / local / unconfirmed, as in the project's standards notes) and the
 ``responsible_unit``; optional ``by_road_class`` thresholds for the lamp rates. A
 ``[parameters]`` table holds the distances the indicators use (lamp reach, toilet radius, park
-service tiers …) and, optionally, the official urban ``population``.
+service tiers …) and, optionally, the official urban ``population``; a ``[plan]`` table the
+parameters of the pass plan (达标路径: lamp spacing per road class, lead times, the class rule).
 
 A workspace can override any of it with ``<workspace stem>.targets.toml`` beside the workspace
 file (``county.targets.toml`` beside ``county.gpkg``); the override is merged entry by entry over
@@ -88,6 +89,7 @@ class Targets:
     targets: dict[str, Target]
     parameters: dict
     sources: list[Path] = field(default_factory=list)
+    plan: dict = field(default_factory=dict)
 
     def get(self, indicator: str) -> Target:
         """The target of an indicator (an empty one, judging nothing, when the file has none)."""
@@ -95,7 +97,7 @@ class Targets:
 
     def to_dict(self) -> dict:
         return {"targets": {k: v.to_dict() for k, v in self.targets.items()}, "parameters": dict(self.parameters),
-                "sources": [str(p) for p in self.sources]}
+                "sources": [str(p) for p in self.sources], "plan": dict(self.plan)}
 
 
 def workspace_targets_path(ws) -> Path:
@@ -155,7 +157,10 @@ def parse_targets(raw: dict, sources: list[Path] | None = None) -> Targets:
             parameters["park_tiers"] = tuple((float(a), float(r)) for a, r in parameters["park_tiers"])
         except (TypeError, ValueError):
             raise TargetsError(f"{where}: parameters.park_tiers must be a list of [min_area_m2, radius_m] pairs") from None
-    return Targets(targets=targets, parameters=parameters, sources=list(sources or []))
+    plan = raw.get("plan", {})
+    if not isinstance(plan, dict):
+        raise TargetsError(f"{where}: [plan] must be a table")
+    return Targets(targets=targets, parameters=parameters, sources=list(sources or []), plan=dict(plan))
 
 
 def load_targets(path: str | os.PathLike | None = None, ws=None) -> Targets:
