@@ -67,7 +67,7 @@ from civgis.analysis.audit import AuditResult, assign_gaps
 from civgis.store.catalogue import layer_spec
 from civgis.store.targets import Target, Targets, load_targets
 
-__all__ = ["KINDS", "CLASSES", "TASK_COLUMNS", "DONE_LAMP_M", "DONE_TOILET_M", "DONE_PARK_SHARE", "PlanError",
+__all__ = ["KINDS", "CLASSES", "TASK_COLUMNS", "RULES", "DONE_LAMP_M", "DONE_TOILET_M", "DONE_PARK_SHARE", "PlanError",
            "PassPlan", "lamp_positions", "lamps_to_install", "repairs_needed", "roads_to_sweep", "fewest_sites",
            "toilet_sites", "count_needed", "plan_frames", "plan_workspace", "apply_plan", "task_states",
            "class_rule"]
@@ -99,6 +99,10 @@ CAPACITY_DEFAULTS = {"install_lamp": 10.0, "repair_lamp": 20.0, "new_toilet": 0.
                      "new_park": 2000.0, "green_budget": 2000.0, "add_sweeping": 5.0, "fix_zone": 5.0,
                      "assign_staff": 10.0}
 SPACING_DEFAULT_M = 30.0
+#: the indicators the plan has action rules for
+RULES = ("lamp_installation_rate", "lamp_lighting_rate", "mech_sweeping_rate", "park_service_coverage",
+         "green_space_ratio", "park_area_per_capita", "toilet_density", "toilets_per_10k", "toilet_service_coverage",
+         "accessible_toilet_share")
 
 
 class PlanError(ValueError):
@@ -568,6 +572,7 @@ def _plan_green(layers, city, targets, param, pp, T, actions, reaches, qty, afte
     B = _ind.union(bu)
     sites = cand.reset_index(drop=True) if cand is not None and len(cand) else None
     chosen: list[int] = []
+    reason: dict[int, str] = {}
     if sites is not None:
         sgeo = np.asarray(sites.geometry.values, dtype=object)
         radius = _ind.park_radius(shapely.area(sgeo), tiers)
@@ -600,6 +605,7 @@ def _plan_green(layers, city, targets, param, pp, T, actions, reaches, qty, afte
                 pick.append(rest.pop(0))
             after["park_service_coverage"] = v
             chosen += pick
+            reason.update({i: "park_service_coverage" for i in pick})
         reaches["park_service_coverage"] = ok
         qty["park_service_coverage"] = (len(chosen),)
     # green space ratio / park per capita: area budget, largest first
@@ -625,6 +631,7 @@ def _plan_green(layers, city, targets, param, pp, T, actions, reaches, qty, afte
         while got < need_total and rest:
             i = int(rest.pop(0))
             chosen.append(i)
+            reason.setdefault(i, ind)
             got += gain[i]
         short = max(need_total - got, 0.0)
         reaches[ind] = short <= 0
@@ -638,9 +645,7 @@ def _plan_green(layers, city, targets, param, pp, T, actions, reaches, qty, afte
         row = sites.iloc[i]
         g = sgeo[i]
         name = row.get("name") if isinstance(row.get("name"), str) else ""
-        ind = "park_service_coverage" if fails["park_service_coverage"] else (
-            "green_space_ratio" if fails["green_space_ratio"] else "park_area_per_capita")
-        T.add(ind, "new_park", f"将候选地块 {row['site_id']}{('（' + name + '）') if name else ''} 建成公园绿地 "
+        T.add(reason.get(i, "green_space_ratio"), "new_park", f"将候选地块 {row['site_id']}{('（' + name + '）') if name else ''} 建成公园绿地 "
               f"{g.area:,.0f} m²（服务半径 {radius[i]:.0f} m）", round(g.area, 0), [shapely.point_on_surface(g)],
               {"site_id": str(row["site_id"])})
 
@@ -793,7 +798,9 @@ def _gap_table(city, targets, reaches, qty, after) -> pd.DataFrame:
 def _sentence(ind: str, q, reach: bool) -> str:
     name = _ind.INDICATORS[ind][0]
     if q is None:
-        return f"{name}未达标，暂无可计算的措施（缺少所需图层或候选地块）"
+        if ind in RULES:
+            return f"{name}未达标，无法计算措施（缺少所需图层或候选地块）"
+        return f"{name}未达标，civgis 暂无此指标的措施规则，需专题研究"
     if ind == "lamp_installation_rate":
         n, roads, na, ra = q
         s = f"需在 {roads} 条道路暗段新增路灯 {n} 盏"

@@ -14,7 +14,7 @@ from ._common import CliError
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 #: sub-modules of civgis.cli, each with ``register(subparsers)``
-COMMAND_MODULES = ["data", "osm", "indicators", "zones", "webmap", "ledger", "hotspots", "greening", "report"]
+COMMAND_MODULES = ["data", "osm", "indicators", "zones", "webmap", "ledger", "hotspots", "greening", "report", "plan"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,10 +27,9 @@ FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 
 
 def as_text_if_formula(value):
-    """A string that looks like a formula (``=…``, ``+…``, ``-…``, ``@…``) is prefixed with ``'`` so it stays text."""
-    if isinstance(value, str) and FORMULA_START.match(value):
-        return "'" + value
-    return value
+    """Whether a value would be read as a formula (``=…``, ``+…``, ``-…``, ``@…``); such cells are
+    written as text cells (type ``s``, quote prefix), shown as typed and never evaluated."""
+    return isinstance(value, str) and bool(FORMULA_START.match(value))
 
 
 def _cell(value):
@@ -38,7 +37,7 @@ def _cell(value):
         return None
     if hasattr(value, "item") and not isinstance(value, str):
         value = value.item()
-    return as_text_if_formula(value)
+    return value
 
 
 def _sheet(ws, frame: pd.DataFrame, title: str) -> None:
@@ -49,6 +48,10 @@ def _sheet(ws, frame: pd.DataFrame, title: str) -> None:
         c.font = Font(bold=True)
     for rec in frame.itertuples(index=False):
         ws.append([_cell(v) for v in rec])
+        for c in ws[ws.max_row]:
+            if isinstance(c.value, str) and FORMULA_START.match(c.value):
+                c.data_type = "s"          # stays text: Excel and LibreOffice show it, never evaluate it
+                c.quotePrefix = True
     for j, name in enumerate(frame.columns, start=1):
         ws.column_dimensions[get_column_letter(j)].width = WIDTHS.get(name, 12)
         for row in ws.iter_rows(min_row=3, min_col=j, max_col=j):

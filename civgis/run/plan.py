@@ -119,7 +119,7 @@ def plan_of_record(history: pd.DataFrame) -> pd.DataFrame | None:
     t = history[history["kind"] == "task"] if len(history) else history
     if not len(t):
         return None
-    last = t[t["snapshot_date"] == t["snapshot_date"].max()]
+    last = t[t["snapshot_date"] == t["snapshot_date"].max()].drop_duplicates("key", keep="last")  # rows are appended
     return pd.DataFrame([json.loads(d) for d in last["detail"]])
 
 
@@ -177,3 +177,42 @@ def snapshot(ws: Workspace, *, date=None, inspection_date=None) -> pd.DataFrame:
         states = task_states(tasks, layers, date=day, indicators=indicators)
     _append_history(ws, _history_rows(day, indicators=indicators, ledger_totals=totals, tasks=states))
     return states
+
+
+def plan_section(run: RunContext, out_dir, *, rel=str, add=lambda *p: None) -> dict:
+    """The report's 达标路径 section: per-indicator gap sentences, tasks, the xlsx and the map,
+    and (when the workspace has snapshots) each indicator's trend, the change since the last
+    snapshot and the task states."""
+    targets = load_targets(ws=run.workspace)
+    inspection, note = default_inspection_date(targets, run.as_of)
+    plan = plan_run(run, inspection_date=inspection, as_of=run.as_of.date())
+    layers = {n: run.layers.read_optional(n) for n in LAYERS}
+    out = Path(out_dir)
+    files = {"xlsx": write_plan_xlsx(plan, out / "整改任务清单.xlsx"), "png": plan_map_png(plan, layers, out / "达标路径.png")}
+    add(*files.values())
+    d = plan.to_dict()
+    gaps = [g for g in d["gaps"] if g["road_class"] is None or g["sentence"]]
+    counts = plan.tasks.groupby(["lead_unit", "class_"]).size().rename("n").reset_index().to_dict("records")
+    return {"inspection_date": d["inspection_date"], "note": note, "rule": plan.rule, "gaps": gaps,
+            "sentences": plan.sentences(), "n_tasks": len(plan.tasks), "by_unit": counts,
+            "tasks": d["tasks"][:200], "files": {k: rel(v) for k, v in files.items()},
+            "history": _history_summary(read_history(run.workspace))}
+
+
+def _history_summary(history: pd.DataFrame) -> dict:
+    if not len(history):
+        return {"dates": [], "trend": [], "tasks": {}}
+    ind = history[(history["kind"] == "indicator") & history["zone_id"].isna() & history["road_class"].isna()
+                  & history["passed"].notna()]
+    dates = sorted(ind["snapshot_date"].unique())
+    wide = ind.pivot_table(index=["key", "name_zh"], columns="snapshot_date", values="value", aggfunc="first")
+    trend = []
+    for (key, name), row in wide.iterrows():
+        vals = [None if pd.isna(row.get(d)) else round(float(row.get(d)), 2) for d in dates]
+        change = (vals[-1] - vals[-2]) if len(vals) >= 2 and None not in vals[-2:] else None
+        trend.append({"indicator": key, "name_zh": name, "values": vals,
+                      "change": None if change is None else round(change, 2)})
+    t = history[history["kind"] == "task"]
+    last = t[t["snapshot_date"] == t["snapshot_date"].max()] if len(t) else t
+    return {"dates": dates, "trend": trend, "tasks": last.groupby("state").size().astype(int).to_dict() if len(last) else {},
+            "tasks_date": str(t["snapshot_date"].max()) if len(t) else None}

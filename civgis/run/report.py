@@ -32,6 +32,7 @@ from civgis.render.report import county_overview_png, render_html
 from civgis.render.webmap import write_all_maps
 from civgis.run.context import RunContext
 from civgis.run.hotspots import write_hotspots
+from civgis.run.plan import plan_section
 from civgis.store.workspace import Workspace
 
 __all__ = ["SECTIONS", "Section", "ReportResult", "write_report", "failing_indicators_by_zone"]
@@ -213,6 +214,8 @@ SECTIONS: list[Section] = [
     Section("hotspots", "问题热点与趋势", _hotspots),
     Section("greening", "见缝插绿方案", _greening, needs=("greening",)),
     Section("patrol", "责任区巡查图", _patrol),
+    Section("plan", "达标路径", lambda output, run: plan_section(run, output.out / "plan", rel=output.rel, add=output.add),
+            needs=("indicators", "audit")),
 ]
 
 
