@@ -689,7 +689,10 @@ def _plan_toilets(layers, city, targets, param, pp, T, actions, reaches, qty):
     cells = shapely.intersection(cells, B)
     cells = cells[shapely.area(cells) > 0]
     cpts = shapely.point_on_surface(cells)
-    far = ~shapely.dwithin(cpts[:, None], tg[None, :], radius).any(axis=1) if len(tg) else np.ones(len(cpts), bool)
+    far = np.ones(len(cpts), bool)
+    if len(tg):
+        near, _ = shapely.STRtree(tg).query(cpts, predicate="dwithin", distance=radius)
+        far[near] = False
     dem, w = cpts[far], shapely.area(cells[far])
     cand = _street_points(roads, B, float(pp.get("toilet_candidate_step_m", 100.0))) if roads is not None else np.empty(0, object)
     if fails["toilet_service_coverage"] and len(cand):

@@ -86,9 +86,13 @@ def write_plan_xlsx(plan: PassPlan, path: str | os.PathLike, *, title: str = "�
     ws = wb.active
     ws.title = "达标路径"
     gaps = plan.gaps[list(GAP_HEADERS_ZH)].rename(columns=GAP_HEADERS_ZH)
+    gaps["现状"] = pd.to_numeric(gaps["现状"], errors="coerce").round(2)
     _sheet(ws, gaps, f"{title}（迎检日期 {plan.inspection_date.isoformat()}，编制日期 {plan.as_of.isoformat()}）")
     ws.append([])
     ws.append(["分类规则", plan.rule])
+    ws.merge_cells(start_row=ws.max_row, start_column=2, end_row=ws.max_row, end_column=len(gaps.columns))
+    ws.cell(row=ws.max_row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
+    ws.row_dimensions[ws.max_row].height = 48
     tasks = plan.tasks[list(TASK_HEADERS_ZH)].rename(columns=TASK_HEADERS_ZH)
     tasks["经度"] = tasks["经度"].round(6)
     tasks["纬度"] = tasks["纬度"].round(6)
