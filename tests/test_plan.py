@@ -240,3 +240,15 @@ def test_plan_tasks_carry_owner_deadline_and_class(demo_loop):
     assert "新增路灯" in sentences and "新增公厕" in sentences
     wb = load_workbook(out.files["xlsx"])
     assert {"达标路径", "全部任务", "市政公用基础设施管理股", "城区环境卫生工作站"} <= set(wb.sheetnames)
+
+
+def test_cli_bad_date_and_missing_workspace_are_one_line_errors(tmp_path, capsys):
+    from civgis.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", str(tmp_path / "x.gpkg"), "--inspection-date", "30/06/2027"])
+    assert exc.value.code == 2
+    assert "日期格式错误" in capsys.readouterr().err
+    assert main(["plan", str(tmp_path / "x.gpkg"), "--inspection-date", "2027-06-30"]) == 1
+    err = capsys.readouterr().err
+    assert "工作空间不存在" in err and "Traceback" not in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 
 import pandas as pd
@@ -15,7 +16,7 @@ def _date(text: str) -> dt.date:
     try:
         return pd.Timestamp(text).date()
     except (ValueError, TypeError):
-        raise CliError(f"日期格式错误: {text!r}（应为 YYYY-MM-DD，例如 2027-06-30）") from None
+        raise argparse.ArgumentTypeError(f"日期格式错误: {text!r}（应为 YYYY-MM-DD，例如 2027-06-30）") from None
 
 
 def register(sub) -> None:
