@@ -246,7 +246,7 @@ def test_cli_bad_date_and_missing_workspace_are_one_line_errors(tmp_path, capsys
     from civgis.cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["plan", str(tmp_path / "x.gpkg"), "--inspection-date", "30/06/2027"])
+        main(["plan", str(tmp_path / "x.gpkg"), "--inspection-date", "2027-13-45"])
     assert exc.value.code == 2
     assert "日期格式错误" in capsys.readouterr().err
     assert main(["plan", str(tmp_path / "x.gpkg"), "--inspection-date", "2027-06-30"]) == 1
