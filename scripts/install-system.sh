@@ -2,6 +2,8 @@
 # Installs the system parts civgis's maps and tests use, only where they are missing:
 #   - a CJK font (printed patrol maps render Chinese text; no tofu boxes)
 #   - headless Chromium (the browser tests open the generated maps and report)
+#   - QGIS's Python bindings (a test opens the workspace in QGIS headless and renders it)
+#   - LibreOffice Calc and poppler (a test prints the ledger workbook to PDF and reads it)
 # Uses Debian/Ubuntu packages; needs root or sudo. Elsewhere it says what to install.
 set -u
 need=()
@@ -10,6 +12,15 @@ if ! fc-list 2>/dev/null | grep -qiE 'Noto Sans CJK|WenQuanYi|Source Han Sans'; 
 fi
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
   need+=(chromium)
+fi
+if [ ! -x /usr/bin/python3 ] || ! /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1; then
+  need+=(python3-qgis qgis-providers)
+fi
+if ! command -v soffice >/dev/null 2>&1; then
+  need+=(libreoffice-calc)
+fi
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  need+=(poppler-utils)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -20,7 +31,7 @@ if [ "$(id -u)" -ne 0 ]; then
   fi
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "civgis: no apt-get here; please install a CJK font and Chromium: ${need[*]}" >&2
+  echo "civgis: no apt-get here; please install a CJK font, Chromium, python3-qgis and LibreOffice Calc: ${need[*]}" >&2
   exit 1
 fi
 echo "civgis: installing ${need[*]} …"

@@ -321,10 +321,26 @@ def test_cli_hotspots_writes_every_output(small_ws, tmp_path, capsys):
     payload = json.loads(capsys.readouterr().out)
     assert payload["cell_size_m"] == 150.0 and payload["band_m"] == 400.0
     cells = pyogrio.read_dataframe(out / "hotspots.gpkg", layer="cells")
-    assert {"count", "gi_z", "gi_p", "gi_bin"} <= set(cells.columns)
-    assert int(cells["count"].sum()) == len(xy)
+    # ArcGIS's field names in the file (the Python result keeps gi_z, gi_bin …)
+    assert {"Join_Count", "NNeighbors", "GiZScore", "GiPValue", "Gi_Bin"} <= set(cells.columns)
+    assert not {"gi_z", "gi_p", "gi_bin", "count"} & set(cells.columns)
+    assert int(cells["Join_Count"].sum()) == len(xy)
+    assert set(cells["Gi_Bin"].unique()) <= {-3, -2, -1, 0, 1, 2, 3}
+    assert sum(payload["bins"].values()) == len(cells)
     layers = {name for name, _ in pyogrio.list_layers(out / "hotspots.gpkg")}
     assert "emerging" in layers
+    emerging = pyogrio.read_dataframe(out / "hotspots.gpkg", layer="emerging")
+    assert emerging["CATEGORY"].dtype.kind == "i" and set(emerging["CATEGORY"]) <= set(range(-8, 9))
+    # ArcGIS's pattern text and code agree: 0 ↔ no pattern, 1 ↔ new hot spot, −4 ↔ persistent cold spot
+    pairs = dict(zip(emerging["CATEGORY"], emerging["PATTERN"]))
+    expected = {0: "No Pattern Detected", 1: "New Hot Spot", 4: "Persistent Hot Spot", -4: "Persistent Cold Spot",
+                3: "Intensifying Hot Spot", 8: "Historical Hot Spot", -1: "New Cold Spot"}
+    assert all(pairs[k] == v for k, v in expected.items() if k in pairs) and 0 in pairs
+    from civgis.store.qgis_style import read_layer_styles
+    styles = read_layer_styles(out / "hotspots.gpkg")
+    assert set(styles) == {"cells", "emerging"}
+    assert 'attr="Gi_Bin"' in styles["cells"] and "热点 99%" in styles["cells"] and "214,47,39,255" in styles["cells"]
+    assert 'attr="CATEGORY"' in styles["emerging"] and "持续热点" in styles["emerging"]
     html = (out / "hotspots.html").read_text(encoding="utf-8")
     assert "热点 99%" in html and "unpkg.com" not in html and "cdn.jsdelivr" not in html
     assert (out / "hotspots.png").stat().st_size > 10_000

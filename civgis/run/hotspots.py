@@ -10,17 +10,31 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from civgis.analysis.hotspots import (HotspotResult, filter_cases, hotspots_workspace, kernel_density,
-                                      zone_ranking_frame)
-from civgis.analysis.hotspots import RANKING_COLUMNS_ZH
-from civgis.analysis.trends import CATEGORY_COLOURS, CATEGORY_LABELS_ZH, emerging_hotspots_workspace
+from civgis.analysis.hotspots import (BIN_COLOURS, BIN_LABELS_ZH, RANKING_COLUMNS_ZH, HotspotResult, filter_cases,
+                                      hotspots_workspace, kernel_density, zone_ranking_frame)
+from civgis.analysis.trends import CATEGORIES, CATEGORY_COLOURS, CATEGORY_LABELS_ZH, emerging_hotspots_workspace
 from civgis.render.hotspots import hotspot_map, hotspot_png, save_folium
+from civgis.store.qgis_style import Category, StyleSpec, style_qml, write_layer_styles
 from civgis.store.spreadsheets import write_csv
 
 #: Chinese headers of zone_ranking.csv (every column of the ranking frame)
 RANKING_CSV_ZH = {**RANKING_COLUMNS_ZH, "n_cells": "网格数", "area_km2": "面积(km²)"}
 
-__all__ = ["RANKING_CSV_ZH", "HotspotOutputs", "write_hotspots"]
+__all__ = ["RANKING_CSV_ZH", "ARCGIS_CELL_FIELDS", "ARCGIS_EMERGING_FIELDS", "EMERGING_CODES", "EMERGING_PATTERNS",
+           "HotspotOutputs", "arcgis_cells", "arcgis_emerging", "hotspot_styles", "write_hotspots"]
+
+#: civgis's Gi* columns → the field names of ArcGIS's (Optimized) Hot Spot Analysis output
+ARCGIS_CELL_FIELDS = {"count": "Join_Count", "n_neighbours": "NNeighbors", "gi_z": "GiZScore", "gi_p": "GiPValue",
+                      "gi_bin": "Gi_Bin"}
+#: civgis's emerging-hot-spot columns → ArcGIS's Emerging Hot Spot Analysis fields
+ARCGIS_EMERGING_FIELDS = {"category_zh": "PATTERN_ZH", "trend_z": "TREND_Z", "trend_p": "TREND_P"}
+#: emerging category → ArcGIS's CATEGORY code: 1…8 hot (new … historical), −1…−8 cold, 0 no pattern
+EMERGING_CODES = {"none": 0, **{f"{c}_hot": i for i, c in enumerate(CATEGORIES, start=1)},
+                  **{f"{c}_cold": -i for i, c in enumerate(CATEGORIES, start=1)}}
+#: emerging category → ArcGIS's PATTERN text
+EMERGING_PATTERNS = {"none": "No Pattern Detected",
+                     **{f"{c}_{kind}": f"{c.capitalize()} {kind.capitalize()} Spot"
+                        for c in CATEGORIES for kind in ("hot", "cold")}}
 
 
 @dataclass
@@ -47,12 +61,16 @@ class HotspotOutputs:
 
 
 def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=None, cell_size=None,
-                   band=None, fdr: bool = True, by: str | None = "month", time_window: int = 0) -> HotspotOutputs:
+                   band=None, fdr: bool = True, by: str | None = "month", time_window: int = 0,
+                   gpkg_version: str = "AUTO") -> HotspotOutputs:
     """Run hot spots (and emerging hot spots with ``by``) and write every output to ``out_dir``.
 
-    Files: ``hotspots.gpkg`` (layer ``cells``: count, gi_z, gi_p, gi_bin; layer ``emerging`` with
-    ``by``), ``hotspots.html`` (offline folium), ``hotspots.png``, ``kde.tif`` (cases/km²),
-    ``zone_ranking.csv`` and, with ``by``, ``emerging.html`` / ``emerging.png``.
+    Files: ``hotspots.gpkg`` with ArcGIS's field names (layer ``cells``: Join_Count, NNeighbors,
+    GiZScore, GiPValue, Gi_Bin; layer ``emerging`` with ``by``: CATEGORY, PATTERN, PATTERN_ZH,
+    TREND_Z, TREND_P …) and QGIS default styles for both, ``hotspots.html`` (offline folium),
+    ``hotspots.png``, ``kde.tif`` (cases/km²), ``zone_ranking.csv`` and, with ``by``, ``emerging.html`` / ``emerging.png``. ``gpkg_version="1.2"``
+    writes hotspots.gpkg as GeoPackage 1.2 for QGIS 3.22 / GDAL 3.6. The result objects keep
+    civgis's own column names (``gi_z``, ``gi_bin`` …); only the files use ArcGIS's.
     """
     note = None
     out = Path(out_dir)
@@ -66,7 +84,8 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     gpkg = out / "hotspots.gpkg"
     tmp = out / ".hotspots.tmp.gpkg"
     tmp.unlink(missing_ok=True)
-    pyogrio.write_dataframe(res.cells, tmp, layer="cells", driver="GPKG")
+    pyogrio.write_dataframe(arcgis_cells(res.cells), tmp, layer="cells", driver="GPKG",
+                            dataset_options=None if gpkg_version == "AUTO" else {"VERSION": gpkg_version})
     emerging = None
     if by:
 
@@ -75,9 +94,10 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
         except ValueError as exc:   # too few time steps: the hot spots are still written
             emerging, note = None, str(exc)
         if emerging is not None:
-            pyogrio.write_dataframe(emerging.cells.drop(columns=["geometry"]).pipe(
-                lambda d: gpd.GeoDataFrame(d, geometry=res.cells.geometry.values, crs=res.cells.crs)),
-                tmp, layer="emerging", driver="GPKG", append=False)
+            ecells = gpd.GeoDataFrame(emerging.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,
+                                      crs=res.cells.crs)
+            pyogrio.write_dataframe(arcgis_emerging(ecells), tmp, layer="emerging", driver="GPKG", append=False)
+    write_layer_styles(tmp, hotspot_styles(emerging=emerging is not None))
     os.replace(tmp, gpkg)
     files["gpkg"] = gpkg
     files["map"] = save_folium(hotspot_map(res.cells, built_up=built), out / "hotspots.html")
@@ -99,3 +119,36 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
         files["emerging_png"] = hotspot_png(ecells, out / "emerging.png", built_up=built, title="新兴热点",
                                             column="category", labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS)
     return HotspotOutputs(result=res, ranking=ranking, files=files, emerging=emerging, note=note)
+
+
+def arcgis_cells(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Gi* cells with ArcGIS's field names (:data:`ARCGIS_CELL_FIELDS`) for files ArcGIS users open."""
+    return cells.rename(columns=ARCGIS_CELL_FIELDS)
+
+
+def arcgis_emerging(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Emerging cells with ArcGIS's CATEGORY (integer) and PATTERN (text) beside civgis's own columns."""
+    out = cells.rename(columns=ARCGIS_EMERGING_FIELDS)
+    out.insert(out.columns.get_loc("category"), "CATEGORY", cells["category"].map(EMERGING_CODES).astype("int32"))
+    out.insert(out.columns.get_loc("category"), "PATTERN", cells["category"].map(EMERGING_PATTERNS))
+    return out.drop(columns=["category"])
+
+
+def hotspot_styles(*, emerging: bool = True) -> dict[str, str]:
+    """QGIS default styles of hotspots.gpkg: Gi_Bin classes and emerging CATEGORY codes, ArcGIS's colours."""
+    aliases = {"Join_Count": "案件数", "NNeighbors": "邻域单元数", "GiZScore": "Gi* z 值", "GiPValue": "p 值",
+               "Gi_Bin": "置信度分级"}
+    bins = [Category(value=str(b), label=BIN_LABELS_ZH[b], color=BIN_COLOURS[b], outline="#bdbdbd")
+            for b in sorted(BIN_LABELS_ZH, reverse=True)]
+    styles = {"cells": style_qml(StyleSpec(geometry="Polygon", color="#bdbdbd", weight=0.5, category_field="Gi_Bin",
+                                           categories=bins, aliases=aliases,
+                                           value_maps={"Gi_Bin": {str(b): BIN_LABELS_ZH[b] for b in BIN_LABELS_ZH}}))}
+    if emerging:
+        cats = [Category(value=str(code), label=CATEGORY_LABELS_ZH[name], color=CATEGORY_COLOURS[name],
+                         outline="#bdbdbd") for name, code in sorted(EMERGING_CODES.items(), key=lambda kv: -kv[1])]
+        styles["emerging"] = style_qml(StyleSpec(
+            geometry="Polygon", color="#bdbdbd", weight=0.5, category_field="CATEGORY", categories=cats,
+            aliases={"CATEGORY": "新兴热点类别代码", "PATTERN": "模式 pattern", "PATTERN_ZH": "新兴热点类别",
+                     "TREND_Z": "趋势 z 值", "TREND_P": "趋势 p 值"},
+            value_maps={"CATEGORY": {str(c): CATEGORY_LABELS_ZH[n] for n, c in EMERGING_CODES.items()}}))
+    return styles

@@ -33,8 +33,9 @@ from civgis.store.encodings import EncodingUnsure, guess_encoding, sniff_dbf
 from civgis.store.spreadsheets import spreadsheet_frame, write_table
 from civgis.store.sheets import (HEADER_SEARCH_ROWS, find_header, read_csv_grid, read_grid, sniff_delimiter,
                                  tidy_body)
+from civgis.store.qgis_style import layer_qml, write_layer_styles
 from civgis.store.validate import Problem, ValidationError, check, errors, validate_layer
-from civgis.store.workspace import Workspace
+from civgis.store.workspace import CANOPY_BAND, LayerMissingError, Workspace
 
 __all__ = ["TABLE_SUFFIXES", "RASTER_SUFFIXES", "LON_NAMES", "LAT_NAMES", "EXTENT_MARGIN_M", "CRS_MARGIN_DEG",
            "SPREADSHEET_SUFFIXES", "VECTOR_DRIVERS", "ImportReport", "read_source", "read_table", "shift_geometries", "import_file",
@@ -544,6 +545,8 @@ def export_layer(ws: Workspace, layer: str, destination: str | os.PathLike, *, c
     """
     destination = Path(destination)
     spec = layer_spec(layer)
+    if not ws.has(layer):
+        raise LayerMissingError(ws, layer)
     tmp = destination.with_name(f".{destination.stem}.tmp{destination.suffix}")
     try:
         if spec.kind == "raster":
@@ -554,6 +557,7 @@ def export_layer(ws: Workspace, layer: str, destination: str | os.PathLike, *, c
                 profile.pop("blockxsize", None), profile.pop("blockysize", None), profile.pop("tiled", None)
                 with rasterio.open(tmp, "w", **profile) as dst:
                     dst.write(src.read())
+                    dst.set_band_description(1, CANOPY_BAND["QUANTITY_DEFINITION"])
         else:
             gdf = ws.read(layer)
             if crs is None and destination.suffix.lower() in {".geojson", ".json", ".kml"}:
@@ -578,6 +582,8 @@ def export_layer(ws: Workspace, layer: str, destination: str | os.PathLike, *, c
                     if str(gdf_out[col].dtype) == "boolean":
                         gdf_out[col] = gdf_out[col].astype(object).where(gdf_out[col].notna(), None)
                 pyogrio.write_dataframe(gdf_out, tmp, driver=driver, layer=layer, **kwargs)
+                if driver == "GPKG":
+                    write_layer_styles(tmp, {layer: layer_qml(spec)})
         if tmp != destination:
             os.replace(tmp, destination)
     finally:

@@ -40,10 +40,17 @@ from pyproj import CRS
 from civgis._version import version
 from civgis.store.catalogue import LayerSpec, layer_spec, load_catalogue
 from civgis.store.crs import is_metric_projected
+from civgis.store.qgis_style import layer_qml, write_layer_styles
 
-__all__ = ["META_TABLE", "WorkspaceError", "LayerMissingError", "Workspace", "apply_catalogue_dtypes"]
+__all__ = ["META_TABLE", "GPKG_VERSIONS", "CANOPY_BAND", "WorkspaceError", "LayerMissingError", "Workspace",
+           "apply_catalogue_dtypes"]
 
 META_TABLE = "civgis_meta"
+#: GeoPackage versions a workspace may be written as (``"1.2"`` for QGIS 3.22 / GDAL 3.6, which warn on 1.4)
+GPKG_VERSIONS = ("AUTO", "1.2", "1.3", "1.4")
+#: how the canopy raster's band is described (GDAL's default for a gridded coverage is "Height")
+CANOPY_BAND = {"FIELD_NAME": "canopy_cover", "QUANTITY_DEFINITION": "植被覆盖率 vegetation cover fraction (0-1)",
+               "UOM": "1"}
 
 
 class WorkspaceError(Exception):
@@ -75,9 +82,17 @@ class Workspace:
 
     # ------------------------------------------------------------------ creation
     @classmethod
-    def create(cls, path: str | os.PathLike, crs=None, *, exist_ok: bool = False) -> "Workspace":
-        """Create an empty workspace; ``crs`` may be left for the first import to choose."""
+    def create(cls, path: str | os.PathLike, crs=None, *, exist_ok: bool = False,
+               gpkg_version: str = "AUTO") -> "Workspace":
+        """Create an empty workspace; ``crs`` may be left for the first import to choose.
+
+        ``gpkg_version="1.2"`` writes a GeoPackage 1.2 file, which QGIS 3.22 / GDAL 3.6 open without
+        the "may only be partially supported" warning they give on 1.4 (GDAL's default); later
+        writes keep the file's version.
+        """
         path = Path(path)
+        if gpkg_version not in GPKG_VERSIONS:
+            raise WorkspaceError(f"GeoPackage 版本 version {gpkg_version!r} 不支持; use one of {', '.join(GPKG_VERSIONS)}")
         if path.exists():
             if exist_ok:
                 return cls(path)
@@ -90,7 +105,7 @@ class Workspace:
             meta["crs"] = CRS.from_user_input(crs).to_wkt()
         tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
         try:
-            _write_meta(tmp, meta)
+            _write_meta(tmp, meta, gpkg_version=gpkg_version)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -237,6 +252,7 @@ class Workspace:
                 out = gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
             pyogrio.write_dataframe(out, staged, layer=layer, driver="GPKG",
                                     promote_to_multi=spec.geometry != "Point")
+            write_layer_styles(staged, {layer: layer_qml(spec)})
             self._append_log(staged, action=action, layer=layer, source=source, count=len(gdf), append=append,
                              crs=new_crs.to_wkt() if new_crs is not None else None)
 
@@ -252,8 +268,9 @@ class Workspace:
             self._drop_raster(staged, layer)
             with rasterio.open(staged, "w", driver="GPKG", height=array.shape[0], width=array.shape[1],
                                count=1, dtype="float32", crs=crs.to_wkt(), transform=transform, nodata=nodata,
-                               RASTER_TABLE=layer, APPEND_SUBDATASET="YES", TILE_FORMAT="TIFF") as dst:
+                               RASTER_TABLE=layer, APPEND_SUBDATASET="YES", TILE_FORMAT="TIFF", **CANOPY_BAND) as dst:
                 dst.write(array.astype("float32"), 1)
+                dst.set_band_description(1, CANOPY_BAND["QUANTITY_DEFINITION"])
             if nodata is not None:
                 self._set_data_null(staged, layer, float(nodata))
             self._append_log(staged, action="import", layer=layer, source=source, count=int(array.size),
@@ -330,9 +347,10 @@ def _check_metric(crs) -> None:
         )
 
 
-def _write_meta(path: Path, meta: dict[str, str]) -> None:
+def _write_meta(path: Path, meta: dict[str, str], *, gpkg_version: str = "AUTO") -> None:
     df = pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]})
-    pyogrio.write_dataframe(df, path, layer=META_TABLE, driver="GPKG")
+    options = {"VERSION": gpkg_version} if gpkg_version != "AUTO" and not path.exists() else {}
+    pyogrio.write_dataframe(df, path, layer=META_TABLE, driver="GPKG", dataset_options=options or None)
 
 
 def _prepare_for_gpkg(gdf: gpd.GeoDataFrame, spec: LayerSpec) -> gpd.GeoDataFrame:
