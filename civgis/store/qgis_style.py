@@ -124,7 +124,7 @@ def _symbol(style: StyleSpec, name: str, colour: str | None = None, width: float
     if style.geometry == "Point":
         kind, cls = "marker", "SimpleMarker"
         props = {"name": "circle", "color": _rgba(colour), "outline_color": "255,255,255,255",
-                 "outline_width": "0.2", "outline_width_unit": "MM", "size": f"{2 * style.radius * PX_MM * 1.5:.2f}",
+                 "outline_width": "0.2", "outline_width_unit": "MM", "size": f"{2 * style.radius * PX_MM:.2f}",
                  "size_unit": "MM"}
     elif style.geometry == "LineString":
         kind, cls = "line", "SimpleLine"
@@ -201,19 +201,22 @@ _CREATE = f"""CREATE TABLE IF NOT EXISTS {STYLE_TABLE} (
     update_time DATETIME DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))"""
 
 
-def write_layer_styles(gpkg: str | Path, styles: dict[str, str], *, geometry_column: str = "geometry",
-                       style_name: str = "civgis") -> None:
+def write_layer_styles(gpkg: str | Path, styles: dict[str, str], *, style_name: str = "civgis") -> None:
     """Store ``{table: QML}`` as each table's default style in ``gpkg``'s ``layer_styles`` (as QGIS does).
 
     The table is created (and registered in ``gpkg_contents`` as an attribute table) when missing;
     a table's previous default rows are replaced, so rewriting a layer keeps one default style.
+    ``f_geometry_column`` is the table's own geometry column (GDAL names it ``geom``): QGIS
+    matches a style to its layer by table and geometry column.
     """
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     with contextlib.closing(sqlite3.connect(gpkg)) as con, con:
         con.execute(_CREATE)
         con.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description, "
                     "last_change) VALUES (?, 'attributes', ?, 'QGIS layer styles', ?)", (STYLE_TABLE, STYLE_TABLE, now))
+        geometry_columns = dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
         for table, qml in styles.items():
+            geometry_column = geometry_columns.get(table, "")
             con.execute(f"DELETE FROM {STYLE_TABLE} WHERE f_table_name = ? AND (styleName = ? OR useAsDefault)",
                         (table, style_name))
             con.execute(f"INSERT INTO {STYLE_TABLE} (f_table_catalog, f_table_schema, f_table_name, f_geometry_column,"
