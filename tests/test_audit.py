@@ -188,7 +188,7 @@ def test_cli_audit_json_fix_and_restore(hand_ws):
 
     r = _cli("audit", hand_ws.path, "--fix-gaps")
     assert r.returncode == 0, r.stderr
-    assert "--restore-zones" in r.stdout
+    assert "--restore-zones" in r.stderr   # a message, not a result: standard error
     assert json.loads(_cli("audit", hand_ws.path, "--json").stdout)["gaps"] == []
     r = _cli("audit", hand_ws.path, "--restore-zones")
     assert r.returncode == 0, r.stderr

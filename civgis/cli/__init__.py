@@ -1,20 +1,43 @@
 """The ``civgis`` command line: one sub-module per concept registers its sub-commands.
 
-User-facing text speaks the bureau's language (Chinese labels); identifiers stay English.
+User-facing text speaks the bureau's language (Chinese labels, with English beside them in the
+help); identifiers stay English. Conventions every command follows:
+
+- results (tables, JSON, the paths written) go to standard output, messages to standard error;
+- ``-q/--quiet`` silences messages and progress bars, ``-v/--verbose`` adds details;
+  progress bars show only on a terminal (:mod:`civgis.progress`);
+- a user error (missing file, wrong layer, unwritable output …) ends in one line
+  ``错误 error: …`` and exit status 1 (2 for a wrong command line); ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-from ._common import CliError
+from civgis._version import version
 
-__all__ = ["COMMAND_MODULES", "build_parser", "main"]
+from ._common import CliError, describe_error, set_verbosity
+
+__all__ = ["COMMAND_MODULES", "GLOBAL_OPTIONS", "build_parser", "main"]
 
 #: sub-modules of civgis.cli, each with ``register(subparsers)``
 COMMAND_MODULES = ["data", "osm", "indicators", "zones", "webmap", "ledger", "hotspots", "greening", "report", "plan"]
+
+#: options accepted before or after the sub-command: (flags, help)
+GLOBAL_OPTIONS = [
+    (("-q", "--quiet"), "安静：只输出结果，不显示提示和进度条 quiet: results only, no messages or progress bars"),
+    (("-v", "--verbose"), "详细：显示更多过程信息 verbose: more details on standard error"),
+    (("--debug",), "出错时显示完整的 Python 调用栈 show the full traceback on errors"),
+]
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    for flags, text in GLOBAL_OPTIONS:
+        parser.add_argument(*flags, action="store_true", help=text,
+                            default=argparse.SUPPRESS if suppress else False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,10 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="civgis",
         description="civgis — 创建全国文明城市 城管空间数据与指标工具 (spatial data and indicators for the civilized-city campaign)",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"civgis {version()}",
+                        help="显示版本号并退出 show the version and exit")
+    _add_global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="命令 commands",
+                                help="子命令，civgis COMMAND --help 查看用法 sub-command; see civgis COMMAND --help")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"civgis.cli.{name}")
         module.register(sub)
+    for command in sub.choices.values():
+        _add_global_options(command, suppress=True)   # `civgis report WS -q` works as `civgis -q report WS`
     return parser
 
 
@@ -33,13 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        parser.print_help()
+        parser.print_help(sys.stderr)
         return 2
+    set_verbosity(quiet=args.quiet, verbose=args.verbose)
+    if args.quiet:
+        os.environ["CIVGIS_PROGRESS"] = "0"
     try:
         return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"错误 error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("已中断 interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"错误 error: {describe_error(exc)}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, CliError) else 1

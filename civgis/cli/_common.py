@@ -7,7 +7,20 @@ import sys
 
 import pandas as pd
 
-__all__ = ["CliError", "open_workspace", "print_json", "print_table"]
+__all__ = ["CliError", "describe_error", "set_verbosity", "info", "detail", "output_path", "open_workspace",
+           "print_json",
+           "print_table"]
+
+#: 0 quiet, 1 normal, 2 verbose (set by :func:`set_verbosity` from -q / -v)
+_VERBOSITY = [1]
+
+_OS_ERRORS_ZH = {
+    FileNotFoundError: "文件或文件夹不存在 no such file or folder",
+    PermissionError: "没有权限 permission denied",
+    NotADirectoryError: "路径中有一段是文件而不是文件夹 part of the path is a file, not a folder",
+    IsADirectoryError: "这是文件夹，需要文件 this is a folder, a file is needed",
+    FileExistsError: "已存在同名文件 a file of that name exists",
+}
 
 
 class CliError(Exception):
@@ -16,6 +29,69 @@ class CliError(Exception):
     def __init__(self, message: str, exit_code: int = 1):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def set_verbosity(*, quiet: bool = False, verbose: bool = False) -> None:
+    """-q → messages off; -v → details on (and civgis's log at INFO on standard error)."""
+    import logging
+
+    _VERBOSITY[0] = 0 if quiet else (2 if verbose else 1)
+    if verbose:
+        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+
+
+def info(message: str) -> None:
+    """A message for the user (standard error), silenced by ``-q``."""
+    if _VERBOSITY[0] >= 1:
+        print(message, file=sys.stderr)
+
+
+def detail(message: str) -> None:
+    """A detail shown only with ``-v`` (standard error)."""
+    if _VERBOSITY[0] >= 2:
+        print(message, file=sys.stderr)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming what went wrong and where, for any exception reaching the command line."""
+    if isinstance(exc, CliError):
+        return str(exc)
+    if isinstance(exc, OSError) and getattr(exc, "filename", None):
+        what = next((zh for cls, zh in _OS_ERRORS_ZH.items() if isinstance(exc, cls)), exc.strerror or str(exc))
+        return (f"{what}: {exc.filename} — 请检查路径，或换一个可写的输出位置 (--out)"
+                f" check the path or choose a writable output location")
+    name = type(exc).__name__
+    text = " ".join(str(exc).split())
+    if isinstance(exc, OSError):
+        return f"文件读写失败 file error: {text} — 请检查路径 check the path"
+    if name in ("DataSourceError", "RasterioIOError", "DataLayerError", "CPLE_OpenFailedError"):
+        return f"无法打开或写入数据文件 cannot open or write a data file: {text}"
+    if isinstance(exc, (KeyError, ValueError, LookupError)) and text:
+        return text
+    return f"{text or name}（{name}；加 --debug 查看详细信息 run with --debug for the traceback）"
+
+
+def output_path(path, *, folder: bool = False):
+    """Check before any work that ``path`` (a file, or a ``folder``) can be written; create its folder.
+
+    Raises :class:`CliError` naming the path when a part of it is a file or it is not writable.
+    """
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    parent = path if folder else path.parent
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise CliError(f"无法写入 cannot write {path}: {probe} 是文件而不是文件夹 is a file, not a folder")
+    if not os.access(probe, os.W_OK):
+        raise CliError(f"无法写入 cannot write {path}: 文件夹 {probe} 没有写权限 folder is not writable")
+    if folder and path.exists() and not path.is_dir():
+        raise CliError(f"无法写入 cannot write {path}: 已存在同名文件 a file of that name exists")
+    parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def open_workspace(path):

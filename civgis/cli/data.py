@@ -2,65 +2,73 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from ._common import CliError, open_workspace, print_json, print_table
+from ._common import CliError, info, open_workspace, output_path, print_json, print_table
 
-__all__ = ["register", "cmd_init", "parse_field_map", "parse_value_map", "cmd_import", "cmd_validate", "cmd_layers",
+__all__ = ["WS_HELP", "register", "cmd_init", "parse_field_map", "parse_value_map", "cmd_import", "cmd_validate",
+           "cmd_layers",
            "cmd_export", "cmd_catalogue"]
+
+
+WS_HELP = "工作空间文件 workspace file (.gpkg)"
 
 
 def register(sub) -> None:
     p = sub.add_parser("init", help="新建工作空间 create a workspace (one GeoPackage)")
-    p.add_argument("workspace")
-    p.add_argument("--crs", help="projected metric CRS, e.g. EPSG:4527 (default: chosen on first import)")
+    p.add_argument("workspace", help=WS_HELP)
+    p.add_argument("--crs", help="投影坐标系（米），如 EPSG:4527；默认首次导入时选择"
+                                 " projected metric CRS (default: chosen on first import)")
+    p.add_argument("--gpkg-version", choices=["AUTO", "1.2", "1.3", "1.4"], default="AUTO",
+                   help="GeoPackage 版本；QGIS 3.22 等旧版请用 1.2 GeoPackage version (1.2 for QGIS 3.22 / GDAL 3.6)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("import", help="导入图层 import a file as a layer (replaces it unless --append)")
-    p.add_argument("workspace")
-    p.add_argument("layer", help="catalogue layer: built_up zones green roads lamps toilets residential inspections candidates canopy")
-    p.add_argument("file")
-    p.add_argument("--encoding", help="text encoding, e.g. gbk for Shapefiles without a .cpg or GBK CSVs")
-    p.add_argument("--lon", help="longitude/x column of a CSV/XLSX table")
-    p.add_argument("--lat", help="latitude/y column of a CSV/XLSX table")
+    p.add_argument("workspace", help=WS_HELP + "，不存在时新建 created when missing")
+    p.add_argument("layer", help="目录中的图层 catalogue layer: built_up zones green roads lamps toilets residential"
+                                 " inspections candidates canopy")
+    p.add_argument("file", help="源文件 source file (GeoPackage, Shapefile, GeoJSON, CSV, XLSX, GeoTIFF …)")
+    p.add_argument("--encoding", help="文字编码，如 gbk text encoding, e.g. gbk for Shapefiles without a .cpg")
+    p.add_argument("--lon", help="表格的经度/X 列 longitude/x column of a CSV/XLSX table")
+    p.add_argument("--lat", help="表格的纬度/Y 列 latitude/y column of a CSV/XLSX table")
     p.add_argument("--coords", default="wgs84", choices=["wgs84", "gcj02", "bd09"],
-                   help="coordinate system of lon/lat picked on Chinese web maps (default wgs84)")
+                   help="经纬度坐标系（高德/腾讯 gcj02，百度 bd09） coordinate system of lon/lat (default wgs84)")
     p.add_argument("--field", action="append", default=[], metavar="源字段=target",
-                   help="map a source column to a catalogue field (repeatable)")
-    p.add_argument("--crs", help="CRS of data that has none (e.g. EPSG:4490)")
-    p.add_argument("--src-layer", help="layer (or sheet) inside a multi-layer source")
+                   help="源字段映射到目录字段（可重复） map a source column to a catalogue field (repeatable)")
+    p.add_argument("--crs", help="源数据缺少坐标系时指定 CRS of data that has none (e.g. EPSG:4490)")
+    p.add_argument("--src-layer", help="多图层源中的图层或工作表 layer (or sheet) inside a multi-layer source")
     p.add_argument("--sheet", metavar="NAME", help="工作表 the sheet of an XLSX workbook (default: the first)")
     p.add_argument("--header-row", metavar="N", help="表头行 header row, 1-based as in Excel (3, or 3:4 for two rows); "
                                                     "default: found past title rows")
     p.add_argument("--map", nargs=2, action="append", default=[], metavar=("FIELD", "源值=code"),
                    help="取值对照 map a source value of a coded field to its code, e.g. --map category 非法小广告=0201 (repeatable)")
     p.add_argument("--create", action="store_true", help="新建工作空间 create the workspace if it does not exist")
-    p.add_argument("--append", action="store_true", help="add to the layer instead of replacing it")
-    p.add_argument("--repair", action="store_true", help="repair invalid geometries with make_valid")
-    p.add_argument("--json", action="store_true", help="print the import report as JSON")
+    p.add_argument("--append", action="store_true", help="追加而不替换 add to the layer instead of replacing it")
+    p.add_argument("--repair", action="store_true", help="用 make_valid 修复无效几何 repair invalid geometries")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出导入报告 print the import report as JSON")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("validate", help="检查工作空间 validate every layer")
-    p.add_argument("workspace")
-    p.add_argument("--repair", action="store_true", help="repair invalid geometries with make_valid")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("workspace", help=WS_HELP)
+    p.add_argument("--repair", action="store_true", help="用 make_valid 修复无效几何 repair invalid geometries")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出 print the problems as JSON")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("layers", help="图层列表 list layers with counts, CRS and extent")
-    p.add_argument("workspace")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("workspace", help=WS_HELP)
+    p.add_argument("--json", action="store_true", help="以 JSON 输出 print the list as JSON")
     p.set_defaults(func=cmd_layers)
 
     p = sub.add_parser("catalogue", help="图层目录 print the layer catalogue (fields, values, Chinese aliases)")
     p.set_defaults(func=cmd_catalogue)
 
     p = sub.add_parser("export", help="导出图层 export a layer to a file (format from its suffix)")
-    p.add_argument("workspace")
-    p.add_argument("layer")
-    p.add_argument("file")
-    p.add_argument("--crs", help="reproject on export, e.g. EPSG:4326")
-    p.add_argument("--encoding", help="Shapefile/CSV encoding, e.g. gbk")
+    p.add_argument("workspace", help=WS_HELP)
+    p.add_argument("layer", help="要导出的图层 layer to export (e.g. zones, canopy)")
+    p.add_argument("file", help="目标文件，格式由扩展名决定 output file; its suffix picks the format"
+                                " (.gpkg .shp .geojson .kml .csv .xlsx; .tif for canopy)")
+    p.add_argument("--crs", help="导出时投影转换 reproject on export, e.g. EPSG:4326")
+    p.add_argument("--encoding", help="Shapefile/CSV 文字编码 text encoding, e.g. gbk")
     p.add_argument("--gcj02", action="store_true",
                    help="点图层的 CSV/XLSX 另加 GCJ-02 经纬度列（高德、腾讯地图） add GCJ-02 lon/lat columns")
     p.set_defaults(func=cmd_export)
@@ -70,11 +78,11 @@ def cmd_init(args) -> int:
     from civgis.store.workspace import Workspace, WorkspaceError  # lazy: `civgis --help` 1 s, not 4 s
 
     try:
-        ws = Workspace.create(args.workspace, crs=args.crs)
+        ws = Workspace.create(args.workspace, crs=args.crs, gpkg_version=args.gpkg_version)
     except WorkspaceError as exc:
         raise CliError(str(exc)) from None
     crs = ws.crs
-    print(f"已创建工作空间 {ws.path}" + (f"，坐标系 {crs.name}" if crs else "（坐标系将在首次导入时自动选择）"))
+    info(f"已创建工作空间 created {ws.path}" + (f"，坐标系 {crs.name}" if crs else "（坐标系将在首次导入时自动选择）"))
     return 0
 
 
@@ -169,11 +177,12 @@ def cmd_export(args) -> int:
     from civgis.store.importers import export_layer  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
+    output_path(args.file)
     try:
         out = export_layer(ws, args.layer, args.file, crs=args.crs, encoding=args.encoding, gcj02=args.gcj02)
     except (KeyError, ValueError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
-    print(f"已导出 {args.layer} → {out}", file=sys.stderr)
+    info(f"已导出 exported {args.layer} → {out}")
     return 0
 
 

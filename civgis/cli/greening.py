@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import CliError, open_workspace, print_json, print_table
+from ._common import CliError, info, open_workspace, output_path, print_json, print_table
 
 __all__ = ["register", "run"]
 
@@ -20,26 +20,26 @@ def register(sub) -> None:
     p.add_argument("workspace", metavar="WS", help="工作空间 workspace (.gpkg)")
     p.add_argument("--sites", "-k", type=int, default=None, metavar="K",
                    help="最多选址数 at most K sites (默认 5；只给 --budget-m2 时不限个数)")
-    p.add_argument("--budget-m2", type=float, default=None, metavar="A", help="候选地块总面积预算 (m²)")
+    p.add_argument("--budget-m2", type=float, default=None, metavar="A", help="候选地块总面积预算 total area budget of the chosen plots (m²)")
     p.add_argument("--min-area", type=float, default=None, metavar="M",
-                   help="最小地块面积 (m²)，默认 1000（最小的服务半径等级）")
+                   help="最小地块面积 smallest plot (m²), default 1000（最小的服务半径等级）")
     p.add_argument("--exact", action="store_true",
-                   help="同时求精确最优解（整数规划）并报告贪心与最优的差距")
+                   help="同时求精确最优解（整数规划） also solve exactly (integer programme) and report the greedy gap")
     p.add_argument("--solver", choices=("highs", "cbc"), default="highs",
-                   help="精确求解器: highs (scipy.optimize.milp，默认) 或 cbc (PuLP)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="精确求解时限 (秒)")
+                   help="精确求解器 exact solver: highs (scipy.optimize.milp，默认) 或 cbc (PuLP)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="精确求解时限 time limit of the exact solver (seconds)")
     p.add_argument("--use", choices=("greedy", "exact"), default="greedy",
-                   help="两者都求解时采用哪个方案 (默认 greedy)")
+                   help="两者都求解时采用哪个方案 which plan to use when both are solved (default greedy)")
     p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
-                   help="贪心后以种子枚举和交换地块的局部搜索改进（默认开启；--no-refine 为纯贪心）")
-    p.add_argument("--cell-m", type=float, default=25.0, metavar="M", help="需求单元格网边长 (米，默认 25)")
+                   help="贪心后局部搜索改进（默认开启） improve the greedy by local search (default on; --no-refine: plain greedy)")
+    p.add_argument("--cell-m", type=float, default=25.0, metavar="M", help="需求单元格网边长 demand grid cell size (metres, default 25)")
     p.add_argument("--from-canopy", action="store_true",
-                   help="另从植被覆盖栅格中识别空地（建成区内、绿地与居住用地之外）作为候选")
+                   help="另从植被覆盖栅格中识别空地作为候选 also find open land in the canopy raster as candidates")
     p.add_argument("--canopy-threshold", type=float, default=0.5, metavar="F",
-                   help="植被覆盖阈值 (0–1，默认 0.5)")
-    p.add_argument("--json", action="store_true", help="以 JSON 输出结果")
+                   help="植被覆盖阈值 canopy threshold (0–1, default 0.5)")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果 print the result as JSON")
     p.add_argument("--out", metavar="DIR", default=None,
-                   help="输出目录：排名表 CSV、指标对比、地图 HTML 与 PNG")
+                   help="输出目录 output folder: ranking CSV, indicators before/after, map HTML and PNG")
     p.set_defaults(func=run)
 
 
@@ -48,6 +48,8 @@ def run(args) -> int:
     from civgis.render import greening as greening_out  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
+    if args.out:
+        output_path(args.out, folder=True)
     sites = args.sites
     if sites is None and args.budget_m2 is None:
         sites = 5
@@ -96,6 +98,5 @@ def run(args) -> int:
     print()
     print_table(greening_out.what_if_table_zh(plan))
     if paths:
-        print()
-        print(f"已输出 {args.out}：排名表 {paths['sites_csv'].name}，地图 {paths['map'].name}，图片 {paths['png'].name}")
+        info(f"已输出 written {args.out}：排名表 {paths['sites_csv'].name}，地图 {paths['map'].name}，图片 {paths['png'].name}")
     return 0

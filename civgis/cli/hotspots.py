@@ -4,29 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._common import CliError, open_workspace, print_json, print_table
+from ._common import CliError, open_workspace, output_path, print_json, print_table
+from .data import WS_HELP
 
 __all__ = ["register", "cmd_hotspots"]
 
 
 def register(sub) -> None:
     p = sub.add_parser("hotspots", help="问题热点 Gi* hot spots, emerging hot spots and zone ranking of inspection cases")
-    p.add_argument("workspace")
+    p.add_argument("workspace", help=WS_HELP)
     p.add_argument("--category", action="append", metavar="C",
-                   help="event code (0501), major class (05) or Chinese label (流动摊贩); repeatable")
-    p.add_argument("--since", metavar="D", help="cases reported on or after this date (2025-01-01)")
-    p.add_argument("--until", metavar="D", help="cases reported before this date")
-    p.add_argument("--cell-size", type=float, metavar="M", help="hexagon width (centre to centre), metres; "
+                   help="案件类别 event code (0501), major class (05) or Chinese label (流动摊贩); repeatable")
+    p.add_argument("--since", metavar="D", help="此日期及以后上报的案件 cases reported on or after this date (2025-01-01)")
+    p.add_argument("--until", metavar="D", help="此日期之前上报的案件 cases reported before this date")
+    p.add_argument("--cell-size", type=float, metavar="M", help="六边形网格宽度（米） hexagon width (centre to centre), metres; "
                    "default chosen from the data as ArcGIS's Optimized Hot Spot Analysis does")
-    p.add_argument("--band", type=float, metavar="M", help="fixed distance band, metres (default chosen from the data)")
+    p.add_argument("--band", type=float, metavar="M", help="距离阈值（米） fixed distance band, metres (default chosen from the data)")
     p.add_argument("--by", default="month", choices=["month", "week", "none"],
-                   help="time step of the emerging hot spot analysis (default month; none = skip)")
+                   help="新兴热点分析的时间步长 time step of the emerging hot spot analysis (default month; none = skip)")
     p.add_argument("--time-window", type=int, default=0,
-                   help="previous time steps in each bin's neighbourhood (default 0; ArcGIS's default is 1)")
-    p.add_argument("--no-fdr", action="store_true", help="bins without the false-discovery-rate correction")
-    p.add_argument("--as-of", metavar="D", help="date for overdue cases in the zone ranking (default: last case)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+                   help="时间邻域步数 previous time steps in each bin's neighbourhood (default 0; ArcGIS's default is 1)")
+    p.add_argument("--no-fdr", action="store_true", help="不做 FDR 校正 bins without the false-discovery-rate correction")
+    p.add_argument("--as-of", metavar="D", help="责任区排名中判定超期的日期 date for overdue cases in the zone ranking (default: last case)")
+    p.add_argument("--out", required=True, metavar="DIR", help="输出目录 output folder")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果 print the result as JSON")
+    p.add_argument("--gpkg-version", choices=["AUTO", "1.2", "1.3", "1.4"], default="AUTO",
+                   help="hotspots.gpkg 的 GeoPackage 版本（QGIS 3.22 用 1.2） GeoPackage version of hotspots.gpkg")
     p.set_defaults(func=cmd_hotspots)
 
 
@@ -48,6 +51,7 @@ def cmd_hotspots(args) -> int:
     from civgis.run.hotspots import write_hotspots  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
+    output_path(args.out, folder=True)
     _check_categories(args.category)
     for name in ("since", "until", "as_of"):
         value = getattr(args, name)
@@ -60,7 +64,8 @@ def cmd_hotspots(args) -> int:
     try:
         out = write_hotspots(ws, Path(args.out), as_of=args.as_of, category=category, since=args.since,
                              until=args.until, cell_size=args.cell_size, band=args.band, fdr=not args.no_fdr,
-                             by=None if args.by == "none" else args.by, time_window=args.time_window)
+                             by=None if args.by == "none" else args.by, time_window=args.time_window,
+                             gpkg_version=args.gpkg_version)
     except (ValueError, KeyError) as exc:
         raise CliError(str(exc)) from None
     res = out.result

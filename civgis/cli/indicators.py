@@ -13,7 +13,8 @@ import sys
 
 import pandas as pd
 
-from ._common import CliError, _json_default, open_workspace, print_json, print_table
+from ._common import CliError, _json_default, info, open_workspace, output_path, print_json, print_table
+from .data import WS_HELP
 
 __all__ = ["HEADERS_ZH", "ZONE_COLUMNS", "register", "records", "passed_zh", "format_value", "county_view",
            "zone_view", "SCOPE_ZH", "csv_table", "write_xlsx", "run"]
@@ -31,17 +32,18 @@ ZONE_COLUMNS = {"green_space_ratio": "绿地率%", "park_service_coverage": "公
 
 
 def register(sub) -> None:
-    p = sub.add_parser("indicators", help="创建指标达标情况（全县及各责任区）",
+    p = sub.add_parser("indicators", help="创建指标达标情况（全县及各责任区） indicators against their targets (county and zones)",
                        description="计算创建全国文明城市指标（绿地率、绿化覆盖率、人均公园绿地、公园服务半径覆盖率、"
-                                   "装灯率、亮灯率、公厕、机械化清扫率），对照目标文件判定是否达标。")
-    p.add_argument("workspace", help="工作空间 (.gpkg)")
-    p.add_argument("--zones", action="store_true", help="同时计算各包保责任区的指标")
+                                   "装灯率、亮灯率、公厕、机械化清扫率），对照目标文件判定是否达标。"
+                                   " Every indicator of the national standards against its target, county-wide and per zone.")
+    p.add_argument("workspace", help=WS_HELP)
+    p.add_argument("--zones", action="store_true", help="同时计算各包保责任区的指标 also compute every zone")
     p.add_argument("--targets", metavar="FILE",
-                   help="目标文件（默认 data/targets.toml；工作空间旁的 <名称>.targets.toml 自动覆盖）")
+                   help="目标文件（默认 data/targets.toml；工作空间旁的 <名称>.targets.toml 自动覆盖） targets file")
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--json", nargs="?", const="-", metavar="FILE", help="输出 JSON（不给文件名则输出到屏幕）")
-    out.add_argument("--csv", nargs="?", const="-", metavar="FILE", help="输出 CSV（UTF-8；不给文件名则输出到屏幕）")
-    out.add_argument("--xlsx", metavar="FILE", help="输出 Excel 表（全县、责任区、目标三张表）")
+    out.add_argument("--json", nargs="?", const="-", metavar="FILE", help="输出 JSON（不给文件名则输出到屏幕） write JSON to FILE or standard output")
+    out.add_argument("--csv", nargs="?", const="-", metavar="FILE", help="输出 CSV（UTF-8；不给文件名则输出到屏幕） write CSV to FILE or standard output")
+    out.add_argument("--xlsx", metavar="FILE", help="输出 Excel 表（全县、责任区、目标三张表） write an Excel workbook")
     p.set_defaults(func=run)
 
 
@@ -156,6 +158,9 @@ def write_xlsx(table: pd.DataFrame, path, targets=None) -> None:
 
 
 def run(args) -> int:
+    for target in (args.json, args.csv, args.xlsx):
+        if target not in (None, "-"):
+            output_path(target)
     table, targets = _compute(args)
     if args.json is not None:
         if args.json == "-":
@@ -176,7 +181,7 @@ def run(args) -> int:
         return 0
     if args.xlsx:
         write_xlsx(table, args.xlsx, targets)
-        print(f"已写入 written: {args.xlsx}")
+        info(f"已写入 written: {args.xlsx}")
         return 0
     print("创建全国文明城市 指标达标情况（建成区）")
     print_table(county_view(table))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
-from ._common import CliError, open_workspace, print_json, print_table
+from ._common import CliError, info, open_workspace, output_path, print_json, print_table
+from .data import WS_HELP
 
 __all__ = ["VIEWS", "register", "cmd_ledger"]
 
@@ -15,16 +14,17 @@ VIEWS = {"category": ("by_category", "按类别"), "zone": ("by_zone", "按责�
 def register(sub) -> None:
     p = sub.add_parser("ledger", help="整改工作台账 case ledger by category, zone, unit and month (and .xlsx)",
                        description="案件台账：按类别、责任区、责任单位、月份统计按期结案、超期结案、超期未结、结案率和结案用时；"
-                                   "列出超期案件及责任人。")
-    p.add_argument("workspace")
+                                   "列出超期案件及责任人。 Cases by category, zone, unit and month: on time, late, overdue,"
+                                   " closure rate and days to close; overdue cases with who answers for them.")
+    p.add_argument("workspace", help=WS_HELP)
     p.add_argument("--as-of", dest="as_of", metavar="DATE",
-                   help="统计截止日期 YYYY-MM-DD (end of that day) or an ISO date-time; default: today")
-    p.add_argument("--xlsx", metavar="FILE", help="write the printable Excel ledger to FILE")
-    p.add_argument("--with-cases", action="store_true", help="add the 案件明细 sheet (every case) to the .xlsx")
+                   help="统计截止日期 count up to YYYY-MM-DD (end of that day) or an ISO date-time; default: today")
+    p.add_argument("--xlsx", metavar="FILE", help="写出可打印的 Excel 台账 write the printable Excel ledger to FILE")
+    p.add_argument("--with-cases", action="store_true", help="在 .xlsx 中加入案件明细表 add the sheet of every case to the .xlsx")
     p.add_argument("--view", choices=["summary", *VIEWS, "overdue", "all"], default="summary",
-                   help="what to print (default summary: totals, units, categories, the 20 most overdue cases)")
-    p.add_argument("--top", type=int, default=20, help="overdue cases to print (default 20; 0 = all)")
-    p.add_argument("--json", action="store_true", help="print the ledger as JSON")
+                   help="显示哪张表 what to print (default summary: totals, units, categories, the 20 most overdue cases)")
+    p.add_argument("--top", type=int, default=20, help="显示的超期案件数 overdue cases to print (default 20; 0 = all)")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出台账 print the ledger as JSON")
     p.set_defaults(func=cmd_ledger)
 
 
@@ -57,6 +57,8 @@ def cmd_ledger(args) -> int:
     from civgis.store.workspace import LayerMissingError  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
+    if args.xlsx:
+        output_path(args.xlsx)
     try:
         ledger = ledger_workspace(ws, as_of=args.as_of)
     except LayerMissingError as exc:
@@ -65,7 +67,7 @@ def cmd_ledger(args) -> int:
         raise CliError(str(exc)) from None
     if args.xlsx:
         path = write_ledger_xlsx(ledger, args.xlsx, include_cases=args.with_cases)
-        print(f"已写出台账 ledger written: {path}", file=sys.stderr)
+        info(f"已写出台账 ledger written: {path}")
     if args.json:
         print_json(ledger.to_dict())
         return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._common import CliError, print_json, print_table
+from .data import WS_HELP
 
 __all__ = ["register", "cmd_import_osm"]
 
@@ -11,12 +12,12 @@ def register(sub) -> None:
     p = sub.add_parser("import-osm", help="从 OpenStreetMap 导入 import roads/green/lamps/toilets from an .osm.pbf",
                        description="从 OpenStreetMap 数据（.osm.pbf）导入道路、绿地、路灯、公厕，并列出每类标签的映射结果。"
                                    " Residential land is not imported (OSM has no population).")
-    p.add_argument("workspace")
-    p.add_argument("file", help=".osm.pbf extract (e.g. from download.geofabrik.de or extract.bbbike.org)")
-    p.add_argument("--crs", help="projected metric CRS for a new workspace (default: chosen from the extract)")
+    p.add_argument("workspace", help=WS_HELP + "，不存在时新建 created when missing")
+    p.add_argument("file", help="OpenStreetMap 数据文件 .osm.pbf extract (e.g. from download.geofabrik.de or extract.bbbike.org)")
+    p.add_argument("--crs", help="新工作空间的投影坐标系 projected metric CRS for a new workspace (default: chosen from the extract)")
     p.add_argument("--layers", default="roads,green,lamps,toilets",
-                   help="comma-separated subset of roads,green,lamps,toilets")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+                   help="要导入的图层（逗号分隔） comma-separated subset of roads,green,lamps,toilets")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出结果 print the result as JSON")
     p.set_defaults(func=cmd_import_osm)
 
 

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
-from ._common import open_workspace
+from ._common import info, open_workspace, output_path
+from .data import WS_HELP
 
 __all__ = ["register", "cmd_report", "cmd_demo"]
 
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="迎检报告 the county's readiness report (HTML, ledger, patrol maps)")
-    p.add_argument("workspace")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--as-of", help="date the ledger and overdue cases are counted at (default today)")
-    p.add_argument("--sites", type=int, default=5, help="greening plan: number of sites (default 5)")
-    p.add_argument("--no-patrol-maps", action="store_true", help="skip the per-zone PDF patrol maps")
+    p.add_argument("workspace", help=WS_HELP)
+    p.add_argument("--out", required=True, help="输出目录 output folder")
+    p.add_argument("--as-of", help="台账与超期案件的统计日期 date the ledger and overdue cases are counted at (default today)")
+    p.add_argument("--sites", type=int, default=5, help="见缝插绿选址数 greening plan: number of sites (default 5)")
+    p.add_argument("--no-patrol-maps", action="store_true", help="不生成各责任区 PDF 巡查图 skip the per-zone PDF patrol maps")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="演示 build the demo county, import, validate and report")
-    p.add_argument("--out", default="build/demo", help="output folder (default build/demo)")
-    p.add_argument("--seed", type=int, default=20261128)
-    p.add_argument("--as-of", help="report date (default: the demo's own 'today', 2026-11-28)")
-    p.add_argument("--no-patrol-maps", action="store_true")
+    p.add_argument("--out", default="build/demo", help="输出目录 output folder (default build/demo)")
+    p.add_argument("--seed", type=int, default=20261128, help="随机种子 random seed of the demo county")
+    p.add_argument("--as-of", help="报告日期 report date (default: the demo's own 'today', 2026-11-28)")
+    p.add_argument("--no-patrol-maps", action="store_true", help="不生成巡查图 skip the patrol maps")
     p.set_defaults(func=cmd_demo)
 
 
@@ -31,6 +30,7 @@ def cmd_report(args) -> int:
     from civgis.run.report import write_report  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
+    output_path(args.out, folder=True)
     result = write_report(ws, args.out, as_of=args.as_of, sites=args.sites,
                           patrol_maps=not args.no_patrol_maps, progress=True)
     _print_written(result)
@@ -42,18 +42,18 @@ def cmd_demo(args) -> int:
     from civgis.run.report import write_report  # lazy: `civgis --help` 1 s, not 4 s
     from civgis.store.validate import validate_workspace  # lazy: `civgis --help` 1 s, not 4 s
 
-    out = Path(args.out)
+    out = output_path(args.out, folder=True)
     workspace_path = out / "county.gpkg"
     if workspace_path.exists():
         workspace_path.unlink()  # the demo is rebuilt from its raw files every time
-    print(f"1/3 生成演示县数据并导入 building the demo county into {workspace_path} …", file=sys.stderr)
+    info(f"1/3 生成演示县数据并导入 building the demo county into {workspace_path} …")
     ws = build_demo_workspace(out, seed=args.seed, progress=True)
-    print(ws.summary().to_string(index=False), file=sys.stderr)
-    print("2/3 检查数据 validating …", file=sys.stderr)
+    info(ws.summary().to_string(index=False))
+    info("2/3 检查数据 validating …")
     problems = validate_workspace(ws)
     for p in problems:
-        print(f"  {p}", file=sys.stderr)
-    print("3/3 生成迎检报告 writing the report …", file=sys.stderr)
+        info(f"  {p}")
+    info("3/3 生成迎检报告 writing the report …")
     result = write_report(ws, out / "report", as_of=args.as_of or DEMO_TODAY,
                           patrol_maps=not args.no_patrol_maps, progress=True, validation=problems)
     _print_written(result)
@@ -62,10 +62,9 @@ def cmd_demo(args) -> int:
 
 def _print_written(result) -> None:
     for path in result.written:
-        print(f"  已写入 {path}", file=sys.stderr)
+        info(f"  已写入 written {path}")
     for section, error in result.errors.items():
-        print(f"  ！{section}: {error}", file=sys.stderr)
+        info(f"  ！{section}: {error}")
     if result.errors:
-        print(f"注意：{len(result.errors)} 个部分未能生成，原因写在报告中 (some sections failed; the report says why)",
-              file=sys.stderr)
+        info(f"注意：{len(result.errors)} 个部分未能生成，原因写在报告中 (some sections failed; the report says why)")
     print(f"报告 report: {result.index}")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ._common import CliError, open_workspace, print_json
+from ._common import CliError, info, open_workspace, output_path, print_json
+from .data import WS_HELP
 
 __all__ = ["register", "run"]
 
@@ -12,20 +13,21 @@ def register(sub) -> None:
         "webmap",
         help="交互式网页地图（全县 + 每个责任区），默认离线可用 interactive HTML maps, offline by default",
         description="生成全县及各包保责任区的交互式网页地图。默认离线模式：不加载任何在线瓦片，"
-                    "以工作空间自己的道路、居住用地和绿地作底图，Leaflet 随页面一起写入 OUT/lib/，断网可用。",
+                    "以工作空间自己的道路、居住用地和绿地作底图，Leaflet 随页面一起写入 OUT/lib/，断网可用。"
+                    " Offline by default: no tiles, the workspace itself as the base map, Leaflet in OUT/lib/.",
     )
-    p.add_argument("workspace", help="工作空间 .gpkg")
-    p.add_argument("--out", required=True, help="输出目录 (county.html, zone_<编号>.html, index.html, lib/)")
+    p.add_argument("workspace", help=WS_HELP)
+    p.add_argument("--out", required=True, help="输出目录 output folder (county.html, zone_<编号>.html, index.html, lib/)")
     p.add_argument("--zone", action="append", metavar="ID",
-                   help="只生成这个责任区的地图（可重复）；不写则生成全县图和所有责任区图")
+                   help="只生成这个责任区的地图（可重复） only this zone (repeatable); default: the county and every zone")
     p.add_argument("--basemap", choices=("offline", "osm", "tianditu", "amap"), default="offline",
-                   help="底图：offline 离线（默认）/ osm / tianditu 天地图（需 --tianditu-key）/ amap 高德（数据偏移到 GCJ-02）")
-    p.add_argument("--tianditu-key", metavar="K", help="天地图密钥 (console.tianditu.gov.cn)")
-    p.add_argument("--toilet-radius", type=float, default=300.0, metavar="M", help="公厕服务半径（米），默认 300")
+                   help="底图 base map: offline 离线（默认）/ osm / tianditu 天地图（需 --tianditu-key）/ amap 高德（数据偏移到 GCJ-02）")
+    p.add_argument("--tianditu-key", metavar="K", help="天地图密钥 Tianditu key (console.tianditu.gov.cn)")
+    p.add_argument("--toilet-radius", type=float, default=300.0, metavar="M", help="公厕服务半径（米） toilet service radius in metres (default 300)")
     p.add_argument("--cases", choices=("open", "all", "none"), default="open",
-                   help="地图带上的巡查案件：open 仅未结案（默认）/ all 全部 / none 不带")
-    p.add_argument("--no-audit", action="store_true", help="不标出责任区空隙和重叠")
-    p.add_argument("--json", action="store_true", help="以 JSON 输出生成的文件列表")
+                   help="地图带上的巡查案件 cases on the map: open 仅未结案（默认）/ all 全部 / none 不带")
+    p.add_argument("--no-audit", action="store_true", help="不标出责任区空隙和重叠 do not mark zone gaps and overlaps")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出生成的文件列表 print the files written as JSON")
     p.set_defaults(func=run)
 
 
@@ -35,6 +37,7 @@ def run(args) -> int:
     from civgis.render import webmap  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
+    output_path(args.out, folder=True)
     if not ws.has("zones") and args.zone:
         raise CliError(f"工作空间 {ws.path.name} 没有责任区图层 zones; import it first")
     try:
@@ -56,7 +59,7 @@ def run(args) -> int:
     if args.json:
         print_json({"maps": [str(p) for p in paths], "basemap": args.basemap})
     else:
-        print(f"已生成 {len(paths)} 张地图（底图：{args.basemap}）→ {Path(args.out).resolve()}")
+        info(f"已生成 {len(paths)} 张地图 maps written（底图 base map：{args.basemap}）→ {Path(args.out).resolve()}")
         for p in paths:
-            print(f"  {p}")
+            print(p)
     return 0

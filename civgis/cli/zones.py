@@ -2,45 +2,44 @@
 
 from __future__ import annotations
 
-import sys
-
-from ._common import CliError, open_workspace, print_json, print_table
+from ._common import CliError, info, open_workspace, output_path, print_json, print_table
+from .data import WS_HELP
 
 __all__ = ["register", "cmd_audit", "cmd_zones", "cmd_maps"]
 
 
 def register(sub) -> None:
     p = sub.add_parser("audit", help="责任区覆盖检查 coverage audit: gaps (死角), overlaps, unassigned assets")
-    p.add_argument("workspace")
-    p.add_argument("--json", action="store_true", help="print the audit as JSON")
+    p.add_argument("workspace", help=WS_HELP)
+    p.add_argument("--json", action="store_true", help="以 JSON 输出检查结果 print the audit as JSON")
     p.add_argument("--sliver-m2", type=float, default=None,
-                   help="gaps/overlaps smaller than this (m²) are slivers, reported apart (default 10)")
+                   help="小于此面积（㎡）的空隙/重叠为细碎图斑，另行列出 smaller gaps/overlaps are slivers (default 10)")
     p.add_argument("--sliver-width", type=float, default=None,
-                   help="… or thinner than this mean width 2·area/perimeter (m, default 0.5)")
+                   help="或平均宽度 2·面积/周长 小于此值（米） or thinner than this mean width (metres, default 0.5)")
     p.add_argument("--fix-gaps", action="store_true",
-                   help="join each gap to the zone sharing the longest border (old zones kept in zones_history)")
+                   help="把每处死角并入共享边界最长的责任区 join each gap to the zone sharing the longest border (old zones kept in zones_history)")
     p.add_argument("--restore-zones", nargs="?", const="latest", metavar="VERSION",
-                   help="put back zones from zones_history (default: the latest version)")
+                   help="从 zones_history 恢复责任区 put back zones from zones_history (default: the latest version)")
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("zones", help="责任区台账 zone summary: area, roads, lamps, toilets, green, residents, cases")
-    p.add_argument("workspace")
+    p.add_argument("workspace", help=WS_HELP)
     out = p.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true")
-    out.add_argument("--csv", metavar="FILE", help="write the table as CSV (UTF-8 with BOM, opens in Excel)")
-    p.add_argument("--as-of", help="reference time for overdue cases (default now), e.g. 2026-06-30")
+    out.add_argument("--json", action="store_true", help="以 JSON 输出 print the table as JSON")
+    out.add_argument("--csv", metavar="FILE", help="写出 CSV（带 BOM，Excel 可直接打开） write the table as CSV (UTF-8 with BOM, opens in Excel)")
+    p.add_argument("--as-of", help="判定超期的参照时间（默认现在） reference time for overdue cases (default now), e.g. 2026-06-30")
     p.set_defaults(func=cmd_zones)
 
     p = sub.add_parser("maps", help="打印巡查图 printable patrol maps, one page per zone (PDF/PNG)")
-    p.add_argument("workspace")
+    p.add_argument("workspace", help=WS_HELP)
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--zone", action="append", metavar="ID", help="zone id (repeatable)")
-    which.add_argument("--all", action="store_true", help="every zone (PDF: also one multi-page patrol_maps.pdf)")
-    p.add_argument("--format", default="pdf", choices=["pdf", "png"])
-    p.add_argument("--paper", default="A4", choices=["A4", "A3"])
-    p.add_argument("--out", default="patrol_maps", help="output folder (default patrol_maps/)")
-    p.add_argument("--dpi", type=int, default=150, help="PNG resolution (default 150)")
-    p.add_argument("--as-of", help="reference time for overdue cases (default now)")
+    which.add_argument("--zone", action="append", metavar="ID", help="责任区编号（可重复） zone id (repeatable)")
+    which.add_argument("--all", action="store_true", help="全部责任区（PDF 另合成一个多页文件） every zone (PDF: also one multi-page patrol_maps.pdf)")
+    p.add_argument("--format", default="pdf", choices=["pdf", "png"], help="输出格式 output format (default pdf)")
+    p.add_argument("--paper", default="A4", choices=["A4", "A3"], help="纸张大小 paper size (default A4)")
+    p.add_argument("--out", default="patrol_maps", help="输出目录 output folder (default patrol_maps/)")
+    p.add_argument("--dpi", type=int, default=150, help="PNG 分辨率 resolution in dpi (default 150)")
+    p.add_argument("--as-of", help="判定超期的参照时间 reference time for overdue cases (default now)")
     p.set_defaults(func=cmd_maps)
 
 
@@ -62,7 +61,7 @@ def cmd_audit(args) -> int:
         if args.restore_zones:
             version = None if args.restore_zones == "latest" else int(args.restore_zones)
             v = restore_zones(ws, version)
-            print(f"已恢复责任区版本 {v}（恢复前的责任区已另存为 zones_history 新版本）")
+            info(f"已恢复责任区版本 restored zones version {v}（恢复前的责任区已另存为 zones_history 新版本）")
             return 0
         result = audit_workspace(ws, **_audit_kwargs(args))
         if args.fix_gaps:
@@ -74,7 +73,7 @@ def cmd_audit(args) -> int:
             for a in applied:
                 target = a["zone_id"] or "（无相邻责任区，未处理）"
                 print(f"死角 {a['gap_id']}  {a['area_m2']:.1f} ㎡ → {target}")
-            print(f"已修复，原责任区已备份到 zones_history；撤销：civgis audit {ws.path} --restore-zones")
+            info(f"已修复 fixed；原责任区已备份到 zones_history；撤销 undo: civgis audit {ws.path} --restore-zones")
             result = result_after
     except (WorkspaceError, ValueError) as exc:
         raise CliError(str(exc)) from None
@@ -137,6 +136,8 @@ def cmd_zones(args) -> int:
     from civgis.store.workspace import WorkspaceError  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
+    if args.csv:
+        output_path(args.csv)
     try:
         table = zone_summary(ws, as_of=args.as_of)
     except (WorkspaceError, ValueError) as exc:
@@ -150,7 +151,7 @@ def cmd_zones(args) -> int:
             shown[c] = shown[c].round(1)
     if args.csv:
         shown.rename(columns=columns_zh()).to_csv(args.csv, index=False, encoding="utf-8-sig")
-        print(f"已写出 {args.csv}（{len(shown)} 个责任区）")
+        info(f"已写出 written {args.csv}（{len(shown)} 个责任区 zones）")
         return 0
     cols = {c: h for c, h in columns_zh().items() if c in shown}
     print_table(shown.fillna("—"), columns=cols)
@@ -163,6 +164,7 @@ def cmd_maps(args) -> int:
     from civgis.store.workspace import WorkspaceError  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
+    output_path(args.out, folder=True)
     try:
         paths = render_patrol_maps(ws, None if args.all else args.zone, args.out, fmt=args.format, paper=args.paper,
                                    progress=True, as_of=args.as_of, dpi=args.dpi)
@@ -170,5 +172,5 @@ def cmd_maps(args) -> int:
         raise CliError(str(exc)) from None
     for p in paths:
         print(p)
-    print(f"已生成 {len(paths)} 个文件，位于 {args.out}", file=sys.stderr)
+    info(f"已生成 {len(paths)} 个文件 files written to {args.out}")
     return 0

@@ -99,7 +99,7 @@ from civgis.store.crs import choose_crs_for
 from civgis.store.importers import EXTENT_MARGIN_M, import_frame
 from civgis.store.workspace import Workspace, WorkspaceError
 
-__all__ = ["OSM_LAYERS", "SKIPPED", "REPAIRED", "HIGHWAY_CLASS", "HIGHWAY_SKIP_REASON", "DEFAULT_SKIP_REASON",
+__all__ = ["check_osm_file", "OSM_LAYERS", "SKIPPED", "REPAIRED", "HIGHWAY_CLASS", "HIGHWAY_SKIP_REASON", "DEFAULT_SKIP_REASON",
            "ALLEY_EXCLUDED", "SHOPPING_STREET_SUFFIXES", "GREEN_RANK", "PRIVATE_ACCESS",
            "NON_PUBLIC_TOILET_ACCESS", "OSMCONF", "REPORT_COLUMNS", "OsmImport", "read_osm", "parse_width",
            "map_roads", "map_green", "map_lamps", "map_toilets", "import_osm", "report_zh"]
@@ -197,6 +197,21 @@ class OsmImport:
 
 
 # ---------------------------------------------------------------------- reading
+def check_osm_file(path: Path) -> None:
+    """Refuse a file that is not an OpenStreetMap extract (PBF ``OSMHeader`` blob or ``<osm`` XML), naming it.
+
+    An ``.osm.pbf`` starts with a 4-byte header length and a BlobHeader whose type is
+    ``OSMHeader``; an ``.osm`` file is XML with an ``<osm`` root element.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    if b"OSMHeader" in head[:64] or (b"<osm" in head and b"<" in head[:64]):
+        return
+    raise ValueError(f"{path} 不是 OpenStreetMap 数据 is not an OpenStreetMap extract (.osm.pbf or .osm XML);"
+                     " download one from download.geofabrik.de or extract.bbbike.org, or import other"
+                     " formats with: civgis import WS LAYER FILE")
+
+
 def read_osm(path: str | os.PathLike, *, layers=OSM_LAYERS, park_size_ha=(10.0, 1.0),
              nested_share: float = 0.95) -> OsmImport:
     """Read an ``.osm.pbf`` (or ``.osm``) extract and map it to civgis layers (see module docstring).
@@ -218,6 +233,7 @@ def read_osm(path: str | os.PathLike, *, layers=OSM_LAYERS, park_size_ha=(10.0, 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"文件不存在 file not found: {path}")
+    check_osm_file(path)
     unknown = set(layers) - set(OSM_LAYERS)
     if unknown:
         raise ValueError(f"OSM 不能导入图层 {sorted(unknown)}; choose from {', '.join(OSM_LAYERS)}")
