@@ -172,40 +172,51 @@ def test_xlsx(ledger, tmp_path):
 
     path = tmp_path / "台账.xlsx"
     path.write_bytes(b"old")
-    write_ledger_xlsx(ledger, path)
+    write_ledger_xlsx(ledger, path, county="示范县", prepared_on=dt.date(2026, 4, 1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["台账.xlsx"]  # replaced, no temp file left
     wb = load_workbook(path)
     assert wb.sheetnames == ["汇总", "按类别", "按责任区", "按责任单位", "按月份", "超期案件"]
-    for ws in wb.worksheets:
-        assert ws.freeze_panes == "A2"
+    for ws in wb.worksheets:   # printed as a bureau prints: A4 landscape, title + header on every page, page N of M
+        assert ws.freeze_panes in ("A3", "B3")
+        assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "landscape"
+        assert ws.print_title_rows == "$1:$2"
+        assert ws.oddFooter.center.text == "第 &P 页 共 &N 页"
+        assert ws["A1"].value.replace("\n", "　") == f"示范县城市管理问题整改工作台账（{ws.title}）　统计截止：2026-03-31 23:59"
+        sign = [c.value for c in ws["A"] if isinstance(c.value, str) and c.value.startswith("制表人")]
+        assert sign == ["制表人：____________　　审核人：____________　　制表日期：2026-04-01"]
+    assert wb["汇总"].page_setup.fitToHeight == 1 and wb["汇总"].sheet_properties.pageSetUpPr.fitToPage
     cat = wb["按类别"]
-    header = [c.value for c in cat[1]]
-    assert header[:4] == ["案件类别", "案件类别代码", "案件数", "已结案"]
+    header = [c.value for c in cat[2]]
+    assert header[:5] == ["序号", "案件类别", "案件类别代码", "案件数", "已结案"]
     assert "结案率" in header and "结案用时中位数(天)" in header
-    assert cat["A2"].value == "暴露垃圾" and cat["B2"].value == "0102"
-    last = [c.value for c in cat[cat.max_row]]
-    assert last[0] == "合计" and last[2] == 9
-    rate = cat.cell(row=2, column=header.index("结案率") + 1)
+    assert cat["A3"].value == 1 and cat["B3"].value == "暴露垃圾" and cat["C3"].value == "0102"
+    last = [c.value for c in cat[cat.max_row - 2]]     # the sign-off line and a blank row follow the table
+    assert last[0] is None and last[1] == "合计" and last[3] == 9
+    assert [cat.cell(row=r, column=1).value for r in range(3, cat.max_row - 2)] == list(range(1, cat.max_row - 4))
+    assert cat["B3"].border.left.style == "thin" and cat.cell(row=cat.max_row - 2, column=4).border.bottom.style == "thin"
+    assert cat["B3"].font.name == "Noto Sans CJK SC" and cat.cell(row=cat.max_row - 2, column=2).font.b
+    assert cat.cell(row=cat.max_row - 2, column=2).font.name == "Noto Sans CJK SC"
+    rate = cat.cell(row=3, column=header.index("结案率") + 1)
     assert rate.value == pytest.approx(2 / 3) and rate.number_format == "0.0%"
-    assert cat.column_dimensions["A"].width >= 8
+    assert cat.column_dimensions["B"].width >= 8
     overdue = wb["超期案件"]
-    oh = [c.value for c in overdue[1]]
+    oh = [c.value for c in overdue[2]]
     assert "责任人" in oh and "处置时限" in oh
-    deadline = overdue.cell(row=2, column=oh.index("处置时限") + 1)
+    deadline = overdue.cell(row=3, column=oh.index("处置时限") + 1)
     assert isinstance(deadline.value, dt.datetime) and deadline.value == dt.datetime(2026, 2, 21, 12, 0)
     assert deadline.is_date and deadline.number_format.startswith("yyyy-mm-dd")
-    assert overdue.cell(row=2, column=oh.index("责任人") + 1).value == "王五"
-    month = wb["按月份"]["A2"]
+    assert overdue.cell(row=3, column=oh.index("责任人") + 1).value == "王五"
+    month = wb["按月份"]["B3"]
     assert month.value == dt.datetime(2025, 12, 1) and month.number_format == "yyyy-mm"
-    summary = {r[0].value: r[1].value for r in wb["汇总"].iter_rows(min_row=2) if r[0].value}
+    summary = {r[0].value: r[1].value for r in wb["汇总"].iter_rows(min_row=3) if r[0].value}
     assert summary["案件数"] == 9 and summary["超期未结"] == 3
     assert summary["统计截止时间"].date() == dt.date(2026, 3, 31)
 
     write_ledger_xlsx(ledger, path, include_cases=True)
     wb = load_workbook(path)
-    assert wb.sheetnames[-1] == "案件明细" and wb["案件明细"].max_row == 1 + 9
-    outcome_col = [c.value for c in wb["案件明细"][1]].index("办理结果") + 1
-    assert {wb["案件明细"].cell(row=i, column=outcome_col).value for i in range(2, 11)} == {
+    assert wb.sheetnames[-1] == "案件明细" and wb["案件明细"].max_row == 2 + 9 + 2
+    outcome_col = [c.value for c in wb["案件明细"][2]].index("办理结果") + 1
+    assert {wb["案件明细"].cell(row=i, column=outcome_col).value for i in range(3, 12)} == {
         "按期结案", "超期结案", "超期未结", "在办未超期"}
 
 

@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--as-of", dest="as_of", metavar="DATE",
                    help="统计截止日期 count up to YYYY-MM-DD (end of that day) or an ISO date-time; default: today")
     p.add_argument("--xlsx", metavar="FILE", help="写出可打印的 Excel 台账 write the printable Excel ledger to FILE")
+    p.add_argument("--county", metavar="NAME",
+                   help="台账标题中的县名（默认取建成区名称） county name in the titles (default: from built_up)")
     p.add_argument("--with-cases", action="store_true", help="在 .xlsx 中加入案件明细表 add the sheet of every case to the .xlsx")
     p.add_argument("--view", choices=["summary", *VIEWS, "overdue", "all"], default="summary",
                    help="显示哪张表 what to print (default summary: totals, units, categories, the 20 most overdue cases)")
@@ -53,7 +55,7 @@ def _show(df, keys: list[str]) -> None:
 
 def cmd_ledger(args) -> int:
     from civgis.analysis.ledger import HEADERS_ZH, ledger_workspace  # lazy: `civgis --help` 1 s, not 4 s
-    from civgis.render.ledger_xlsx import write_ledger_xlsx  # lazy: `civgis --help` 1 s, not 4 s
+    from civgis.render.ledger_xlsx import county_of, write_ledger_xlsx  # lazy: `civgis --help` 1 s, not 4 s
     from civgis.store.workspace import LayerMissingError  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
@@ -66,7 +68,10 @@ def cmd_ledger(args) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if args.xlsx:
-        path = write_ledger_xlsx(ledger, args.xlsx, include_cases=args.with_cases)
+        county = args.county
+        if county is None:
+            county = county_of(ws.read("built_up")["name"]) if ws.has("built_up") else ""
+        path = write_ledger_xlsx(ledger, args.xlsx, include_cases=args.with_cases, county=county)
         info(f"已写出台账 ledger written: {path}")
     if args.json:
         print_json(ledger.to_dict())

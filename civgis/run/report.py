@@ -26,7 +26,7 @@ import pandas as pd
 from civgis.analysis.zones import columns_zh
 from civgis.progress import progress as progress_bar
 from civgis.render.greening import write_outputs
-from civgis.render.ledger_xlsx import write_ledger_xlsx
+from civgis.render.ledger_xlsx import county_of, write_ledger_xlsx
 from civgis.render.printmaps import render_patrol_maps
 from civgis.render.report import county_overview_png, render_html
 from civgis.render.webmap import write_all_maps
@@ -175,7 +175,9 @@ def _zones(output: _Output, run: RunContext) -> dict:
 
 
 def _ledger(output: _Output, run: RunContext) -> dict:
-    path = write_ledger_xlsx(run.ledger, output.out / "ledger.xlsx")
+    built = run.layers.read_optional("built_up")
+    county = county_of(built["name"]) if built is not None and "name" in built else ""
+    path = write_ledger_xlsx(run.ledger, output.out / "ledger.xlsx", county=county)
     output.add(path)
     return run.ledger.to_dict() | {"xlsx": output.rel(path)}
 
