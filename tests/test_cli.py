@@ -93,9 +93,11 @@ def test_quiet_silences_messages_before_or_after_the_command(small_ws, tmp_path,
     assert (tmp_path / "a.geojson").exists() and (tmp_path / "b.geojson").exists()
 
 
-def test_verbose_is_accepted(small_ws):
+def test_verbose_adds_details_on_stderr(small_ws):
+    quiet = cli("layers", small_ws.path)
     r = cli("-v", "layers", small_ws.path)
-    assert r.returncode == 0 and "lamps" in r.stdout
+    assert r.returncode == 0 and r.stdout == quiet.stdout and "lamps" in r.stdout
+    assert "took" in r.stderr and "took" not in quiet.stderr
 
 
 USER_ERRORS = {

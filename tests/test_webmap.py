@@ -373,3 +373,21 @@ def test_cases_open_by_default_all_or_none(tmp_path):
 def test_map_file_names_keep_chinese_and_drop_unsafe_characters():
     assert webmap._safe_name("东城/01 <x>") == "东城_01_x"
     assert webmap._safe_name("../..") == "zone"
+
+
+def test_notebook_map_is_self_contained():
+    """Notebooks show maps from one self-contained page: Leaflet inlined, nothing from a CDN or lib/."""
+    import folium
+
+    from civgis.render.webmap import LIB_DIRNAME, notebook_map
+
+    m = folium.Map(location=[31.6, 117.0], zoom_start=14, tiles=None)
+    folium.CircleMarker([31.6, 117.0], radius=5, tooltip="<b>路灯</b>").add_to(m)
+    html = notebook_map(m, height=400)._repr_html_()
+    assert html.startswith("<iframe srcdoc=") and "height:400px" in html
+    page = notebook_map(m).html
+    assert not re.search(r"<(script|link|img|iframe)\b[^>]*\b(src|href)=\"(https?:)?//", page)   # nothing remote
+    assert f'src="{LIB_DIRNAME}/' not in page and f'href="{LIB_DIRNAME}/' not in page
+    leaflet_js = (Path(__file__).resolve().parent.parent / "civgis/render/assets/leaflet/leaflet.js").read_text()
+    assert leaflet_js[:200] in page and "data:image/png;base64," in page
+    assert "cdn.jsdelivr" in m._repr_html_()   # folium's own display would load from CDNs

@@ -16,10 +16,11 @@ import argparse
 import importlib
 import os
 import sys
+import time
 
 from civgis._version import version
 
-from ._common import CliError, describe_error, set_verbosity
+from ._common import CliError, describe_error, detail, set_verbosity
 
 __all__ = ["COMMAND_MODULES", "GLOBAL_OPTIONS", "build_parser", "main"]
 
@@ -67,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     set_verbosity(quiet=args.quiet, verbose=args.verbose)
     if args.quiet:
         os.environ["CIVGIS_PROGRESS"] = "0"
+    started = time.perf_counter()
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        detail(f"civgis {args.command}: 用时 {time.perf_counter() - started:.1f} 秒 took"
+               f" {time.perf_counter() - started:.1f} s, exit status {code}")
+        return code
     except KeyboardInterrupt:
         print("已中断 interrupted", file=sys.stderr)
         return 130

@@ -54,6 +54,7 @@ Examples
 
 from __future__ import annotations
 
+import base64
 import html as _html
 import json
 import re
@@ -81,7 +82,7 @@ __all__ = ["BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS",
            "OVERLAP_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
            "display_values", "zone_colours", "to_display_crs", "AUDIT_ALIASES", "load_map_layers",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
-           "save_map", "write_all_maps"]
+           "save_map", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps"]
 
 BASEMAPS = ("offline", "osm", "tianditu", "amap")
 
@@ -849,6 +850,40 @@ def save_map(m: folium.Map, path, *, offline: bool = True) -> Path:
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def self_contained_html(m: folium.Map) -> str:
+    """The offline page of a map as one string: Leaflet's script, stylesheet and images inlined.
+
+    Nothing in it points outside the page (no CDN, no ``lib/`` folder), so it shows the same in
+    a notebook opened offline, in JupyterLab or in a mail attachment.
+    """
+    html = _set_attribution_prefix(localise_html(m.get_root().render()), m)
+    leaflet = ASSETS_DIR / "leaflet"
+    css = re.sub(r"url\(images/([\w.-]+\.png)\)",
+                 lambda g: "url(data:image/png;base64,"
+                           + base64.b64encode((leaflet / "images" / g.group(1)).read_bytes()).decode() + ")",
+                 (leaflet / "leaflet.css").read_text(encoding="utf-8"))
+    js = (leaflet / "leaflet.js").read_text(encoding="utf-8").replace("</script", "<\\/script")
+    html = html.replace(f'<link rel="stylesheet" href="{LIB_DIRNAME}/leaflet/leaflet.css"/>', f"<style>{css}</style>")
+    return html.replace(f'<script src="{LIB_DIRNAME}/leaflet/leaflet.js"></script>', f"<script>{js}</script>")
+
+
+@dataclass
+class NotebookMap:
+    """A map shown in a notebook from its self-contained offline page (an ``<iframe srcdoc>``)."""
+
+    html: str
+    height: int = 520
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{_html.escape(self.html, quote=True)}" style="width:100%;height:{self.height}px;'
+                f'border:1px solid #ddd" sandbox="allow-scripts"></iframe>')
+
+
+def notebook_map(m: folium.Map, *, height: int = 520) -> NotebookMap:
+    """Show ``m`` in Jupyter without the internet: ``display(notebook_map(m))`` (folium's own display uses CDNs)."""
+    return NotebookMap(self_contained_html(m), height=height)
 
 
 def _set_attribution_prefix(html: str, m: folium.Map) -> str:
