@@ -64,8 +64,10 @@ def main():
     settings = QgsMapSettings()
     settings.setLayers(render_layers)
     extent = QgsRectangle()
-    for lyr in render_layers:
+    framing = [lyr for lyr in render_layers if lyr.name() == "built_up"] or render_layers
+    for lyr in framing:   # the built-up area fills the picture
         extent.combineExtentWith(lyr.extent())
+    extent.scale(1.05)
     settings.setDestinationCrs(render_layers[0].crs())
     settings.setExtent(extent)
     settings.setOutputSize(QSize(1400, 1100))
