@@ -37,6 +37,9 @@ GLOBAL_OPTIONS = [
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     for flags, text in GLOBAL_OPTIONS:
+        flags = tuple(f for f in flags if f not in parser._option_string_actions)   # a command's own --debug wins
+        if not flags:
+            continue
         parser.add_argument(*flags, action="store_true", help=text,
                             default=argparse.SUPPRESS if suppress else False)
 

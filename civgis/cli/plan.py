@@ -21,28 +21,28 @@ def _date(text: str) -> dt.date:
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "plan", help="达标路径：每个未达标指标需要做什么、在哪里、谁负责、何时完成",
+        "plan", help="达标路径：每个未达标指标需要做什么、在哪里、谁负责、何时完成 what each failing indicator needs, where, who, by when",
         description="达标路径：对每个未达标指标给出使其达标的最少措施（数量、位置、牵头单位、责任单位、责任人、完成时限），"
                     "并按 已达标(巩固)/可达标/难达标 分类。输出 整改任务清单.xlsx、措施地图和 plan.json。")
     p.add_argument("workspace", metavar="WS", help="工作空间 workspace (.gpkg)")
-    p.add_argument("--inspection-date", required=True, type=_date, metavar="D", help="迎检日期 YYYY-MM-DD（倒排工期的起点）")
-    p.add_argument("--as-of", type=_date, default=None, metavar="D", help="编制日期（默认今天）")
+    p.add_argument("--inspection-date", required=True, type=_date, metavar="D", help="迎检日期 inspection date YYYY-MM-DD（倒排工期的起点）")
+    p.add_argument("--as-of", type=_date, default=None, metavar="D", help="编制日期（默认今天） date of the plan (default today)")
     p.add_argument("--out", metavar="DIR", default=None, help="输出目录：整改任务清单.xlsx、达标路径.png/.html、plan.json")
-    p.add_argument("--json", action="store_true", help="以 JSON 输出")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出 print as JSON")
     p.add_argument("--what-if", metavar="COPY.gpkg", default=None,
                    help="将全部措施应用到工作空间的副本 COPY.gpkg（原工作空间不变），可再用 civgis indicators 检验")
-    p.add_argument("--debug", action="store_true", help="出错时显示完整的错误堆栈")
+    p.add_argument("--debug", action="store_true", help="出错时显示完整的错误堆栈 show the full traceback on errors")
     p.set_defaults(func=run_plan)
 
     s = sub.add_parser(
-        "snapshot", help="记录一次快照：指标、台账合计和整改任务状态（长效管理、限期销号）",
+        "snapshot", help="记录一次快照：指标、台账合计和整改任务状态（长效管理、限期销号） record a snapshot of indicators, ledger and tasks",
         description="在工作空间的历史表 plan_history 中记录指标表、台账合计和每项整改任务的状态（按数据判定已完成/已逾期/进行中）。")
     s.add_argument("workspace", metavar="WS", help="工作空间 workspace (.gpkg)")
-    s.add_argument("--date", type=_date, default=None, metavar="D", help="快照日期（默认今天）")
+    s.add_argument("--date", type=_date, default=None, metavar="D", help="快照日期（默认今天） snapshot date (default today)")
     s.add_argument("--inspection-date", type=_date, default=None, metavar="D",
                    help="首次快照尚无任务时用于编制计划的迎检日期（默认取目标文件 [plan] inspection_date）")
-    s.add_argument("--json", action="store_true", help="以 JSON 输出任务状态")
-    s.add_argument("--debug", action="store_true", help="出错时显示完整的错误堆栈")
+    s.add_argument("--json", action="store_true", help="以 JSON 输出任务状态 print the task states as JSON")
+    s.add_argument("--debug", action="store_true", help="出错时显示完整的错误堆栈 show the full traceback on errors")
     s.set_defaults(func=run_snapshot)
 
 
