@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
+import re
 import shutil
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -40,14 +44,22 @@ from pyproj import CRS
 from civgis._version import version
 from civgis.store.catalogue import LayerSpec, layer_spec, load_catalogue
 from civgis.store.crs import is_metric_projected
+from civgis.store.validate import Problem, ValidationError
 
-__all__ = ["META_TABLE", "WorkspaceError", "LayerMissingError", "Workspace", "apply_catalogue_dtypes"]
+__all__ = ["META_TABLE", "LOCK_WAIT_S", "WorkspaceError", "LockHeldError", "LayerMissingError", "Workspace", "apply_catalogue_dtypes"]
 
 META_TABLE = "civgis_meta"
+#: seconds a writer waits for another writer's lock before refusing (``civgis --wait``)
+LOCK_WAIT_S = 60.0
+_STAGING = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{32}\.tmp\.gpkg$")
 
 
 class WorkspaceError(Exception):
     """A workspace cannot do what was asked (missing file, layer, CRS …)."""
+
+
+class LockHeldError(WorkspaceError):
+    """Another writer holds the workspace lock longer than we were told to wait."""
 
 
 class LayerMissingError(WorkspaceError, KeyError):
@@ -88,7 +100,7 @@ class Workspace:
         meta = {"civgis_version": version(), "created": dt.datetime.now().isoformat(timespec="seconds")}
         if crs is not None:
             meta["crs"] = CRS.from_user_input(crs).to_wkt()
-        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
+        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.new.gpkg")
         try:
             _write_meta(tmp, meta)
             os.replace(tmp, path)
@@ -193,22 +205,39 @@ class Workspace:
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
-    def transaction(self):
+    def transaction(self, *, wait: float | None = None):
         """Stage changes in a copy of the file; commit by atomic rename, or discard on error.
 
         Yields the path of the staged copy; write to it with pyogrio/rasterio.
+
+        Before anything is touched the target (the symlink's target when the workspace is a
+        symlink) and its folder must be writable, else :class:`WorkspaceError`. The exclusive
+        lock ``.NAME.lock`` is waited for ``wait`` seconds (default :data:`LOCK_WAIT_S`, or the
+        ``CIVGIS_LOCK_WAIT`` environment variable that ``civgis --wait`` sets), with a message,
+        then refused. Under the lock stale staging copies of this workspace left by a killed
+        writer are removed. The staged copy is fsynced before the rename and the folder after it;
+        a staged copy that lost a layer of the original (a driver that recreated the file) is
+        refused.
         """
-        lock_path = self.path.with_name(f".{self.path.name}.lock")
-        with open(lock_path, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            staged = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
+        target = self.path.resolve()  # write through a symlink to the shared file
+        _check_writable(target)
+        lock_path = target.with_name(f".{target.name}.lock")
+        with _os_errors(target), open(lock_path, "a+") as lock:
+            _acquire_lock(lock, target, _lock_wait(wait))
+            _remove_stale_staging(target)
+            staged = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp.gpkg")
             try:
-                shutil.copy2(self.path, staged)
+                before = _vector_tables(target)
+                shutil.copy2(target, staged)
                 yield staged
-                pyogrio.list_layers(staged)  # the copy must still open as a GeoPackage
+                lost = before - _vector_tables(staged)
+                if lost:
+                    raise WorkspaceError(f"写入后图层丢失 the staged copy of {target.name} lost layers "
+                                         f"{', '.join(sorted(lost))}; nothing was changed")
                 with open(staged, "rb+") as fh:
                     os.fsync(fh.fileno())
-                os.replace(staged, self.path)
+                os.replace(staged, target)
+                _fsync_dir(target.parent)
             finally:
                 staged.unlink(missing_ok=True)
 
@@ -233,6 +262,7 @@ class Workspace:
         with self.transaction() as staged:
             if append and self.has(layer):
                 existing = pyogrio.read_dataframe(self.path, layer=layer)
+                _refuse_stored_ids(layer, spec, existing, out)
                 out = pd.concat([existing, out], ignore_index=True)
                 out = gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
             pyogrio.write_dataframe(out, staged, layer=layer, driver="GPKG",
@@ -328,6 +358,107 @@ def _check_metric(crs) -> None:
         raise WorkspaceError(
             f"工作空间坐标系必须是投影坐标系（米） the workspace CRS must be projected in metres, not {CRS.from_user_input(crs).name}"
         )
+
+
+def _check_writable(target: Path) -> None:
+    """Refuse before touching anything when the file or its folder cannot be written."""
+    if not target.exists():
+        raise WorkspaceError(f"工作空间不存在 workspace not found: {target}")
+    if not os.access(target, os.W_OK):
+        raise WorkspaceError(f"工作空间文件只读 workspace {target} is read-only; nothing was changed — "
+                             f"make it writable (chmod u+w) or work on a copy")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise WorkspaceError(f"工作空间所在文件夹只读 the folder {target.parent} is read-only (the change is staged "
+                             f"beside the file); nothing was changed — make the folder writable or move the workspace")
+
+
+def _lock_wait(wait: float | None) -> float:
+    if wait is not None:
+        return float(wait)
+    env = os.environ.get("CIVGIS_LOCK_WAIT")
+    return float(env) if env else LOCK_WAIT_S
+
+
+def _acquire_lock(lock, target: Path, wait_s: float) -> None:
+    """Take the exclusive lock; tell the user once when another writer holds it, refuse after ``wait_s``."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        print(f"工作空间 {target.name} 正被另一写入进程（pid {holder}）锁定，最多等待 {wait_s:g} 秒 "
+              f"waiting for the lock held by pid {holder}…", file=sys.stderr, flush=True)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockHeldError(
+                        f"工作空间 {target.name} 被 pid {holder} 锁定超过 {wait_s:g} 秒，未做任何修改 "
+                        f"the workspace is locked by another writer (pid {holder}); nothing was changed — "
+                        f"retry when it finishes or give a longer --wait SECONDS") from None
+                time.sleep(0.05)
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Under the lock no transaction is running: staging copies of ``target`` we own are leftovers."""
+    uid = os.getuid()
+    for path in target.parent.glob(f".{glob_escape(target.stem)}.*.tmp.gpkg"):
+        match = _STAGING.match(path.name)
+        if match and match["stem"] == target.stem:
+            with contextlib.suppress(OSError):
+                if path.stat().st_uid == uid:
+                    path.unlink()
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _vector_tables(path: Path) -> set[str]:
+    return {str(name) for name, _ in pyogrio.list_layers(path)}
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _os_errors(target: Path):
+    """A full disk or a permission error while staging becomes one clear line."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise WorkspaceError(f"磁盘空间不足 no space left on the disk of {target.parent} (the change needs a "
+                                 f"copy of {target.name}); nothing was changed — free some space and retry") from exc
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise WorkspaceError(f"无法写入 cannot write beside {target}: {exc.strerror}; nothing was changed") from exc
+        raise
+
+
+def _refuse_stored_ids(layer: str, spec: LayerSpec, existing: pd.DataFrame, new: pd.DataFrame) -> None:
+    """``--append`` under the lock: ids already stored (perhaps by a concurrent append) are refused."""
+    if not spec.id_field or spec.id_field not in existing or spec.id_field not in new:
+        return
+    stored = set(existing[spec.id_field].dropna().astype(str))
+    clash = new[spec.id_field].dropna().astype(str)
+    clash = clash[clash.isin(stored)]
+    if len(clash):
+        raise ValidationError([Problem(layer, value, spec.id_field, "duplicate_id",
+                                       f"编号已存在于工作空间 id {value!r} is already stored",
+                                       "--append refuses repeated ids; import without --append to replace the layer")
+                               for value in clash.unique()[:50]])
 
 
 def _write_meta(path: Path, meta: dict[str, str]) -> None:
