@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 — the promise: one line, never a traceback, unless --debug
         if debug:
             traceback.print_exc()
-        print(f"错误 error: {_one_line(exc)} (civgis {args.command}; add --debug for the traceback)",
-              file=sys.stderr)
+        source = getattr(args, "file", None)
+        where = f"无法处理文件 cannot process {source}: " if source else ""
+        print(f"错误 error: {where}{_one_line(exc)} (civgis {args.command}; nothing was changed; "
+              f"add --debug for the traceback)", file=sys.stderr)
         return 1
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 from openpyxl import Workbook
 
 from civgis.analysis.ledger import HEADERS_ZH, Ledger, MEASURES, OUTCOME_ZH, SHEETS_ZH
+from civgis.store.inert import inert_workbook
 
 __all__ = ["write_ledger_xlsx", "DEFINITIONS_ZH"]
 
@@ -47,6 +48,7 @@ def write_ledger_xlsx(ledger: Ledger, path: str | os.PathLike, *, title: str = "
         _cases_sheet(wb, ledger)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.xlsx")
+    inert_workbook(wb)  # a case id like =HYPERLINK(…) stays text
     try:
         wb.save(tmp)
         os.replace(tmp, path)
