@@ -334,7 +334,8 @@ def test_kill_9_at_random_moments_leaves_before_or_after(tmp_path):
 # ---------------------------------------------------------------------- bad files, one line each
 def _bad_inputs(folder: Path) -> dict[str, tuple[str, Path]]:
     """name → (layer, file) of the catalogue of bad inputs."""
-    good = lamps([f"G{i}" for i in range(20)]).to_crs(4326)
+    good = gpd.GeoDataFrame({"lamp_id": [f"G{i}" for i in range(20)], "status": ["working"] * 20},
+                            geometry=[Point(110.0 + 0.001 * i, 27.1) for i in range(20)], crs=4326)
     files: dict[str, tuple[str, Path]] = {}
 
     def put(name, layer, suffix, data: bytes):
@@ -399,18 +400,20 @@ def test_every_bad_file_is_refused_in_one_line_naming_it(tmp_path):
     before = sha(ws.path)
     folder = tmp_path / "bad"
     folder.mkdir()
-    tally = {"refused clearly": [], "traceback": [], "accepted": []}
+    tally = {"refused clearly": [], "unclear": [], "traceback": [], "accepted": []}
     for name, (layer, path) in _bad_inputs(folder).items():
         res = run_cli("import", ws.path, layer, path, timeout=120)
         if res.returncode == 0:
             tally["accepted"].append(name)
         elif "Traceback" in res.stderr or not res.stderr.startswith("错误"):
             tally["traceback"].append((name, res.stderr[-300:]))
-        else:
-            assert path.name in res.stderr or path.stem in res.stderr or "要素" in res.stderr, (name, res.stderr)
+        elif path.name in res.stderr or "要素" in res.stderr:  # the file, or the feature of the layer
             tally["refused clearly"].append(name)
+        else:
+            tally["unclear"].append((name, res.stderr))
     print({k: len(v) for k, v in tally.items()})
-    assert tally["traceback"] == [] and tally["accepted"] == [], tally
+    assert tally["traceback"] == tally["accepted"] == tally["unclear"] == [], tally
+    assert len(tally["refused clearly"]) == len(_bad_inputs(folder))
     assert sha(ws.path) == before
 
 
@@ -439,3 +442,49 @@ def test_xlsx_text_ids_and_codes_keep_their_leading_zeros(tmp_path):
     assert stored["case_id"].tolist() == ["000123", "000124"]
     assert stored["category"].tolist() == ["0102", "0201"]
     assert stored["reported_at"].tolist() == [pd.Timestamp("2026-03-01 08:00"), pd.Timestamp("2026-03-02")]
+
+
+def _problems(layer: str, **columns) -> list[tuple[str, str]]:
+    from civgis.store.validate import check
+
+    n = len(next(iter(columns.values())))
+    gdf = gpd.GeoDataFrame(columns, geometry=[Point(110.0 + 0.001 * i, 27.1) for i in range(n)], crs=4326)
+    _, problems, _ = check(gdf, layer, as_of=pd.Timestamp("2026-06-01"))
+    return sorted({(p.code, p.field) for p in problems if p.severity == "error"})
+
+
+def test_ambiguous_dates_are_refused_with_the_accepted_formats():
+    case = dict(case_id=["C1", "C2", "C3", "C4"], category=["0102"] * 4, status=["open"] * 4,
+                deadline=["2026-05-30"] * 4)
+    assert _problems("inspections", reported_at=["26-03-01", "03/01/26", "2026-03-01", "2026年3月1日 08:30"],
+                     **case) == [("bad_date", "reported_at")]
+    from civgis.store.validate import conform
+
+    gdf = gpd.GeoDataFrame({"reported_at": ["26-03-01", "2026年3月1日 08:30"]}, geometry=[Point(0, 0)] * 2, crs=4326)
+    conformed, problems = conform(gdf, "inspections")
+    assert [p.feature for p in problems] == ["第1行"] and "YYYY-MM-DD" in problems[0].hint
+    assert conformed["reported_at"].tolist()[1] == pd.Timestamp("2026-03-01 08:30")
+
+
+def test_control_characters_and_unusable_numbers_are_refused():
+    assert _problems("toilets", toilet_id=["T1", "T2"], name=["公厕\x00北", "多行\n地址"]) == [
+        ("control_character", "name")]
+    found = _problems("residential", res_id=["R1", "R2", "R3"], population=["1e30", "inf", "1200"])
+    assert [p for p in found if p[1] == "population"] == [("out_of_range", "population")]
+
+
+def test_case_life_cycle_is_checked():
+    rows = dict(case_id=["ok", "closed_early", "deadline_early", "closed_no_date", "open_closed", "future"],
+                category=["0102"] * 6,
+                reported_at=["2026-03-02", "2026-03-02", "2026-03-02", "2026-03-02", "2026-03-02", "2099-03-02"],
+                deadline=["2026-03-03", "2026-03-03", "2026-03-01", "2026-03-03", "2026-03-03", "2099-03-03"],
+                closed_at=["2026-03-02 18:00", "2026-03-01", None, None, "2026-03-02", None],
+                status=["closed", "closed", "open", "closed", "open", "open"])
+    from civgis.store.validate import check
+
+    gdf = gpd.GeoDataFrame(rows, geometry=[Point(110.0, 27.1)] * 6, crs=4326)
+    _, problems, _ = check(gdf, "inspections", as_of=pd.Timestamp("2026-06-01"))
+    found = sorted((p.feature, p.code) for p in problems if p.severity == "error")
+    assert found == [("closed_early", "closed_before_reported"), ("closed_no_date", "closed_without_date"),
+                     ("deadline_early", "deadline_before_reported"), ("future", "date_in_future"),
+                     ("open_closed", "open_with_closed_at")]
