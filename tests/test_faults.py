@@ -488,3 +488,18 @@ def test_case_life_cycle_is_checked():
     assert found == [("closed_early", "closed_before_reported"), ("closed_no_date", "closed_without_date"),
                      ("deadline_early", "deadline_before_reported"), ("future", "date_in_future"),
                      ("open_closed", "open_with_closed_at")]
+
+
+def test_demo_refuses_a_folder_holding_someone_elses_workspace(tmp_path):
+    ws = make_ws(tmp_path)
+    before = sha(ws.path)
+    res = run_cli("demo", "--out", tmp_path, "--no-patrol-maps")
+    assert res.returncode == 1 and "不是演示生成" in res.stderr and "Traceback" not in res.stderr, res.stderr
+    assert sha(ws.path) == before and not (tmp_path / "raw").exists()
+
+
+def test_demo_recognises_its_own_workspace(demo_ws, tmp_path):
+    from civgis.cli.report import made_by_demo
+
+    assert made_by_demo(demo_ws.path, demo_ws.path.parent)
+    assert not made_by_demo(make_ws(tmp_path).path, tmp_path)
