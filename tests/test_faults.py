@@ -503,3 +503,58 @@ def test_demo_recognises_its_own_workspace(demo_ws, tmp_path):
 
     assert made_by_demo(demo_ws.path, demo_ws.path.parent)
     assert not made_by_demo(make_ws(tmp_path).path, tmp_path)
+
+
+# ---------------------------------------------------------------------- import-osm
+from test_osm import pbf  # noqa: E402,F401 — the hand-built extract fixture
+
+
+def test_truncated_pbf_is_refused_before_anything_is_written(pbf, tmp_path):
+    from civgis.store.osm import import_osm
+
+    data = pbf.read_bytes()
+    for cut in (len(data) - 1, len(data) // 2, 10):
+        bad = tmp_path / f"cut{cut}.osm.pbf"
+        bad.write_bytes(data[:cut])
+        with pytest.raises(ValueError, match="truncated or corrupt"):
+            import_osm(tmp_path / "w.gpkg", bad)
+    res = run_cli("import-osm", tmp_path / "cli.gpkg", tmp_path / f"cut{len(data) // 2}.osm.pbf")
+    assert res.returncode == 1 and "不完整" in res.stderr and "Traceback" not in res.stderr, res.stderr
+
+
+def test_import_osm_asks_before_replacing_a_layer_with_data(pbf, tmp_path):
+    from civgis.store.osm import import_osm
+
+    ws = Workspace.create(tmp_path / "w.gpkg", crs=4527)
+    curated = lamps(["CUR1", "CUR2"]).assign(status=["broken", "working"])
+    curated = curated.set_geometry(gpd.points_from_xy([39_500_000.0] * 2, [3_000_000.0, 3_000_010.0]), crs=4527)
+    ws.write("lamps", curated)
+    before = sha(ws.path)
+    with pytest.raises(WorkspaceError, match="--replace lamps"):
+        import_osm(ws, pbf)
+    assert sha(ws.path) == before
+    import_osm(ws, pbf, replace=["lamps"])
+    assert "CUR1" not in ws.read("lamps")["lamp_id"].tolist() and ws.has("roads")
+
+
+def test_import_osm_is_one_transaction(pbf, tmp_path, monkeypatch):
+    from civgis.store import osm
+
+    ws = Workspace.create(tmp_path / "w.gpkg", crs=4527)
+    before = sha(ws.path)
+    real = osm.import_frame
+
+    def fail_on_lamps(ws_, name, gdf, **kwargs):
+        if name == "lamps":
+            raise ValidationError([])
+        return real(ws_, name, gdf, **kwargs)
+
+    monkeypatch.setattr(osm, "import_frame", fail_on_lamps)
+    with pytest.raises(ValidationError):
+        osm.import_osm(ws, pbf)
+    assert sha(ws.path) == before and Workspace(ws.path).layers() == []  # roads and green were not kept
+    monkeypatch.undo()
+    result = osm.import_osm(ws, pbf)
+    assert set(ws.layers()) == {"roads", "green", "lamps", "toilets"}
+    assert [e["layer"] for e in ws.log()] == ["roads", "green", "lamps", "toilets"]  # one commit, every entry
+    assert result.crs == "EPSG:4527"

@@ -80,6 +80,7 @@ class Workspace:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._staged: Path | None = None  # the open transaction's copy: reads and writes go there
         if not self.path.exists():
             raise WorkspaceError(
                 f"工作空间不存在 workspace not found: {self.path}. Create it with: civgis init {self.path}"
@@ -112,10 +113,14 @@ class Workspace:
     def open_or_create(cls, path, crs=None) -> "Workspace":
         return cls.create(path, crs=crs, exist_ok=True)
 
+    @property
+    def _source(self) -> Path:
+        return self._staged if self._staged is not None else self.path
+
     # ------------------------------------------------------------------ metadata
     def meta(self) -> dict[str, str]:
         try:
-            df = pyogrio.read_dataframe(self.path, layer=META_TABLE, read_geometry=False)
+            df = pyogrio.read_dataframe(self._source, layer=META_TABLE, read_geometry=False)
         except Exception:
             return {}
         return dict(zip(df["key"].astype(str), df["value"].astype(str)))
@@ -132,7 +137,7 @@ class Workspace:
     # ------------------------------------------------------------------ reading
     def layers(self) -> list[str]:
         """Catalogue layers stored here (vector tables and the canopy raster)."""
-        stored = {str(name) for name, _ in pyogrio.list_layers(self.path)}
+        stored = {str(name) for name, _ in pyogrio.list_layers(self._source)}
         names = [n for n in load_catalogue() if n in stored]
         if self.raster_uri("canopy") is not None:
             names.append("canopy")
@@ -141,7 +146,7 @@ class Workspace:
     def has(self, layer: str) -> bool:
         if layer_spec(layer).kind == "raster":
             return self.raster_uri(layer) is not None
-        return layer in {str(name) for name, _ in pyogrio.list_layers(self.path)}
+        return layer in {str(name) for name, _ in pyogrio.list_layers(self._source)}
 
     def read(self, layer: str, *, columns: list[str] | None = None, bbox=None) -> gpd.GeoDataFrame:
         """A stored vector layer as a GeoDataFrame in the workspace CRS, with catalogue dtypes."""
@@ -150,7 +155,7 @@ class Workspace:
             raise WorkspaceError(f"{layer} is a raster layer; open it with rasterio.open(ws.raster_uri({layer!r}))")
         if not self.has(layer):
             raise LayerMissingError(self, layer)
-        gdf = pyogrio.read_dataframe(self.path, layer=layer, columns=columns, bbox=bbox)
+        gdf = pyogrio.read_dataframe(self._source, layer=layer, columns=columns, bbox=bbox)
         return apply_catalogue_dtypes(gdf, spec)
 
     def read_optional(self, layer: str, **kwargs) -> gpd.GeoDataFrame | None:
@@ -160,7 +165,7 @@ class Workspace:
         """A GDAL/rasterio path to a stored raster table, or None when there is none."""
         import rasterio
 
-        uri = f"GPKG:{self.path}:{layer}"
+        uri = f"GPKG:{self._source}:{layer}"
         try:
             with rasterio.open(uri):
                 return uri
@@ -171,7 +176,7 @@ class Workspace:
         """(minx, miny, maxx, maxy) of the built-up area (else of all layers), in the workspace CRS."""
         bounds = None
         for layer in (["built_up"] if self.has("built_up") else [n for n in self.layers() if n != "canopy"]):
-            info = pyogrio.read_info(self.path, layer=layer, force_total_bounds=True)
+            info = pyogrio.read_info(self._source, layer=layer, force_total_bounds=True)
             b = info.get("total_bounds")
             if b is None or not np.all(np.isfinite(b)):
                 continue
@@ -195,7 +200,7 @@ class Workspace:
                                      crs=f"EPSG:{src.crs.to_epsg()}" if src.crs else "",
                                      extent=tuple(round(v, 1) for v in src.bounds)))
                 continue
-            info = pyogrio.read_info(self.path, layer=name, force_total_bounds=True)
+            info = pyogrio.read_info(self._source, layer=name, force_total_bounds=True)
             b = info.get("total_bounds")
             rows.append(dict(layer=name, title_zh=spec.title_zh, count=int(info["features"]),
                              geometry=info["geometry_type"],
@@ -208,7 +213,9 @@ class Workspace:
     def transaction(self, *, wait: float | None = None):
         """Stage changes in a copy of the file; commit by atomic rename, or discard on error.
 
-        Yields the path of the staged copy; write to it with pyogrio/rasterio.
+        Yields the path of the staged copy; write to it with pyogrio/rasterio. While it is open,
+        this workspace's reads and writes (``ws.write`` …) see and change the staged copy, so
+        several writes nest into one transaction (``import-osm`` commits all its layers or none).
 
         Before anything is touched the target (the symlink's target when the workspace is a
         symlink) and its folder must be writable, else :class:`WorkspaceError`. The exclusive
@@ -219,6 +226,9 @@ class Workspace:
         a staged copy that lost a layer of the original (a driver that recreated the file) is
         refused.
         """
+        if self._staged is not None:  # nested: part of the open transaction, committed with it
+            yield self._staged
+            return
         target = self.path.resolve()  # write through a symlink to the shared file
         _check_writable(target)
         lock_path = target.with_name(f".{target.name}.lock")
@@ -229,7 +239,11 @@ class Workspace:
             try:
                 before = _vector_tables(target)
                 shutil.copy2(target, staged)
-                yield staged
+                self._staged = staged
+                try:
+                    yield staged
+                finally:
+                    self._staged = None
                 lost = before - _vector_tables(staged)
                 if lost:
                     raise WorkspaceError(f"写入后图层丢失 the staged copy of {target.name} lost layers "
@@ -261,7 +275,7 @@ class Workspace:
         out = _prepare_for_gpkg(gdf, spec)
         with self.transaction() as staged:
             if append and self.has(layer):
-                existing = pyogrio.read_dataframe(self.path, layer=layer)
+                existing = pyogrio.read_dataframe(self._source, layer=layer)
                 _refuse_stored_ids(layer, spec, existing, out)
                 out = pd.concat([existing, out], ignore_index=True)
                 out = gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
