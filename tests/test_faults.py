@@ -485,9 +485,9 @@ def test_case_life_cycle_is_checked():
     gdf = gpd.GeoDataFrame(rows, geometry=[Point(110.0, 27.1)] * 6, crs=4326)
     _, problems, _ = check(gdf, "inspections", as_of=pd.Timestamp("2026-06-01"))
     found = sorted((p.feature, p.code) for p in problems if p.severity == "error")
-    assert found == [("closed_early", "closed_before_reported"), ("closed_no_date", "closed_without_date"),
+    assert found == [("closed_early", "closed_before_reported"), ("closed_no_date", "closed_without_time"),
                      ("deadline_early", "deadline_before_reported"), ("future", "date_in_future"),
-                     ("open_closed", "open_with_closed_at")]
+                     ("open_closed", "open_with_close_time")]
 
 
 def test_demo_refuses_a_folder_holding_someone_elses_workspace(tmp_path):
