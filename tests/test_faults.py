@@ -34,7 +34,7 @@ from civgis.store.validate import ValidationError
 from civgis.store.workspace import LockHeldError, Workspace, WorkspaceError
 
 ROOT = Path(__file__).resolve().parent.parent
-X0, Y0 = 500_000.0, 3_000_000.0
+X0, Y0 = 39_500_000.0, 3_000_000.0  # CGCS2000 GK zone 39 (EPSG:4527) easting carries the zone
 TEST_USER = "civgis-faults"
 
 
@@ -173,7 +173,7 @@ APPEND_CHILD = textwrap.dedent("""
     from civgis.store.workspace import Workspace
     ws = Workspace(sys.argv[1])
     gdf = gpd.GeoDataFrame({"lamp_id": ["D1", "D2", "D3"], "status": ["working"] * 3},
-                           geometry=[Point(500000 + i, 3000010) for i in range(3)], crs=4527)
+                           geometry=[Point(39500000 + i, 3000010) for i in range(3)], crs=4527)
     while time.time() < float(sys.argv[2]):
         time.sleep(0.001)
     try:
@@ -296,7 +296,7 @@ KILL_CHILD = textwrap.dedent("""
     from civgis.store.workspace import Workspace
     ws = Workspace(sys.argv[1])
     gdf = gpd.GeoDataFrame({"lamp_id": [f"K{i}" for i in range(3000)], "status": ["working"] * 3000},
-                           geometry=[Point(500000 + i, 3000010) for i in range(3000)], crs=4527)
+                           geometry=[Point(39500000 + i, 3000010) for i in range(3000)], crs=4527)
     print("ready", flush=True)
     import_frame(ws, "lamps", gdf)
     print("done", flush=True)
@@ -434,7 +434,7 @@ def test_xlsx_text_ids_and_codes_keep_their_leading_zeros(tmp_path):
     src = tmp_path / "cases.xlsx"
     pd.DataFrame({"case_id": ["000123", "000124"], "category": ["0102", "0201"],
                   "reported_at": ["2026-03-01 08:00", "2026-03-02"], "deadline": ["2026-03-03", "2026-03-04"],
-                  "status": ["open", "open"], "lon": [110.0, 110.001], "lat": [27.1, 27.1]}).to_excel(src, index=False)
+                  "status": ["open", "open"], "lon": [117.0, 117.001], "lat": [27.1, 27.1]}).to_excel(src, index=False)
     from civgis.store.importers import import_file
 
     import_file(ws, "inspections", src)
@@ -527,7 +527,9 @@ def test_import_osm_asks_before_replacing_a_layer_with_data(pbf, tmp_path):
 
     ws = Workspace.create(tmp_path / "w.gpkg", crs=4527)
     curated = lamps(["CUR1", "CUR2"]).assign(status=["broken", "working"])
-    curated = curated.set_geometry(gpd.points_from_xy([39_500_000.0] * 2, [3_000_000.0, 3_000_010.0]), crs=4527)
+    from test_osm import X0 as OSM_X0, Y0 as OSM_Y0
+
+    curated = curated.set_geometry(gpd.points_from_xy([39_000_000 + OSM_X0] * 2, [OSM_Y0, OSM_Y0 + 10]), crs=4527)
     ws.write("lamps", curated)
     before = sha(ws.path)
     with pytest.raises(WorkspaceError, match="--replace lamps"):
