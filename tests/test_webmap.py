@@ -371,10 +371,14 @@ def test_cases_open_by_default_all_or_none(tmp_path):
 
 
 def test_map_file_names_keep_chinese_and_drop_unsafe_characters():
-    assert webmap._safe_name("东城/01 <x>") == "东城_01_x"
-    assert webmap._safe_name("../..") == "zone"
+    import hashlib
 
+    def tag(text):  # independent: 8 hex digits of the id's SHA-1 tell changed ids apart
+        return hashlib.sha1(text.encode()).hexdigest()[:8]
 
+    assert webmap._safe_name("东城/01 <x>") == f"东城_01_x-{tag('东城/01 <x>')}"
+    assert webmap._safe_name("../..") == f"zone-{tag('../..')}"
+    assert webmap._safe_name("Z01") == "Z01"
 def test_notebook_map_is_self_contained():
     """Notebooks show maps from one self-contained page: Leaflet inlined, nothing from a CDN or lib/."""
     import folium

@@ -33,6 +33,8 @@ GLOBAL_OPTIONS = [
     (("-v", "--verbose"), "详细：显示更多过程信息 verbose: more details on standard error"),
     (("--debug",), "出错时显示完整的 Python 调用栈 show the full traceback on errors"),
 ]
+#: ``--wait SECONDS`` (how long a writer waits for a held workspace lock, default 60) is taken off
+#: the command line before parsing, so it too works before or after the sub-command.
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
@@ -63,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; any error ends in one line naming what went wrong (``--debug``: the traceback)."""
+    argv, wait = _global_options(list(sys.argv[1:] if argv is None else argv))
+    if wait is not None:
+        os.environ["CIVGIS_LOCK_WAIT"] = str(wait)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -85,3 +91,20 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"错误 error: {describe_error(exc)}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, CliError) else 1
+
+
+def _global_options(argv: list[str]) -> tuple[list[str], float | None]:
+    """``--wait SECONDS`` is accepted anywhere on the line (before or after the command)."""
+    wait, rest = None, []
+    it = iter(argv)
+    for item in it:
+        if item == "--wait" or item.startswith("--wait="):
+            value = item.partition("=")[2] or next(it, "")
+            try:
+                wait = float(value)
+            except ValueError:
+                print(f"错误 error: --wait 需要秒数 needs SECONDS, not {value!r}", file=sys.stderr)
+                raise SystemExit(2) from None
+        else:
+            rest.append(item)
+    return rest, wait

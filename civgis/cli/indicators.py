@@ -140,6 +140,7 @@ def csv_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def write_xlsx(table: pd.DataFrame, path, targets=None) -> None:
     """The table as an Excel workbook with Chinese headers: 全县指标, 责任区指标, 目标与依据."""
+    from civgis.store.inert import inert_workbook  # lazy: `civgis --help` 1 s, not 4 s
     out = table.copy()
     out["passed"] = [passed_zh(p) for p in out["passed"].astype(object).where(out["passed"].notna(), None)]
     out["value"] = out["value"].astype(object).where(out["value"].notna(), "无数据")   # missing is not a blank or 0
@@ -151,6 +152,7 @@ def write_xlsx(table: pd.DataFrame, path, targets=None) -> None:
             rows = [{"指标代码": k, "目标值": t.target, "比较": t.comparison, "标准依据": t.standard, "核实状态": t.status,
                      "责任单位": t.responsible_unit} for k, t in targets.targets.items()]
             pd.DataFrame(rows).to_excel(xl, sheet_name="目标与依据", index=False)
+        inert_workbook(xl.book)  # user text (zone names) never becomes a formula
         for ws in xl.book.worksheets:
             for col in ws.columns:
                 width = max(len(str(c.value or "")) for c in col)
@@ -173,7 +175,9 @@ def run(args) -> int:
                 json.dump(records(table), fh, ensure_ascii=False, indent=2, default=_json_default)
         return 0
     if args.csv is not None:
-        out = csv_table(table)
+        from civgis.store.inert import inert_frame  # lazy: `civgis --help` 1 s, not 4 s
+
+        out = inert_frame(csv_table(table))  # a zone name like =HYPERLINK(…) stays text
         if args.csv == "-":
             out.to_csv(sys.stdout, index=False)
         else:

@@ -17,6 +17,9 @@ def register(sub) -> None:
     p.add_argument("--crs", help="新工作空间的投影坐标系 projected metric CRS for a new workspace (default: chosen from the extract)")
     p.add_argument("--layers", default="roads,green,lamps,toilets",
                    help="要导入的图层（逗号分隔） comma-separated subset of roads,green,lamps,toilets")
+    p.add_argument("--replace", action="append", default=[], metavar="LAYER",
+                   help="允许用 OSM 数据替换已有数据的图层 allow replacing a stored layer that holds data "
+                        "(repeat, or comma-separated)")
     p.add_argument("--json", action="store_true", help="以 JSON 输出结果 print the result as JSON")
     p.set_defaults(func=cmd_import_osm)
 
@@ -32,9 +35,10 @@ def cmd_import_osm(args) -> int:
     if unknown or not layers:
         raise CliError(f"--layers 只能是 {', '.join(OSM_LAYERS)} 中的图层, not {', '.join(unknown) or '(none)'}")
     try:
-        result = import_osm(args.workspace, args.file, crs=args.crs, layers=layers)
+        replace = [x.strip() for item in args.replace for x in item.split(",") if x.strip()]
+        result = import_osm(args.workspace, args.file, crs=args.crs, layers=layers, replace=replace)
     except ValidationError as exc:
-        raise CliError(f"导入失败 OSM import refused ({args.file})\n{exc}") from None
+        raise CliError(f"导入失败，工作空间未改动 OSM import refused, workspace unchanged ({args.file})\n{exc}") from None
     except (WorkspaceError, FileNotFoundError, ValueError, KeyError) as exc:
         raise CliError(str(exc).strip("'\"")) from None
     if args.json:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
-from ._common import info, open_workspace, output_path
+from ._common import CliError, info, open_workspace, output_path
 from .data import WS_HELP
 
-__all__ = ["register", "cmd_report", "cmd_demo"]
+__all__ = ["register", "cmd_report", "cmd_demo", "made_by_demo"]
 
 
 def register(sub) -> None:
@@ -44,7 +45,11 @@ def cmd_demo(args) -> int:
 
     out = output_path(args.out, folder=True)
     workspace_path = out / "county.gpkg"
-    if workspace_path.exists():
+    if workspace_path.exists() or workspace_path.is_symlink():
+        if not made_by_demo(workspace_path, out):
+            raise CliError(f"{out} 中已有不是演示生成的工作空间 county.gpkg，未做任何改动 "
+                           f"{workspace_path} is a workspace the demo did not make; nothing was changed — "
+                           f"choose another --out folder")
         workspace_path.unlink()  # the demo is rebuilt from its raw files every time
     info(f"1/3 生成演示县数据并导入 building the demo county into {workspace_path} …")
     ws = build_demo_workspace(out, seed=args.seed, progress=True)
@@ -58,6 +63,21 @@ def cmd_demo(args) -> int:
                           patrol_maps=not args.no_patrol_maps, progress=True, validation=problems)
     _print_written(result)
     return 0
+
+
+def made_by_demo(workspace_path: Path, out: Path) -> bool:
+    """True when every import in the workspace's log came from the demo's own ``out/raw`` files."""
+    from civgis.store.workspace import Workspace  # lazy: `civgis --help` 1 s, not 4 s
+
+    if workspace_path.is_symlink():
+        return False
+    try:
+        log = Workspace(workspace_path).log()
+    except Exception:  # noqa: BLE001 — unreadable: certainly not ours to delete
+        return False
+    raw = (out / "raw").resolve()
+    sources = [entry.get("source") for entry in log]
+    return bool(log) and all(src and Path(src).resolve().is_relative_to(raw) for src in sources)
 
 
 def _print_written(result) -> None:

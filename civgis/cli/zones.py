@@ -133,6 +133,7 @@ def _print_audit(result) -> None:
 
 def cmd_zones(args) -> int:
     from civgis.analysis.zones import columns_zh, zone_summary  # lazy: `civgis --help` 1 s, not 4 s
+    from civgis.store.inert import inert_frame  # lazy: `civgis --help` 1 s, not 4 s
     from civgis.store.workspace import WorkspaceError  # lazy: `civgis --help` 1 s, not 4 s
 
     ws = open_workspace(args.workspace)
@@ -150,7 +151,7 @@ def cmd_zones(args) -> int:
         if c.endswith("_m2") or c.startswith("road_m"):
             shown[c] = shown[c].round(1)
     if args.csv:
-        shown.rename(columns=columns_zh()).to_csv(args.csv, index=False, encoding="utf-8-sig")
+        inert_frame(shown.rename(columns=columns_zh())).to_csv(args.csv, index=False, encoding="utf-8-sig")
         info(f"已写出 written {args.csv}（{len(shown)} 个责任区 zones）")
         return 0
     cols = {c: h for c, h in columns_zh().items() if c in shown}

@@ -17,7 +17,8 @@ from matplotlib.patches import Patch
 
 from civgis.analysis.greening import GreeningPlan
 from civgis.render.fonts import cjk_rc
-from civgis.render.webmap import save_map
+from civgis.render.webmap import escape_html, save_map
+from civgis.store.inert import inert_frame
 
 __all__ = ["SITE_COLUMNS_ZH", "sites_table_zh", "what_if_table_zh", "greening_map", "save_greening_map",
            "plot_greening", "save_greening_png", "write_outputs"]
@@ -78,6 +79,7 @@ def greening_map(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = None
         c = plan.candidates[["site_id", "area_m2", "tier", "potential_residents", "geometry"]].copy()
         c["area_m2"] = c["area_m2"].round(0)
         c["potential_residents"] = c["potential_residents"].round(0)
+        c[["site_id", "tier"]] = c[["site_id", "tier"]].apply(escape_html)  # tooltips are HTML: user ids stay text
         folium.GeoJson(c.to_crs(4326), name="候选地块",
                        style_function=lambda f: {"color": "#6a1b9a", "weight": 1, "fillColor": "#ce93d8",
                                                  "fillOpacity": 0.5},
@@ -88,6 +90,7 @@ def greening_map(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = None
         ch = plan.chosen[["rank", "site_id", "area_m2", "tier", "new_residents", "geometry"]].copy()
         ch["area_m2"] = ch["area_m2"].round(0)
         ch["new_residents"] = ch["new_residents"].round(0)
+        ch[["site_id", "tier"]] = ch[["site_id", "tier"]].apply(escape_html)  # tooltips are HTML: user ids stay text
         radii = gpd.GeoDataFrame(ch[["rank", "site_id"]], crs=ch.crs,
                                  geometry=ch.geometry.buffer(plan.chosen["radius_m"].to_numpy(), quad_segs=8))
         folium.GeoJson(radii.to_crs(4326), name="新增服务范围",
@@ -164,8 +167,8 @@ def write_outputs(plan: GreeningPlan, out_dir, *, boundary=None) -> dict[str, Pa
     out.mkdir(parents=True, exist_ok=True)
     paths = {"sites_csv": out / "greening_sites.csv", "what_if_csv": out / "greening_what_if.csv",
              "json": out / "greening_plan.json", "map": out / "greening_map.html", "png": out / "greening_map.png"}
-    sites_table_zh(plan).to_csv(paths["sites_csv"], index=False, encoding="utf-8-sig")
-    what_if_table_zh(plan).to_csv(paths["what_if_csv"], index=False, encoding="utf-8-sig")
+    inert_frame(sites_table_zh(plan)).to_csv(paths["sites_csv"], index=False, encoding="utf-8-sig")
+    inert_frame(what_if_table_zh(plan)).to_csv(paths["what_if_csv"], index=False, encoding="utf-8-sig")
     paths["json"].write_text(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     save_greening_map(plan, paths["map"], boundary=boundary)
     save_greening_png(plan, paths["png"], boundary=boundary)

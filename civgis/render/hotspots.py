@@ -7,6 +7,7 @@ exact); colours and Chinese labels come from :mod:`civgis.analysis.hotspots` and
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import folium
@@ -18,7 +19,7 @@ from matplotlib.patches import Patch
 
 from civgis.analysis.hotspots import BIN_COLOURS, BIN_LABELS_ZH, _grid_params
 from civgis.render.fonts import cjk_rc
-from civgis.render.webmap import save_map
+from civgis.render.webmap import escape_html, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png"]
 
@@ -58,7 +59,9 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, title: str = "巡查�
     show = show.to_crs(4326)
     # 1e-6° ≈ 0.1 m: plenty for display, and about half the size of full-precision JSON
     show = show.set_geometry(shapely.set_precision(show.geometry.values, 1e-6, mode="pointwise"))
-    show["label"] = show[column].map(lambda v: labels.get(v, str(v)))
+    show["label"] = escape_html(show[column].map(lambda v: labels.get(v, str(v))))  # tooltips are HTML
+    if "cell_id" in show:
+        show["cell_id"] = escape_html(show["cell_id"])
     for c in ("gi_z", "gi_p"):
         if c in show:
             show[c] = show[c].round(4)
@@ -76,11 +79,12 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, title: str = "巡查�
         style_function=lambda f, _c=colours: {"fillColor": _c.get(_key(f["properties"]["_cls"]), "#f0f0d2"),
                                               "color": "#999999", "weight": 0.3, "fillOpacity": 0.75},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases[f] for f in fields])).add_to(m)
-    legend = "".join(f'<div><span style="background:{colours[k]};display:inline-block;width:12px;height:12px;'
-                     f'margin-right:4px"></span>{labels[k]}</div>' for k in labels if k in colours)
+    legend = "".join(f'<div><span style="background:{html.escape(str(colours[k]))};display:inline-block;width:12px;'
+                     f'height:12px;margin-right:4px"></span>{html.escape(str(labels[k]))}</div>'
+                     for k in labels if k in colours)
     m.get_root().html.add_child(folium.Element(
         f'<div style="position:fixed;bottom:20px;left:20px;z-index:9999;background:white;padding:6px;'
-        f'font-size:12px;border:1px solid #999"><b>{title}</b>{legend}</div>'))
+        f'font-size:12px;border:1px solid #999"><b>{html.escape(title)}</b>{legend}</div>'))
     folium.LayerControl().add_to(m)
     m.fit_bounds([[y0, x0], [y1, x1]])
     return m

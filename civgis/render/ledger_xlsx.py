@@ -25,6 +25,7 @@ from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.worksheet.page import PageMargins
 
 from civgis.analysis.ledger import HEADERS_ZH, Ledger, MEASURES, OUTCOME_ZH, SHEETS_ZH
+from civgis.store.inert import inert_workbook
 
 __all__ = ["write_ledger_xlsx", "DEFINITIONS_ZH", "CJK_FONT", "FOOTER_ZH", "SIGN_OFF_ZH", "county_of"]
 
@@ -87,6 +88,7 @@ def write_ledger_xlsx(ledger: Ledger, path: str | os.PathLike, *, title: str = "
         _cases_sheet(wb, ledger, page)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.xlsx")
+    inert_workbook(wb)  # a case id like =HYPERLINK(…) stays text
     try:
         wb.save(tmp)
         os.replace(tmp, path)

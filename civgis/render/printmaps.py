@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,6 +29,7 @@ import shapely
 from civgis.progress import progress as _progress
 from civgis.render.fonts import CJK_FAMILY, RenderError, cjk_font, cjk_rc, subset_cjk_family
 from civgis.store.catalogue import layer_spec
+from civgis.store.inert import safe_stem
 
 __all__ = ["PAPER_IN", "PX_TO_PT", "PrintMapError", "draw_patrol_map", "render_patrol_maps"]
 
@@ -79,7 +79,8 @@ def _fmt_m(m: float) -> str:
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", str(name)).strip("_") or "zone"
+    """Unique, length-bounded file-name stem of a zone id (:func:`civgis.store.inert.safe_stem`)."""
+    return safe_stem(name)
 
 
 def _blank(v) -> bool:

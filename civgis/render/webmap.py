@@ -55,6 +55,7 @@ Examples
 from __future__ import annotations
 
 import base64
+import hashlib
 import html as _html
 import json
 import re
@@ -76,13 +77,14 @@ from shapely.geometry import box
 from civgis.analysis.audit import audit_workspace
 from civgis.progress import progress as progress_bar
 from civgis.store.catalogue import layer_spec
+from civgis.store.inert import safe_stem
 from civgis.store.coords import wgs84_to_gcj02
 
 __all__ = ["BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
            "OVERLAP_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
            "display_values", "zone_colours", "to_display_crs", "AUDIT_ALIASES", "load_map_layers",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
-           "save_map", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps"]
+           "save_map", "script_hashes", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps"]
 
 BASEMAPS = ("offline", "osm", "tianditu", "amap")
 
@@ -790,9 +792,27 @@ def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap:
 
 
 # ====================================================================== saving
-def _csp(has_tiles: bool) -> str:
+_INLINE_SCRIPT_RE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def script_hashes(html: str) -> list[str]:
+    """CSP source expressions (``'sha256-…'``) of every inline ``<script>`` of a page.
+
+    With these in ``script-src`` instead of ``'unsafe-inline'`` the browser runs folium's own
+    scripts and nothing else: an ``<img onerror=…>`` or ``<script>`` smuggled into a popup is
+    not run even if escaping were missed somewhere.
+    """
+    digests = (hashlib.sha256(body.encode("utf-8")).digest() for body in _INLINE_SCRIPT_RE.findall(html))
+    return sorted({f"'sha256-{base64.b64encode(d).decode()}'" for d in digests})
+
+
+def _csp(has_tiles: bool, hashes: list[str] | None = None) -> str:
+    """The offline page's policy. ``style-src`` keeps ``'unsafe-inline'``: Leaflet positions every
+    tile, marker and popup with inline ``style`` attributes, which hashes cannot allow (CSP
+    level 3 ``'unsafe-hashes'`` would need a hash per generated style); styles cannot run code."""
     img = "'self' file: data: blob:" + (" https: http:" if has_tiles else "")
-    return ("default-src 'none'; script-src 'self' file: 'unsafe-inline'; style-src 'self' file: 'unsafe-inline'; "
+    scripts = " ".join(hashes) if hashes is not None else "'unsafe-inline'"
+    return (f"default-src 'none'; script-src 'self' file: {scripts}; style-src 'self' file: 'unsafe-inline'; "
             f"img-src {img}; font-src 'self' file: data:; connect-src 'none'; frame-src 'none'; "
             "object-src 'none'; base-uri 'none'; form-action 'none'")
 
@@ -841,11 +861,12 @@ def save_map(m: folium.Map, path, *, offline: bool = True) -> Path:
     if offline:
         html = localise_html(html)
         has_tiles = any(isinstance(c, folium.TileLayer) for c in m._children.values())
-        html = html.replace(
-            "<head>", f'<head>\n    <meta http-equiv="Content-Security-Policy" content="{_csp(has_tiles)}">', 1)
         lib = path.parent / LIB_DIRNAME
         shutil.copytree(ASSETS_DIR / "leaflet", lib / "leaflet", dirs_exist_ok=True)
         html = _set_attribution_prefix(html, m)
+        csp = _csp(has_tiles, script_hashes(html))  # hashes of the final scripts: no 'unsafe-inline'
+        html = html.replace(
+            "<head>", f'<head>\n    <meta http-equiv="Content-Security-Policy" content="{csp}">', 1)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(path)
@@ -893,7 +914,8 @@ def _set_attribution_prefix(html: str, m: folium.Map) -> str:
 
 
 def _safe_name(zone_id: str) -> str:
-    return re.sub(r"[^\w\-]+", "_", str(zone_id)).strip("_") or "zone"
+    """Unique, length-bounded file-name stem of a zone id (:func:`civgis.store.inert.safe_stem`)."""
+    return safe_stem(zone_id)
 
 
 def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str | None = None, audit="auto",

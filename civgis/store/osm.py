@@ -102,7 +102,7 @@ from civgis.store.workspace import Workspace, WorkspaceError
 __all__ = ["check_osm_file", "OSM_LAYERS", "SKIPPED", "REPAIRED", "HIGHWAY_CLASS", "HIGHWAY_SKIP_REASON", "DEFAULT_SKIP_REASON",
            "ALLEY_EXCLUDED", "SHOPPING_STREET_SUFFIXES", "GREEN_RANK", "PRIVATE_ACCESS",
            "NON_PUBLIC_TOILET_ACCESS", "OSMCONF", "REPORT_COLUMNS", "OsmImport", "read_osm", "parse_width",
-           "map_roads", "map_green", "map_lamps", "map_toilets", "import_osm", "report_zh"]
+           "map_roads", "map_green", "map_lamps", "map_toilets", "import_osm", "check_pbf", "report_zh"]
 
 #: layers :func:`read_osm` can fill
 OSM_LAYERS = ("roads", "green", "lamps", "toilets")
@@ -595,11 +595,14 @@ def map_toilets(points: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame | None = No
 
 
 # ---------------------------------------------------------------------- importing
-def import_osm(ws_path, pbf_path, *, crs=None, layers=OSM_LAYERS, **read_kwargs) -> OsmImport:
+def import_osm(ws_path, pbf_path, *, crs=None, layers=OSM_LAYERS, replace=(), **read_kwargs) -> OsmImport:
     """Read an OSM extract and import its layers into a workspace through :func:`civgis.store.importers.import_frame`.
 
-    Each layer replaces the stored layer of that name (atomically; a refused layer leaves the
-    workspace unchanged for that layer and raises :class:`civgis.store.validate.ValidationError`).
+    All layers are written in one workspace transaction: a refused layer
+    (:class:`civgis.store.validate.ValidationError`) or any error leaves the workspace as it was.
+    A truncated ``.osm.pbf`` is refused before anything is read (:func:`check_pbf`). A stored
+    layer that already holds features is replaced only when named in ``replace`` (the curated
+    lamps with their patrol status are not overwritten by OSM's by accident).
     Layers with no features in the extract are not written. When the workspace already has a
     built-up area, features lying entirely outside it (plus the importer's 5 km margin) are left
     out and counted in the report (the workspace extent is the built-up area, else all its layers).
@@ -612,10 +615,25 @@ def import_osm(ws_path, pbf_path, *, crs=None, layers=OSM_LAYERS, **read_kwargs)
         (in China) or UTM zone of the extract's centre. Refused when it contradicts the CRS
         the workspace already has.
     layers : which of ``roads, green, lamps, toilets`` to import.
+    replace : layers that may replace stored, non-empty layers (``civgis import-osm --replace``).
     """
-
-    result = read_osm(pbf_path, layers=layers, **read_kwargs)
+    check_pbf(pbf_path)
     ws = ws_path if isinstance(ws_path, Workspace) else Workspace.open_or_create(ws_path, crs=crs)
+    held = [name for name in layers if name not in set(replace) and ws.has(name) and len(ws.read(name, columns=[]))]
+    if held:
+        raise WorkspaceError(
+            f"工作空间已有图层 {'、'.join(held)} 的数据，未做任何改动 the workspace already holds "
+            f"{', '.join(held)}; to replace it with OpenStreetMap data say so: "
+            + " ".join(f"--replace {name}" for name in held) + " (or leave it out of --layers)")
+    result = read_osm(pbf_path, layers=layers, **read_kwargs)
+    with ws.transaction():
+        _import_layers(ws, result, pbf_path, crs)
+    result.crs = ws.crs.to_string() if ws.crs.to_epsg() is None else f"EPSG:{ws.crs.to_epsg()}"
+    return result
+
+
+def _import_layers(ws: Workspace, result: OsmImport, pbf_path, crs) -> None:
+    """The body of :func:`import_osm`, inside its one transaction."""
     if ws.crs is None:
         if crs is None:
             frames = [g.geometry for g in result.layers.values() if len(g)]
@@ -645,8 +663,70 @@ def import_osm(ws_path, pbf_path, *, crs=None, layers=OSM_LAYERS, **read_kwargs)
     if extra_rows:
         result.report = pd.concat([result.report, *extra_rows], ignore_index=True)
         result.report["count"] = result.report["count"].astype("int64")
-    result.crs = ws.crs.to_string() if ws.crs.to_epsg() is None else f"EPSG:{ws.crs.to_epsg()}"
-    return result
+
+
+def check_pbf(path) -> None:
+    """Refuse a truncated or corrupt ``.osm.pbf`` before reading it (GDAL reads a cut file silently).
+
+    A PBF file is a sequence of blocks: a 4-byte big-endian length, a ``BlobHeader`` protobuf of
+    that length (field 1 the type, ``OSMHeader`` first then ``OSMData``; field 3 ``datasize``)
+    and ``datasize`` bytes of blob. Every block must fit in the file. Other suffixes (``.osm``
+    XML) are left to GDAL.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"文件不存在 file not found: {path}")
+    if not path.name.lower().endswith(".pbf"):
+        return
+    size = path.stat().st_size
+    pos, types = 0, []
+    with open(path, "rb") as fh:
+        while pos < size:
+            head = fh.read(4)
+            length = int.from_bytes(head, "big") if len(head) == 4 else -1
+            header = fh.read(length) if 0 < length <= 64 * 1024 else b""
+            fields = _protobuf_fields(header) if len(header) == length else None
+            datasize = fields.get(3) if fields else None
+            if not isinstance(datasize, int) or pos + 4 + length + datasize > size:
+                raise ValueError(f"{path}: OSM 数据文件不完整或已损坏 the extract is truncated or corrupt at byte {pos} "
+                                 f"of {size} ({len(types)} blocks read); nothing was imported — download it again")
+            types.append(fields.get(1))
+            fh.seek(datasize, 1)
+            pos += 4 + length + datasize
+    if not types or types[0] != b"OSMHeader":
+        raise ValueError(f"{path}: 不是 OSM PBF 文件 not an .osm.pbf extract (no OSMHeader block)")
+
+
+def _protobuf_fields(data: bytes) -> dict | None:
+    """Field number → value of a flat protobuf message (varints and length-delimited), None if malformed."""
+    out, i = {}, 0
+    try:
+        while i < len(data):
+            key, i = _varint(data, i)
+            number, wire = key >> 3, key & 7
+            if wire == 0:
+                out[number], i = _varint(data, i)
+            elif wire == 2:
+                n, i = _varint(data, i)
+                if i + n > len(data):
+                    return None
+                out[number], i = data[i:i + n], i + n
+            else:
+                return None
+    except IndexError:
+        return None
+    return out
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        i += 1
+        if not byte & 0x80:
+            return value, i
+        shift += 7
 
 
 def report_zh(report: pd.DataFrame) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import shapely
 
 from civgis.store.catalogue import LayerSpec
 from civgis.store.coords import wgs84_to_gcj02
+from civgis.store.inert import inert_frame
 
 __all__ = ["LONLAT_DECIMALS", "CODE_SUFFIX", "spreadsheet_frame", "write_csv", "write_xlsx", "write_table"]
 
@@ -86,8 +87,12 @@ def spreadsheet_frame(gdf: gpd.GeoDataFrame, spec: LayerSpec, *, gcj02: bool = F
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, encoding: str | None = None) -> None:
-    """CSV in UTF-8 with BOM (Excel's way of knowing it is UTF-8); ``encoding="gbk"`` for old software."""
-    frame.to_csv(path, index=False, encoding=encoding or "utf-8-sig")
+    """CSV in UTF-8 with BOM (Excel's way of knowing it is UTF-8); ``encoding="gbk"`` for old software.
+
+    Text that a spreadsheet would take for a formula (``= + - @``, tab, CR) gets a leading ``'``
+    (:func:`civgis.store.inert.inert_frame`).
+    """
+    inert_frame(frame).to_csv(path, index=False, encoding=encoding or "utf-8-sig")
 
 
 def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | os.PathLike) -> None:

@@ -28,6 +28,8 @@ Examples
 from __future__ import annotations
 
 import difflib
+import datetime as dt
+import re
 from dataclasses import asdict, dataclass
 
 import geopandas as gpd
@@ -38,14 +40,26 @@ import shapely
 
 from civgis.store.catalogue import FieldSpec, LayerSpec, layer_spec, load_catalogue
 
-__all__ = ["TRUE_WORDS", "FALSE_WORDS", "GEOMETRY_TYPE_IDS", "ACCEPTED_GEOMETRY", "Problem",
+__all__ = ["TRUE_WORDS", "FALSE_WORDS", "GEOMETRY_TYPE_IDS", "ACCEPTED_GEOMETRY", "DATE_FORMATS_ZH",
+           "MAX_EXACT_INT", "FUTURE_SLACK", "Problem",
            "ValidationError", "errors", "FeatureLabels", "feature_labels", "conform", "SAMPLE_IDS",
            "unknown_value_problems", "combine", "check",
-           "validate_layer", "LIFECYCLE_FIELDS", "check_case_lifecycle", "repair_geometry",
+           "validate_layer", "LIFECYCLE_FIELDS", "check_case_lifecycle", "check_future_dates", "repair_geometry",
            "check_stored_layer", "validate_workspace"]
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "对", "已机扫", "机扫"}
 FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无", "×", "✗", "不是", "未机扫"}
+
+#: the date spellings accepted (year first, four digits): anything else, e.g. ``26-03-01``, is refused
+DATE_FORMATS_ZH = "YYYY-MM-DD、YYYY/MM/DD、YYYY.MM.DD、YYYY年MM月DD日，可带时间 HH:MM 或 HH:MM:SS"
+_DATE_RE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+                      r"(?:Z|[+-]\d{2}:?\d{2})?$")
+#: control characters refused in text (tab, line feed and carriage return are allowed)
+_CONTROL_RE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+#: integers beyond 2**53 lose digits as floats and overflow Int64 when summed: refused as out of range
+MAX_EXACT_INT = 2 ** 53
+#: how far after the as-of time a case date may lie (clock skew of the reporting devices)
+FUTURE_SLACK = pd.Timedelta(days=1)
 
 # shapely.get_type_id → name
 GEOMETRY_TYPE_IDS = ["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
@@ -158,12 +172,30 @@ def conform(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, field_map: dict[st
         gdf[spec.id_field] = _to_str(gdf[spec.id_field])
     labels = feature_labels(gdf, spec)
     value_map = value_map or {}
+    problems += _check_control_characters(gdf, spec, labels)
     for name, fspec in spec.fields.items():
         if name in gdf:
             gdf[name] = _convert(gdf[name], fspec, spec, labels, problems, value_map.get(name))
     ordered = [f for f in spec.fields if f in gdf]
     others = [c for c in gdf.columns if c not in ordered and c != gdf.geometry.name]
     return gdf[ordered + others + [gdf.geometry.name]], problems
+
+
+def _check_control_characters(gdf, spec: LayerSpec, labels) -> list[Problem]:
+    """NUL and other control characters would be cut or mangled by GDAL/Excel: refuse them."""
+    problems = []
+    for column in gdf.columns:
+        if column == gdf.geometry.name or not (gdf[column].dtype == object
+                                               or pd.api.types.is_string_dtype(gdf[column])):
+            continue
+        text = gdf[column].map(lambda v: v if isinstance(v, str) else None).astype("string")
+        bad = text.str.contains(_CONTROL_RE, regex=True).fillna(False).astype(bool)
+        for idx in bad[bad].index:
+            code = ", ".join(f"U+{ord(ch):04X}" for ch in sorted(set(re.findall(_CONTROL_RE, text[idx]))))
+            problems.append(Problem(spec.name, labels[idx], str(column), "control_character",
+                                    f"文本含控制字符 the text contains control characters ({code})",
+                                    "delete them in the source file (often a NUL byte from a broken export)"))
+    return problems
 
 
 def _rename_columns(gdf, spec: LayerSpec, field_map: dict[str, str], problems: list[Problem]):
@@ -221,14 +253,18 @@ def _convert(col: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels: pd.Serie
             out = _to_codes(out, fspec, spec, labels, problems, value_map or {})
         return out
     if fspec.type in ("int", "float"):
-        out = pd.to_numeric(col, errors="coerce")
+        out = pd.to_numeric(col, errors="coerce").astype(float)
         bad = present & out.isna()
         if fspec.type == "int":
-            bad |= out.notna() & (out != np.round(out))
+            bad |= out.notna() & np.isfinite(out) & (out != np.round(out))
         _report(bad, labels, spec, fspec, "bad_number",
                 lambda v: f"不是{'整数' if fspec.type == 'int' else '数字'} not a number: {v!r}",
                 "fix the value or leave it blank", col, problems)
-        out = out.where(~bad)
+        huge = out.notna() & ~bad & (~np.isfinite(out) | (out.abs() > MAX_EXACT_INT))
+        _report(huge, labels, spec, fspec, "out_of_range",
+                lambda v: f"数值超出可用范围 {v} is not a usable number (infinite or beyond ±2^53)",
+                "check the value and its unit", col, problems)
+        out = out.where(~bad & ~huge)
         out = out.round().astype("Int64") if fspec.type == "int" else out.astype(float)
         if fspec.min is not None or fspec.max is not None:
             lo = -np.inf if fspec.min is None else fspec.min
@@ -253,14 +289,34 @@ def _convert(col: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels: pd.Serie
         if pd.api.types.is_datetime64_any_dtype(col):
             out = col
         else:
-            out = pd.to_datetime(col.astype("string").str.strip(), errors="coerce", format="mixed")
+            out = _parse_dates(col)
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
         bad = present & out.isna()
-        _report(bad, labels, spec, fspec, "bad_date", lambda v: f"无法识别的日期 not a date: {v!r}",
-                "use YYYY-MM-DD or YYYY-MM-DD HH:MM", col, problems)
+        _report(bad, labels, spec, fspec, "bad_date", lambda v: f"无法识别或有歧义的日期 not a date, or ambiguous: {v!r}",
+                f"accepted: {DATE_FORMATS_ZH} (four-digit year first; 26-03-01 could be 2026 or 2001)",
+                col, problems)
         return out.astype("datetime64[ms]")
     raise AssertionError(fspec.type)
+
+
+def _parse_dates(col: pd.Series) -> pd.Series:
+    """Dates spelled year-first with four digits (:data:`DATE_FORMATS_ZH`); anything else → NaT.
+
+    Date objects (from an Excel date cell) are taken as they are; ``26-03-01`` or ``03/01/26``
+    are refused rather than guessed (dateutil would read 2001-03-26).
+    """
+    is_date = col.map(lambda v: isinstance(v, (dt.date, pd.Timestamp)))
+    text = col.where(~is_date).astype("string").str.strip()
+    text = text.str.replace("年", "-", regex=False).str.replace("月", "-", regex=False).str.replace(
+        "日", "", regex=False).str.strip()
+    good = text.str.match(_DATE_RE).fillna(False).astype(bool)
+    parsed = pd.to_datetime(text.where(good), errors="coerce", format="mixed", utc=None)
+    if is_date.any():
+        objects = pd.to_datetime(col.where(is_date), errors="coerce", format="mixed")
+        if getattr(parsed.dt, "tz", None) is None and getattr(objects.dt, "tz", None) is None:
+            parsed = parsed.where(~is_date, objects)
+    return parsed
 
 
 def _to_codes(text: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels: pd.Series,
@@ -332,7 +388,7 @@ def check(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, field_map=None, valu
 
 # ---------------------------------------------------------------------- validate
 def validate_layer(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, extent=None,
-                   existing_ids=None, check_crs: bool = True) -> list[Problem]:
+                   existing_ids=None, check_crs: bool = True, as_of=None) -> list[Problem]:
     """Every problem in one conformed layer (see the module docstring for the checks).
 
     Parameters
@@ -341,6 +397,8 @@ def validate_layer(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, extent=None
         Workspace extent in ``gdf``'s CRS; features entirely outside it are errors.
     existing_ids : iterable, optional
         Ids already stored (for ``--append``); a repeated id is an error.
+    as_of : datetime-like, optional
+        For cases: dates later than this (default now) plus :data:`FUTURE_SLACK` are errors.
     """
     spec = _spec(layer)
     problems: list[Problem] = []
@@ -353,6 +411,7 @@ def validate_layer(gdf: gpd.GeoDataFrame, layer: str | LayerSpec, *, extent=None
     labels = feature_labels(gdf, spec)
     problems += _check_fields(gdf, spec, labels, existing_ids)
     problems += check_case_lifecycle(gdf, spec, labels)
+    problems += check_future_dates(gdf, spec, labels, as_of=as_of)
     problems += _check_geometry(gdf, spec, labels)
     if gdf.crs is not None and gdf.crs.is_geographic:
         problems += _check_lonlat(gdf, spec, labels)
@@ -421,6 +480,26 @@ def check_case_lifecycle(gdf, spec: LayerSpec, labels) -> list[Problem]:
     for mask, fname, code, message, hint in rules:
         for idx in mask[mask.fillna(False).astype(bool)].index:
             problems.append(Problem(spec.name, labels[idx], fname, code, message, hint))
+    return problems
+
+
+def check_future_dates(gdf, spec: LayerSpec, labels, *, as_of=None) -> list[Problem]:
+    """Case dates (上报, 结案) later than ``as_of`` (default now) + :data:`FUTURE_SLACK` are errors.
+
+    A deadline may lie ahead; a report or a closing in 2099 is a typing error or a wrong clock.
+    """
+    if not all(f in spec.fields for f in LIFECYCLE_FIELDS):
+        return []
+    limit = pd.Timestamp(as_of if as_of is not None else dt.datetime.now()) + FUTURE_SLACK
+    problems = []
+    for name in ("reported_at", "closed_at"):
+        if name not in gdf:
+            continue
+        late = (pd.to_datetime(gdf[name], errors="coerce") > limit).fillna(False).astype(bool)
+        for idx in late[late].index:
+            problems.append(Problem(spec.name, labels[idx], name, "date_in_future",
+                                    f"日期晚于当前时间 the date lies after {limit - FUTURE_SLACK:%Y-%m-%d %H:%M}",
+                                    "check the year (e.g. 2099) and the device clock"))
     return problems
 
 

@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import json
 import os
+import re
 import shutil
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -42,8 +46,10 @@ from civgis.store.catalogue import LayerSpec, layer_spec, load_catalogue
 from civgis.store.crs import is_metric_projected
 from civgis.store.qgis_style import layer_qml, write_layer_styles
 
-__all__ = ["META_TABLE", "GPKG_VERSIONS", "CANOPY_BAND", "WorkspaceError", "LayerMissingError", "Workspace",
-           "apply_catalogue_dtypes"]
+from civgis.store.validate import Problem, ValidationError
+
+__all__ = ["META_TABLE", "GPKG_VERSIONS", "CANOPY_BAND", "LOCK_WAIT_S", "WorkspaceError", "LockHeldError",
+           "LayerMissingError", "Workspace", "apply_catalogue_dtypes"]
 
 META_TABLE = "civgis_meta"
 #: GeoPackage versions a workspace may be written as (``"1.2"`` for QGIS 3.22 / GDAL 3.6, which warn on 1.4)
@@ -51,10 +57,17 @@ GPKG_VERSIONS = ("AUTO", "1.2", "1.3", "1.4")
 #: how the canopy raster's band is described (GDAL's default for a gridded coverage is "Height")
 CANOPY_BAND = {"FIELD_NAME": "canopy_cover", "QUANTITY_DEFINITION": "植被覆盖率 vegetation cover fraction (0-1)",
                "UOM": "1"}
+#: seconds a writer waits for another writer's lock before refusing (``civgis --wait``)
+LOCK_WAIT_S = 60.0
+_STAGING = re.compile(r"^\.(?P<stem>.+)\.[0-9a-f]{32}\.tmp\.gpkg$")
 
 
 class WorkspaceError(Exception):
     """A workspace cannot do what was asked (missing file, layer, CRS …)."""
+
+
+class LockHeldError(WorkspaceError):
+    """Another writer holds the workspace lock longer than we were told to wait."""
 
 
 class LayerMissingError(WorkspaceError, KeyError):
@@ -75,6 +88,7 @@ class Workspace:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        self._staged: Path | None = None  # the open transaction's copy: reads and writes go there
         if not self.path.exists():
             raise WorkspaceError(
                 f"工作空间不存在 workspace not found: {self.path}. Create it with: civgis init {self.path}"
@@ -103,7 +117,7 @@ class Workspace:
         meta = {"civgis_version": version(), "created": dt.datetime.now().isoformat(timespec="seconds")}
         if crs is not None:
             meta["crs"] = CRS.from_user_input(crs).to_wkt()
-        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
+        tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.new.gpkg")
         try:
             _write_meta(tmp, meta, gpkg_version=gpkg_version)
             os.replace(tmp, path)
@@ -115,10 +129,14 @@ class Workspace:
     def open_or_create(cls, path, crs=None) -> "Workspace":
         return cls.create(path, crs=crs, exist_ok=True)
 
+    @property
+    def _source(self) -> Path:
+        return self._staged if self._staged is not None else self.path
+
     # ------------------------------------------------------------------ metadata
     def meta(self) -> dict[str, str]:
         try:
-            df = pyogrio.read_dataframe(self.path, layer=META_TABLE, read_geometry=False)
+            df = pyogrio.read_dataframe(self._source, layer=META_TABLE, read_geometry=False)
         except Exception:
             return {}
         return dict(zip(df["key"].astype(str), df["value"].astype(str)))
@@ -135,7 +153,7 @@ class Workspace:
     # ------------------------------------------------------------------ reading
     def layers(self) -> list[str]:
         """Catalogue layers stored here (vector tables and the canopy raster)."""
-        stored = {str(name) for name, _ in pyogrio.list_layers(self.path)}
+        stored = {str(name) for name, _ in pyogrio.list_layers(self._source)}
         names = [n for n in load_catalogue() if n in stored]
         if self.raster_uri("canopy") is not None:
             names.append("canopy")
@@ -144,7 +162,7 @@ class Workspace:
     def has(self, layer: str) -> bool:
         if layer_spec(layer).kind == "raster":
             return self.raster_uri(layer) is not None
-        return layer in {str(name) for name, _ in pyogrio.list_layers(self.path)}
+        return layer in {str(name) for name, _ in pyogrio.list_layers(self._source)}
 
     def read(self, layer: str, *, columns: list[str] | None = None, bbox=None) -> gpd.GeoDataFrame:
         """A stored vector layer as a GeoDataFrame in the workspace CRS, with catalogue dtypes."""
@@ -153,7 +171,7 @@ class Workspace:
             raise WorkspaceError(f"{layer} is a raster layer; open it with rasterio.open(ws.raster_uri({layer!r}))")
         if not self.has(layer):
             raise LayerMissingError(self, layer)
-        gdf = pyogrio.read_dataframe(self.path, layer=layer, columns=columns, bbox=bbox)
+        gdf = pyogrio.read_dataframe(self._source, layer=layer, columns=columns, bbox=bbox)
         return apply_catalogue_dtypes(gdf, spec)
 
     def read_optional(self, layer: str, **kwargs) -> gpd.GeoDataFrame | None:
@@ -163,7 +181,7 @@ class Workspace:
         """A GDAL/rasterio path to a stored raster table, or None when there is none."""
         import rasterio
 
-        uri = f"GPKG:{self.path}:{layer}"
+        uri = f"GPKG:{self._source}:{layer}"
         try:
             with rasterio.open(uri):
                 return uri
@@ -174,7 +192,7 @@ class Workspace:
         """(minx, miny, maxx, maxy) of the built-up area (else of all layers), in the workspace CRS."""
         bounds = None
         for layer in (["built_up"] if self.has("built_up") else [n for n in self.layers() if n != "canopy"]):
-            info = pyogrio.read_info(self.path, layer=layer, force_total_bounds=True)
+            info = pyogrio.read_info(self._source, layer=layer, force_total_bounds=True)
             b = info.get("total_bounds")
             if b is None or not np.all(np.isfinite(b)):
                 continue
@@ -198,7 +216,7 @@ class Workspace:
                                      crs=f"EPSG:{src.crs.to_epsg()}" if src.crs else "",
                                      extent=tuple(round(v, 1) for v in src.bounds)))
                 continue
-            info = pyogrio.read_info(self.path, layer=name, force_total_bounds=True)
+            info = pyogrio.read_info(self._source, layer=name, force_total_bounds=True)
             b = info.get("total_bounds")
             rows.append(dict(layer=name, title_zh=spec.title_zh, count=int(info["features"]),
                              geometry=info["geometry_type"],
@@ -208,22 +226,48 @@ class Workspace:
 
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
-    def transaction(self):
+    def transaction(self, *, wait: float | None = None):
         """Stage changes in a copy of the file; commit by atomic rename, or discard on error.
 
-        Yields the path of the staged copy; write to it with pyogrio/rasterio.
+        Yields the path of the staged copy; write to it with pyogrio/rasterio. While it is open,
+        this workspace's reads and writes (``ws.write`` …) see and change the staged copy, so
+        several writes nest into one transaction (``import-osm`` commits all its layers or none).
+
+        Before anything is touched the target (the symlink's target when the workspace is a
+        symlink) and its folder must be writable, else :class:`WorkspaceError`. The exclusive
+        lock ``.NAME.lock`` is waited for ``wait`` seconds (default :data:`LOCK_WAIT_S`, or the
+        ``CIVGIS_LOCK_WAIT`` environment variable that ``civgis --wait`` sets), with a message,
+        then refused. Under the lock stale staging copies of this workspace left by a killed
+        writer are removed. The staged copy is fsynced before the rename and the folder after it;
+        a staged copy that lost a layer of the original (a driver that recreated the file) is
+        refused.
         """
-        lock_path = self.path.with_name(f".{self.path.name}.lock")
-        with open(lock_path, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            staged = self.path.with_name(f".{self.path.stem}.{uuid.uuid4().hex}.tmp.gpkg")
+        if self._staged is not None:  # nested: part of the open transaction, committed with it
+            yield self._staged
+            return
+        target = self.path.resolve()  # write through a symlink to the shared file
+        _check_writable(target)
+        lock_path = target.with_name(f".{target.name}.lock")
+        with _os_errors(target), open(lock_path, "a+") as lock:
+            _acquire_lock(lock, target, _lock_wait(wait))
+            _remove_stale_staging(target)
+            staged = target.with_name(f".{target.stem}.{uuid.uuid4().hex}.tmp.gpkg")
             try:
-                shutil.copy2(self.path, staged)
-                yield staged
-                pyogrio.list_layers(staged)  # the copy must still open as a GeoPackage
+                before = _vector_tables(target)
+                shutil.copy2(target, staged)
+                self._staged = staged
+                try:
+                    yield staged
+                finally:
+                    self._staged = None
+                lost = before - _vector_tables(staged)
+                if lost:
+                    raise WorkspaceError(f"写入后图层丢失 the staged copy of {target.name} lost layers "
+                                         f"{', '.join(sorted(lost))}; nothing was changed")
                 with open(staged, "rb+") as fh:
                     os.fsync(fh.fileno())
-                os.replace(staged, self.path)
+                os.replace(staged, target)
+                _fsync_dir(target.parent)
             finally:
                 staged.unlink(missing_ok=True)
 
@@ -247,7 +291,8 @@ class Workspace:
         out = _prepare_for_gpkg(gdf, spec)
         with self.transaction() as staged:
             if append and self.has(layer):
-                existing = pyogrio.read_dataframe(self.path, layer=layer)
+                existing = pyogrio.read_dataframe(self._source, layer=layer)
+                _refuse_stored_ids(layer, spec, existing, out)
                 out = pd.concat([existing, out], ignore_index=True)
                 out = gpd.GeoDataFrame(out, geometry="geometry", crs=crs)
             pyogrio.write_dataframe(out, staged, layer=layer, driver="GPKG",
@@ -345,6 +390,107 @@ def _check_metric(crs) -> None:
         raise WorkspaceError(
             f"工作空间坐标系必须是投影坐标系（米） the workspace CRS must be projected in metres, not {CRS.from_user_input(crs).name}"
         )
+
+
+def _check_writable(target: Path) -> None:
+    """Refuse before touching anything when the file or its folder cannot be written."""
+    if not target.exists():
+        raise WorkspaceError(f"工作空间不存在 workspace not found: {target}")
+    if not os.access(target, os.W_OK):
+        raise WorkspaceError(f"工作空间文件只读 workspace {target} is read-only; nothing was changed — "
+                             f"make it writable (chmod u+w) or work on a copy")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise WorkspaceError(f"工作空间所在文件夹只读 the folder {target.parent} is read-only (the change is staged "
+                             f"beside the file); nothing was changed — make the folder writable or move the workspace")
+
+
+def _lock_wait(wait: float | None) -> float:
+    if wait is not None:
+        return float(wait)
+    env = os.environ.get("CIVGIS_LOCK_WAIT")
+    return float(env) if env else LOCK_WAIT_S
+
+
+def _acquire_lock(lock, target: Path, wait_s: float) -> None:
+    """Take the exclusive lock; tell the user once when another writer holds it, refuse after ``wait_s``."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        print(f"工作空间 {target.name} 正被另一写入进程（pid {holder}）锁定，最多等待 {wait_s:g} 秒 "
+              f"waiting for the lock held by pid {holder}…", file=sys.stderr, flush=True)
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockHeldError(
+                        f"工作空间 {target.name} 被 pid {holder} 锁定超过 {wait_s:g} 秒，未做任何修改 "
+                        f"the workspace is locked by another writer (pid {holder}); nothing was changed — "
+                        f"retry when it finishes or give a longer --wait SECONDS") from None
+                time.sleep(0.05)
+    lock.seek(0)
+    lock.truncate()
+    lock.write(str(os.getpid()))
+    lock.flush()
+
+
+def _remove_stale_staging(target: Path) -> None:
+    """Under the lock no transaction is running: staging copies of ``target`` we own are leftovers."""
+    uid = os.getuid()
+    for path in target.parent.glob(f".{glob_escape(target.stem)}.*.tmp.gpkg"):
+        match = _STAGING.match(path.name)
+        if match and match["stem"] == target.stem:
+            with contextlib.suppress(OSError):
+                if path.stat().st_uid == uid:
+                    path.unlink()
+
+
+def glob_escape(text: str) -> str:
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _vector_tables(path: Path) -> set[str]:
+    return {str(name) for name, _ in pyogrio.list_layers(path)}
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _os_errors(target: Path):
+    """A full disk or a permission error while staging becomes one clear line."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise WorkspaceError(f"磁盘空间不足 no space left on the disk of {target.parent} (the change needs a "
+                                 f"copy of {target.name}); nothing was changed — free some space and retry") from exc
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise WorkspaceError(f"无法写入 cannot write beside {target}: {exc.strerror}; nothing was changed") from exc
+        raise
+
+
+def _refuse_stored_ids(layer: str, spec: LayerSpec, existing: pd.DataFrame, new: pd.DataFrame) -> None:
+    """``--append`` under the lock: ids already stored (perhaps by a concurrent append) are refused."""
+    if not spec.id_field or spec.id_field not in existing or spec.id_field not in new:
+        return
+    stored = set(existing[spec.id_field].dropna().astype(str))
+    clash = new[spec.id_field].dropna().astype(str)
+    clash = clash[clash.isin(stored)]
+    if len(clash):
+        raise ValidationError([Problem(layer, value, spec.id_field, "duplicate_id",
+                                       f"编号已存在于工作空间 id {value!r} is already stored",
+                                       "--append refuses repeated ids; import without --append to replace the layer")
+                               for value in clash.unique()[:50]])
 
 
 def _write_meta(path: Path, meta: dict[str, str], *, gpkg_version: str = "AUTO") -> None:
