@@ -89,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"错误 error: {describe_error(exc)}", file=sys.stderr)
+        source = getattr(args, "file", None)   # the input being imported, named when the error does not
+        text = describe_error(exc)
+        where = f"{source}: " if source and str(source) not in text else ""
+        print(f"错误 error: {where}{text}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, CliError) else 1
 
 
