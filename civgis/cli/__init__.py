@@ -9,6 +9,8 @@ import argparse
 import importlib
 import sys
 
+from civgis._version import version
+
 from ._common import CliError
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main"]
@@ -22,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="civgis",
         description="civgis — 创建全国文明城市 城管空间数据与指标工具 (spatial data and indicators for the civilized-city campaign)",
     )
+    parser.add_argument("--version", action="version", version=f"civgis {version()}",
+                        help="显示版本 show the installed version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"civgis.cli.{name}")
