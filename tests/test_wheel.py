@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow  # about 90 s; `make test` (CI) runs it
 REPO = Path(__file__).resolve().parent.parent
 
 #: files a working install needs besides the modules
-PACKAGE_DATA = ["civgis/data/targets.toml", "civgis/data/layers/built_up.toml", "civgis/data/layers/inspections.toml",
+PACKAGE_DATA = ["civgis/data/targets.toml", "civgis/data/vocabulary/gbt30428_2_events.toml", "civgis/data/layers/built_up.toml", "civgis/data/layers/inspections.toml",
                 "civgis/render/assets/leaflet/leaflet.js", "civgis/render/assets/leaflet/leaflet.css",
                 "civgis/render/assets/leaflet/images/marker-icon.png", "civgis/render/templates/report.html.j2"]
 
