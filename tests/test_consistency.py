@@ -20,6 +20,7 @@ from civgis.analysis.zones import zone_summary
 from civgis.cli import main
 from civgis.cli.indicators import zone_view
 from civgis.demo import DEMO_TODAY
+from civgis.run.hotspots import RANKING_CSV_ZH
 from civgis.run.report import write_report
 
 #: the end of the demo's "today" (a date means the end of that day)
@@ -32,6 +33,12 @@ def report(demo_ws, tmp_path_factory):
     result = write_report(demo_ws, out, as_of=DEMO_TODAY, sites=2, patrol_maps=False)
     assert result.errors == {}
     return result
+
+
+def read_ranking(report) -> pd.DataFrame:
+    """The report's hotspots/zone_ranking.csv (Chinese headers) with the ranking's English names."""
+    zh = pd.read_csv(report.index.parent / "hotspots" / "zone_ranking.csv", dtype={"责任区编号": str})
+    return zh.rename(columns={v: k for k, v in RANKING_CSV_ZH.items()})
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +62,7 @@ def test_hand_count_is_not_trivial(by_hand):
 def test_overdue_per_zone_is_one_number_everywhere(demo_ws, report, by_hand):
     ledger = ledger_workspace(demo_ws, as_of=DEMO_TODAY).by_zone.dropna(subset=["zone_id"])
     summary = zone_summary(demo_ws, as_of=DEMO_TODAY)
-    ranking = pd.read_csv(report.index.parent / "hotspots" / "zone_ranking.csv", dtype={"zone_id": str})
+    ranking = read_ranking(report)
     sections = json.loads((report.index.parent / "report.json").read_text(encoding="utf-8"))["sections"]
     report_zones = pd.DataFrame(sections["zones"]["table"])
     report_ledger = pd.DataFrame(sections["ledger"]["by_zone"]).dropna(subset=["zone_id"])
@@ -75,8 +82,9 @@ def test_overdue_per_zone_is_one_number_everywhere(demo_ws, report, by_hand):
 
 
 def test_closed_late_is_shown_apart(demo_ws, report):
-    ranking = pd.read_csv(report.index.parent / "hotspots" / "zone_ranking.csv", dtype={"zone_id": str})
+    ranking = read_ranking(report)
     assert "超期合计" not in ranking.columns and "overdue_open" not in ranking.columns
+    assert {"overdue", "closed_late"} <= set(ranking.columns)
     ledger = ledger_workspace(demo_ws, as_of=DEMO_TODAY).by_zone.dropna(subset=["zone_id"])
     late = ledger.set_index(ledger["zone_id"].astype(str))["closed_late"].astype(int)
     assert ranking.set_index("zone_id")["closed_late"].astype(int).to_dict() == late.reindex(ranking["zone_id"]).to_dict()
