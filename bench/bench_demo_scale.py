@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 
 from civgis.demo import DEFAULT_SEED, generate_demo_files
-from civgis.demo.county import _County
+from civgis.demo.plan import County as _County
 
 
 def run(scale: float, seed: int, out: Path) -> dict:

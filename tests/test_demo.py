@@ -364,7 +364,7 @@ def test_demo_workspace_imports_every_file(demo_ws):
 
 
 def test_demo_workspace_is_cached_and_rebuilt_when_stale(tmp_path, monkeypatch):
-    import civgis.demo.county as demo
+    import civgis.demo.workspace as demo
 
     from civgis.store.workspace import Workspace
 

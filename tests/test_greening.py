@@ -298,14 +298,14 @@ def test_plan_on_a_workspace_with_what_if_indicators(small_ws):
     w = plan.what_if.set_index("indicator")
     bu = 2000 * 400
     # green land inside the built-up area: G2 50 000 + G1 800 (the old park lies outside), + S2 (10 500)
-    assert w.loc["green_ratio", "before"] == pytest.approx(50800 / bu)
-    assert w.loc["green_ratio", "after"] == pytest.approx((50800 + 10500) / bu)
+    assert w.loc["green_ratio", "before"] == pytest.approx(100 * 50800 / bu)
+    assert w.loc["green_ratio", "after"] == pytest.approx(100 * (50800 + 10500) / bu)
     assert w.loc["park_per_capita_m2", "before"] == pytest.approx(800 / 4000)
     assert w.loc["park_per_capita_m2", "after"] == pytest.approx((800 + 10500) / 4000)
     # by land: 20 000 m² residential, 5 000 covered before, + [800, 1850]·10 after
-    assert w.loc["service_coverage_land", "before"] == pytest.approx(5000 / 20000)
-    assert w.loc["service_coverage_land", "after"] == pytest.approx((5000 + 10500) / 20000)
-    assert w.loc["service_coverage_residents", "after"] == pytest.approx(3250 / 4000)
+    assert w.loc["service_coverage_land", "before"] == pytest.approx(100 * 5000 / 20000)
+    assert w.loc["service_coverage_land", "after"] == pytest.approx(100 * (5000 + 10500) / 20000)
+    assert w.loc["service_coverage_residents", "after"] == pytest.approx(100 * 3250 / 4000)
     d = plan.to_dict()
     assert d["sites"] == [{"site_id": "S2", "area_m2": 10500.0, "radius_m": 500.0, "new_residents": 2750.0,
                            "new_residents_grid": 2750.0, "cumulative_coverage": 0.8125}]
@@ -388,7 +388,7 @@ def test_demo_figures_match_independent_references(demo_plans, demo_ws, demo_dir
     w = plan.what_if.set_index("indicator")
     # the generator's own union of green land inside the built-up area
     assert w.loc["green_ratio", "before"] == pytest.approx(
-        manifest["planted"]["green"]["union_area_in_built_up_m2"] / manifest["counts"]["built_up_area_m2"], abs=1e-6)
+        100 * manifest["planted"]["green"]["union_area_in_built_up_m2"] / manifest["counts"]["built_up_area_m2"], abs=1e-4)
     # covered residents today, by geopandas overlay (area-weighted), not by civgis's own cut
     res = demo_ws.read("residential")
     parks = demo_ws.read("green")
@@ -400,9 +400,9 @@ def test_demo_figures_match_independent_references(demo_plans, demo_ws, demo_dir
     assert plan.covered_before == pytest.approx(float((inter["density"] * inter.area).sum()), rel=1e-6)
     # the gap cut here and civgis.indicators' service coverage (the report's figure) agree
     gap_land = plan.gap["area_m2"].sum() / res.area.sum()
-    assert w.loc["service_coverage_land", "before"] == pytest.approx(1 - gap_land, abs=1e-6)
+    assert w.loc["service_coverage_land", "before"] == pytest.approx(100 * (1 - gap_land), abs=1e-4)
     assert w.loc["service_coverage_land", "after"] == pytest.approx(
-        1 - plan.gap_after["area_m2"].sum() / res.area.sum(), abs=1e-6)
+        100 * (1 - plan.gap_after["area_m2"].sum() / res.area.sum()), abs=1e-4)
 
 
 def test_demo_budgeted_greedy_is_within_two_percent_of_the_optimum(demo_ws):

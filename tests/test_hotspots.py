@@ -299,10 +299,13 @@ def test_zone_ranking_hand_counted(small_ws):
     row = rank.set_index("zone_id").loc["Z2"]
     assert row["cases"] == int(east.sum())
     assert row["cases_per_km2"] == pytest.approx(east.sum() / 6.0)      # 2 km × 3 km
-    open_ = cases["closed_at"].isna().to_numpy()
-    late = (cases["closed_at"] > cases["deadline"]).to_numpy(dtype=bool, na_value=False)
-    assert row["overdue_open"] == int((open_ & east.to_numpy()).sum())
+    # 超期 = open at as_of and past its deadline (the ledger's rule); 超期结案 is counted apart
+    open_ = (cases["closed_at"].isna() | (cases["closed_at"] > as_of)).to_numpy()
+    past = (cases["deadline"] < as_of).to_numpy()
+    late = ((cases["closed_at"] <= as_of) & (cases["closed_at"] > cases["deadline"])).to_numpy(dtype=bool)
+    assert row["overdue"] == int((open_ & past & east.to_numpy()).sum())
     assert row["closed_late"] == int((late & east.to_numpy()).sum())
+    assert "overdue_open" not in rank and (rank["overdue"] <= rank["cases"]).all()
     cent = res.cells.geometry.centroid
     assert row["hot_cells"] == int(((res.cells["gi_bin"] >= 1) & (cent.x >= X0 + 2000)).sum())
 

@@ -73,25 +73,36 @@ import scipy.sparse as sp
 import shapely
 
 from civgis.analysis import indicators
-from civgis.analysis.indicators import bbox_grid_cells, chop, park_radius
-from civgis.store.targets import load_targets
+from civgis.analysis.indicators import (PARK_CATEGORIES, PARK_TIERS, bbox_grid_cells, chop,
+                                       park_radius)
+from civgis.store.targets import Targets, load_targets
 
-__all__ = ["DEFAULT_TIERS", "GREEN_RATIO_CATEGORIES", "PARK_CATEGORIES", "DEFAULT_TARGETS", "QUAD_SEGS",
+__all__ = ["TARGET_OF", "greening_targets", "QUAD_SEGS",
            "service_radius", "tier_label", "qualifying_parks", "service_gap", "candidate_sites",
            "raster_candidates", "demand_units", "coverage_matrix", "aggregate_units", "CoverSolution",
            "greedy_max_cover", "exact_max_cover", "lp_bound_max_cover", "green_indicators",
            "INDICATOR_LABELS", "GreeningPlan", "plan_greening_frames", "plan_greening"]
 
-#: Park service-radius tiers, largest first: (minimum park area m², service radius m).
-#: GB/T 50563-2010 as used for 公园绿地服务半径覆盖率 (GB 55014-2021) [unconfirmed tier bounds].
-DEFAULT_TIERS: tuple[tuple[float, float], ...] = ((5000.0, 500.0), (1000.0, 300.0))
-#: Green land classes counted in 建成区绿地率 (CJJ/T 85-2017).
-GREEN_RATIO_CATEGORIES = ("G1", "G2", "G3", "XG")
-#: Park green land (公园绿地).
-PARK_CATEGORIES = ("G1",)
-#: Targets (standards.md): 绿地率 ≥ 31 %, 人均公园绿地 > 8 m²/人, 服务半径覆盖率 > 80 % (GB 55014-2021).
-DEFAULT_TARGETS = {"green_ratio": 0.31, "park_per_capita_m2": 8.0, "service_coverage_land": 0.80,
-                   "service_coverage_residents": 0.80}
+# Park tiers and green/park categories are the targets file's parameters (civgis.store.targets.Parameters),
+# exposed once by civgis.analysis.indicators (PARK_TIERS, GREEN_SPACE_CATEGORIES, PARK_CATEGORIES).
+#: what-if indicator → the targets-file indicator whose threshold it is judged by (all in percent but
+#: 人均公园绿地 in m²/人, as the indicator table): 绿地率 ≥ 31 %, 人均公园绿地 > 8, 服务半径覆盖率 > 80 %.
+TARGET_OF = {"green_ratio": "green_space_ratio", "park_per_capita_m2": "park_area_per_capita",
+             "service_coverage_land": "park_service_coverage", "service_coverage_residents": "park_service_coverage"}
+
+
+def greening_targets(targets: Targets | None = None) -> dict[str, float]:
+    """The what-if table's targets from a :class:`~civgis.store.targets.Targets` (default: the
+    default targets file), in the indicator table's units (percent, m²/人).
+
+    >>> greening_targets()["green_ratio"], greening_targets()["park_per_capita_m2"]
+    (31.0, 8.0)
+    """
+    targets = targets if targets is not None else load_targets()
+    return {key: float(targets.get(name).target) for key, name in TARGET_OF.items()
+            if targets.get(name).target is not None}
+
+
 #: Buffer arcs: 16 segments per quarter circle, as civgis.analysis.indicators.park_service_area, so the
 #: coverage figures here agree with the indicator report. The polygon falls short of the true disc
 #: by 1 − (64/2π)·sin(2π/64) ≈ 0.16 % of the arc band's area (64 segments would give 0.01 %).
@@ -99,7 +110,7 @@ QUAD_SEGS = 16
 
 
 # ============================================================================ service area
-def service_radius(area_m2, tiers: Sequence[tuple[float, float]] = DEFAULT_TIERS) -> np.ndarray:
+def service_radius(area_m2, tiers: Sequence[tuple[float, float]] = PARK_TIERS) -> np.ndarray:
     """Service radius (m) of a park of the given area (m²) by size tier; 0 where it does not qualify.
 
     ``radius = r_t`` for the largest tier ``t`` with ``area ≥ min_area_t`` (GB/T 50563-2010 tiers:
@@ -120,7 +131,7 @@ def tier_label(radius_m) -> np.ndarray:
     return np.where(r > 0, np.char.add(np.round(r).astype(int).astype(str), "米"), "不达标")
 
 
-def qualifying_parks(green: gpd.GeoDataFrame, *, tiers=DEFAULT_TIERS, categories=PARK_CATEGORIES) -> gpd.GeoDataFrame:
+def qualifying_parks(green: gpd.GeoDataFrame, *, tiers=PARK_TIERS, categories=PARK_CATEGORIES) -> gpd.GeoDataFrame:
     """Park polygons that serve residents, with ``area_m2`` and ``radius_m`` (by size tier).
 
     The rule is :func:`civgis.analysis.indicators.qualifying_parks` (the one the indicator report uses):
@@ -218,7 +229,7 @@ def _subtract(pieces: np.ndarray, cutters: np.ndarray) -> np.ndarray:
 
 
 # ============================================================================ candidates
-def candidate_sites(candidates: gpd.GeoDataFrame, *, min_area_m2: float | None = None, tiers=DEFAULT_TIERS,
+def candidate_sites(candidates: gpd.GeoDataFrame, *, min_area_m2: float | None = None, tiers=PARK_TIERS,
                     id_field: str = "site_id") -> gpd.GeoDataFrame:
     """Candidate plots with ``area_m2``, ``radius_m`` (the tier they would have as a park) and ``tier``.
 
@@ -252,7 +263,7 @@ def candidate_sites(candidates: gpd.GeoDataFrame, *, min_area_m2: float | None =
 
 def raster_candidates(raster_uri, *, built_up=None, exclude=None, min_area_m2: float = 1000.0,
                       threshold: float = 0.5, open_values: Sequence | None = None, crs=None,
-                      tiers=DEFAULT_TIERS, prefix: str = "RC") -> gpd.GeoDataFrame:
+                      tiers=PARK_TIERS, prefix: str = "RC") -> gpd.GeoDataFrame:
     """Open, non-built plots found in a raster: connected pixels that are open, of at least ``min_area_m2``.
 
     A pixel is *open* when its value is in ``open_values`` (a land-cover raster: the classes of
@@ -841,16 +852,16 @@ def _solve_cbc(Ag, wg, k, costs, budget, time_limit, mip_rel_gap):
 # ============================================================================ indicators (what-if)
 def green_indicators(*, green: gpd.GeoDataFrame | None, residential: gpd.GeoDataFrame,
                      built_up: gpd.GeoDataFrame | None = None, uncovered_area_m2: float,
-                     uncovered_residents: float, population: float | None = None, tiers=DEFAULT_TIERS,
+                     uncovered_residents: float, population: float | None = None, tiers=PARK_TIERS,
                      population_field: str = "population") -> dict:
-    """The green indicators of a (possibly modified) green layer, as fractions.
+    """The green indicators of a (possibly modified) green layer, shares in percent (as the indicator table).
 
-    * ``green_ratio`` 建成区绿地率 = area(∪ G1,G2,G3,XG ∩ built-up) ÷ built-up area;
+    * ``green_ratio`` 建成区绿地率 (%) = 100 · area(∪ G1,G2,G3,XG ∩ built-up) ÷ built-up area;
     * ``park_area_m2`` = area(∪ G1 ∩ built-up); ``park_per_capita_m2`` 人均公园绿地面积 = that ÷
       population (m²/人; ``population`` given, else the residents of the residential layer);
-    * ``service_coverage_land`` 公园绿地服务半径覆盖率 = residential land inside a qualifying park's
+    * ``service_coverage_land`` 公园绿地服务半径覆盖率 (%) = 100 · residential land inside a qualifying park's
       radius ÷ residential land (the GB 55014-2021 definition, by land area);
-    * ``service_coverage_residents`` = 1 − ``uncovered_residents`` ÷ residents (population spread
+    * ``service_coverage_residents`` (%) = 100 · (1 − ``uncovered_residents`` ÷ residents) (population spread
       evenly over each residential polygon).
 
     With a built-up boundary the first three come from civgis.analysis.indicators' pure functions
@@ -870,19 +881,19 @@ def green_indicators(*, green: gpd.GeoDataFrame | None, residential: gpd.GeoData
         parks = shapely.Polygon()
     if built_up is not None and len(built_up):
         parks = shapely.intersection(parks, shapely.union_all(built_up.geometry.to_numpy()))
-        out["green_ratio"] = indicators.green_space_ratio(green, built_up) / 100.0 if has_green else 0.0
+        out["green_ratio"] = indicators.green_space_ratio(green, built_up) if has_green else 0.0
         out["park_area_m2"] = float(shapely.area(parks))
         out["park_per_capita_m2"] = (indicators.park_area_per_capita(green, built_up, population=population,
                                                                      residential=residential)
                                      if has_green else 0.0)
         out["service_coverage_land"] = (indicators.park_service_coverage(residential, green, built_up, tiers=tiers)
-                                        / 100.0 if has_green else 0.0)
+                                        if has_green else 0.0)
     else:
         out["green_ratio"] = np.nan  # no built-up area to divide by
         out["park_area_m2"] = float(shapely.area(parks))
         out["park_per_capita_m2"] = out["park_area_m2"] / pop if pop > 0 else np.nan
-        out["service_coverage_land"] = 1.0 - uncovered_area_m2 / res_area if res_area > 0 else np.nan
-    out["service_coverage_residents"] = 1.0 - uncovered_residents / res_pop if res_pop > 0 else np.nan
+        out["service_coverage_land"] = 100.0 * (1.0 - uncovered_area_m2 / res_area) if res_area > 0 else np.nan
+    out["service_coverage_residents"] = 100.0 * (1.0 - uncovered_residents / res_pop) if res_pop > 0 else np.nan
     return out
 
 
@@ -992,7 +1003,7 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
                          green: gpd.GeoDataFrame | None = None, built_up: gpd.GeoDataFrame | None = None,
                          extra_candidates: gpd.GeoDataFrame | None = None, sites: int | None = 5,
                          budget_m2: float | None = None, min_area_m2: float | None = None,
-                         tiers=DEFAULT_TIERS, cell_m: float = 25.0, exact: bool = False,
+                         tiers=PARK_TIERS, cell_m: float = 25.0, exact: bool = False,
                          solver: str = "highs", time_limit: float | None = None, use: str = "greedy",
                          population: float | None = None, targets: dict | None = None,
                          refine: bool = True, quad_segs: int = QUAD_SEGS) -> GreeningPlan:
@@ -1016,7 +1027,8 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     refine : improve the lazy greedy by seeds and exchanges (:func:`greedy_max_cover`); False gives
         the plain lazy greedy
     population : urban resident population for 人均公园绿地 (default: the residential total)
-    targets : indicator targets (default :data:`DEFAULT_TARGETS`)
+    targets : what-if targets in percent / m²/人 by what-if key (default :func:`greening_targets` of
+        the default targets file)
     """
     if sites is None and budget_m2 is None:
         raise ValueError("give the number of sites and/or an area budget (m²)")
@@ -1114,7 +1126,7 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
                              uncovered_area_m2=float(gap_after["area_m2"].sum()),
                              uncovered_residents=float(gap_after["residents"].sum()), population=population,
                              tiers=tiers)
-    targets = {**DEFAULT_TARGETS, **(targets or {})}
+    targets = {**greening_targets(), **(targets or {})}
     what_if = pd.DataFrame([{"indicator": key, "label_zh": INDICATOR_LABELS[key][0], "unit": INDICATOR_LABELS[key][1],
                              "before": before[key], "after": after[key], "change": after[key] - before[key],
                              "target": targets.get(key, np.nan)} for key in INDICATOR_LABELS])
@@ -1143,15 +1155,11 @@ def plan_greening(ws, *, sites: int | None = 5, budget_m2: float | None = None, 
     # tiers, population and targets from the bureau's targets file (data/targets.toml, per-workspace override)
 
     t = load_targets(ws=ws)
-    kwargs.setdefault("tiers", tuple(t.parameters.get("park_tiers", DEFAULT_TIERS)))
-    if t.parameters.get("population") is not None:
-        kwargs.setdefault("population", float(t.parameters["population"]))
-    file_targets = {}
-    for key, name, scale in (("green_ratio", "green_space_ratio", 0.01), ("park_per_capita_m2", "park_area_per_capita", 1.0),
-                             ("service_coverage_land", "park_service_coverage", 0.01),
-                             ("service_coverage_residents", "park_service_coverage", 0.01)):
-        if t.get(name).target is not None:
-            file_targets[key] = float(t.get(name).target) * scale
+    params = t.params
+    kwargs.setdefault("tiers", params.park_tiers)
+    if params.population is not None:
+        kwargs.setdefault("population", params.population)
+    file_targets = greening_targets(t)
     kwargs["targets"] = {**file_targets, **(kwargs.get("targets") or {})}
     residential = ws.read("residential")
     candidates = ws.read_optional("candidates")
@@ -1170,7 +1178,7 @@ def plan_greening(ws, *, sites: int | None = 5, budget_m2: float | None = None, 
             excl.append(shapely.buffer(roads.geometry.to_numpy(), half, cap_style="flat"))
         exclude = np.concatenate(excl) if excl else None
         extra = raster_candidates(uri, built_up=built_up, exclude=exclude, threshold=canopy_threshold,
-                                  min_area_m2=min_area_m2 or min(t[0] for t in kwargs.get("tiers", DEFAULT_TIERS)),
+                                  min_area_m2=min_area_m2 or min(t[0] for t in kwargs.get("tiers", PARK_TIERS)),
                                   crs=ws.crs)
         if len(extra):
             extra = extra.to_crs(residential.crs)

@@ -72,6 +72,7 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 from scipy.stats import norm
 
+from civgis.analysis.cases import case_states, zone_counts
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
@@ -79,7 +80,7 @@ __all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "
            "distance_band_pairs", "distance_band_weights", "gi_star_from_weights", "getis_ord_gi_star",
            "fdr_critical_p", "fdr_bins", "morans_i_z", "morans_i_z_bands", "OHSAChoice",
            "locational_outliers", "ohsa_cell_size", "ohsa_band", "optimized_parameters", "HotspotResult",
-           "hotspots", "filter_cases", "check_case_points", "hotspots_workspace", "overdue_flags",
+           "hotspots", "filter_cases", "check_case_points", "hotspots_workspace",
            "zone_ranking_frame", "RANKING_COLUMNS_ZH", "zone_ranking", "default_bandwidth", "DensitySurface",
            "kernel_density"]
 
@@ -730,31 +731,15 @@ def hotspots_workspace(ws, *, category=None, since=None, until=None, cell_size: 
     return res
 
 
-def overdue_flags(cases: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Per case: ``overdue_open`` (not closed and past deadline at ``as_of``), ``closed_late``.
-
-    A case counts as overdue (超期) when its deadline passed before ``as_of`` and it was not closed
-    by the deadline: still open (``closed_at`` empty or after ``as_of``) → 超期未结; closed after
-    the deadline → 超期结案.
-    """
-    as_of = pd.Timestamp(as_of)
-    deadline = pd.to_datetime(cases["deadline"], format="mixed")
-    closed = pd.to_datetime(cases["closed_at"], format="mixed") if "closed_at" in cases else pd.Series(pd.NaT, index=cases.index)
-    closed = closed.where(closed <= as_of)
-    past = (deadline < as_of).to_numpy(dtype=bool, na_value=False)
-    not_closed = closed.isna().to_numpy()
-    late = (closed > deadline).to_numpy(dtype=bool, na_value=False)
-    return pd.DataFrame({"overdue_open": past & not_closed, "closed_late": late}, index=cases.index)
-
-
 def zone_ranking_frame(zones: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
                        as_of, *, min_bin: int = 1) -> pd.DataFrame:
     """Zones ranked by hot cells, then cases per km², then overdue cases (all descending).
 
     A cell belongs to the zone containing its centre; ``hot_cells`` counts cells with
     ``gi_bin ≥ min_bin`` (``hot_cells_99`` those at 99 %). ``cases_per_km2`` = cases inside the
-    zone ÷ zone area (km², workspace CRS). ``overdue`` = overdue_open + closed_late as of ``as_of``
-    (:func:`overdue_flags`).
+    zone ÷ zone area (km², workspace CRS). Cases are those reported by ``as_of`` in their one zone;
+    ``overdue`` (超期未结) and ``closed_late`` (超期结案, shown apart) are their states at ``as_of``
+    (:func:`civgis.analysis.cases.case_states`, the ledger's rule).
     """
     z = zones[["zone_id", "name", "geometry"]].reset_index(drop=True)
     cent = gpd.GeoDataFrame({"gi_bin": cells["gi_bin"].to_numpy()},
@@ -764,20 +749,15 @@ def zone_ranking_frame(zones: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, cells: 
     hot = np.bincount(j["index_right"][j["gi_bin"] >= min_bin], minlength=len(z))
     hot99 = np.bincount(j["index_right"][j["gi_bin"] >= 3], minlength=len(z))
     n_cells = np.bincount(j["index_right"], minlength=len(z))
-    flags = overdue_flags(cases, as_of)
-    pts = gpd.GeoDataFrame(flags, geometry=cases.geometry.values, crs=cases.crs)
-    jc = gpd.sjoin(pts, z[["geometry"]], how="inner", predicate="within")
-    jc = jc[~jc.index.duplicated()]
-    ri = jc["index_right"].to_numpy()
-    n_cases = np.bincount(ri, minlength=len(z))
-    od_open = np.bincount(ri, weights=jc["overdue_open"].to_numpy(float), minlength=len(z)).astype(int)
-    late = np.bincount(ri, weights=jc["closed_late"].to_numpy(float), minlength=len(z)).astype(int)
+    states = case_states(cases, as_of, z)
+    counts = zone_counts(states, ["in_scope", "overdue", "closed_late"], z["zone_id"].astype(str))
+    n_cases = counts["in_scope"].to_numpy()
     area_km2 = z.geometry.area.to_numpy() / 1e6
     out = pd.DataFrame({
         "zone_id": z["zone_id"].astype(str).to_numpy(), "name": z["name"].astype(str).to_numpy(),
         "n_cells": n_cells, "hot_cells": hot, "hot_cells_99": hot99, "cases": n_cases,
         "area_km2": area_km2, "cases_per_km2": np.where(area_km2 > 0, n_cases / np.where(area_km2 > 0, area_km2, 1), 0.0),
-        "overdue_open": od_open, "closed_late": late, "overdue": od_open + late})
+        "overdue": counts["overdue"].to_numpy(), "closed_late": counts["closed_late"].to_numpy()})
     out = out.sort_values(["hot_cells", "cases_per_km2", "overdue"], ascending=False, kind="mergesort")
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out.reset_index(drop=True)
@@ -786,7 +766,7 @@ def zone_ranking_frame(zones: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, cells: 
 #: Chinese headers of the ranking table
 RANKING_COLUMNS_ZH = {"rank": "排名", "zone_id": "责任区编号", "name": "责任区名称", "hot_cells": "热点网格数",
                       "hot_cells_99": "99%热点网格", "cases": "案件数", "cases_per_km2": "案件密度(件/km²)",
-                      "overdue_open": "超期未结", "closed_late": "超期结案", "overdue": "超期合计"}
+                      "overdue": "超期未结", "closed_late": "超期结案"}
 
 
 def zone_ranking(ws, result: HotspotResult, as_of=None, *, min_bin: int = 1) -> pd.DataFrame:

@@ -70,10 +70,10 @@ import shapely
 
 from civgis.analysis import network as _net
 from civgis.store.catalogue import layer_spec
-from civgis.store.targets import Targets, load_targets
+from civgis.store.targets import Targets, default_parameters, load_targets
 
 __all__ = ["INDICATORS", "COLUMNS", "GREEN_SPACE_CATEGORIES", "PARK_CATEGORIES", "PARK_TIERS",
-           "EDGE_TOLERANCE_M", "BORDER_MIN_M", "DEFAULTS", "IndicatorError", "union", "chop",
+           "EDGE_TOLERANCE_M", "BORDER_MIN_M", "PARAMETER_NAMES", "IndicatorError", "union", "chop",
            "intersect_pieces", "area_by", "Regions", "city_region", "zone_regions", "park_radius",
            "qualifying_parks", "park_service_area", "residential_service", "bbox_grid_cells", "assign_lamps",
            "lamp_coverage", "unlit_stretches", "walk_samples", "green_coverage_ratio", "measure", "ORDER",
@@ -107,18 +107,21 @@ INDICATORS: dict[str, tuple[str, str]] = {
 COLUMNS = ["indicator", "name_zh", "scope", "zone_id", "zone_name", "road_class", "value", "unit", "target",
            "comparison", "passed", "responsible_unit", "standard", "note"]
 
-#: Green land classes counted in 绿地率 (CJJ/T 85-2017; EG only in limited cases)
-GREEN_SPACE_CATEGORIES = ("G1", "G2", "G3", "XG")
-PARK_CATEGORIES = ("G1",)
-#: (minimum park area m², service radius m), largest first [unconfirmed, GB/T 50563-2010]
-PARK_TIERS = ((5000.0, 500.0), (1000.0, 300.0))
+#: The package's default parameters (``data/targets.toml`` [parameters], the one place they live);
+#: the workspace functions pass the workspace's own :class:`~civgis.store.targets.Parameters`.
+_DEFAULT = default_parameters()
+#: Green land classes counted in 绿地率 (CJJ/T 85-2017; EG only in limited cases) — from the targets file
+GREEN_SPACE_CATEGORIES = _DEFAULT.green_space_categories
+PARK_CATEGORIES = _DEFAULT.park_categories
+#: (minimum park area m², service radius m), largest first [unconfirmed, GB/T 50563-2010] — from the targets file
+PARK_TIERS = _DEFAULT.park_tiers
 
 #: a road running within this distance of a region's edge for at least BORDER_MIN_M belongs to it
 EDGE_TOLERANCE_M = 0.01
 BORDER_MIN_M = 1.0
 
-DEFAULTS = dict(lamp_reach_m=25.0, lamp_snap_m=40.0, toilet_radius_m=300.0, park_tiers=PARK_TIERS,
-                park_entry_tolerance_m=20.0, walk_cell_m=20.0, population=None)
+#: the parameters :func:`indicators_from_frames` accepts as keywords (fields of Parameters)
+PARAMETER_NAMES = tuple(_DEFAULT.to_dict())
 
 
 class IndicatorError(ValueError):
@@ -680,7 +683,7 @@ def _road_classes() -> list[str]:
 def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=None, residential=None,
             params: dict | None = None, city: bool = True, notes: dict | None = None) -> list[dict]:
     """All region measures as rows ``dict(indicator, region, road_class, value, note)``."""
-    p = dict(DEFAULTS, **(params or {}))
+    p = {**_DEFAULT.to_dict(), **(params or {})}
     notes = notes if notes is not None else {}
     rows: list[dict] = []
     n = regions.n
@@ -696,7 +699,7 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
 
     # --- green land
     if green is not None:
-        gmask = _category_mask(green, GREEN_SPACE_CATEGORIES)
+        gmask = _category_mask(green, p["green_space_categories"])
         g_pieces, g_owner = intersect_pieces(regions.pieces, chop(union(green[gmask])), regions.owner)
         add("green_space_ratio", _pct(area_by(g_owner, g_pieces, n), area))
     else:
@@ -726,7 +729,7 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
 
     # --- park service (radius) and walk
     if green is not None and residential is not None:
-        parks = qualifying_parks(green, tiers=p["park_tiers"])
+        parks = qualifying_parks(green, tiers=p["park_tiers"], categories=p["park_categories"])
         served_pieces, served_owner = intersect_pieces(res_pieces, chop(park_service_area(parks)), res_owner)
         add("park_service_coverage", _pct(area_by(served_owner, served_pieces, n), res_area))
         if city:
@@ -752,7 +755,7 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
 
     if city:
         if green is not None:
-            pk = chop(union(green[_category_mask(green, PARK_CATEGORIES)]))
+            pk = chop(union(green[_category_mask(green, p["park_categories"])]))
             park_pieces, park_owner = intersect_pieces(regions.pieces, pk, regions.owner)
             park_area = area_by(park_owner, park_pieces, n)
         population = p.get("population")
@@ -898,19 +901,20 @@ def indicator_table(built_up: gpd.GeoDataFrame, *, green=None, roads=None, lamps
         NaN rows with a note saying which layer to import)
     canopy : rasterio path or dataset of the fractional vegetation cover, or None
     targets : Targets (default: :func:`civgis.store.targets.load_targets`)
-    **params : override ``lamp_reach_m``, ``lamp_snap_m``, ``toilet_radius_m``, ``park_tiers``,
-        ``park_entry_tolerance_m``, ``walk_cell_m``, ``population``
+    **params : override any field of :class:`~civgis.store.targets.Parameters` (``lamp_reach_m``,
+        ``lamp_snap_m``, ``toilet_radius_m``, ``park_tiers``, ``park_entry_tolerance_m``,
+        ``walk_cell_m``, ``green_space_categories``, ``park_categories``, ``population``); the rest
+        come from ``targets.params``
 
     Returns
     -------
     DataFrame with :data:`COLUMNS`, one row per indicator × scope × zone × road class.
     """
     targets = targets if targets is not None else load_targets()
-    unknown = set(params) - set(DEFAULTS)
+    unknown = set(params) - set(PARAMETER_NAMES)
     if unknown:
         raise TypeError(f"unknown indicator parameters: {sorted(unknown)}")
-    p = dict(DEFAULTS)
-    p.update({k: v for k, v in targets.parameters.items() if k in DEFAULTS})
+    p = targets.params.to_dict()
     p.update({k: v for k, v in params.items() if v is not None})
     layers = dict(green=green, roads=roads, lamps=lamps, toilets=toilets, residential=residential)
     notes = {k: _missing_note(k) for k, v in layers.items() if v is None}

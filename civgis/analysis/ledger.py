@@ -7,28 +7,17 @@ dates, category codes with their Chinese labels).
 
 Definitions
 -----------
-``as_of`` (统计截止时间) is an instant; a date without a time means the *end* of that day
-(``2026-03-10`` → 2026-03-10 23:59:59.999999), so cases reported on that day count.
+Every case's state comes from :func:`civgis.analysis.cases.case_states` — the one rule for
+"in scope", "closed on time", "closed late", "overdue" (超期未结), "open within deadline", "days
+overdue" and a case's one zone (the zone summary, hotspot ranking, patrol maps and report use the
+same). The ledger adds:
 
-* Cases reported after ``as_of`` are excluded; the others are *in scope* (纳入统计).
-* A case is *closed* (已结案) when its status is ``closed`` and ``closed_at ≤ as_of``. A case
-  closed after ``as_of`` was still open at ``as_of`` and counts as open, so a ledger for a past
-  date shows the state on that date.
-* closed on time (按期结案): closed and ``closed_at ≤ deadline``;
-  closed late (超期结案): closed and ``closed_at > deadline``.
-* overdue (超期未结): open and ``deadline < as_of``;
-  open within deadline (在办未超期): open and ``deadline ≥ as_of``.
 * closure rate (结案率) = closed ÷ all cases in scope;
   on-time rate (按期结案率) = closed on time ÷ closed.
 * days to close (结案用时, days, fractional) = ``(closed_at − reported_at) / 24 h``; the median is
   taken over closed cases.
-* days overdue (超期天数) = ``(as_of − deadline) / 24 h`` for overdue cases.
 
-Cases are assigned to responsibility zones by a spatial join (the case point intersects the
-zone polygon, so a point on a shared border counts as inside). A point in an overlap of
-several zones goes to the zone with the smallest ``zone_id`` (string order) — deterministic,
-and the overlap itself is for ``civgis audit`` to fix. Points outside every zone are
-"未划分责任区". ``unit`` (责任单位), ``staff`` (责任人) and ``phone`` come from the zone.
+``unit`` (责任单位), ``staff`` (责任人) and ``phone`` come from the case's zone.
 
 Examples
 --------
@@ -60,19 +49,13 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
+from civgis.analysis.cases import (DAY, NO_UNIT, UNZONED, as_of_instant, assign_zones, case_states,
+                                   natural_key)
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["UNZONED", "NO_UNIT", "DAY", "MEASURES", "HEADERS_ZH", "OUTCOME_ZH", "SHEETS_ZH", "Ledger",
            "as_of_instant", "assign_zones", "build_ledger", "natural_key", "ledger_workspace"]
-
-#: label of cases outside every responsibility zone
-UNZONED = "未划分责任区"
-#: label of a zone without a unit
-NO_UNIT = "（未填责任单位）"
-
-DAY = pd.Timedelta(days=1)
 
 #: the per-view count and rate columns, in order
 MEASURES = ["cases", "closed", "closed_on_time", "closed_late", "open", "open_within_deadline", "overdue",
@@ -154,78 +137,6 @@ def _jsonable(record: dict) -> dict:
     return out
 
 
-# ---------------------------------------------------------------------- as_of
-def as_of_instant(as_of=None, *, like: pd.Series | None = None) -> pd.Timestamp:
-    """The ledger's instant: ``None`` → the end of today; a date (no time) → the end of that day.
-
-    Matches the time zone of ``like`` (a datetime column) when given.
-    """
-    if as_of is None:
-        ts = pd.Timestamp.now().normalize() + DAY - pd.Timedelta(microseconds=1)
-    elif isinstance(as_of, dt.date) and not isinstance(as_of, dt.datetime):
-        ts = pd.Timestamp(as_of) + DAY - pd.Timedelta(microseconds=1)
-    elif isinstance(as_of, str) and len(as_of.strip()) <= 10:
-        try:
-            ts = pd.Timestamp(dt.date.fromisoformat(as_of.strip())) + DAY - pd.Timedelta(microseconds=1)
-        except ValueError:
-            raise ValueError(f"统计截止日期无法识别 cannot read as_of {as_of!r}; use YYYY-MM-DD") from None
-    else:
-        try:
-            ts = pd.Timestamp(as_of)
-        except (ValueError, TypeError):
-            raise ValueError(f"统计截止日期无法识别 cannot read as_of {as_of!r}; use YYYY-MM-DD") from None
-    tz = getattr(like.dt, "tz", None) if like is not None else None
-    if tz is not None and ts.tzinfo is None:
-        ts = ts.tz_localize(tz)
-    elif tz is None and ts.tzinfo is not None:
-        ts = ts.tz_convert(None)
-    return ts
-
-
-# ---------------------------------------------------------------------- zones
-def assign_zones(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> pd.DataFrame:
-    """Zone of each case point: ``zone_id, zone_name, unit, staff, phone`` indexed like ``cases``.
-
-    Point-in-polygon by STRtree (``intersects``: border points count); in an overlap the smallest
-    ``zone_id`` wins; outside every zone → ``zone_id`` missing and ``zone_name`` "未划分责任区".
-    """
-    n = len(cases)
-    out = pd.DataFrame({"zone_id": pd.Series(pd.NA, index=cases.index, dtype="string"),
-                        "zone_name": pd.Series(UNZONED, index=cases.index, dtype="string"),
-                        "unit": pd.Series(UNZONED, index=cases.index, dtype="string"),
-                        "staff": pd.Series(pd.NA, index=cases.index, dtype="string"),
-                        "phone": pd.Series(pd.NA, index=cases.index, dtype="string")})
-    if zones is None or len(zones) == 0 or n == 0:
-        return out
-    if "zone_id" not in zones:
-        raise ValueError("图层 zones 缺少字段 zone_id (layer zones: missing field zone_id)")
-    if cases.crs is not None and zones.crs is not None and not cases.crs.equals(zones.crs):
-        zones = zones.to_crs(cases.crs)
-    zone_ids = zones["zone_id"].astype("string").to_numpy(dtype=object)
-    missing = pd.isna(zone_ids)
-    if missing.any():
-        raise ValueError(f"图层 zones 第{int(np.flatnonzero(missing)[0]) + 1}行 字段 zone_id 为空 (zone_id is empty)")
-    tree = shapely.STRtree(np.asarray(zones.geometry.values))
-    case_pos, zone_pos = tree.query(np.asarray(cases.geometry.values), predicate="intersects")
-    if len(case_pos):
-        pairs = pd.DataFrame({"case": case_pos, "zone": zone_pos, "zid": zone_ids[zone_pos]})
-        first = pairs.sort_values(["case", "zid"], kind="stable").drop_duplicates("case")
-        rows = out.index[first["case"].to_numpy()]
-        zpos = first["zone"].to_numpy()
-
-        def col(name, default=pd.NA):
-            values = zones[name].astype("string").to_numpy(dtype=object)[zpos] if name in zones else \
-                np.full(len(zpos), default, dtype=object)
-            return pd.array(values, dtype="string")
-
-        out.loc[rows, "zone_id"] = col("zone_id")
-        out.loc[rows, "zone_name"] = pd.array(col("name"), dtype="string").fillna(pd.array(col("zone_id")))
-        out.loc[rows, "unit"] = col("unit").fillna(NO_UNIT)
-        out.loc[rows, "staff"] = col("staff")
-        out.loc[rows, "phone"] = col("phone")
-    return out
-
-
 # ---------------------------------------------------------------------- building
 def build_ledger(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None = None, *, as_of=None) -> Ledger:
     """Build the ledger from inspection cases and responsibility zones (definitions: module docstring).
@@ -251,36 +162,13 @@ def build_ledger(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None = None,
         Naming the layer, case and field: a closed case without ``closed_at``, an open case with
         one, an unknown status, a missing ``reported_at``/``deadline``.
     """
-    required = ["case_id", "category", "reported_at", "deadline", "status"]
-    missing = [c for c in required if c not in cases]
-    if missing:
-        raise ValueError(f"图层 inspections 缺少字段 missing field(s): {', '.join(missing)}")
-    cases = cases.reset_index(drop=True)
-    df = pd.DataFrame({
-        "case_id": cases["case_id"].astype("string"),
-        "category": cases["category"].astype("string"),
-        "reported_at": _datetimes(cases, "reported_at"),
-        "deadline": _datetimes(cases, "deadline"),
-        "closed_at": _datetimes(cases, "closed_at") if "closed_at" in cases else pd.Series(pd.NaT, index=cases.index),
-        "status": cases["status"].astype("string").str.strip().str.lower(),
-    }, index=cases.index)
-    T = as_of_instant(as_of, like=df["reported_at"])
-    _check_cases(df)
-
-    in_scope = (df["reported_at"] <= T).to_numpy()
-    excluded = int((~in_scope).sum())
-    df = df[in_scope]
-    zone_cols = assign_zones(cases[in_scope], zones)
-    df = pd.concat([df, zone_cols], axis=1)
-
-    closed = ((df["status"] == "closed") & (df["closed_at"] <= T)).to_numpy(dtype=bool)
-    on_time = closed & (df["closed_at"] <= df["deadline"]).to_numpy(dtype=bool)
-    overdue = ~closed & (df["deadline"] < T).to_numpy(dtype=bool)
-    outcome = np.select([on_time, closed & ~on_time, overdue], ["closed_on_time", "closed_late", "overdue"],
-                        "open_within_deadline")
-    df["outcome"] = pd.array(outcome, dtype="string")
-    df["days_to_close"] = ((df["closed_at"] - df["reported_at"]) / DAY).where(closed)
-    df["days_overdue"] = ((T - df["deadline"]) / DAY).where(overdue)
+    if "category" not in cases:
+        raise ValueError("图层 inspections 缺少字段 missing field(s): category")
+    states = case_states(cases.reset_index(drop=True), as_of, zones)
+    T = states.attrs["as_of"]
+    excluded = int((~states["in_scope"]).sum())
+    df = states[states["in_scope"]].copy()
+    overdue = df["overdue"].to_numpy(dtype=bool)
     labels = layer_spec("inspections").fields["category"].values
     df["category_zh"] = df["category"].map(lambda c: labels.get(c, c)).astype("string")
     reported = df["reported_at"]
@@ -308,37 +196,6 @@ def build_ledger(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None = None,
                      "days_overdue"]].reset_index(drop=True)
     return Ledger(as_of=T, by_category=by_category.reset_index(drop=True), by_zone=by_zone, by_unit=by_unit,
                   by_month=by_month.reset_index(drop=True), overdue=overdue_list, cases=case_table, totals=totals)
-
-
-def _datetimes(cases: pd.DataFrame, name: str) -> pd.Series:
-    col = cases[name]
-    if pd.api.types.is_datetime64_any_dtype(col):
-        return col
-    try:
-        return pd.to_datetime(col, format="mixed")
-    except (ValueError, TypeError):
-        parsed = pd.to_datetime(col, format="mixed", errors="coerce")
-        bad = parsed.isna() & col.notna()
-        idx = bad[bad].index[0]
-        raise ValueError(f"图层 inspections 要素 {cases['case_id'][idx]} 字段 {name}: "
-                         f"无法识别的时间 cannot read {col[idx]!r} as a date/time") from None
-
-
-def _check_cases(df: pd.DataFrame) -> None:
-    def fail(mask, field, message):
-        if mask.any():
-            ids = df.loc[mask.to_numpy(dtype=bool), "case_id"].astype(str).tolist()
-            more = f" 等 {len(ids)} 件 ({len(ids)} cases)" if len(ids) > 1 else ""
-            raise ValueError(f"图层 inspections 要素 {ids[0]}{more} 字段 {field}: {message}")
-
-    fail(df["reported_at"].isna(), "reported_at", "上报时间为空 reported_at is empty")
-    fail(df["deadline"].isna(), "deadline", "处置时限为空 deadline is empty")
-    fail(~df["status"].isin(["open", "closed"]).fillna(False), "status",
-         "状态应为 open(未结案) 或 closed(已结案) status must be open or closed")
-    fail((df["status"] == "closed") & df["closed_at"].isna(), "closed_at",
-         "已结案但结案时间为空 closed case without closed_at")
-    fail((df["status"] == "open") & df["closed_at"].notna(), "closed_at",
-         "未结案却有结案时间 open case with a closed_at; fix the status or the time")
 
 
 def _measures(df: pd.DataFrame) -> dict:
@@ -417,26 +274,6 @@ def _unit_view(df: pd.DataFrame, zones) -> pd.DataFrame:
     order = units + extra + ([UNZONED] if (agg["unit"] == UNZONED).any() else [])
     out = pd.DataFrame({"unit": pd.array(order, dtype="string")}).merge(agg, on="unit", how="left")
     return _fill_zero(out)[["unit"] + MEASURES]
-
-
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-
-
-def _cn_to_int(text: str) -> int:
-    """一 → 1, 十二 → 12, 二十三 → 23 (up to 99)."""
-    if "十" in text:
-        tens, _, ones = text.partition("十")
-        return (_CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_CN_DIGITS.get(ones, 0) if ones else 0)
-    return _CN_DIGITS.get(text, 0)
-
-
-def natural_key(text) -> tuple:
-    """Sort key reading Arabic and Chinese numerals as numbers: 一中队 < 二中队 < 十中队."""
-    import re
-
-    parts = re.split(r"(\d+|[零〇一二两三四五六七八九十]+)", str(text))
-    return tuple((0, int(p), "") if p.isdigit() else (0, _cn_to_int(p), "") if p and p[0] in "零〇一二两三四五六七八九十"
-                 else (1, 0, p) for p in parts if p)
 
 
 # ---------------------------------------------------------------------- workspace

@@ -460,7 +460,7 @@ def plan_frames(layers: dict, indicators: pd.DataFrame, *, targets: Targets, ins
     inspection = pd.Timestamp(inspection_date).date()
     today = pd.Timestamp(as_of).date() if as_of is not None else dt.date.today()
     pp = {**targets.plan}
-    param = {**_ind.DEFAULTS, **{k: v for k, v in targets.parameters.items() if k in _ind.DEFAULTS}}
+    param = targets.params.to_dict()  # the one parameters object (store.targets.Parameters)
     bu = layers["built_up"]
     crs = crs if crs is not None else bu.crs
     zones = _Zones(layers.get("zones"))

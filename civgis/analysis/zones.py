@@ -9,9 +9,10 @@ Measures (all in the workspace's projected metric CRS):
 * ``area_m2`` — zone area;
 * ``road_m_<class>`` / ``road_m`` — length of road centre line *inside* the zone (roads clipped
   to the zone), by ``road_class``;
-* ``lamps``, ``lamps_broken``, ``toilets``, ``cases_open``, ``cases_overdue`` — points intersecting
-  the zone (a point on a shared border counts in both zones); overdue = ``status == "open"`` and
-  ``deadline < as_of``;
+* ``lamps``, ``lamps_broken``, ``toilets`` — points intersecting the zone (a point on a shared
+  border counts in both zones);
+* ``cases_open``, ``cases_overdue`` — cases open (未结案) and overdue (超期未结) at ``as_of`` in
+  their one zone, as :func:`civgis.analysis.cases.case_states` decides (the ledger's numbers);
 * ``green_m2`` — area of the union of green polygons inside the zone (overlaps counted once);
 * ``residents`` — residential population apportioned by area share
   (``Σ population_r · |R_r ∩ Z| / |R_r|``), rounded to whole people.
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from civgis.analysis.cases import case_states, zone_counts
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["COLUMNS_ZH", "road_classes", "columns_zh", "summarize_zones", "zone_summary"]
@@ -81,16 +83,6 @@ def _count(zone_geoms, gdf, mask=None) -> np.ndarray:
     return np.bincount(zi, minlength=n).astype(int)
 
 
-def _now_like(series: pd.Series, as_of) -> pd.Timestamp:
-    ts = pd.Timestamp.now() if as_of is None else pd.Timestamp(as_of)
-    tz = getattr(series.dt, "tz", None)
-    if tz is not None and ts.tzinfo is None:
-        ts = ts.tz_localize(tz)
-    elif tz is None and ts.tzinfo is not None:
-        ts = ts.tz_convert(None)
-    return ts
-
-
 def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=None, green=None,
                     residential=None, inspections=None, as_of=None) -> pd.DataFrame:
     """The zone summary table (pure function on GeoDataFrames in one metric CRS).
@@ -102,7 +94,8 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
     roads, lamps, toilets, green, residential, inspections : GeoDataFrame or None
         Missing layers give zero columns.
     as_of : datetime-like, optional
-        Reference time for overdue cases (default: now).
+        The instant case states are counted at (a date means the end of that day; default the
+        end of today), as in the ledger.
 
     Returns
     -------
@@ -156,14 +149,11 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
         pop = pd.to_numeric(residential["population"], errors="coerce").fillna(0).to_numpy(dtype=float)[ri]
         out["residents"] = np.rint(np.bincount(zi, weights=pop * share, minlength=n)).astype(int)
 
-    out["cases_open"] = 0
-    out["cases_overdue"] = 0
-    if inspections is not None and len(inspections):
-        is_open = inspections["status"].astype("string").fillna("").eq("open").to_numpy()
-        deadline = pd.to_datetime(inspections["deadline"], errors="coerce", format="mixed")
-        overdue = is_open & (deadline < _now_like(deadline, as_of)).fillna(False).to_numpy(dtype=bool)
-        out["cases_open"] = _count(zone_geoms, inspections, is_open)
-        out["cases_overdue"] = _count(zone_geoms, inspections, overdue)
+    states = case_states(inspections, as_of, zones) if inspections is not None and len(inspections) else None
+    counts = (zone_counts(states, ["open", "overdue"], out["zone_id"]) if states is not None
+              else pd.DataFrame({"open": 0, "overdue": 0}, index=out["zone_id"]))
+    out["cases_open"] = counts["open"].to_numpy()
+    out["cases_overdue"] = counts["overdue"].to_numpy()
 
     cols = [c for c in columns_zh() if c in out] + [c for c in out if c not in columns_zh()]
     return out[cols]

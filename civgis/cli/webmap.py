@@ -23,7 +23,8 @@ def register(sub) -> None:
     p.add_argument("--basemap", choices=("offline", "osm", "tianditu", "amap"), default="offline",
                    help="底图 base map: offline 离线（默认）/ osm / tianditu 天地图（需 --tianditu-key）/ amap 高德（数据偏移到 GCJ-02）")
     p.add_argument("--tianditu-key", metavar="K", help="天地图密钥 Tianditu key (console.tianditu.gov.cn)")
-    p.add_argument("--toilet-radius", type=float, default=300.0, metavar="M", help="公厕服务半径（米） toilet service radius in metres (default 300)")
+    p.add_argument("--toilet-radius", type=float, default=None, metavar="M",
+                   help="公厕服务半径（米），默认读目标文件 toilet_radius_m toilet service radius in metres (default: the targets file, 300)")
     p.add_argument("--cases", choices=("open", "all", "none"), default="open",
                    help="地图带上的巡查案件 cases on the map: open 仅未结案（默认）/ all 全部 / none 不带")
     p.add_argument("--no-audit", action="store_true", help="不标出责任区空隙和重叠 do not mark zone gaps and overlaps")

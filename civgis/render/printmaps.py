@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from civgis.analysis.cases import case_states
 from civgis.progress import progress as _progress
 from civgis.render.fonts import CJK_FAMILY, RenderError, cjk_font, cjk_rc, subset_cjk_family
 from civgis.store.catalogue import layer_spec
@@ -311,11 +312,7 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     n_open = n_over = 0
     open_c = ist.get("by_value", {}).get("status", {}).get("open", ist.get("color", "#e53935"))
     if cases is not None and len(cases):
-        ts = pd.Timestamp.now() if as_of is None else pd.Timestamp(as_of)
-        deadline = pd.to_datetime(cases["deadline"], errors="coerce", format="mixed")
-        if getattr(deadline.dt, "tz", None) is not None and ts.tzinfo is None:
-            ts = ts.tz_localize(deadline.dt.tz)
-        overdue = (deadline < ts).fillna(False).to_numpy(dtype=bool)
+        overdue = case_states(cases, as_of)["overdue"].to_numpy(dtype=bool)  # the one rule (analysis.cases)
         xy = shapely.get_coordinates(np.asarray(cases.geometry.values))
         in_zone = shapely.intersects(np.asarray(cases.geometry.values), zgeom)
         _points(ax, xy, ~overdue, in_zone, s=34 * scale, marker="^", color=open_c, edgecolors="white",

@@ -79,6 +79,7 @@ from civgis.progress import progress as progress_bar
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
 from civgis.store.coords import wgs84_to_gcj02
+from civgis.store.targets import default_parameters, load_targets
 
 __all__ = ["BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
            "OVERLAP_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
@@ -547,7 +548,7 @@ def _resolve_audit(audit, gaps, overlaps, ws=None):
 
 
 def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
-              basemap: str = "offline", tianditu_key: str | None = None, toilet_radius_m: float = 300.0,
+              basemap: str = "offline", tianditu_key: str | None = None, toilet_radius_m: float | None = None,
               title: str = "城管专题图", focus=None, highlight_zone: str | None = None,
               label_px: float = 80.0, cases: str = "open") -> folium.Map:
     """A folium map of the given layers (workspace CRS GeoDataFrames keyed by catalogue name).
@@ -563,7 +564,8 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overl
     basemap : {"offline", "osm", "tianditu", "amap"}
         See the module docstring; ``amap`` shifts all geometry WGS84 → GCJ-02.
     toilet_radius_m : float
-        Toilet service radius in metres (default 300 m, the "≤ 300 m where people gather" rule).
+        Toilet service radius in metres (default: ``toilet_radius_m`` of the default targets file,
+        300 m — the "≤ 300 m where people gather" rule; the workspace functions read the workspace's).
     focus : (minx, miny, maxx, maxy), optional
         Bounds to zoom to (metric CRS); default all layers.
     highlight_zone : str, optional
@@ -640,6 +642,8 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overl
         add("inspections", insp, "巡查案件（未结案）" if cases == "open" else "巡查案件", False, "civgis-inspections")
 
     toilets = layers.get("toilets")
+    if toilet_radius_m is None:
+        toilet_radius_m = default_parameters().toilet_radius_m
     if toilets is not None and len(toilets):
         tstyle = layer_spec("toilets").style
         rc = tstyle.get("service_radius_color", "#4dd0e1")
@@ -732,7 +736,7 @@ def _within(gdf, window):
 
 # ====================================================================== workspace conveniences
 def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
-               tianditu_key: str | None = None, toilet_radius_m: float = 300.0,
+               tianditu_key: str | None = None, toilet_radius_m: float | None = None,
                title: str = "全县城管专题图", cases: str = "open") -> folium.Map:
     """The county map of a workspace, every layer toggleable.
 
@@ -748,7 +752,7 @@ def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offl
     tianditu_key : str, optional
         Required for ``basemap="tianditu"``.
     toilet_radius_m : float
-        Toilet service radius in metres (default 300).
+        Toilet service radius in metres (default: the workspace's targets file, 300 m by default).
     cases : {"open", "all", "none"}
         Inspection cases carried by the page (a hidden layer): open ones by default.
 
@@ -759,12 +763,13 @@ def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offl
     """
     _check_basemap(basemap, tianditu_key or None)
     gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
+    toilet_radius_m = _toilet_radius(ws, toilet_radius_m)
     return build_map(load_map_layers(ws), crs=ws.crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
                      tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, title=title, cases=cases)
 
 
 def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
-             tianditu_key: str | None = None, toilet_radius_m: float = 300.0, buffer_m: float = 200.0,
+             tianditu_key: str | None = None, toilet_radius_m: float | None = None, buffer_m: float = 200.0,
              cases: str = "open") -> folium.Map:
     """One responsibility zone's map, zoomed to it, the zone outlined red.
 
@@ -786,6 +791,7 @@ def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap:
     """
     _check_basemap(basemap, tianditu_key or None)
     gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
+    toilet_radius_m = _toilet_radius(ws, toilet_radius_m)
     return build_zone_map(load_map_layers(ws), zone_id, buffer_m=buffer_m, gaps=gaps, overlaps=overlaps,
                           basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m,
                           cases=cases)
@@ -913,13 +919,18 @@ def _set_attribution_prefix(html: str, m: folium.Map) -> str:
     return html.replace("</html>", script + "</html>", 1) if "</html>" in html else html + script
 
 
+def _toilet_radius(ws, radius_m: float | None) -> float:
+    """The toilet service radius: as given, else the workspace's targets file (``toilet_radius_m``)."""
+    return float(radius_m) if radius_m is not None else load_targets(ws=ws).params.toilet_radius_m
+
+
 def _safe_name(zone_id: str) -> str:
     """Unique, length-bounded file-name stem of a zone id (:func:`civgis.store.inert.safe_stem`)."""
     return safe_stem(zone_id)
 
 
 def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str | None = None, audit="auto",
-                   toilet_radius_m: float = 300.0, zones: list[str] | None = None, cases: str = "open",
+                   toilet_radius_m: float | None = None, zones: list[str] | None = None, cases: str = "open",
                    progress: bool = True) -> list[Path]:
     """The county map and one map per zone into ``out_dir`` (plus ``index.html`` linking them).
 
@@ -932,6 +943,7 @@ def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str |
     out_dir = Path(out_dir)
     layers = load_map_layers(ws)
     gaps, overlaps = _resolve_audit(audit, None, None, ws)
+    toilet_radius_m = _toilet_radius(ws, toilet_radius_m)
     opts = dict(basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, cases=cases)
     paths = [save_map(build_map(layers, crs=ws.crs, gaps=gaps, overlaps=overlaps, title="全县城管专题图", **opts),
                       out_dir / "county.html")]

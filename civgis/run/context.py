@@ -8,6 +8,8 @@ CLI prints for the same workspace and instant.
 
 Examples
 --------
+(Not run by the test suite: building the demo county takes minutes; tests/test_report.py covers it.)
+
 >>> from civgis.demo import demo_workspace                 # doctest: +SKIP
 >>> with RunContext(demo_workspace(), as_of="2026-11-28") as run:   # doctest: +SKIP
 ...     run.indicators.head()

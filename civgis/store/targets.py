@@ -29,11 +29,11 @@ import math
 import operator
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-__all__ = ["DEFAULT_TARGETS_PATH", "COMPARISONS", "COMPARISON_ZH", "TargetsError", "Target", "Targets",
-           "workspace_targets_path", "parse_targets", "load_targets"]
+__all__ = ["DEFAULT_TARGETS_PATH", "COMPARISONS", "COMPARISON_ZH", "TargetsError", "Target", "Parameters",
+           "Targets", "workspace_targets_path", "parse_targets", "load_targets", "default_parameters"]
 
 #: The default targets file: ``$CIVGIS_TARGETS`` or ``data/targets.toml`` beside the package.
 DEFAULT_TARGETS_PATH = Path(__file__).resolve().parent.parent / "data" / "targets.toml"
@@ -82,6 +82,74 @@ class Target:
                 "by_road_class": dict(self.by_road_class)}
 
 
+@dataclass(frozen=True)
+class Parameters:
+    """The computation parameters of the targets file's ``[parameters]`` table — the one place they live.
+
+    Every analysis takes them explicitly (``params=`` / ``tiers=`` …); the defaults are the
+    package's ``data/targets.toml``, a workspace's own file may override any of them. Distances in
+    metres (projected metric CRS), areas in m², shares in percent everywhere.
+
+    Attributes
+    ----------
+    lamp_reach_m : float
+        A lamp lights the road within this distance.
+    lamp_snap_m : float
+        A lamp belongs to its nearest road within this distance.
+    toilet_radius_m : float
+        Public-toilet service radius (indicators and the web map's rings).
+    park_tiers : tuple of (min_area_m2, radius_m)
+        Park service radius by park size, largest first.
+    park_entry_tolerance_m : float
+        A street within this distance of a park boundary gives access to it.
+    walk_cell_m : float
+        Residential land is sampled on this grid for the walking figure.
+    green_space_categories, park_categories : tuple of str
+        Green land classes counted in 绿地率, and the park classes (公园绿地).
+    population : float or None
+        The official urban population, when the bureau gives one.
+
+    Examples
+    --------
+    >>> p = default_parameters()
+    >>> p.toilet_radius_m, p.park_tiers, p.park_categories
+    (300.0, ((5000.0, 500.0), (1000.0, 300.0)), ('G1',))
+    """
+
+    lamp_reach_m: float
+    lamp_snap_m: float
+    toilet_radius_m: float
+    park_tiers: tuple[tuple[float, float], ...]
+    park_entry_tolerance_m: float
+    walk_cell_m: float
+    green_space_categories: tuple[str, ...]
+    park_categories: tuple[str, ...]
+    population: float | None = None
+
+    @classmethod
+    def from_mapping(cls, raw: dict, where: str = "targets") -> "Parameters":
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n != "population" and n not in raw]
+        if missing:
+            raise TargetsError(f"{where}: [parameters] 缺少 missing {', '.join(missing)}")
+        values = {n: raw[n] for n in names if n in raw}
+        try:
+            for n in ("lamp_reach_m", "lamp_snap_m", "toilet_radius_m", "park_entry_tolerance_m", "walk_cell_m"):
+                values[n] = float(values[n])
+            values["park_tiers"] = tuple((float(a), float(r)) for a, r in values["park_tiers"])
+            for n in ("green_space_categories", "park_categories"):
+                values[n] = tuple(str(c) for c in values[n])
+            if values.get("population") is not None:
+                values["population"] = float(values["population"])
+        except (TypeError, ValueError):
+            raise TargetsError(f"{where}: [parameters] 数值格式错误 a parameter is not a number or list as in "
+                               f"data/targets.toml (park_tiers: [[min_area_m2, radius_m], ...])") from None
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 @dataclass
 class Targets:
     """All targets plus the computation parameters, and the files they were read from."""
@@ -90,6 +158,11 @@ class Targets:
     parameters: dict
     sources: list[Path] = field(default_factory=list)
     plan: dict = field(default_factory=dict)
+
+    @property
+    def params(self) -> Parameters:
+        """The computation parameters as one object (see :class:`Parameters`)."""
+        return Parameters.from_mapping(self.parameters, ", ".join(str(p) for p in self.sources) or "targets")
 
     def get(self, indicator: str) -> Target:
         """The target of an indicator (an empty one, judging nothing, when the file has none)."""
@@ -187,3 +260,8 @@ def load_targets(path: str | os.PathLike | None = None, ws=None) -> Targets:
             raw = _merge(raw, _read_toml(override))
             sources.append(override)
     return parse_targets(raw, sources)
+
+
+def default_parameters() -> Parameters:
+    """The parameters of the default targets file (``$CIVGIS_TARGETS`` or the package's ``data/targets.toml``)."""
+    return load_targets().params
