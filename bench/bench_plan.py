@@ -14,38 +14,19 @@ Usage: python bench/bench_plan.py [--scale 1 10] [--rebuild]
 from __future__ import annotations
 
 import argparse
-import shutil
-import time
 from pathlib import Path
 
 from civgis.analysis import indicators as ind
 from civgis.analysis.audit import audit_workspace
 from civgis.analysis.plan import apply_plan, plan_frames
 from civgis.store.targets import load_targets
-from civgis.store.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
 LAYERS = ("built_up", "zones", "green", "roads", "lamps", "toilets", "residential", "candidates")
 
 
-def timed(fn):
-    t0 = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - t0, out
-
-
-def workspace(scale: float, rebuild: bool) -> Workspace:
-    out = REPO / "build" / "bench" / f"indicators-s{scale:g}"
-    gpkg = out / "county.gpkg"
-    if gpkg.exists() and not rebuild:
-        return Workspace(gpkg)
-    from civgis.demo import build_demo_workspace
-
-    if out.exists():
-        shutil.rmtree(out)
-    t, ws = timed(lambda: build_demo_workspace(out, scale=scale))
-    print(f"built the scale-{scale:g} county in {t:.0f} s (cached in {out})")
-    return ws
+# the cached demo-scale counties and the timer are bench_indicators' (same folders, built once)
+from bench_indicators import timed, workspace  # noqa: E402
 
 
 def bench(scale: float, rebuild: bool) -> None:
