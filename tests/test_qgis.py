@@ -143,7 +143,7 @@ def test_rewriting_a_layer_keeps_one_default_style(tmp_path):
     lamps = gpd.GeoDataFrame({"lamp_id": ["a", "b"], "status": ["working", "broken"]},
                              geometry=[Point(0, 0), Point(5, 5)], crs=4527)
     ws.write("lamps", lamps)
-    ws.write("lamps", lamps, append=True)
+    ws.write("lamps", lamps.assign(lamp_id=["c", "d"]), append=True)  # new ids: --append refuses stored ones
     with sqlite3.connect(ws.path) as con:
         rows = con.execute("SELECT f_table_name, f_geometry_column, useAsDefault FROM layer_styles").fetchall()
     assert rows == [("lamps", "geom", 1)]

@@ -322,7 +322,7 @@ def test_osm_counts_match_an_independent_reading(town):
         assert set(ws.read("lamps")["status"]) == {"unknown"}
     # farmland polygons: the skipped count is the number of landuse=farmland polygons
     polys = pyogrio.read_dataframe(path, layer="multipolygons", on_invalid="ignore")
-    result = import_osm(ws, path, layers=["green"])
+    result = import_osm(ws, path, layers=["green"], replace=["green"])  # a deliberate re-import
     rep = result.report
     farmland = rep[(rep.osm_tag == "landuse=farmland") & (rep.layer == "skipped")]["count"].sum()
     assert farmland == int((polys["landuse"] == "farmland").sum())
