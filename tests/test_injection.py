@@ -159,3 +159,29 @@ def test_offline_pages_allow_only_their_own_scripts(tmp_path):
     script_src = [d for d in csp.split(";") if d.strip().startswith("script-src")][0]
     assert "'unsafe-inline'" not in script_src
     assert all(h in script_src for h in script_hashes(html)) and len(script_hashes(html)) >= 1
+
+
+def test_save_workbook_is_inert_and_atomic(tmp_path, monkeypatch):
+    """The one workbook writer: formula cells come back as the typed text, and a save that fails
+    half-way leaves the previous file as it was, with no temporary file beside it."""
+    import openpyxl
+
+    from civgis.store.inert import save_workbook
+
+    path = tmp_path / "台账.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["=HYPERLINK(\"http://evil.example\",\"x\")", "路灯"])
+    save_workbook(book, path)
+    cell = openpyxl.load_workbook(path).active["A1"]
+    assert (cell.data_type, cell.value) == ("s", "=HYPERLINK(\"http://evil.example\",\"x\")")
+    before = path.read_bytes()
+
+    broken = openpyxl.Workbook()
+    def fail(target):
+        open(target, "wb").write(b"half a workbook")
+        raise OSError("disk full")
+    monkeypatch.setattr(broken, "save", fail)
+    with pytest.raises(OSError):
+        save_workbook(broken, path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["台账.xlsx"]

@@ -13,7 +13,6 @@ import datetime as dt
 import math
 import os
 import re
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.worksheet.page import PageMargins
 
 from civgis.analysis.ledger import HEADERS_ZH, Ledger, MEASURES, OUTCOME_ZH, SHEETS_ZH
-from civgis.store.inert import inert_workbook
+from civgis.store.inert import save_workbook
 
 __all__ = ["write_ledger_xlsx", "DEFINITIONS_ZH", "CJK_FONT", "FOOTER_ZH", "SIGN_OFF_ZH", "county_of"]
 
@@ -86,15 +85,7 @@ def write_ledger_xlsx(ledger: Ledger, path: str | os.PathLike, *, title: str = "
     _table_sheet(wb.create_sheet(SHEETS_ZH["overdue"]), overdue, page)
     if include_cases:
         _cases_sheet(wb, ledger, page)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.xlsx")
-    inert_workbook(wb)  # a case id like =HYPERLINK(…) stays text
-    try:
-        wb.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return save_workbook(wb, path)  # a case id like =HYPERLINK(…) stays text
 
 
 def _default_font(wb: Workbook, font: Font) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -13,8 +12,9 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from civgis.analysis.plan import PassPlan
+from civgis.store.inert import looks_like_formula, save_workbook
 
-__all__ = ["TASK_HEADERS_ZH", "GAP_HEADERS_ZH", "as_text_if_formula", "write_plan_xlsx"]
+__all__ = ["TASK_HEADERS_ZH", "GAP_HEADERS_ZH", "write_plan_xlsx"]
 
 TASK_HEADERS_ZH = {"task_id": "编号", "task": "任务", "name_zh": "指标", "quantity": "数量", "unit": "单位",
                    "zone_id": "责任区编号", "zone_name": "责任区", "road_name": "道路", "lon": "经度", "lat": "纬度",
@@ -22,16 +22,6 @@ TASK_HEADERS_ZH = {"task_id": "编号", "task": "任务", "name_zh": "指标", "
                    "deadline": "完成时限", "class_": "分类"}
 GAP_HEADERS_ZH = {"name_zh": "指标", "value": "现状", "target": "目标", "class_": "分类", "sentence": "达标路径"}
 WIDTHS = {"任务": 46, "指标": 16, "达标路径": 60, "责任区": 14, "道路": 14, "牵头单位": 20, "责任单位": 20}
-#: a cell starting like this would be read as a formula by Excel/LibreOffice
-FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-
-
-def as_text_if_formula(value):
-    """Whether a value would be read as a formula (``=…``, ``+…``, ``-…``, ``@…``); such cells are
-    written as text cells (type ``s``, quote prefix), shown as typed and never evaluated."""
-    return isinstance(value, str) and bool(FORMULA_START.match(value))
-
-
 def _cell(value):
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return None
@@ -49,7 +39,7 @@ def _sheet(ws, frame: pd.DataFrame, title: str) -> None:
     for rec in frame.itertuples(index=False):
         ws.append([_cell(v) for v in rec])
         for c in ws[ws.max_row]:
-            if isinstance(c.value, str) and FORMULA_START.match(c.value):
+            if looks_like_formula(c.value):
                 c.data_type = "s"          # stays text: Excel and LibreOffice show it, never evaluate it
                 c.quotePrefix = True
     for j, name in enumerate(frame.columns, start=1):
@@ -100,11 +90,4 @@ def write_plan_xlsx(plan: PassPlan, path: str | os.PathLike, *, title: str = "�
     _sheet(wb.create_sheet("全部任务"), tasks, f"{title}：全部任务 {len(tasks)} 项")
     for unit, grp in tasks.groupby("牵头单位", sort=True, dropna=False):
         _sheet(wb.create_sheet(_safe_title(unit, used)), grp, f"{title}：{unit}（{len(grp)} 项）")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.xlsx")
-    try:
-        wb.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return save_workbook(wb, path)

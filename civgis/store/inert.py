@@ -8,6 +8,9 @@ civgis writes passes through this module:
 * :func:`inert_workbook` turns every formula cell of an openpyxl workbook into a text cell
   (``data_type = "s"``; civgis writes no formulas of its own), so the value reads back as the
   same string;
+* :func:`save_workbook` is the one way civgis saves a workbook: inert first, then written to
+  a temporary file beside the target and moved over it (``os.replace``), so a reader never
+  sees half a workbook and a failed save leaves the old file;
 * :func:`inert_frame` prefixes such text in a DataFrame with an apostrophe ``'`` before
   ``to_csv`` (the spreadsheet convention for "this is text"); numbers are left alone.
 
@@ -20,12 +23,15 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import uuid
+from pathlib import Path
 
 import pandas as pd
 
 __all__ = ["FORMULA_STARTS", "STEM_MAX_BYTES", "looks_like_formula", "inert_text", "inert_frame", "inert_workbook",
-           "safe_stem"]
+           "save_workbook", "safe_stem"]
 
 #: longest file-name stem :func:`safe_stem` makes (UTF-8 bytes; file systems allow 255)
 STEM_MAX_BYTES = 100
@@ -64,6 +70,24 @@ def inert_workbook(workbook) -> int:
                     cell.data_type = "s"
                     changed += 1
     return changed
+
+
+def save_workbook(workbook, path: str | os.PathLike) -> Path:
+    """Save an openpyxl ``workbook`` to ``path``, inert and atomically; returns the path.
+
+    Every formula cell becomes text (:func:`inert_workbook`); the bytes go to a hidden temporary
+    file in the same folder, which then replaces ``path`` in one step.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    inert_workbook(workbook)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp{path.suffix or '.xlsx'}")
+    try:
+        workbook.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def safe_stem(name, *, max_bytes: int = STEM_MAX_BYTES) -> str:

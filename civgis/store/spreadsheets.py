@@ -26,7 +26,7 @@ import shapely
 
 from civgis.store.catalogue import LayerSpec
 from civgis.store.coords import wgs84_to_gcj02
-from civgis.store.inert import inert_frame
+from civgis.store.inert import inert_frame, save_workbook
 
 __all__ = ["LONLAT_DECIMALS", "CODE_SUFFIX", "spreadsheet_frame", "write_csv", "write_xlsx", "write_table"]
 
@@ -117,7 +117,7 @@ def write_xlsx(sheets: dict[str, pd.DataFrame], path: str | os.PathLike) -> None
             width = max([len(str(col))] + [len(str(v)) for v in values[:200, i] if v is not None]) if len(frame) else len(str(col))
             ws.column_dimensions[openpyxl.utils.get_column_letter(i + 1)].width = min(60, 4 + 1.3 * width)
         ws.freeze_panes = "A2"
-    book.save(path)
+    save_workbook(book, path)
 
 
 def _cell(value):
