@@ -466,9 +466,12 @@ class CoverSolution:
     lp_bound : float
         Optimum of the LP relaxation (``inf`` when not computed or not finished).
     found_by : str
-        ``"solver"`` or ``"greedy"``: where the returned sites come from.
+        ``"solver"`` when the solver improved on its warm start, else ``"greedy"`` (the start is
+        returned: the solver found nothing better).
     solver_status : str
         The solver's own status message.
+    solver_objective : float
+        Objective of the solver's own incumbent (``nan`` when it returned none).
     """
 
     chosen: list[int]
@@ -482,6 +485,7 @@ class CoverSolution:
     lp_bound: float = float("inf")
     found_by: str = ""
     solver_status: str = ""
+    solver_objective: float = float("nan")
 
     @property
     def bound_gap_pct(self) -> float:
@@ -495,7 +499,8 @@ class CoverSolution:
                 "objective": float(self.objective), "bound": _num(self.bound), "optimal": bool(self.optimal),
                 "method": self.method, "seconds": round(float(self.seconds), 4), "status": self.status,
                 "lp_bound": _num(self.lp_bound), "bound_gap_pct": _num(self.bound_gap_pct),
-                "found_by": self.found_by, "solver_status": self.solver_status}
+                "found_by": self.found_by, "solver_status": self.solver_status,
+                "solver_objective": _num(self.solver_objective)}
 
 
 def _check_limits(n_sites, k, costs, budget):
@@ -770,17 +775,19 @@ def exact_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, cos
     n, m = Ag.shape
     if m == 0 or n == 0 or (k is not None and k == 0):
         return CoverSolution([], [], 0.0, 0.0, True, solver, time.perf_counter() - t0, "trivial", 0.0, "solver",
-                             "trivial")
+                             "trivial", 0.0)
     start = _warm_start(Ag, wg, k, costs, budget, warm_start)
     x0 = np.zeros(n)
     x0[start] = 1.0
     solve = _solve_highs if solver == "highs" else _solve_cbc
     x, solver_bound, message = solve(Ag, wg, k, costs, budget, time_limit, mip_rel_gap, x0)
     greedy = _in_greedy_order(Ag, wg, start, solver)
-    best, found_by = greedy, "greedy"
-    if x is not None:
-        incumbent = _in_greedy_order(Ag, wg, [int(i) for i in np.flatnonzero(x > 0.5)], solver)
-        if incumbent.objective >= greedy.objective - OPTIMAL_REL_TOL * max(1.0, greedy.objective):
+    best, found_by, worse = greedy, "greedy", True
+    incumbent = None if x is None else _in_greedy_order(Ag, wg, [int(i) for i in np.flatnonzero(x > 0.5)], solver)
+    if incumbent is not None:
+        tol = OPTIMAL_REL_TOL * max(1.0, greedy.objective)
+        worse = incumbent.objective < greedy.objective - tol
+        if incumbent.objective > greedy.objective + tol:  # the solver improved on its start
             best, found_by = incumbent, "solver"
     bound = max(float(solver_bound), best.objective)
     lp = float("inf")
@@ -790,12 +797,13 @@ def exact_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, cos
     optimal = _meets(best.objective, bound)
     if optimal:
         status = "optimal"
-    elif found_by == "greedy":
+    elif worse:
         status = "greedy_kept"
     else:
         status = "time_limit" if time_limit is not None else "gap_limit"
     return CoverSolution(best.chosen, best.gains, best.objective, bound, optimal, solver,
-                         time.perf_counter() - t0, status, lp, found_by, message)
+                         time.perf_counter() - t0, status, lp, found_by, message,
+                         incumbent.objective if incumbent is not None else float("nan"))
 
 
 def _meets(objective: float, bound: float) -> bool:
@@ -985,7 +993,7 @@ def _solve_cbc(Ag, wg, k, costs, budget, time_limit, mip_rel_gap, x0):
         warnings.simplefilter("ignore", DeprecationWarning)
         cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=mip_rel_gap or None, warmStart=True)
     prob.solve(cmd)
-    message = f"{pulp.LpStatus[prob.status]} / {pulp.LpSolution[prob.sol_status]}"
+    message = f"CBC: {pulp.LpSolution[prob.sol_status]}"  # PuLP calls a stop on time "Optimal" status
     if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
         return None, np.inf, message
     xs = np.array([v.value() or 0.0 for v in x])
@@ -1222,7 +1230,7 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
         exact_sol = exact_max_cover(A, w, k=sites, costs=costs if budget_m2 is not None else None,
                                     budget=budget_m2, solver=solver, time_limit=time_limit, warm_start=greedy)
         best = exact_sol.objective  # never below the greedy: the greedy is its warm start
-        gap_pct = 100.0 * (best - greedy.objective) / best if best > 0 else 0.0
+        gap_pct = max(0.0, 100.0 * (best - greedy.objective) / best) if best > 0 else 0.0
     picked = exact_sol if (use == "exact" and exact_sol is not None) else greedy
 
     # exact (polygon-area) evaluation of the chosen sites, in order: marginal gains of a union
