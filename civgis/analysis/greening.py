@@ -31,10 +31,12 @@ The pipeline, each step a pure function on GeoDataFrames/arrays:
    Nemhauser et al. 1978 for a cardinality constraint; with an area budget the best of the
    gain-per-m² greedy, the gain greedy, the best single site (Khuller et al. 1999) and
    single-site seeds completed greedily, then improved by exchanges) and :func:`exact_max_cover`
-   (integer programme solved by HiGHS through ``scipy.optimize.milp`` or by PuLP's bundled CBC),
-   which proves how far greedy is from the optimum on a given instance (``gap``);
-   :func:`lp_bound_max_cover` proves it from the LP relaxation where the integer programme is
-   too big to finish.
+   (integer programme solved by HiGHS through highspy or by PuLP's bundled CBC, both
+   warm-started by the greedy), which proves how far greedy is from the optimum on a given
+   instance (``gap``). Under a time limit it returns the better of the solver's incumbent and
+   the greedy — never less than the greedy — with a proven upper bound (the solver's dual
+   bound or the LP relaxation, :func:`lp_bound_max_cover`), the gap to it, and ``optimal`` only
+   when that bound is met.
 5. **Exact evaluation and what-if** — the chosen sites are then evaluated *exactly*, with polygon
    areas, not grid units: site by site the uncovered residential pieces are intersected with the
    site's buffer and then cut away, so each site's ``new_residents`` is its exact marginal gain
@@ -1176,8 +1178,10 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     min_area_m2 : smallest plot considered (default: the smallest tier, 1 000 m²)
     tiers : ``((min_area_m2, radius_m), …)`` service-radius tiers
     cell_m : demand grid cell (m)
-    exact : also solve the integer programme and report the greedy gap
-    solver : ``"highs"`` (scipy.optimize.milp) or ``"cbc"`` (PuLP)
+    exact : also solve the integer programme (warm-started by the greedy) and report the greedy gap
+    solver : ``"highs"`` (highspy; scipy.optimize.milp without highspy) or ``"cbc"`` (PuLP)
+    time_limit : seconds for the exact solver; the plan's ``exact`` says whether it proved the optimum
+        (``status``, ``bound``, ``bound_gap_pct``)
     use : which solution becomes the plan when both ran: ``"greedy"`` or ``"exact"``
     refine : improve the lazy greedy by seeds and exchanges (:func:`greedy_max_cover`); False gives
         the plain lazy greedy

@@ -26,8 +26,8 @@ def register(sub) -> None:
     p.add_argument("--exact", action="store_true",
                    help="同时求精确最优解（整数规划） also solve exactly (integer programme) and report the greedy gap")
     p.add_argument("--solver", choices=("highs", "cbc"), default="highs",
-                   help="精确求解器 exact solver: highs (scipy.optimize.milp，默认) 或 cbc (PuLP)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="精确求解时限 time limit of the exact solver (seconds)")
+                   help="精确求解器 exact solver: highs (highspy，默认) 或 cbc (PuLP)；两者均以贪心解热启动 (warm start)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="精确求解时限 time limit of the exact solver (seconds)；到时返回求解器与贪心中较优者及其与上界的差距")
     p.add_argument("--use", choices=("greedy", "exact"), default="greedy",
                    help="两者都求解时采用哪个方案 which plan to use when both are solved (default greedy)")
     p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
