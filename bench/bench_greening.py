@@ -20,6 +20,12 @@ Printed: lazy and refined greedy, the LP bound, HiGHS with the time limit *witho
 greedy (civgis now: never below the greedy, the proven gap to the bound), and spopt's MCLP when
 spopt is installed (``--spopt``; peers.md: 164–168 s to build its model on such an instance).
 
+Measured 2026-12-02 on the 2 shared cores (niced, one run, ``--time-limit 120``): easy — refined
+greedy 1 830 408 in 4.3 s, LP bound 1 830 408 (30.9 s), warm HiGHS proves it optimal in 98.7 s;
+hard (14 192 distinct covering sets) — lazy greedy 790 247 (0.05 s), refined greedy 816 467
+(15.4 s), LP bound 832 551 (8.5 s); HiGHS cold stopped at 666 576 (0.816 of the greedy), HiGHS warm
+816 467 (status time_limit, bound 832 487, gap 1.92 %), CBC warm 822 074 (bound 832 551, gap 1.26 %).
+
 Usage: python bench/bench_greening.py [--instance easy|hard|both] [--time-limit S] [--no-cbc] ...
 """
 

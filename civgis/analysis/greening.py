@@ -932,7 +932,10 @@ def _quiet_highs(highspy):
 
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
+    try:
+        saved = os.dup(1), os.dup(2)
+    except OSError:  # no standard streams to silence (e.g. a GUI process)
+        return highspy.Highs()
     null = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(null, 1)
