@@ -215,6 +215,8 @@ def test_exact_with_a_tiny_time_limit_is_never_below_greedy(solver, monkeypatch)
     assert sol.bound_gap_pct == pytest.approx(100 * (sol.bound - sol.objective) / sol.bound)
     if sol.status == "greedy_kept":                        # the solver's own incumbent was worse (or absent)
         assert not sol.solver_objective >= greedy.objective
+    if solver != "scipy-milp":                              # the warm start reached the solver: its incumbent
+        assert sol.status == "time_limit" and sol.solver_objective >= greedy.objective - 1e-9
 
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
