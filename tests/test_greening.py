@@ -166,6 +166,118 @@ def test_exact_matches_brute_force_and_greedy_keeps_its_guarantee(seed):
     assert g.objective == pytest.approx(float(w[A.toarray()[g.chosen].any(axis=0)].sum()))
 
 
+# ---------------------------------------------------------------------------- exact under a time limit
+def _hard_instance(seed, n_sites=300, n_units=3000, side=3900.0):
+    """Points in a square, sites with radii 200–800 m (the bench's hard instance, scaled down):
+    dense overlaps, so the LP relaxation is loose and no solver finishes in milliseconds. The
+    coverage is computed here with plain distances, not with civgis's coverage matrix."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, side, (n_units, 2))
+    cxy = rng.uniform(0, side, (n_sites, 2))
+    r = rng.uniform(200, 800, n_sites)
+    dist = np.hypot(cxy[:, None, 0] - pts[None, :, 0], cxy[:, None, 1] - pts[None, :, 1])
+    return sp.csr_matrix(dist <= r[:, None]), rng.integers(10, 90, n_units).astype(float)
+
+
+def _lp_relaxation(A, w, k):
+    """The LP relaxation's optimum, solved here with scipy's dual simplex (civgis uses interior point)."""
+    from scipy.optimize import linprog
+
+    n, m = A.shape
+    rows = sp.vstack([sp.hstack([-sp.csr_matrix(A.T, dtype=float), sp.identity(m)]),
+                      sp.csr_matrix(np.r_[np.ones(n), np.zeros(m)][None, :])], format="csr")
+    res = linprog(np.r_[np.zeros(n), -w], A_ub=rows, b_ub=np.r_[np.zeros(m), k], bounds=(0, 1), method="highs-ds")
+    assert res.status == 0
+    return -res.fun
+
+
+def _union(A, w, chosen):
+    return float(w[np.asarray(A[chosen].sum(axis=0)).ravel() > 0].sum()) if len(chosen) else 0.0
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc", "scipy-milp"])
+def test_exact_with_a_tiny_time_limit_is_never_below_greedy(solver, monkeypatch):
+    A, w = _hard_instance(0)
+    k = 12
+    lp = _lp_relaxation(A, w, k)
+    greedy = greedy_max_cover(A, w, k=k, refine=True)
+    assert lp > 1.01 * greedy.objective                  # the instance is hard: the LP leaves a 1 % gap
+    if solver == "scipy-milp":                           # HiGHS without highspy: scipy's milp, no warm start
+        monkeypatch.setitem(__import__("sys").modules, "highspy", None)
+    sol = exact_max_cover(A, w, k=k, solver="cbc" if solver == "cbc" else "highs", time_limit=0.01,
+                          warm_start=greedy)
+    assert len(sol.chosen) <= k and len(set(sol.chosen)) == len(sol.chosen)
+    assert sol.objective == pytest.approx(_union(A, w, sol.chosen))       # the figure is the sites' union
+    assert sol.objective >= greedy.objective - 1e-9                      # never below greedy
+    # stopped by the limit: not optimal, and the gap is measured from a true bound no looser than the LP
+    assert not sol.optimal and sol.status in ("time_limit", "greedy_kept")
+    assert sol.objective < sol.bound <= lp + 1e-6 * lp
+    assert sol.bound_gap_pct == pytest.approx(100 * (sol.bound - sol.objective) / sol.bound)
+    if sol.status == "greedy_kept":                        # the solver's own incumbent was worse (or absent)
+        assert not sol.solver_objective >= greedy.objective
+    if solver != "scipy-milp":                              # the warm start reached the solver: its incumbent
+        assert sol.status == "time_limit" and sol.solver_objective >= greedy.objective - 1e-9
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_exact_with_its_default_start_is_never_below_the_lazy_greedy(solver):
+    A, w = _hard_instance(1)
+    sol = exact_max_cover(A, w, k=10, solver=solver, time_limit=0.01)
+    assert sol.objective >= greedy_max_cover(A, w, k=10).objective - 1e-9
+    assert sol.objective == pytest.approx(_union(A, w, sol.chosen))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+@pytest.mark.parametrize("time_limit", [None, 0.001, 30.0])
+def test_status_says_optimal_only_when_the_bound_is_met(seed, solver, time_limit):
+    rng = np.random.default_rng(seed)
+    n_sites, n_units, k = 14, 120, 3
+    A = sp.csr_matrix(rng.random((n_sites, n_units)) < 0.12)
+    w = rng.integers(1, 50, n_units).astype(float)
+    optimum = _brute_force(A, w, k)                       # every 3 of the 14 sites
+    sol = exact_max_cover(A, w, k=k, solver=solver, time_limit=time_limit)
+    assert sol.objective == pytest.approx(_union(A, w, sol.chosen)) and sol.objective <= optimum + 1e-9
+    assert sol.bound >= optimum - 1e-6                     # the bound is a true upper bound
+    if sol.optimal:
+        assert sol.status == "optimal" and sol.objective == pytest.approx(optimum)
+        assert sol.bound == pytest.approx(sol.objective) and sol.bound_gap_pct == pytest.approx(0, abs=1e-4)
+    else:
+        assert sol.status in ("time_limit", "greedy_kept") and sol.bound_gap_pct > 0
+    if time_limit != 0.001:   # a solver that finishes within its limit proves the optimum (CBC did not say so)
+        assert sol.optimal
+
+
+def test_a_warm_start_that_breaks_the_limits_is_refused():
+    A, w = _hard_instance(2, n_sites=40, n_units=300)
+    with pytest.raises(ValueError, match="warm_start"):
+        exact_max_cover(A, w, k=2, warm_start=[0, 1, 2])
+    with pytest.raises(ValueError, match="warm_start"):
+        exact_max_cover(A, w, k=2, warm_start=[0, 0])
+
+
+def test_cli_greening_prints_the_solver_status_in_chinese(small_ws, capsys):
+    from civgis.cli import main
+
+    assert main(["greening", str(small_ws.path), "--sites", "2", "--exact", "--time-limit", "5"]) == 0
+    assert "精确求解状态：已证明最优" in capsys.readouterr().out
+    assert main(["greening", str(small_ws.path), "--sites", "2", "--exact", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)["exact"]
+    assert (d["status"], d["optimal"], d["bound_gap_pct"]) == ("optimal", True, 0.0)
+    assert d["bound"] == pytest.approx(d["objective"])
+
+
+def test_solver_status_line_names_the_stop_and_the_gap():
+    from civgis.cli.greening import solver_status_zh
+
+    stopped = greening.CoverSolution([1], [900.0], 900.0, 1000.0, False, "highs", 1.0, "time_limit",
+                                     1010.0, "solver", "Time limit reached", 900.0)
+    assert solver_status_zh(stopped) == "达到时限停止，未证明最优（求解器改进了贪心解）；上界 1,000 人，差距 10.00%"
+    kept = greening.CoverSolution([1], [900.0], 900.0, 1000.0, False, "highs", 1.0, "greedy_kept",
+                                  1000.0, "greedy", "Time limit reached", 564.0)
+    assert solver_status_zh(kept) == "求解器最好解 564 人，不如贪心解，保留贪心解；上界 1,000 人，差距 10.00%"
+
+
 def test_lazy_greedy_equals_plain_greedy():
     rng = np.random.default_rng(7)
     A = sp.csr_matrix(rng.random((60, 400)) < 0.05)

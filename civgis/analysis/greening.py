@@ -31,10 +31,12 @@ The pipeline, each step a pure function on GeoDataFrames/arrays:
    Nemhauser et al. 1978 for a cardinality constraint; with an area budget the best of the
    gain-per-m² greedy, the gain greedy, the best single site (Khuller et al. 1999) and
    single-site seeds completed greedily, then improved by exchanges) and :func:`exact_max_cover`
-   (integer programme solved by HiGHS through ``scipy.optimize.milp`` or by PuLP's bundled CBC),
-   which proves how far greedy is from the optimum on a given instance (``gap``);
-   :func:`lp_bound_max_cover` proves it from the LP relaxation where the integer programme is
-   too big to finish.
+   (integer programme solved by HiGHS through highspy or by PuLP's bundled CBC, both
+   warm-started by the greedy), which proves how far greedy is from the optimum on a given
+   instance (``gap``). Under a time limit it returns the better of the solver's incumbent and
+   the greedy — never less than the greedy — with a proven upper bound (the solver's dual
+   bound or the LP relaxation, :func:`lp_bound_max_cover`), the gap to it, and ``optimal`` only
+   when that bound is met.
 5. **Exact evaluation and what-if** — the chosen sites are then evaluated *exactly*, with polygon
    areas, not grid units: site by site the uncovered residential pieces are intersected with the
    site's buffer and then cut away, so each site's ``new_residents`` is its exact marginal gain
@@ -80,7 +82,7 @@ from civgis.store.targets import Targets, load_targets
 __all__ = ["TARGET_OF", "greening_targets", "QUAD_SEGS",
            "service_radius", "tier_label", "qualifying_parks", "service_gap", "candidate_sites",
            "raster_candidates", "demand_units", "coverage_matrix", "aggregate_units", "CoverSolution",
-           "greedy_max_cover", "exact_max_cover", "lp_bound_max_cover", "green_indicators",
+           "greedy_max_cover", "exact_max_cover", "OPTIMAL_REL_TOL", "lp_bound_max_cover", "green_indicators",
            "INDICATOR_LABELS", "GreeningPlan", "plan_greening_frames", "plan_greening"]
 
 # Park tiers and green/park categories are the targets file's parameters (civgis.store.targets.Parameters),
@@ -449,14 +451,29 @@ class CoverSolution:
     objective : float
         Total covered weight (union: each unit once).
     bound : float
-        Upper bound on the optimum: the objective when proved optimal, the solver's dual
-        bound otherwise, and for greedy the online bound ``objective + Σ top-K gains`` left.
+        Proven upper bound on the optimum. Exact: the smallest of the solver's dual bound and
+        the LP relaxation's optimum (``objective`` when proved optimal; ``inf`` when neither
+        finished). Greedy: the online bound ``objective + Σ top-K gains left`` (cardinality only).
     optimal : bool
-        True when ``objective`` is proved optimal.
+        True only when the bound is met: ``bound − objective ≤ OPTIMAL_REL_TOL · bound``.
     method : str
         ``"greedy"``, ``"greedy-ratio"``, ``"highs"`` or ``"cbc"``.
     seconds : float
         Wall time of the solve.
+    status : str
+        Exact solves: ``"optimal"`` (proven), ``"time_limit"`` (stopped by the limit; the gap to
+        ``bound`` is ``bound_gap_pct``), ``"greedy_kept"`` (the solver's incumbent was below the
+        greedy warm start, or it found none, so the greedy solution is returned) or
+        ``"trivial"`` (nothing to choose).
+    lp_bound : float
+        Optimum of the LP relaxation (``inf`` when not computed or not finished).
+    found_by : str
+        ``"solver"`` when the solver improved on its warm start, else ``"greedy"`` (the start is
+        returned: the solver found nothing better).
+    solver_status : str
+        The solver's own status message.
+    solver_objective : float
+        Objective of the solver's own incumbent (``nan`` when it returned none).
     """
 
     chosen: list[int]
@@ -467,11 +484,25 @@ class CoverSolution:
     method: str
     seconds: float
     status: str = ""
+    lp_bound: float = float("inf")
+    found_by: str = ""
+    solver_status: str = ""
+    solver_objective: float = float("nan")
+
+    @property
+    def bound_gap_pct(self) -> float:
+        """Proven gap to the bound, ``100 · (bound − objective) / bound`` (%); ``inf`` without a bound."""
+        if not np.isfinite(self.bound):
+            return float("inf")
+        return 100.0 * max(self.bound - self.objective, 0.0) / self.bound if self.bound > 0 else 0.0
 
     def to_dict(self) -> dict:
         return {"chosen": [int(i) for i in self.chosen], "gains": [float(g) for g in self.gains],
-                "objective": float(self.objective), "bound": float(self.bound), "optimal": bool(self.optimal),
-                "method": self.method, "seconds": round(float(self.seconds), 4), "status": self.status}
+                "objective": float(self.objective), "bound": _num(self.bound), "optimal": bool(self.optimal),
+                "method": self.method, "seconds": round(float(self.seconds), 4), "status": self.status,
+                "lp_bound": _num(self.lp_bound), "bound_gap_pct": _num(self.bound_gap_pct),
+                "found_by": self.found_by, "solver_status": self.solver_status,
+                "solver_objective": _num(self.solver_objective)}
 
 
 def _check_limits(n_sites, k, costs, budget):
@@ -699,54 +730,103 @@ def _lazy_greedy(A, w, k, costs, budget, *, ratio: bool) -> CoverSolution:
     return CoverSolution(chosen, gains, objective, bound, False, "greedy-ratio" if ratio else "greedy", 0.0)
 
 
+#: relative tolerance at which an objective meets its bound (``bound − objective ≤ tol · bound``): the
+#: scale of HiGHS's MIP feasibility tolerance (1e-6) on a continuous ``y``; a smaller gap is shown as 0 %.
+OPTIMAL_REL_TOL = 1e-6
+
+
 def exact_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, costs=None,
                     budget: float | None = None, solver: str = "highs", time_limit: float | None = None,
-                    mip_rel_gap: float = 0.0) -> CoverSolution:
-    """Exact maximal covering by integer programming (Church & ReVelle 1974).
+                    mip_rel_gap: float = 0.0, warm_start=None, lp_bound: bool | None = None) -> CoverSolution:
+    """Exact maximal covering by integer programming (Church & ReVelle 1974), warm-started by greedy.
 
     ``max Σ_j w_j y_j`` s.t. ``y_j ≤ Σ_i A_ij x_i`` (a unit counts only if a chosen site covers
     it), ``Σ_i x_i ≤ k``, ``Σ_i a_i x_i ≤ budget``, ``x_i ∈ {0, 1}``, ``0 ≤ y_j ≤ 1`` (``y`` needs
     no integrality: at the optimum ``y_j = min(1, Σ_i A_ij x_i)``). Units with the same covering
     set are merged first (:func:`aggregate_units`), which shrinks the model without changing it.
 
-    ``solver="highs"`` uses ``scipy.optimize.milp`` (HiGHS); ``"cbc"`` uses PuLP's bundled CBC.
-    With a ``time_limit`` (s) the best solution found and the solver's bound are returned
-    (``optimal=False``).
+    ``solver="highs"`` uses HiGHS through highspy (``Highs.setSolution`` passes the warm start;
+    without highspy, ``scipy.optimize.milp``, which takes no start); ``"cbc"`` uses PuLP's
+    bundled CBC (``warmStart=True``, the start as initial values).
+
+    The solver starts from ``warm_start`` (site indices or a :class:`CoverSolution`; default: the
+    lazy greedy of :func:`greedy_max_cover`) and the better of the solver's incumbent and the
+    start is returned, so under a ``time_limit`` (s) the result is never below the greedy.
+    ``bound`` is the smallest proven upper bound: the solver's dual bound, or, when that does not
+    prove the result optimal, the LP relaxation's optimum (:func:`lp_bound_max_cover`, HiGHS
+    interior point, after the solver's time limit: 8.5 s on the bench's hard 2 000 × 20 000
+    instance; HiGHS may report only the trivial bound ``Σ w`` when stopped before its root LP;
+    ``lp_bound=True`` always computes it, ``False`` never). ``optimal`` is True
+    only when the objective meets that bound (within :data:`OPTIMAL_REL_TOL`); ``status`` says
+    ``"optimal"``, ``"time_limit"``/``"gap_limit"`` (stopped, ``bound_gap_pct`` from the bound)
+    or ``"greedy_kept"`` (the solver's incumbent was worse than the start, or there was none).
 
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
     >>> A = sp.csr_matrix(np.array([[1, 1, 1, 0, 0, 0], [1, 1, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1],
     ...                             [0, 0, 1, 1, 0, 0]], bool))
-    >>> exact_max_cover(A, [1, 1, 1, 1, 1, 1], k=2).objective
-    6.0
+    >>> s = exact_max_cover(A, [1, 1, 1, 1, 1, 1], k=2)
+    >>> s.objective, s.optimal, s.status, s.bound_gap_pct
+    (6.0, True, 'optimal', 0.0)
     """
     t0 = time.perf_counter()
     costs = _check_limits(coverage.shape[0], k, costs, budget)
+    solver = {"pulp": "cbc"}.get(solver.lower(), solver.lower())
+    if solver not in ("highs", "cbc"):
+        raise ValueError(f"unknown solver {solver!r}; use 'highs' (HiGHS) or 'cbc' (PuLP)")
     Ag, wg, _ = aggregate_units(coverage, weights)
     n, m = Ag.shape
     if m == 0 or n == 0 or (k is not None and k == 0):
-        return CoverSolution([], [], 0.0, 0.0, True, solver, time.perf_counter() - t0, "trivial")
-    solver = solver.lower()
-    if solver == "highs":
-        x, objective, bound, optimal, status = _solve_highs(Ag, wg, k, costs, budget, time_limit, mip_rel_gap)
-    elif solver in ("cbc", "pulp"):
-        x, objective, bound, optimal, status = _solve_cbc(Ag, wg, k, costs, budget, time_limit, mip_rel_gap)
-        solver = "cbc"
+        return CoverSolution([], [], 0.0, 0.0, True, solver, time.perf_counter() - t0, "trivial", 0.0, "solver",
+                             "trivial", 0.0)
+    start = _warm_start(Ag, wg, k, costs, budget, warm_start)
+    x0 = np.zeros(n)
+    x0[start] = 1.0
+    solve = _solve_highs if solver == "highs" else _solve_cbc
+    x, solver_bound, message = solve(Ag, wg, k, costs, budget, time_limit, mip_rel_gap, x0)
+    greedy = _in_greedy_order(Ag, wg, start, solver)
+    best, found_by, worse = greedy, "greedy", True
+    incumbent = None if x is None else _in_greedy_order(Ag, wg, [int(i) for i in np.flatnonzero(x > 0.5)], solver)
+    if incumbent is not None:
+        tol = OPTIMAL_REL_TOL * max(1.0, greedy.objective)
+        worse = incumbent.objective < greedy.objective - tol
+        if incumbent.objective > greedy.objective + tol:  # the solver improved on its start
+            best, found_by = incumbent, "solver"
+    bound = max(float(solver_bound), best.objective)
+    lp = float("inf")
+    if lp_bound or (lp_bound is None and not _meets(best.objective, bound)):
+        lp = _lp_relaxation(Ag, wg, k, costs, budget, None)
+        bound = max(min(bound, lp), best.objective)
+    optimal = _meets(best.objective, bound)
+    if optimal:
+        status = "optimal"
+    elif worse:
+        status = "greedy_kept"
     else:
-        raise ValueError(f"unknown solver {solver!r}; use 'highs' (scipy) or 'cbc' (PuLP)")
-    picked = np.flatnonzero(x > 0.5)
-    # order the chosen sites by their marginal gains (greedy order within the optimal set)
-    sub = greedy_max_cover(Ag[picked], wg, k=len(picked))
-    chosen = [int(picked[i]) for i in sub.chosen]
-    gains = list(sub.gains)
-    rest = [int(i) for i in picked if int(i) not in chosen]  # sites with no gain of their own
-    chosen += rest
-    gains += [0.0] * len(rest)
-    objective = float(np.sum(gains))
-    bound = max(bound, objective)
-    return CoverSolution(chosen, gains, objective, objective if optimal else bound, optimal, solver,
-                         time.perf_counter() - t0, status)
+        status = "time_limit" if time_limit is not None else "gap_limit"
+    return CoverSolution(best.chosen, best.gains, best.objective, bound, optimal, solver,
+                         time.perf_counter() - t0, status, lp, found_by, message,
+                         incumbent.objective if incumbent is not None else float("nan"))
+
+
+def _meets(objective: float, bound: float) -> bool:
+    """Whether ``objective`` meets the upper ``bound`` (relative tolerance :data:`OPTIMAL_REL_TOL`)."""
+    return bool(np.isfinite(bound) and bound - objective <= OPTIMAL_REL_TOL * max(1.0, abs(bound)))
+
+
+def _warm_start(Ag, wg, k, costs, budget, warm_start) -> list[int]:
+    """The start's site indices: the lazy greedy by default, else the given sites (checked feasible)."""
+    if warm_start is None:
+        return list(greedy_max_cover(Ag, wg, k=k, costs=costs if budget is not None else None,
+                                     budget=budget).chosen)
+    chosen = [int(i) for i in (warm_start.chosen if isinstance(warm_start, CoverSolution) else warm_start)]
+    n = Ag.shape[0]
+    if any(i < 0 or i >= n for i in chosen) or len(set(chosen)) != len(chosen):
+        raise ValueError("warm_start: site indices must be distinct and within the coverage matrix")
+    if (k is not None and len(chosen) > k) or (budget is not None and float(costs[chosen].sum()) > budget + 1e-9):
+        raise ValueError("warm_start: the start exceeds the number of sites or the area budget")
+    return chosen
 
 
 def lp_bound_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, costs=None,
@@ -767,13 +847,18 @@ def lp_bound_max_cover(coverage: sp.spmatrix, weights, *, k: int | None = None, 
     >>> exact_max_cover(A, [1, 1, 1], k=1).objective
     2.0
     """
-    from scipy.optimize import linprog
-
     costs = _check_limits(coverage.shape[0], k, costs, budget)
     Ag, wg, _ = aggregate_units(coverage, weights)
     n, m = Ag.shape
     if m == 0 or n == 0 or (k is not None and k == 0):
         return 0.0
+    return _lp_relaxation(Ag, wg, k, costs, budget, time_limit)
+
+
+def _lp_relaxation(Ag, wg, k, costs, budget, time_limit) -> float:
+    from scipy.optimize import linprog
+
+    n = Ag.shape[0]
     M, ub = _model_matrix(Ag, k, costs, budget)
     options = {} if time_limit is None else {"time_limit": float(time_limit)}
     res = linprog(np.r_[np.zeros(n), -wg], A_ub=M, b_ub=ub, bounds=(0, 1), method="highs-ipm", options=options)
@@ -797,26 +882,98 @@ def _model_matrix(Ag, k, costs, budget):
     return sp.vstack(rows, format="csr"), np.concatenate(ub)
 
 
-def _solve_highs(Ag, wg, k, costs, budget, time_limit, mip_rel_gap):
+def _start_values(Ag, x0) -> np.ndarray:
+    """``[x0 | y0]`` with ``y0_j = min(1, Σ_i A_ij x0_i)``: the warm start as a full model solution."""
+    y0 = np.minimum(1.0, np.asarray(sp.csr_matrix(Ag.T, dtype=float) @ x0).ravel())
+    return np.r_[x0, y0]
+
+
+def _solve_highs(Ag, wg, k, costs, budget, time_limit, mip_rel_gap, x0):
+    """HiGHS through highspy, started from ``x0``; ``(x or None, dual bound, message)``.
+
+    Falls back to ``scipy.optimize.milp`` (same HiGHS, no warm start) when highspy is missing.
+    """
+    try:
+        import highspy
+    except ImportError:
+        return _solve_scipy_milp(Ag, wg, k, costs, budget, time_limit, mip_rel_gap)
+    n, m = Ag.shape
+    M, ub = _model_matrix(Ag, k, costs, budget)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n + m, M.shape[0]
+    lp.col_cost_ = np.r_[np.zeros(n), -wg]
+    lp.col_lower_, lp.col_upper_ = np.zeros(n + m), np.ones(n + m)
+    lp.row_lower_, lp.row_upper_ = np.full(M.shape[0], -np.inf), ub
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = n + m, M.shape[0]
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = M.indptr, M.indices, M.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n + [highspy.HighsVarType.kContinuous] * m
+    h = _quiet_highs(highspy)
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    h.passModel(lp)
+    start = highspy.HighsSolution()
+    start.col_value = _start_values(Ag, x0).tolist()
+    start.value_valid = True
+    h.setSolution(start)
+    h.run()
+    info = h.getInfo()
+    message = h.modelStatusToString(h.getModelStatus())
+    has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value)[:n] if has_x else None
+    dual = -float(info.mip_dual_bound)  # minimising −Σ w y: the dual bound is a lower bound of that
+    return x, (dual if np.isfinite(dual) else np.inf), message
+
+
+def _quiet_highs(highspy):
+    """A ``highspy.Highs()`` without its banner: the C++ constructor prints to fd 1/2, not sys.stdout."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        saved = os.dup(1), os.dup(2)
+    except OSError:  # no standard streams to silence (e.g. a GUI process)
+        return highspy.Highs()
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        return highspy.Highs()
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (null, *saved):
+            os.close(fd)
+
+
+def _solve_scipy_milp(Ag, wg, k, costs, budget, time_limit, mip_rel_gap):
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n, m = Ag.shape
     M, ub = _model_matrix(Ag, k, costs, budget)
-    c = np.r_[np.zeros(n), -wg]
     options = {"disp": False, "mip_rel_gap": mip_rel_gap}
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
-    res = milp(c, constraints=LinearConstraint(M, -np.inf, ub), integrality=np.r_[np.ones(n), np.zeros(m)],
-               bounds=Bounds(0, 1), options=options)
-    if res.x is None:
-        raise RuntimeError(f"HiGHS found no solution: {res.message}")
-    objective = -float(res.fun)
-    bound = -float(getattr(res, "mip_dual_bound", res.fun) or res.fun)
-    optimal = res.status == 0 and mip_rel_gap == 0.0
-    return res.x[:n], objective, bound, optimal, str(res.message)
+    res = milp(np.r_[np.zeros(n), -wg], constraints=LinearConstraint(M, -np.inf, ub),
+               integrality=np.r_[np.ones(n), np.zeros(m)], bounds=Bounds(0, 1), options=options)
+    dual = getattr(res, "mip_dual_bound", None)
+    bound = -float(dual) if dual is not None and np.isfinite(dual) else np.inf
+    return (res.x[:n] if res.x is not None else None), bound, f"scipy.milp: {res.message}"
 
 
-def _solve_cbc(Ag, wg, k, costs, budget, time_limit, mip_rel_gap):
+def _solve_cbc(Ag, wg, k, costs, budget, time_limit, mip_rel_gap, x0):
+    """PuLP's CBC started from ``x0`` (``warmStart``); ``(x or None, bound, message)``.
+
+    CBC's dual bound does not come back through PuLP: the bound is the objective when CBC proved
+    optimality (``sol_status`` optimal and no relative gap asked), else ``inf`` (the caller then
+    takes the LP bound).
+    """
+    import warnings
+
     import pulp
 
     n, m = Ag.shape
@@ -830,23 +987,26 @@ def _solve_cbc(Ag, wg, k, costs, budget, time_limit, mip_rel_gap):
     prob += pulp.lpDot(wg.tolist(), y)
     At = sp.csr_matrix(Ag.T)
     for j in range(m):  # model building only (one row per merged unit); the solve is CBC's
-        prob += y[j] <= pulp.lpSum(x[i] for i in At.indices[At.indptr[j]:At.indptr[j + 1]])
+        terms = [(x[i], -1.0) for i in At.indices[At.indptr[j]:At.indptr[j + 1]]]
+        terms.append((y[j], 1.0))
+        prob += pulp.LpConstraint(pulp.LpAffineExpression(terms), sense=pulp.LpConstraintLE, rhs=0.0)
     if k is not None:
         prob += pulp.lpSum(x) <= int(k)
     if budget is not None:
         prob += pulp.lpDot(np.asarray(costs, float).tolist(), x) <= float(budget)
-    import warnings
-
+    for var, v in zip(x + y, _start_values(Ag, x0).tolist()):
+        var.setInitialValue(round(v) if var.cat == pulp.LpInteger else v, check=False)
     with warnings.catch_warnings():  # PuLP 3.3 warns that its bundled CBC moves to an extra in 4.0
         warnings.simplefilter("ignore", DeprecationWarning)
-        cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=mip_rel_gap or None)
+        cmd = pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, gapRel=mip_rel_gap or None, warmStart=True)
     prob.solve(cmd)
-    status = pulp.LpStatus[prob.status]
+    message = f"CBC: {pulp.LpSolution[prob.sol_status]}"  # PuLP calls a stop on time "Optimal" status
+    if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+        return None, np.inf, message
     xs = np.array([v.value() or 0.0 for v in x])
-    objective = float(pulp.value(prob.objective) or 0.0)
-    optimal = status == "Optimal" and time_limit is None and not mip_rel_gap
-    bound = objective if optimal else np.inf
-    return xs, objective, bound, optimal, status
+    proven = prob.sol_status == pulp.LpSolutionOptimal and not mip_rel_gap
+    objective = float(np.dot(wg, np.minimum(1.0, np.asarray(At.astype(float) @ (xs > 0.5)).ravel())))
+    return xs, (objective if proven else np.inf), message
 
 
 # ============================================================================ indicators (what-if)
@@ -992,7 +1152,9 @@ class GreeningPlan:
         }
         if self.exact is not None:
             out["exact"] = {"objective": round(self.exact.objective, 3), "bound": _num(self.exact.bound),
-                            "optimal": self.exact.optimal, "solver": self.exact.method,
+                            "optimal": self.exact.optimal, "status": self.exact.status,
+                            "bound_gap_pct": _num(self.exact.bound_gap_pct), "lp_bound": _num(self.exact.lp_bound),
+                            "found_by": self.exact.found_by, "solver": self.exact.method,
                             "seconds": round(self.exact.seconds, 4),
                             "site_ids": [str(self.candidates["site_id"].iloc[i]) for i in self.exact.chosen]}
             out["gap_pct"] = _num(self.gap_pct)
@@ -1021,8 +1183,10 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     min_area_m2 : smallest plot considered (default: the smallest tier, 1 000 m²)
     tiers : ``((min_area_m2, radius_m), …)`` service-radius tiers
     cell_m : demand grid cell (m)
-    exact : also solve the integer programme and report the greedy gap
-    solver : ``"highs"`` (scipy.optimize.milp) or ``"cbc"`` (PuLP)
+    exact : also solve the integer programme (warm-started by the greedy) and report the greedy gap
+    solver : ``"highs"`` (highspy; scipy.optimize.milp without highspy) or ``"cbc"`` (PuLP)
+    time_limit : seconds for the exact solver; the plan's ``exact`` says whether it proved the optimum
+        (``status``, ``bound``, ``bound_gap_pct``)
     use : which solution becomes the plan when both ran: ``"greedy"`` or ``"exact"``
     refine : improve the lazy greedy by seeds and exchanges (:func:`greedy_max_cover`); False gives
         the plain lazy greedy
@@ -1073,9 +1237,9 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
     gap_pct = None
     if exact:
         exact_sol = exact_max_cover(A, w, k=sites, costs=costs if budget_m2 is not None else None,
-                                    budget=budget_m2, solver=solver, time_limit=time_limit)
-        best = max(exact_sol.objective, greedy.objective)
-        gap_pct = 100.0 * (best - greedy.objective) / best if best > 0 else 0.0
+                                    budget=budget_m2, solver=solver, time_limit=time_limit, warm_start=greedy)
+        best = exact_sol.objective  # never below the greedy: the greedy is its warm start
+        gap_pct = max(0.0, 100.0 * (best - greedy.objective) / best) if best > 0 else 0.0
     picked = exact_sol if (use == "exact" and exact_sol is not None) else greedy
 
     # exact (polygon-area) evaluation of the chosen sites, in order: marginal gains of a union

@@ -6,7 +6,7 @@ import argparse
 
 from ._common import CliError, info, open_workspace, output_path, print_json, print_table
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "solver_status_zh"]
 
 
 def register(sub) -> None:
@@ -26,8 +26,8 @@ def register(sub) -> None:
     p.add_argument("--exact", action="store_true",
                    help="同时求精确最优解（整数规划） also solve exactly (integer programme) and report the greedy gap")
     p.add_argument("--solver", choices=("highs", "cbc"), default="highs",
-                   help="精确求解器 exact solver: highs (scipy.optimize.milp，默认) 或 cbc (PuLP)")
-    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="精确求解时限 time limit of the exact solver (seconds)")
+                   help="精确求解器 exact solver: highs (highspy，默认) 或 cbc (PuLP)；两者均以贪心解热启动 (warm start)")
+    p.add_argument("--time-limit", type=float, default=None, metavar="S", help="精确求解时限 time limit of the exact solver (seconds)；到时返回求解器与贪心中较优者及其与上界的差距")
     p.add_argument("--use", choices=("greedy", "exact"), default="greedy",
                    help="两者都求解时采用哪个方案 which plan to use when both are solved (default greedy)")
     p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
@@ -87,9 +87,10 @@ def run(args) -> int:
     print(f"公园服务半径覆盖人口：{plan.covered_before:,.0f} → {plan.covered_after:,.0f} / {plan.population:,.0f}"
           f"（{plan.covered_before / pop:.1%} → {plan.covered_after / pop:.1%}）")
     if plan.exact is not None:
-        state = "已证明最优" if plan.exact.optimal else f"未证明最优，上界 {plan.exact.bound:,.0f}"
-        print(f"贪心 {plan.greedy.objective:,.0f} 人 vs 精确 {plan.exact.objective:,.0f} 人（{state}，"
-              f"{plan.exact.method}，{plan.exact.seconds:.2f} 秒）：差距 {plan.gap_pct:.2f}%")
+        e = plan.exact
+        print(f"贪心 {plan.greedy.objective:,.0f} 人 vs 精确 {e.objective:,.0f} 人（{e.method}，{e.seconds:.2f} 秒）："
+              f"贪心差距 {plan.gap_pct:.2f}%")
+        print(f"精确求解状态：{solver_status_zh(e)}")
     print()
     if len(plan.sites):
         print_table(greening_out.sites_table_zh(plan))
@@ -100,3 +101,20 @@ def run(args) -> int:
     if paths:
         info(f"已输出 written {args.out}：排名表 {paths['sites_csv'].name}，地图 {paths['map'].name}，图片 {paths['png'].name}")
     return 0
+
+
+def solver_status_zh(sol) -> str:
+    """One Chinese line on an exact solve: proven optimal, stopped with the gap to the proven upper
+    bound, or the greedy kept because the solver's incumbent was worse (``CoverSolution.status``)."""
+    bound = (f"上界 {sol.bound:,.0f} 人，差距 {sol.bound_gap_pct:.2f}%" if sol.bound != float("inf")
+             else "上界未知（线性松弛未完成）")
+    if sol.status in ("optimal", "trivial"):
+        who = "（即贪心解，求解器未找到更优解）" if sol.found_by == "greedy" and sol.status == "optimal" else ""
+        return f"已证明最优{who}"
+    if sol.status == "greedy_kept":
+        got = (f"求解器最好解 {sol.solver_objective:,.0f} 人" if sol.solver_objective == sol.solver_objective
+               else "求解器未给出可行解")
+        return f"{got}，不如贪心解，保留贪心解；{bound}"
+    stop = "达到时限停止" if sol.status == "time_limit" else "达到差距容限停止"
+    who = "求解器改进了贪心解" if sol.found_by == "solver" else "求解器未改进贪心解"
+    return f"{stop}，未证明最优（{who}）；{bound}"
