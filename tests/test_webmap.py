@@ -22,6 +22,7 @@ GEOD = Geod(ellps="WGS84")
 X0, Y0 = 39_500_000.0, 3_520_000.0  # CGCS2000 GK zone 39 (EPSG:4527), near Hefei
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(2)>"
+WORKING, BROKEN = f"路灯（正常，放大到 {webmap.LAMP_MIN_ZOOM} 级显示）", "路灯（故障）"
 
 
 def make_ws(path: Path) -> Workspace:
@@ -116,9 +117,12 @@ def test_county_map_has_every_layer_with_catalogue_styles(ws):
     m = webmap.county_map(ws)
     layers = geojson_layers(m)
     assert set(layers) >= {"建成区边界", "居住用地（底图）", "其他绿地（底图）", "道路（底图）", "公园绿地（G1）",
-                           "包保责任区", "责任区名称", "公厕服务半径（300 米）", "公厕", "路灯（按状态）"}
-    lamps = props(layers["路灯（按状态）"])
-    assert [p["lamp_id"] for p in lamps] == ["L2", "L3", "L1"]  # broken lamps drawn last, on top
+                           "包保责任区", "责任区名称", "公厕服务半径（300 米）", "公厕", WORKING, BROKEN}
+    # working lamps in one layer (shown from street zoom), broken ones in their own, drawn last, on top
+    names = list(layers)
+    assert names.index(BROKEN) == len(names) - 1
+    lamps = props(layers[WORKING]) + props(layers[BROKEN])
+    assert [p["lamp_id"] for p in lamps] == ["L2", "L3", "L1"]
     assert [p["status"] for p in lamps] == ["正常", "正常", "故障"]
     assert [p["_stroke"] for p in lamps] == ["#f9a825", "#f9a825", "#c62828"]  # lamps.toml by_value
     # parks are only the G1 parcel; the G2 strip is drawn in the base
@@ -140,7 +144,7 @@ def test_popups_use_chinese_aliases(ws):
     popup = next(c for c in layers["包保责任区"]._children.values() if isinstance(c, folium.GeoJsonPopup))
     assert popup.fields == ["zone_id", "name", "staff", "phone"]  # the fields the layer has, catalogue order
     assert popup.aliases == ["责任区编号", "责任区名称", "责任人", "联系电话"]
-    lamp_popup = next(c for c in layers["路灯（按状态）"]._children.values() if isinstance(c, folium.GeoJsonPopup))
+    lamp_popup = next(c for c in layers[BROKEN]._children.values() if isinstance(c, folium.GeoJsonPopup))
     assert lamp_popup.aliases == ["路灯编号", "状态"]
 
 
@@ -262,7 +266,7 @@ def beijing_ws(tmp_path_factory):
 
 
 def lamp_lonlat(m) -> tuple[float, float]:
-    (feature,) = geojson_layers(m)["路灯（按状态）"].data["features"]
+    (feature,) = geojson_layers(m)[WORKING].data["features"]
     return tuple(feature["geometry"]["coordinates"])
 
 
@@ -303,7 +307,7 @@ def test_zone_map_zooms_to_the_zone_and_keeps_nearby_features(ws):
     m = webmap.zone_map(ws, "Z1", buffer_m=50)
     layers = geojson_layers(m)
     # Z1 spans x 0–500 m: the lamp at x = 900 m is beyond the 50 m window, the two others are inside
-    assert sorted(p["lamp_id"] for p in props(layers["路灯（按状态）"])) == ["L1", "L2"]
+    assert sorted(p["lamp_id"] for p in props(layers[WORKING]) + props(layers[BROKEN])) == ["L1", "L2"]
     # the window (0–550 m) reaches Z2, which is drawn thin; Z1 is outlined red and thick
     zp = {p["zone_id"]: p for p in props(layers["包保责任区"])}
     assert zp["Z1"]["_stroke"] == "#d50000" and zp["Z1"]["_weight"] == 5 and zp["Z2"]["_weight"] == 1.5
