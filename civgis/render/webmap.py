@@ -73,7 +73,8 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
-from folium.utilities import JsCode
+from folium.elements import ElementAddToElement
+from folium.utilities import JsCode, get_obj_in_upper_tree
 from jinja2 import Template
 from shapely.geometry import box
 
@@ -390,9 +391,9 @@ class PreparedLayer:
             self._tree = shapely.STRtree(self.select)
         return np.sort(self._tree.query(window, predicate="intersects"))
 
-    def data(self, idx: np.ndarray) -> dict:
-        """The GeoJSON FeatureCollection of the features ``idx``."""
-        return json.loads('{"type":"FeatureCollection","features":[' + ",".join(self.features[idx]) + "]}")
+    def text(self, idx: np.ndarray) -> str:
+        """The GeoJSON FeatureCollection of the features ``idx`` as JSON text."""
+        return '{"type":"FeatureCollection","features":[' + ",".join(self.features[idx]) + "]}"
 
 
 @dataclass
@@ -577,6 +578,74 @@ class _Raw(Element):
     def __init__(self, html: str):
         super().__init__()
         self.html = html
+
+
+def _script_safe(text: str) -> str:
+    """JSON text made safe inside ``<script>`` as folium's ``tojson`` does (``< > & '`` → ``\\u00XX``)."""
+    for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("'", "\\u0027")):
+        text = text.replace(char, code)
+    return text
+
+
+def _literal_script(element: MacroElement, kwargs: dict, replace: tuple[str, str] | None = None) -> None:
+    """Add ``element``'s rendered script macro to the page as literal text (see :class:`_GeoJson`)."""
+    text = str(element._template.module.__dict__["script"](element, kwargs))
+    if replace is not None:
+        text = text.replace(*replace)
+    element.get_root().script.add_child(_Raw(text), name=element.get_name())
+
+
+class _GeoJson(folium.GeoJson):
+    """``folium.GeoJson`` that embeds prepared GeoJSON text and adds its script as literal text.
+
+    folium wraps every rendered script in ``Element(text)``, which compiles the text as a Jinja
+    template: slow for megabytes of GeoJSON (the lexer reads all of it: most of a zone page's
+    time) and unsafe — an attribute ``{{ 7*7 }}`` in the data would be shown as ``49``, and a
+    crafted one would run Python while the page is written. The data is given as JSON text
+    (``text``, already made script-safe) so that it is not parsed and serialised again; ``.data``
+    parses it on demand. Used with ``style``/``pointToLayer`` given as JavaScript.
+    """
+
+    def __init__(self, text: str, **kwargs):
+        super().__init__({"type": "FeatureCollection", "features": []}, **kwargs)
+        self._text, self._data = text, None
+
+    @property
+    def data(self) -> dict:
+        if self._data is None:
+            self._data = json.loads(self._text)
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data, self._text = value, None
+
+    def render(self, **kwargs):
+        self.parent_map = get_obj_in_upper_tree(self, folium.Map)
+        marker = {"civgis_data": self.get_name()}
+        self._data = marker  # the template writes the marker; it is replaced by the text
+        try:
+            _literal_script(self, kwargs, (_script_safe(json.dumps(marker)), self._text))
+        finally:
+            self._data = None
+        if self.show:
+            self.get_root().script.add_child(
+                _Raw(f"{self.get_name()}.addTo({self._parent.get_name()});"), name=self.get_name() + "_add")
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class _GeoJsonPopup(folium.GeoJsonPopup):
+    """``folium.GeoJsonPopup`` rendered as literal text (see :class:`_GeoJson`); the fields are the
+    prepared layer's own columns, so folium's check against the data is not needed."""
+
+    def render(self, **kwargs):
+        self.get_root().header.add_child(_Raw(_POPUP_CSS), name="civgis_popup_css")
+        _literal_script(self, kwargs)
+
+
+_POPUP_CSS = ("<style>.foliumpopup { } .foliumpopup table { margin: auto; } .foliumpopup tr { text-align: left; }"
+              " .foliumpopup th { padding: 2px; padding-right: 8px; }</style>")
 
 
 class _ZoomClass(MacroElement):
@@ -860,14 +929,16 @@ def render_page(data: MapData, *, title: str, window=None, focus=None, highlight
         if len(idx) == 0:
             continue
         present.update(np.unique(lyr.legend[idx]).tolist())
-        geo = lyr.data(idx)
+        text = lyr.text(idx)
         if lyr.kind == "zones" and highlight_zone is not None:
+            geo = json.loads(text)
             _highlight(geo, highlight_zone)
+            text = json.dumps(geo, ensure_ascii=False, separators=(",", ":"))
             present.add("zone_highlight")
         kwargs = {k: v for k, v in (("style", lyr.style), ("pointToLayer", lyr.point)) if v is not None}
-        gj = folium.GeoJson(geo, name=lyr.title, show=lyr.show, control=lyr.control, **kwargs)
+        gj = _GeoJson(_script_safe(text), name=lyr.title, show=lyr.show, control=lyr.control, **kwargs)
         if lyr.popup_fields:
-            folium.GeoJsonPopup(fields=list(lyr.popup_fields), aliases=[_html.escape(a) for a in lyr.aliases],
+            _GeoJsonPopup(fields=list(lyr.popup_fields), aliases=[_html.escape(a) for a in lyr.aliases],
                                 localize=False, labels=True, max_width=360).add_to(gj)
         if lyr.radius_by_zoom is not None:
             _RadiusByZoom(lyr.radius_by_zoom).add_to(gj)
