@@ -399,3 +399,97 @@ def test_notebook_map_is_self_contained():
     leaflet_js = (Path(__file__).resolve().parent.parent / "civgis/render/assets/leaflet/leaflet.js").read_text()
     assert leaflet_js[:200] in page and "data:image/png;base64," in page
     assert "cdn.jsdelivr" in m._repr_html_()   # folium's own display would load from CDNs
+
+
+# --------------------------------------------------------------------------- defaults, legend, prepared pages
+def test_braces_in_data_are_text_not_a_template(tmp_path):
+    """folium compiles each rendered script as Jinja; our data must not be: {{ 7*7 }} stays {{ 7*7 }}."""
+    ws = make_ws(tmp_path)
+    zones = ws.read("zones")
+    zones["name"] = ["{{ 7*7 }}", "{% raw %}"]
+    ws.write("zones", zones)
+    html = webmap.save_map(webmap.county_map(ws), tmp_path / "c.html").read_text(encoding="utf-8")
+    assert '"name":"{{ 7*7 }}"' in html and '"_label":"{% raw %}"' in html
+    assert '"name":"49"' not in html
+
+
+def test_metric_scale_and_no_imperial(ws, tmp_path):
+    html = webmap.save_map(webmap.county_map(ws), tmp_path / "c.html").read_text(encoding="utf-8")
+    assert "L.control.scale({metric: true, imperial: false" in html
+    assert html.count("L.control.scale(") == 1  # folium's own (feet and miles) is off
+
+
+def legend_rows(m) -> list[str]:
+    el = m.get_root().html._children["civgis_legend"]
+    return re.findall(r"</i>([^<]+)", el.html)
+
+
+def test_legend_lists_what_the_page_draws(ws):
+    county = legend_rows(webmap.county_map(ws))
+    assert county == ["包保责任区（相邻责任区不同色）", "建成区边界", "道路 主干道", "居住用地", "公园绿地（G1）", "其他绿地",
+                      "公厕服务半径 300 米", "公厕", "路灯 故障（始终显示）",
+                      f"路灯 正常（放大到 {webmap.LAMP_MIN_ZOOM} 级显示）"]
+    # Z1's 50 m window (x 0–550 m) holds no park (x 600–900 m) and no residential block (x 520–800 m … y 300–480
+    # intersects): the park row goes, the red outline of the zone itself comes
+    zone = legend_rows(webmap.zone_map(ws, "Z1", buffer_m=50))
+    assert "公园绿地（G1）" not in zone and zone[0] == "本责任区" and "居住用地" in zone
+
+
+def test_county_page_opens_on_built_up_not_far_green(tmp_path):
+    ws = make_ws(tmp_path)
+    far = gpd.GeoDataFrame({"green_id": ["FAR"], "category": ["G2"]},
+                           geometry=[box(X0 + 20_000, Y0 + 20_000, X0 + 20_100, Y0 + 20_100)], crs=4527)
+    ws.write("green", pd.concat([ws.read("green"), far], ignore_index=True))
+    fit = next(c for c in webmap.county_map(ws)._children.values() if type(c).__name__ == "FitBounds")
+    (s, w), (n, e) = fit.bounds
+    bu = ws.read("built_up").to_crs(4326).total_bounds  # 1 100 m × 500 m
+    assert (w, s, e, n) == pytest.approx(tuple(bu), abs=1e-7)
+    # without a built-up layer: the zones (0–1 000 m), still not the green 20 km away
+    layers = {k: v for k, v in webmap.load_map_layers(ws).items() if k != "built_up"}
+    fit = next(c for c in webmap.build_map(layers, crs=ws.crs)._children.values() if type(c).__name__ == "FitBounds")
+    (s, w), (n, e) = fit.bounds
+    zb = ws.read("zones").to_crs(4326).total_bounds
+    assert (w, s, e, n) == pytest.approx(tuple(zb), abs=1e-7)
+
+
+def test_demo_map_numbers_equal_the_audit_and_the_layers(demo_ws):
+    """Gap/overlap ids and areas on the map are the audit's; lamp counts by status are the layer's."""
+    from civgis.analysis.audit import audit_workspace
+
+    audit = audit_workspace(demo_ws)
+    layers = geojson_layers(webmap.county_map(demo_ws, audit=audit))
+    gaps = props(layers["责任区空隙（未覆盖）"])
+    assert [p["gap_id"] for p in gaps] == audit.gaps["gap_id"].tolist()
+    assert [float(p["area_m2_display"]) for p in gaps] == pytest.approx(audit.gaps["area_m2"].tolist(), abs=0.051)
+    overlaps = props(layers["责任区重叠"])
+    assert [float(p["area_m2_display"]) for p in overlaps] == pytest.approx(audit.overlaps["area_m2"].tolist(), abs=0.051)
+    lamps = demo_ws.read("lamps")
+    assert len(props(layers[BROKEN])) == int((lamps["status"] == "broken").sum()) == 113
+    assert len(props(layers[WORKING])) + 113 == len(lamps) == 4259
+
+
+def normalised(html: str) -> str:
+    """A page without folium's random element ids and the CSP hashes that follow from them."""
+    return re.sub(r"'sha256-[^']+'", "H", re.sub(r"[0-9a-f]{32}", "ID", html))
+
+
+def test_pool_and_serial_pages_are_the_same(tmp_path):
+    ws = make_ws(tmp_path)
+    serial = webmap.write_all_maps(ws, tmp_path / "serial", progress=False, workers=1)
+    pooled = webmap.write_all_maps(ws, tmp_path / "pool", progress=False, workers=2)
+    assert [p.name for p in serial] == [p.name for p in pooled] == ["county.html", "zone_Z1.html", "zone_Z2.html"]
+    for a, b in zip(serial, pooled):
+        assert normalised(a.read_text(encoding="utf-8")) == normalised(b.read_text(encoding="utf-8"))
+    assert (tmp_path / "pool" / "lib" / "leaflet" / "leaflet.js").is_file()
+    assert webmap.map_workers(1) == 1 and webmap.map_workers(50, 2) == 2 and webmap.map_workers(3, 8) == 3
+
+
+def test_prepared_zone_page_equals_the_page_built_from_layers(ws):
+    """A zone page cut from the county's prepared data has the features of one built from clipped layers."""
+    layers = webmap.load_map_layers(ws)
+    data = webmap.prepare_map_data(layers, crs=ws.crs)
+    a = geojson_layers(webmap.build_zone_map(data, "Z1", buffer_m=50))
+    b = geojson_layers(webmap.build_zone_map(layers, "Z1", buffer_m=50))
+    assert set(a) == set(b)
+    for name in a:
+        assert a[name].data == b[name].data, name

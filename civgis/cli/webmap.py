@@ -43,14 +43,14 @@ def run(args) -> int:
         raise CliError(f"工作空间 {ws.path.name} 没有责任区图层 zones; import it first")
     try:
         if args.zone:
-            layers = webmap.load_map_layers(ws)
+            webmap._check_basemap(args.basemap, args.tianditu_key or None)
             gaps, overlaps = webmap._resolve_audit(None if args.no_audit else "auto", None, None, ws)
-            paths = []
-            for zid in args.zone:
-                m = webmap.build_zone_map(layers, zid, gaps=gaps, overlaps=overlaps, basemap=args.basemap,
-                                          tianditu_key=args.tianditu_key, toilet_radius_m=args.toilet_radius,
-                                          cases=args.cases)
-                paths.append(webmap.save_map(m, Path(args.out) / f"zone_{webmap._safe_name(zid)}.html"))
+            data = webmap.prepare_map_data(webmap.load_map_layers(ws), crs=ws.crs, gaps=gaps, overlaps=overlaps,
+                                           basemap=args.basemap, tianditu_key=args.tianditu_key,
+                                           toilet_radius_m=webmap._toilet_radius(ws, args.toilet_radius),
+                                           cases=args.cases)
+            webmap.write_assets(args.out)
+            paths = webmap.write_zone_pages(data, args.zone, args.out, progress=False)
         else:
             paths = webmap.write_all_maps(ws, args.out, basemap=args.basemap, tianditu_key=args.tianditu_key,
                                           audit=None if args.no_audit else "auto",

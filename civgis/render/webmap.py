@@ -91,7 +91,7 @@ __all__ = ["BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
            "save_map", "script_hashes", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps",
            "LAMP_MIN_ZOOM", "feature_strings", "PreparedLayer", "MapData", "prepare_map_data", "render_page",
-           "render_zone_page", "zone_title", "legend_html", "map_workers", "write_zone_pages"]
+           "render_zone_page", "zone_title", "legend_html", "map_workers", "write_zone_pages", "write_assets"]
 
 BASEMAPS = ("offline", "osm", "tianditu", "amap")
 
@@ -1333,6 +1333,13 @@ def map_workers(n_pages: int, workers: int | None = None) -> int:
     return max(1, min(n_pages, workers if workers is not None else (os.cpu_count() or 1)))
 
 
+def write_assets(out_dir) -> Path:
+    """Copy the bundled Leaflet into ``<out_dir>/lib/`` (once per folder of pages); returns ``lib/``."""
+    lib = Path(out_dir) / LIB_DIRNAME
+    shutil.copytree(ASSETS_DIR / "leaflet", lib / "leaflet", dirs_exist_ok=True)
+    return lib
+
+
 def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | None = None,
                      progress: bool = True) -> list[Path]:
     """Write ``zone_<stem>.html`` for each zone id from prepared data, in a process pool.
@@ -1342,6 +1349,7 @@ def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | N
     copied); one page, or one worker, runs in this process. Returns the paths in ``ids`` order.
     """
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for zid in ids:  # a clear error for an unknown zone before any process starts
         _zone_index(data, zid)
     jobs = list(zip(ids, _file_stems(ids)))
