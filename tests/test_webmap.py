@@ -365,11 +365,23 @@ def test_cases_open_by_default_all_or_none(tmp_path):
          "deadline": pd.to_datetime(["2026-01-02 08:00", "2026-01-03 09:30", "2026-01-04 10:00"]),
          "closed_at": pd.to_datetime(["2026-01-01 12:00", None, "2026-01-03 11:00"])},
         geometry=[Point(X0 + 10 * i, Y0) for i in range(3)], crs=4527))
-    opened = props(geojson_layers(webmap.county_map(ws))["巡查案件（未结案）"])
+    # on 2 January at noon C2 (deadline 3 January 09:30) is open within its deadline: a layer that is off
+    noon = geojson_layers(webmap.county_map(ws, as_of="2026-01-02 12:00"))
+    opened = props(noon["巡查案件（未结案，未超期）"])
     assert [(p["case_id"], p["category"], p["reported_at"], p["closed_at"]) for p in opened] == \
         [("C2", "暴露垃圾", "2026-01-02 09:30", "")]
-    assert len(props(geojson_layers(webmap.county_map(ws, cases="all"))["巡查案件"])) == 3
-    assert not any("巡查案件" in k for k in geojson_layers(webmap.county_map(ws, cases="none")))
+    assert "超期案件" not in noon and noon["巡查案件（未结案，未超期）"].show is False
+    # on 5 January 09:30 it is overdue by exactly 2 days: the overdue layer, on when the page opens
+    late = geojson_layers(webmap.county_map(ws, as_of="2026-01-05 09:30"))
+    (od,) = props(late["超期案件"])
+    assert od["case_id"] == "C2" and od["days_overdue"] == "2.0" and late["超期案件"].show is True
+    assert "巡查案件（未结案，未超期）" not in late
+    # all: the overdue one, and the two closed ones in a layer that is off; a case reported after as_of is left out
+    every = geojson_layers(webmap.county_map(ws, cases="all", as_of="2026-01-05 09:30"))
+    assert [p["case_id"] for p in props(every["巡查案件（其他）"])] == ["C1", "C3"]
+    before_c3 = geojson_layers(webmap.county_map(ws, cases="all", as_of="2026-01-02 12:00"))
+    assert [p["case_id"] for p in props(before_c3["巡查案件（其他）"])] == ["C1", "C2"]
+    assert not any("案件" in k for k in geojson_layers(webmap.county_map(ws, cases="none")))
     with pytest.raises(webmap.WebmapError, match="cases"):
         webmap.county_map(ws, cases="closed")
 

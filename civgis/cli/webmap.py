@@ -27,6 +27,8 @@ def register(sub) -> None:
                    help="公厕服务半径（米），默认读目标文件 toilet_radius_m toilet service radius in metres (default: the targets file, 300)")
     p.add_argument("--cases", choices=("open", "all", "none"), default="open",
                    help="地图带上的巡查案件 cases on the map: open 仅未结案（默认）/ all 全部 / none 不带")
+    p.add_argument("--as-of", dest="as_of", metavar="DATE",
+                   help="判定超期案件的日期（默认今天） date that decides which cases are overdue (default: today)")
     p.add_argument("--no-audit", action="store_true", help="不标出责任区空隙和重叠 do not mark zone gaps and overlaps")
     p.add_argument("--json", action="store_true", help="以 JSON 输出生成的文件列表 print the files written as JSON")
     p.set_defaults(func=run)
@@ -48,13 +50,14 @@ def run(args) -> int:
             data = webmap.prepare_map_data(webmap.load_map_layers(ws), crs=ws.crs, gaps=gaps, overlaps=overlaps,
                                            basemap=args.basemap, tianditu_key=args.tianditu_key,
                                            toilet_radius_m=webmap._toilet_radius(ws, args.toilet_radius),
-                                           cases=args.cases)
+                                           cases=args.cases, as_of=args.as_of)
             webmap.write_assets(args.out)
             paths = webmap.write_zone_pages(data, args.zone, args.out, progress=False)
         else:
             paths = webmap.write_all_maps(ws, args.out, basemap=args.basemap, tianditu_key=args.tianditu_key,
                                           audit=None if args.no_audit else "auto",
-                                          toilet_radius_m=args.toilet_radius, cases=args.cases)
+                                          toilet_radius_m=args.toilet_radius, cases=args.cases,
+                                          as_of=args.as_of)
     except webmap.WebmapError as exc:
         raise CliError(str(exc)) from None
     if args.json:

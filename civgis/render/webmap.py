@@ -5,6 +5,25 @@ lamps by status, public toilets with their service radius, parks, the zone audit
 overlaps highlighted — and one map per zone, zoomed to it. Popups show the attributes under their
 Chinese catalogue labels, with coded values in Chinese (``broken`` → 故障).
 
+What a page shows when it opens
+-------------------------------
+The county page opens on the built-up area (not on green land far out of town). On: the zones
+and their names (from the zoom at which a zone is wide enough to carry its label), the audit's
+gaps and overlaps, parks, toilets and their service radius, broken lamps (always, drawn large),
+and in offline mode the base of roads, residential land and green land. Working lamps are drawn
+from zoom :data:`LAMP_MIN_ZOOM` (street level) on; candidates and cases are off until switched
+on. The legend lists what the page draws — each road class, zones, land, audit, toilets, lamps
+by status — and the scale bar is metric (m / km).
+
+One preparation, many pages
+---------------------------
+:func:`prepare_map_data` reprojects, escapes and serialises every layer once (one GeoJSON
+Feature string per feature); :func:`render_page` cuts a page from it by a metric window with an
+STRtree query and joins the strings. :func:`write_all_maps` writes the county page and then the
+zone pages in a process pool (:func:`write_zone_pages`). The GeoJSON goes into the page as
+literal script text: folium would compile it as a Jinja template (most of a page's time, and
+``{{ }}`` in an attribute would be evaluated). ``bench/bench_maps.py`` times it.
+
 Basemaps
 --------
 ``"offline"`` (default)
@@ -79,6 +98,7 @@ from jinja2 import Template
 from shapely.geometry import box
 
 from civgis.analysis.audit import audit_workspace
+from civgis.analysis.cases import case_states
 from civgis.progress import progress as progress_bar
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
@@ -86,7 +106,7 @@ from civgis.store.coords import wgs84_to_gcj02
 from civgis.store.targets import default_parameters, load_targets
 
 __all__ = ["BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
-           "OVERLAP_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
+           "OVERLAP_STYLE", "OVERDUE_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
            "display_values", "zone_colours", "to_display_crs", "AUDIT_ALIASES", "load_map_layers",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
            "save_map", "script_hashes", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps",
@@ -706,8 +726,9 @@ def _legend_entries() -> dict[str, str]:
     out["parks"] = fill.format(f=st["green"]["by_value"]["category"]["G1"], c=st["green"]["color"]) + "公园绿地（G1）"
     out["green"] = fill.format(f=st["green"]["by_value"]["category"]["G2"], c=st["green"]["color"]) + "其他绿地"
     out["candidates"] = fill.format(f=st["candidates"]["fill_color"], c=st["candidates"]["color"]) + "候选地块"
-    out["inspections"] = dot.format(c=st["inspections"]["color"]) + "巡查案件（未结案）"
-    out["inspections_all"] = dot.format(c=st["inspections"]["color"]) + "巡查案件"
+    out["overdue"] = dot.format(c=OVERDUE_STYLE["color"]) + "超期案件（未结案且已过整改期限）"
+    out["inspections"] = dot.format(c=st["inspections"]["color"]) + "巡查案件（未结案，未超期）"
+    out["inspections_all"] = dot.format(c=st["inspections"]["color"]) + "巡查案件（其他）"
     out["toilet_radius"] = fill.format(f=st["toilets"].get("service_radius_color", "#4dd0e1"), c="#4dd0e1") + \
         "公厕服务半径"
     out["toilets"] = dot.format(c=st["toilets"]["color"]) + "公厕"
@@ -783,7 +804,8 @@ def _home_bounds(layers: dict, crs) -> tuple | None:
 
 def prepare_map_data(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
                      basemap: str = "offline", tianditu_key: str | None = None,
-                     toilet_radius_m: float | None = None, cases: str = "open", label_px: float = 80.0) -> MapData:
+                     toilet_radius_m: float | None = None, cases: str = "open", label_px: float = 80.0,
+                     as_of=None) -> MapData:
     """Reproject, escape and serialise every layer the web maps draw, once (see :class:`MapData`).
 
     Parameters are those of :func:`build_map`. The result is cut into pages by :func:`render_page`.
@@ -827,12 +849,8 @@ def prepare_map_data(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None
     out += _prepare_audit(gaps, overlaps, basemap, crs)
 
     add("candidates", layers.get("candidates"), "候选地块", False, "civgis-candidates", "candidates")
-    insp = layers.get("inspections")
-    if insp is not None and cases == "open" and "status" in insp:
-        insp = insp[(insp["status"].astype("string") == "open").fillna(False).to_numpy()]
     if cases != "none":
-        add("inspections", insp, "巡查案件（未结案）" if cases == "open" else "巡查案件", False, "civgis-inspections",
-            "inspections" if cases == "open" else "inspections_all")
+        out += _prepare_cases(layers.get("inspections"), zones, cases, as_of, basemap)
 
     toilets = layers.get("toilets")
     if toilets is not None and len(toilets):
@@ -872,6 +890,38 @@ def _prepare_zones(zones: gpd.GeoDataFrame, basemap: str) -> list[PreparedLayer]
                       popup_fields=tuple(fields), aliases=tuple(aliases), kind="zones"),
             _prepared(_Layer("labels", "责任区名称", to_display_crs(pts, basemap)), geoms, "zones",
                       point=_LABEL_JS, kind="labels")]
+
+
+#: the overdue cases' layer: on when the page opens (failing items), drawn above the other cases
+OVERDUE_STYLE = {"color": "#b71c1c", "radius": 5}
+
+
+def _prepare_cases(insp, zones, cases: str, as_of, basemap: str) -> list[PreparedLayer]:
+    """Cases by their state at ``as_of`` (:func:`civgis.analysis.cases.case_states`, the one rule):
+    the overdue ones (超期 = open and past the deadline) in a layer that is on, with the days
+    overdue in the popup; the other open ones (or, ``cases="all"``, every other case reported by
+    ``as_of``) off."""
+    if insp is None or len(insp) == 0:
+        return []
+    st = case_states(insp, as_of, zones)
+    overdue = st["overdue"].to_numpy(dtype=bool)
+    rest = (st["open"] if cases == "open" else st["in_scope"]).to_numpy(dtype=bool) & ~overdue
+    out = []
+    if overdue.any():
+        o = insp[overdue]
+        lyr = _catalogue_layer(o, "inspections", "超期案件", basemap)
+        lyr.gdf["_stroke"] = OVERDUE_STYLE["color"]
+        lyr.gdf["days_overdue"] = escape_html(st.loc[overdue, "days_overdue"].round(1).astype("string")).values
+        fields, aliases = _popup_spec("inspections", o)
+        out.append(_prepared(lyr, o.geometry.values, "overdue", show=True, popup_fields=(*fields, "days_overdue"),
+                             aliases=(*aliases, "超期天数"), point=_circle_js(OVERDUE_STYLE["radius"],
+                                                                            "civgis-inspections civgis-overdue")))
+    if rest.any():
+        title = "巡查案件（未结案，未超期）" if cases == "open" else "巡查案件（其他）"
+        out.append(_prepare_catalogue(insp[rest], "inspections", title=title, basemap=basemap, show=False,
+                                      class_name="civgis-inspections",
+                                      legend="inspections" if cases == "open" else "inspections_all"))
+    return out
 
 
 def _prepare_toilet_rings(toilets: gpd.GeoDataFrame, radius_m: float, basemap: str) -> PreparedLayer:
@@ -974,7 +1024,7 @@ def _highlight(geo: dict, zone_id: str) -> None:
 def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
               basemap: str = "offline", tianditu_key: str | None = None, toilet_radius_m: float | None = None,
               title: str = "城管专题图", focus=None, highlight_zone: str | None = None,
-              label_px: float = 80.0, cases: str = "open") -> folium.Map:
+              label_px: float = 80.0, cases: str = "open", as_of=None) -> folium.Map:
     """A folium map of the given layers (workspace CRS GeoDataFrames keyed by catalogue name).
 
     What is on when the page opens: the built-up boundary, the zones and their names, the audit's
@@ -1002,14 +1052,18 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overl
     highlight_zone : str, optional
         A zone_id drawn with a thick red outline (per-zone maps).
     cases : {"open", "all", "none"}
-        Inspection cases drawn (hidden until switched on): open ones only by default.
+        Inspection cases drawn: the overdue ones (on), and the other open ones (``"open"``, off)
+        or every other case (``"all"``, off).
+    as_of : date, datetime, str or None
+        The instant that decides which cases are overdue (:func:`civgis.analysis.cases.case_states`;
+        None: the end of today).
     label_px : float
         Zone names are shown from the zoom level at which a typical zone is this many pixels
         wide (see :func:`label_min_zoom`), so that a county of hundreds of zones is not a wall of text.
     """
     data = prepare_map_data(layers, crs=crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
                             tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, cases=cases,
-                            label_px=label_px)
+                            label_px=label_px, as_of=as_of)
     return render_page(data, title=title, focus=focus, highlight_zone=highlight_zone)
 
 
@@ -1101,7 +1155,7 @@ def _within(gdf, window):
 # ====================================================================== workspace conveniences
 def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
                tianditu_key: str | None = None, toilet_radius_m: float | None = None,
-               title: str = "全县城管专题图", cases: str = "open") -> folium.Map:
+               title: str = "全县城管专题图", cases: str = "open", as_of=None) -> folium.Map:
     """The county map of a workspace, every layer toggleable.
 
     Parameters
@@ -1118,7 +1172,9 @@ def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offl
     toilet_radius_m : float
         Toilet service radius in metres (default: the workspace's targets file, 300 m by default).
     cases : {"open", "all", "none"}
-        Inspection cases carried by the page (a hidden layer): open ones by default.
+        Inspection cases carried by the page: overdue ones shown, other open ones by default (hidden).
+    as_of : date, datetime, str or None
+        The instant that decides which cases are overdue (default: the end of today).
 
     Returns
     -------
@@ -1129,12 +1185,13 @@ def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offl
     gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
     toilet_radius_m = _toilet_radius(ws, toilet_radius_m)
     return build_map(load_map_layers(ws), crs=ws.crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
-                     tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, title=title, cases=cases)
+                     tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, title=title, cases=cases,
+                     as_of=as_of)
 
 
 def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
              tianditu_key: str | None = None, toilet_radius_m: float | None = None, buffer_m: float = 200.0,
-             cases: str = "open") -> folium.Map:
+             cases: str = "open", as_of=None) -> folium.Map:
     """One responsibility zone's map, zoomed to it, the zone outlined red.
 
     Parameters
@@ -1145,7 +1202,7 @@ def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap:
     buffer_m : float
         Features within this many metres of the zone's bounding box are drawn too (context:
         the neighbouring zones, the lamps across the street).
-    audit, gaps, overlaps, basemap, tianditu_key, toilet_radius_m, cases
+    audit, gaps, overlaps, basemap, tianditu_key, toilet_radius_m, cases, as_of
         As for :func:`county_map`.
 
     Examples
@@ -1158,7 +1215,7 @@ def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap:
     toilet_radius_m = _toilet_radius(ws, toilet_radius_m)
     return build_zone_map(load_map_layers(ws), zone_id, buffer_m=buffer_m, gaps=gaps, overlaps=overlaps,
                           basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m,
-                          cases=cases)
+                          cases=cases, as_of=as_of)
 
 
 # ====================================================================== saving
@@ -1369,7 +1426,7 @@ def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | N
 
 def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str | None = None, audit="auto",
                    toilet_radius_m: float | None = None, zones: list[str] | None = None, cases: str = "open",
-                   progress: bool = True, workers: int | None = None) -> list[Path]:
+                   progress: bool = True, workers: int | None = None, as_of=None) -> list[Path]:
     """The county map and one map per zone into ``out_dir`` (plus ``index.html`` linking them).
 
     Files: ``county.html``, ``zone_<zone_id>.html`` (unsafe characters → ``_``), ``index.html``,
@@ -1377,7 +1434,8 @@ def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str |
     (:func:`prepare_map_data`: reprojected, escaped, serialised); each zone page takes its
     features from them with the spatial index, and the zone pages are written by a process pool
     (``workers``, default ``os.cpu_count()``; see :func:`write_zone_pages`). Returns the map
-    paths (county first, then zones; the index is not included).
+    paths (county first, then zones; the index is not included). ``as_of`` decides which cases
+    are overdue (:func:`civgis.analysis.cases.case_states`; default the end of today).
     """
     _check_basemap(basemap, tianditu_key or None)
     out_dir = Path(out_dir)
@@ -1385,7 +1443,7 @@ def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str |
     gaps, overlaps = _resolve_audit(audit, None, None, ws)
     data = prepare_map_data(layers, crs=ws.crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
                             tianditu_key=tianditu_key, toilet_radius_m=_toilet_radius(ws, toilet_radius_m),
-                            cases=cases)
+                            cases=cases, as_of=as_of)
     paths = [save_map(render_page(data, title="全县城管专题图"), out_dir / "county.html")]
     ids = [str(z) for z in zones] if zones is not None else [str(z) for z in data.zone_ids]
     paths += write_zone_pages(data, ids, out_dir, workers=workers, progress=progress)
