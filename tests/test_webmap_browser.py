@@ -212,8 +212,12 @@ VIEW = f"(() => {{ const b = {MAP}.getBounds(); return [b.getWest(), b.getSouth(
 @pytest.fixture(scope="module")
 def demo_maps(demo_ws, tmp_path_factory):
     """Every web map of the demo county, the zone pages written by two worker processes."""
+    from civgis.demo import load_manifest
+
     out = tmp_path_factory.mktemp("demo_maps")
-    webmap.write_all_maps(demo_ws, out, progress=False, workers=2)
+    # the start of the demo's "today": the instant the manifest counts its overdue cases at
+    today = load_manifest(demo_ws.path.parent)["today"]
+    webmap.write_all_maps(demo_ws, out, progress=False, workers=2, as_of=f"{today} 00:00")
     return out
 
 
@@ -233,6 +237,7 @@ def test_demo_county_map_defaults_at_county_and_street_zoom(demo_ws, demo_maps, 
         "broken_radius": "Math.min(...Array.from(document.querySelectorAll('path.civgis-lamps-broken'))"
                          ".map(e => e.getBBox().width))",
         "zones_shown": VISIBLE.format("path.civgis-zones"),
+        "overdue_shown": VISIBLE.format("path.civgis-overdue"),
     }
     county = open_page(demo_maps / "county.html", wait_for="document.querySelectorAll('path.civgis-lamps').length > 0",
                        queries=queries, timeout=60, width=1400, height=1000)
@@ -252,8 +257,11 @@ def test_demo_county_map_defaults_at_county_and_street_zoom(demo_ws, demo_maps, 
     off = {k for k, v in r["checked"].items() if not v}
     working = f"路灯（正常，放大到 {webmap.LAMP_MIN_ZOOM} 级显示）"
     assert on == {"建成区边界", "居住用地（底图）", "其他绿地（底图）", "道路（底图）", "公园绿地（G1）", "包保责任区",
-                  "责任区名称", "责任区空隙（未覆盖）", "责任区重叠", "公厕服务半径（300 米）", "公厕", working, "路灯（故障）"}
-    assert off == {"候选地块", "巡查案件（未结案）"}
+                  "责任区名称", "责任区空隙（未覆盖）", "责任区重叠", "超期案件", "公厕服务半径（300 米）", "公厕", working,
+                  "路灯（故障）"}
+    assert off == {"候选地块", "巡查案件（未结案，未超期）"}
+    # the 479 cases the demo planted as open and past their deadline at the start of its "today" are on
+    assert r["overdue_shown"] == counts["inspections_open_overdue"] == 479
     # at county zoom the 4 146 working lamps are hidden, the 113 broken ones shown, at least 9 px wide
     assert r["working_shown"] == 0
     assert r["broken_shown"] == counts["lamps_broken"] == 113 and r["broken_radius"] >= 9
@@ -265,7 +273,7 @@ def test_demo_county_map_defaults_at_county_and_street_zoom(demo_ws, demo_maps, 
     road_zh = {"arterial": "主干道", "secondary": "次干道", "branch": "支路", "commercial": "商业街", "alley": "背街小巷"}
     expected = {f"道路 {road_zh[c]}" for c in counts["roads_by_class"]} | {
         "包保责任区（相邻责任区不同色）", "责任区空隙（未覆盖）", "责任区重叠", "建成区边界", "居住用地", "公园绿地（G1）",
-        "其他绿地", "候选地块", "巡查案件（未结案）", "公厕服务半径 300 米", "公厕", "路灯 故障（始终显示）",
+        "其他绿地", "候选地块", "超期案件（未结案且已过整改期限）", "巡查案件（未结案，未超期）", "公厕服务半径 300 米", "公厕", "路灯 故障（始终显示）",
         f"路灯 正常（放大到 {webmap.LAMP_MIN_ZOOM} 级显示）"}
     assert set(rows[1:]) == expected
 

@@ -726,7 +726,7 @@ def _legend_entries() -> dict[str, str]:
     out["parks"] = fill.format(f=st["green"]["by_value"]["category"]["G1"], c=st["green"]["color"]) + "公园绿地（G1）"
     out["green"] = fill.format(f=st["green"]["by_value"]["category"]["G2"], c=st["green"]["color"]) + "其他绿地"
     out["candidates"] = fill.format(f=st["candidates"]["fill_color"], c=st["candidates"]["color"]) + "候选地块"
-    out["overdue"] = dot.format(c=OVERDUE_STYLE["color"]) + "超期案件（未结案且已过整改期限）"
+    out["overdue"] = dot.format(c=OVERDUE_STYLE["fill_color"]) + "超期案件（未结案且已过整改期限）"
     out["inspections"] = dot.format(c=st["inspections"]["color"]) + "巡查案件（未结案，未超期）"
     out["inspections_all"] = dot.format(c=st["inspections"]["color"]) + "巡查案件（其他）"
     out["toilet_radius"] = fill.format(f=st["toilets"].get("service_radius_color", "#4dd0e1"), c="#4dd0e1") + \
@@ -893,7 +893,8 @@ def _prepare_zones(zones: gpd.GeoDataFrame, basemap: str) -> list[PreparedLayer]
 
 
 #: the overdue cases' layer: on when the page opens (failing items), drawn above the other cases
-OVERDUE_STYLE = {"color": "#b71c1c", "radius": 5}
+#: (near-black with a white rim: told apart from the red of broken lamps at county zoom)
+OVERDUE_STYLE = {"color": "#ffffff", "fill_color": "#212121", "radius": 4.5}
 
 
 def _prepare_cases(insp, zones, cases: str, as_of, basemap: str) -> list[PreparedLayer]:
@@ -910,7 +911,7 @@ def _prepare_cases(insp, zones, cases: str, as_of, basemap: str) -> list[Prepare
     if overdue.any():
         o = insp[overdue]
         lyr = _catalogue_layer(o, "inspections", "超期案件", basemap)
-        lyr.gdf["_stroke"] = OVERDUE_STYLE["color"]
+        lyr.gdf["_stroke"], lyr.gdf["_fill"] = OVERDUE_STYLE["color"], OVERDUE_STYLE["fill_color"]
         lyr.gdf["days_overdue"] = escape_html(st.loc[overdue, "days_overdue"].round(1).astype("string")).values
         fields, aliases = _popup_spec("inspections", o)
         out.append(_prepared(lyr, o.geometry.values, "overdue", show=True, popup_fields=(*fields, "days_overdue"),
