@@ -407,9 +407,16 @@ class PreparedLayer:
         """Indices (ascending) of the features whose ``select`` geometry intersects ``window`` (all if None)."""
         if window is None:
             return np.arange(len(self.features))
+        self.build_index()
+        return np.sort(self._tree.query(window, predicate="intersects"))
+
+    def __getstate__(self) -> dict:  # where workers are spawned, not forked: each rebuilds its index
+        return {**self.__dict__, "_tree": None}
+
+    def build_index(self) -> None:
+        """Build the spatial index now (before worker processes fork, so that they share it)."""
         if self._tree is None:
             self._tree = shapely.STRtree(self.select)
-        return np.sort(self._tree.query(window, predicate="intersects"))
 
     def text(self, idx: np.ndarray) -> str:
         """The GeoJSON FeatureCollection of the features ``idx`` as JSON text."""
@@ -1419,6 +1426,8 @@ def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | N
             return [_write_zone_page(j) for j in progress_bar(jobs, **bar)]
         finally:
             _WORKER.clear()
+    for lyr in data.layers:
+        lyr.build_index()
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                              initargs=(data, out_dir)) as pool:
