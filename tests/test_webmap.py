@@ -331,10 +331,11 @@ def test_write_all_maps_and_cli(ws, tmp_path):
     assert 'href="zone_Z1.html"' in index and "&lt;script&gt;alert(1)&lt;/script&gt;（Z1）" in index
     assert "<script>" not in index
     out = tmp_path / "cli"
-    assert cli_main(["webmap", str(ws.path), "--out", str(out), "--zone", "Z2", "--json"]) == 0
+    assert cli_main(["webmap", str(ws.path), "--out", str(out), "--zone", "Z2", "--as-of", "2026-11-28", "--json"]) == 0
     assert (out / "zone_Z2.html").is_file() and (out / "lib" / "leaflet" / "leaflet.css").is_file()
     assert cli_main(["webmap", str(ws.path), "--out", str(out), "--zone", "nope"]) == 1
     assert cli_main(["webmap", str(ws.path), "--out", str(out), "--basemap", "tianditu"]) == 1
+    assert cli_main(["webmap", str(ws.path), "--out", str(out), "--as-of", "soon"]) == 1  # one line, no traceback
 
 
 def test_label_min_zoom_from_zone_size():

@@ -39,6 +39,13 @@ def run(args) -> int:
 
     from civgis.render import webmap  # lazy: `civgis --help` 1 s, not 4 s
 
+    from civgis.analysis.cases import as_of_instant  # lazy: as above
+
+    if args.as_of is not None:
+        try:
+            as_of_instant(args.as_of)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     ws = open_workspace(args.workspace)
     output_path(args.out, folder=True)
     if not ws.has("zones") and args.zone:
