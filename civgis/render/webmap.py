@@ -987,19 +987,9 @@ def render_page(data: MapData, *, title: str, window=None, focus=None, highlight
         if len(idx) == 0:
             continue
         present.update(np.unique(lyr.legend[idx]).tolist())
-        text = lyr.text(idx)
         if lyr.kind == "zones" and highlight_zone is not None:
-            geo = json.loads(text)
-            _highlight(geo, highlight_zone)
-            text = json.dumps(geo, ensure_ascii=False, separators=(",", ":"))
             present.add("zone_highlight")
-        kwargs = {k: v for k, v in (("style", lyr.style), ("pointToLayer", lyr.point)) if v is not None}
-        gj = _GeoJson(_script_safe(text), name=lyr.title, show=lyr.show, control=lyr.control, **kwargs)
-        if lyr.popup_fields:
-            _GeoJsonPopup(fields=list(lyr.popup_fields), aliases=[_html.escape(a) for a in lyr.aliases],
-                                localize=False, labels=True, max_width=360).add_to(gj)
-        if lyr.radius_by_zoom is not None:
-            _RadiusByZoom(lyr.radius_by_zoom).add_to(gj)
+        gj = _page_layer(lyr, idx, highlight_zone)
         if lyr.group is not None:
             if lyr.group not in groups:
                 groups[lyr.group] = folium.FeatureGroup(name=lyr.group, show=True).add_to(m)
@@ -1018,6 +1008,23 @@ def render_page(data: MapData, *, title: str, window=None, focus=None, highlight
         m.fit_bounds([[fb[1], fb[0]], [fb[3], fb[2]]])
     _page_chrome(m, title, present, data.basemap, data.toilet_radius_m)
     return m
+
+
+def _page_layer(lyr: PreparedLayer, idx: np.ndarray, highlight_zone: str | None) -> _GeoJson:
+    """The features ``idx`` of a prepared layer as a page layer, with its popup and zoom behaviour."""
+    text = lyr.text(idx)
+    if lyr.kind == "zones" and highlight_zone is not None:
+        geo = json.loads(text)
+        _highlight(geo, highlight_zone)
+        text = json.dumps(geo, ensure_ascii=False, separators=(",", ":"))
+    kwargs = {k: v for k, v in (("style", lyr.style), ("pointToLayer", lyr.point)) if v is not None}
+    gj = _GeoJson(_script_safe(text), name=lyr.title, show=lyr.show, control=lyr.control, **kwargs)
+    if lyr.popup_fields:
+        _GeoJsonPopup(fields=list(lyr.popup_fields), aliases=[_html.escape(a) for a in lyr.aliases],
+                      localize=False, labels=True, max_width=360).add_to(gj)
+    if lyr.radius_by_zoom is not None:
+        _RadiusByZoom(lyr.radius_by_zoom).add_to(gj)
+    return gj
 
 
 def _highlight(geo: dict, zone_id: str) -> None:
