@@ -14,9 +14,19 @@
 
 Usage: python bench/bench_maps.py [--scale 1.0] [--zones N] [--png] [--webmap-only]
 
-Measured 2026-12-02 on the demo (51 pages; 2 shared cores, load average 6–8 from other jobs):
-``write_all_maps`` 33.0 s before this change, 5.9 s with the shared preparation (serial), 6.3 s
-with two workers on the loaded machine — see ``webmap_timings`` for the run-time split.
+Measured 2026-12-02, 2 cores shared with other jobs (load average 5–9), old and new code in one process:
+
+==========================  ======================  =======================
+``write_all_maps``          demo (51 pages)         10× county (501 pages)
+==========================  ======================  =======================
+before (per-page layers)    18.7–33.0 s             868 s
+prepared once, serial       4.5–5.9 s               38.1 s
+prepared once, 2 workers    4.6–6.3 s               58.0 s
+==========================  ======================  =======================
+
+At 10× the split is: read 5.7 s, audit 5.9 s, ``prepare_map_data`` 4.7 s, county page 1.4 s,
+500 zone pages 35 s wall / 13.7 s CPU (≈ 27 ms of CPU a page). On this loaded machine the pool
+does not pay (each process gets a fraction of a core); the pages are identical either way.
 """
 
 from __future__ import annotations

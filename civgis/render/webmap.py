@@ -1029,7 +1029,7 @@ def _page_layer(lyr: PreparedLayer, idx: np.ndarray, highlight_zone: str | None)
 
 def _highlight(geo: dict, zone_id: str) -> None:
     """Outline ``zone_id`` red and thick, the neighbouring zones thin (in place)."""
-    target = escape_html(pd.Series([str(zone_id)])).iloc[0]
+    target = _html.escape(str(zone_id), quote=True)  # as escape_html wrote the zone_id property
     for f in geo["features"]:
         hit = f["properties"].get("zone_id") == target
         f["properties"]["_stroke"] = "#d50000" if hit else f["properties"].get("_stroke")
