@@ -14,6 +14,8 @@ def register(sub) -> None:
         help="交互式网页地图（全县 + 每个责任区），默认离线可用 interactive HTML maps, offline by default",
         description="生成全县及各包保责任区的交互式网页地图。默认离线模式：不加载任何在线瓦片，"
                     "以工作空间自己的道路、居住用地和绿地作底图，Leaflet 随页面一起写入 OUT/lib/，断网可用。"
+                    "打开时显示建成区范围：责任区、空隙和重叠、超期案件、故障路灯、公厕；正常路灯放大到 16 级显示；"
+                    "比例尺为米/千米，图例只列页面上有的要素。"
                     " Offline by default: no tiles, the workspace itself as the base map, Leaflet in OUT/lib/.",
     )
     p.add_argument("workspace", help=WS_HELP)
@@ -26,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--toilet-radius", type=float, default=None, metavar="M",
                    help="公厕服务半径（米），默认读目标文件 toilet_radius_m toilet service radius in metres (default: the targets file, 300)")
     p.add_argument("--cases", choices=("open", "all", "none"), default="open",
-                   help="地图带上的巡查案件 cases on the map: open 仅未结案（默认）/ all 全部 / none 不带")
+                   help="地图带上的巡查案件 cases on the map: open 超期案件（打开即显示）+ 其他未结案（默认）/ all 截止日前的全部 / none 不带")
     p.add_argument("--as-of", dest="as_of", metavar="DATE",
                    help="判定超期案件的日期（默认今天） date that decides which cases are overdue (default: today)")
     p.add_argument("--no-audit", action="store_true", help="不标出责任区空隙和重叠 do not mark zone gaps and overlaps")
