@@ -22,6 +22,7 @@ GEOD = Geod(ellps="WGS84")
 X0, Y0 = 39_500_000.0, 3_520_000.0  # CGCS2000 GK zone 39 (EPSG:4527), near Hefei
 XSS_SCRIPT = "<script>alert(1)</script>"
 XSS_IMG = "<img src=x onerror=alert(2)>"
+WORKING, BROKEN = f"路灯（正常，放大到 {webmap.LAMP_MIN_ZOOM} 级显示）", "路灯（故障）"
 
 
 def make_ws(path: Path) -> Workspace:
@@ -116,9 +117,12 @@ def test_county_map_has_every_layer_with_catalogue_styles(ws):
     m = webmap.county_map(ws)
     layers = geojson_layers(m)
     assert set(layers) >= {"建成区边界", "居住用地（底图）", "其他绿地（底图）", "道路（底图）", "公园绿地（G1）",
-                           "包保责任区", "责任区名称", "公厕服务半径（300 米）", "公厕", "路灯（按状态）"}
-    lamps = props(layers["路灯（按状态）"])
-    assert [p["lamp_id"] for p in lamps] == ["L2", "L3", "L1"]  # broken lamps drawn last, on top
+                           "包保责任区", "责任区名称", "公厕服务半径（300 米）", "公厕", WORKING, BROKEN}
+    # working lamps in one layer (shown from street zoom), broken ones in their own, drawn last, on top
+    names = list(layers)
+    assert names.index(BROKEN) == len(names) - 1
+    lamps = props(layers[WORKING]) + props(layers[BROKEN])
+    assert [p["lamp_id"] for p in lamps] == ["L2", "L3", "L1"]
     assert [p["status"] for p in lamps] == ["正常", "正常", "故障"]
     assert [p["_stroke"] for p in lamps] == ["#f9a825", "#f9a825", "#c62828"]  # lamps.toml by_value
     # parks are only the G1 parcel; the G2 strip is drawn in the base
@@ -140,7 +144,7 @@ def test_popups_use_chinese_aliases(ws):
     popup = next(c for c in layers["包保责任区"]._children.values() if isinstance(c, folium.GeoJsonPopup))
     assert popup.fields == ["zone_id", "name", "staff", "phone"]  # the fields the layer has, catalogue order
     assert popup.aliases == ["责任区编号", "责任区名称", "责任人", "联系电话"]
-    lamp_popup = next(c for c in layers["路灯（按状态）"]._children.values() if isinstance(c, folium.GeoJsonPopup))
+    lamp_popup = next(c for c in layers[BROKEN]._children.values() if isinstance(c, folium.GeoJsonPopup))
     assert lamp_popup.aliases == ["路灯编号", "状态"]
 
 
@@ -262,7 +266,7 @@ def beijing_ws(tmp_path_factory):
 
 
 def lamp_lonlat(m) -> tuple[float, float]:
-    (feature,) = geojson_layers(m)["路灯（按状态）"].data["features"]
+    (feature,) = geojson_layers(m)[WORKING].data["features"]
     return tuple(feature["geometry"]["coordinates"])
 
 
@@ -303,7 +307,7 @@ def test_zone_map_zooms_to_the_zone_and_keeps_nearby_features(ws):
     m = webmap.zone_map(ws, "Z1", buffer_m=50)
     layers = geojson_layers(m)
     # Z1 spans x 0–500 m: the lamp at x = 900 m is beyond the 50 m window, the two others are inside
-    assert sorted(p["lamp_id"] for p in props(layers["路灯（按状态）"])) == ["L1", "L2"]
+    assert sorted(p["lamp_id"] for p in props(layers[WORKING]) + props(layers[BROKEN])) == ["L1", "L2"]
     # the window (0–550 m) reaches Z2, which is drawn thin; Z1 is outlined red and thick
     zp = {p["zone_id"]: p for p in props(layers["包保责任区"])}
     assert zp["Z1"]["_stroke"] == "#d50000" and zp["Z1"]["_weight"] == 5 and zp["Z2"]["_weight"] == 1.5
@@ -327,10 +331,11 @@ def test_write_all_maps_and_cli(ws, tmp_path):
     assert 'href="zone_Z1.html"' in index and "&lt;script&gt;alert(1)&lt;/script&gt;（Z1）" in index
     assert "<script>" not in index
     out = tmp_path / "cli"
-    assert cli_main(["webmap", str(ws.path), "--out", str(out), "--zone", "Z2", "--json"]) == 0
+    assert cli_main(["webmap", str(ws.path), "--out", str(out), "--zone", "Z2", "--as-of", "2026-11-28", "--json"]) == 0
     assert (out / "zone_Z2.html").is_file() and (out / "lib" / "leaflet" / "leaflet.css").is_file()
     assert cli_main(["webmap", str(ws.path), "--out", str(out), "--zone", "nope"]) == 1
     assert cli_main(["webmap", str(ws.path), "--out", str(out), "--basemap", "tianditu"]) == 1
+    assert cli_main(["webmap", str(ws.path), "--out", str(out), "--as-of", "soon"]) == 1  # one line, no traceback
 
 
 def test_label_min_zoom_from_zone_size():
@@ -361,11 +366,23 @@ def test_cases_open_by_default_all_or_none(tmp_path):
          "deadline": pd.to_datetime(["2026-01-02 08:00", "2026-01-03 09:30", "2026-01-04 10:00"]),
          "closed_at": pd.to_datetime(["2026-01-01 12:00", None, "2026-01-03 11:00"])},
         geometry=[Point(X0 + 10 * i, Y0) for i in range(3)], crs=4527))
-    opened = props(geojson_layers(webmap.county_map(ws))["巡查案件（未结案）"])
+    # on 2 January at noon C2 (deadline 3 January 09:30) is open within its deadline: a layer that is off
+    noon = geojson_layers(webmap.county_map(ws, as_of="2026-01-02 12:00"))
+    opened = props(noon["巡查案件（未结案，未超期）"])
     assert [(p["case_id"], p["category"], p["reported_at"], p["closed_at"]) for p in opened] == \
         [("C2", "暴露垃圾", "2026-01-02 09:30", "")]
-    assert len(props(geojson_layers(webmap.county_map(ws, cases="all"))["巡查案件"])) == 3
-    assert not any("巡查案件" in k for k in geojson_layers(webmap.county_map(ws, cases="none")))
+    assert "超期案件" not in noon and noon["巡查案件（未结案，未超期）"].show is False
+    # on 5 January 09:30 it is overdue by exactly 2 days: the overdue layer, on when the page opens
+    late = geojson_layers(webmap.county_map(ws, as_of="2026-01-05 09:30"))
+    (od,) = props(late["超期案件"])
+    assert od["case_id"] == "C2" and od["days_overdue"] == "2.0" and late["超期案件"].show is True
+    assert "巡查案件（未结案，未超期）" not in late
+    # all: the overdue one, and the two closed ones in a layer that is off; a case reported after as_of is left out
+    every = geojson_layers(webmap.county_map(ws, cases="all", as_of="2026-01-05 09:30"))
+    assert [p["case_id"] for p in props(every["巡查案件（其他）"])] == ["C1", "C3"]
+    before_c3 = geojson_layers(webmap.county_map(ws, cases="all", as_of="2026-01-02 12:00"))
+    assert [p["case_id"] for p in props(before_c3["巡查案件（其他）"])] == ["C1", "C2"]
+    assert not any("案件" in k for k in geojson_layers(webmap.county_map(ws, cases="none")))
     with pytest.raises(webmap.WebmapError, match="cases"):
         webmap.county_map(ws, cases="closed")
 
@@ -395,3 +412,97 @@ def test_notebook_map_is_self_contained():
     leaflet_js = (Path(__file__).resolve().parent.parent / "civgis/render/assets/leaflet/leaflet.js").read_text()
     assert leaflet_js[:200] in page and "data:image/png;base64," in page
     assert "cdn.jsdelivr" in m._repr_html_()   # folium's own display would load from CDNs
+
+
+# --------------------------------------------------------------------------- defaults, legend, prepared pages
+def test_braces_in_data_are_text_not_a_template(tmp_path):
+    """folium compiles each rendered script as Jinja; our data must not be: {{ 7*7 }} stays {{ 7*7 }}."""
+    ws = make_ws(tmp_path)
+    zones = ws.read("zones")
+    zones["name"] = ["{{ 7*7 }}", "{% raw %}"]
+    ws.write("zones", zones)
+    html = webmap.save_map(webmap.county_map(ws), tmp_path / "c.html").read_text(encoding="utf-8")
+    assert '"name":"{{ 7*7 }}"' in html and '"_label":"{% raw %}"' in html
+    assert '"name":"49"' not in html
+
+
+def test_metric_scale_and_no_imperial(ws, tmp_path):
+    html = webmap.save_map(webmap.county_map(ws), tmp_path / "c.html").read_text(encoding="utf-8")
+    assert "L.control.scale({metric: true, imperial: false" in html
+    assert html.count("L.control.scale(") == 1  # folium's own (feet and miles) is off
+
+
+def legend_rows(m) -> list[str]:
+    el = m.get_root().html._children["civgis_legend"]
+    return re.findall(r"</i>([^<]+)", el.html)
+
+
+def test_legend_lists_what_the_page_draws(ws):
+    county = legend_rows(webmap.county_map(ws))
+    assert county == ["包保责任区（相邻责任区不同色）", "建成区边界", "道路 主干道", "居住用地", "公园绿地（G1）", "其他绿地",
+                      "公厕服务半径 300 米", "公厕", "路灯 故障（始终显示）",
+                      f"路灯 正常（放大到 {webmap.LAMP_MIN_ZOOM} 级显示）"]
+    # Z1's 50 m window (x 0–550 m) holds no park (x 600–900 m) and no residential block (x 520–800 m … y 300–480
+    # intersects): the park row goes, the red outline of the zone itself comes
+    zone = legend_rows(webmap.zone_map(ws, "Z1", buffer_m=50))
+    assert "公园绿地（G1）" not in zone and zone[0] == "本责任区" and "居住用地" in zone
+
+
+def test_county_page_opens_on_built_up_not_far_green(tmp_path):
+    ws = make_ws(tmp_path)
+    far = gpd.GeoDataFrame({"green_id": ["FAR"], "category": ["G2"]},
+                           geometry=[box(X0 + 20_000, Y0 + 20_000, X0 + 20_100, Y0 + 20_100)], crs=4527)
+    ws.write("green", pd.concat([ws.read("green"), far], ignore_index=True))
+    fit = next(c for c in webmap.county_map(ws)._children.values() if type(c).__name__ == "FitBounds")
+    (s, w), (n, e) = fit.bounds
+    bu = ws.read("built_up").to_crs(4326).total_bounds  # 1 100 m × 500 m
+    assert (w, s, e, n) == pytest.approx(tuple(bu), abs=1e-7)
+    # without a built-up layer: the zones (0–1 000 m), still not the green 20 km away
+    layers = {k: v for k, v in webmap.load_map_layers(ws).items() if k != "built_up"}
+    fit = next(c for c in webmap.build_map(layers, crs=ws.crs)._children.values() if type(c).__name__ == "FitBounds")
+    (s, w), (n, e) = fit.bounds
+    zb = ws.read("zones").to_crs(4326).total_bounds
+    assert (w, s, e, n) == pytest.approx(tuple(zb), abs=1e-7)
+
+
+def test_demo_map_numbers_equal_the_audit_and_the_layers(demo_ws):
+    """Gap/overlap ids and areas on the map are the audit's; lamp counts by status are the layer's."""
+    from civgis.analysis.audit import audit_workspace
+
+    audit = audit_workspace(demo_ws)
+    layers = geojson_layers(webmap.county_map(demo_ws, audit=audit))
+    gaps = props(layers["责任区空隙（未覆盖）"])
+    assert [p["gap_id"] for p in gaps] == audit.gaps["gap_id"].tolist()
+    assert [float(p["area_m2_display"]) for p in gaps] == pytest.approx(audit.gaps["area_m2"].tolist(), abs=0.051)
+    overlaps = props(layers["责任区重叠"])
+    assert [float(p["area_m2_display"]) for p in overlaps] == pytest.approx(audit.overlaps["area_m2"].tolist(), abs=0.051)
+    lamps = demo_ws.read("lamps")
+    assert len(props(layers[BROKEN])) == int((lamps["status"] == "broken").sum()) == 113
+    assert len(props(layers[WORKING])) + 113 == len(lamps) == 4259
+
+
+def normalised(html: str) -> str:
+    """A page without folium's random element ids and the CSP hashes that follow from them."""
+    return re.sub(r"'sha256-[^']+'", "H", re.sub(r"[0-9a-f]{32}", "ID", html))
+
+
+def test_pool_and_serial_pages_are_the_same(tmp_path):
+    ws = make_ws(tmp_path)
+    serial = webmap.write_all_maps(ws, tmp_path / "serial", progress=False, workers=1)
+    pooled = webmap.write_all_maps(ws, tmp_path / "pool", progress=False, workers=2)
+    assert [p.name for p in serial] == [p.name for p in pooled] == ["county.html", "zone_Z1.html", "zone_Z2.html"]
+    for a, b in zip(serial, pooled):
+        assert normalised(a.read_text(encoding="utf-8")) == normalised(b.read_text(encoding="utf-8"))
+    assert (tmp_path / "pool" / "lib" / "leaflet" / "leaflet.js").is_file()
+    assert webmap.map_workers(1) == 1 and webmap.map_workers(50, 2) == 2 and webmap.map_workers(3, 8) == 3
+
+
+def test_prepared_zone_page_equals_the_page_built_from_layers(ws):
+    """A zone page cut from the county's prepared data has the features of one built from clipped layers."""
+    layers = webmap.load_map_layers(ws)
+    data = webmap.prepare_map_data(layers, crs=ws.crs)
+    a = geojson_layers(webmap.build_zone_map(data, "Z1", buffer_m=50))
+    b = geojson_layers(webmap.build_zone_map(layers, "Z1", buffer_m=50))
+    assert set(a) == set(b)
+    for name in a:
+        assert a[name].data == b[name].data, name

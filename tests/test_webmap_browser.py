@@ -112,7 +112,7 @@ def test_offline_county_map_in_headless_chromium(hostile_maps, tmp_path):
     assert r["labels"] == [XSS_1, XSS_2]
     assert XSS_1 in r["popup"] and "责任区名称" in r["popup"] and r["popup_elements"] == 0
     assert r["xss"] is None
-    assert "包保责任区" in r["layer_names"] and "路灯（按状态）" in r["layer_names"]
+    assert "包保责任区" in r["layer_names"] and "路灯（故障）" in r["layer_names"]
     assert r["title"] == "全县城管专题图"
     assert shot.stat().st_size > 10_000 and colours_in(res.screenshot) > 20
 
@@ -200,3 +200,106 @@ def test_offline_page_policy_blocks_any_remote_load(hostile_maps):
     # the smuggled inline script is not among the page's hashed scripts: it never runs, so never fetches
     assert any("inline script" in e for e in refused)
     assert not any(u.startswith("https://example.com") for u in res.requests)
+
+
+VISIBLE = ("Array.from(document.querySelectorAll({!r}))"
+           ".filter(e => getComputedStyle(e).display !== 'none').length")
+CHECKED = ("Object.fromEntries(Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+           ".map(l => [l.textContent.trim(), l.querySelector('input').checked]))")
+VIEW = f"(() => {{ const b = {MAP}.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()]; }})()"
+
+
+@pytest.fixture(scope="module")
+def demo_maps(demo_ws, tmp_path_factory):
+    """Every web map of the demo county, the zone pages written by two worker processes."""
+    from civgis.demo import load_manifest
+
+    out = tmp_path_factory.mktemp("demo_maps")
+    # the start of the demo's "today": the instant the manifest counts its overdue cases at
+    today = load_manifest(demo_ws.path.parent)["today"]
+    webmap.write_all_maps(demo_ws, out, progress=False, workers=2, as_of=f"{today} 00:00")
+    return out
+
+
+def test_demo_county_map_defaults_at_county_and_street_zoom(demo_ws, demo_maps, tmp_path):
+    """Opens on the built-up area with zones, audit, broken lamps on; working lamps appear at street zoom."""
+    from civgis.demo import load_manifest
+
+    counts = load_manifest(demo_ws.path.parent)["counts"]
+    queries = {
+        "zoom": f"{MAP}.getZoom()",
+        "view": VIEW,
+        "scale": "document.querySelector('.leaflet-control-scale').innerText.trim()",
+        "legend": "Array.from(document.querySelectorAll('.civgis-legend')).map(e => e.innerText)",
+        "checked": CHECKED,
+        "working_shown": VISIBLE.format("path.civgis-lamps-working"),
+        "broken_shown": VISIBLE.format("path.civgis-lamps-broken"),
+        "broken_radius": "Math.min(...Array.from(document.querySelectorAll('path.civgis-lamps-broken'))"
+                         ".map(e => e.getBBox().width))",
+        "zones_shown": VISIBLE.format("path.civgis-zones"),
+        "overdue_shown": VISIBLE.format("path.civgis-overdue"),
+    }
+    county = open_page(demo_maps / "county.html", wait_for="document.querySelectorAll('path.civgis-lamps').length > 0",
+                       queries=queries, timeout=60, width=1400, height=1000)
+    keep_screenshot(county.screenshot, tmp_path, "webmap_demo_county_zoom.png")
+    assert county.console_errors == [] and county.external_requests == []
+    r = county.results
+    # opens on the built-up area: its lon/lat bounds inside the view, the view at most 4× as wide
+    bu = demo_ws.read("built_up").to_crs(4326).total_bounds
+    w, s, e, n = r["view"]
+    assert w <= bu[0] and s <= bu[1] and e >= bu[2] and n >= bu[3]
+    assert (e - w) <= 4 * (bu[2] - bu[0]) and (n - s) <= 4 * (bu[3] - bu[1])
+    assert r["zoom"] < webmap.LAMP_MIN_ZOOM
+    # metric scale only: "500 m", "1 km" … never feet or miles
+    assert re.fullmatch(r"\d+ (m|km)", r["scale"])
+    # which layers are on when the page opens
+    on = {k for k, v in r["checked"].items() if v}
+    off = {k for k, v in r["checked"].items() if not v}
+    working = f"路灯（正常，放大到 {webmap.LAMP_MIN_ZOOM} 级显示）"
+    assert on == {"建成区边界", "居住用地（底图）", "其他绿地（底图）", "道路（底图）", "公园绿地（G1）", "包保责任区",
+                  "责任区名称", "责任区空隙（未覆盖）", "责任区重叠", "超期案件", "公厕服务半径（300 米）", "公厕", working,
+                  "路灯（故障）"}
+    assert off == {"候选地块", "巡查案件（未结案，未超期）"}
+    # the 479 cases the demo planted as open and past their deadline at the start of its "today" are on
+    assert r["overdue_shown"] == counts["inspections_open_overdue"] == 479
+    # at county zoom the 4 146 working lamps are hidden, the 113 broken ones shown, at least 9 px wide
+    assert r["working_shown"] == 0
+    assert r["broken_shown"] == counts["lamps_broken"] == 113 and r["broken_radius"] >= 9
+    assert r["zones_shown"] == counts["zones"]
+    # the legend: every road class of the demo (manifest), land, zones, audit, toilets, lamps by status
+    (legend,) = r["legend"]
+    rows = legend.split("\n")
+    assert rows[0] == "图例"
+    road_zh = {"arterial": "主干道", "secondary": "次干道", "branch": "支路", "commercial": "商业街", "alley": "背街小巷"}
+    expected = {f"道路 {road_zh[c]}" for c in counts["roads_by_class"]} | {
+        "包保责任区（相邻责任区不同色）", "责任区空隙（未覆盖）", "责任区重叠", "建成区边界", "居住用地", "公园绿地（G1）",
+        "其他绿地", "候选地块", "超期案件（未结案且已过整改期限）", "巡查案件（未结案，未超期）", "公厕服务半径 300 米", "公厕", "路灯 故障（始终显示）",
+        f"路灯 正常（放大到 {webmap.LAMP_MIN_ZOOM} 级显示）"}
+    assert set(rows[1:]) == expected
+
+    street = open_page(demo_maps / "county.html", wait_for="document.querySelectorAll('path.civgis-lamps').length > 0",
+                       actions=[f"{MAP}.setView({MAP}.getCenter(), 17, {{animate: false}})"],
+                       queries=queries, timeout=60, width=1400, height=1000)
+    keep_screenshot(street.screenshot, tmp_path, "webmap_demo_street_zoom.png")
+    assert street.console_errors == []
+    s = street.results
+    assert s["zoom"] == 17 and re.fullmatch(r"\d+ m", s["scale"])
+    assert s["working_shown"] == counts["lamps"] - counts["lamps_broken"] and s["broken_shown"] == 113
+
+
+def test_demo_zone_page_from_the_pool(demo_maps, tmp_path):
+    """A zone page written by a worker: zone outlined, its legend lists only what the page draws."""
+    res = open_page(demo_maps / "zone_Z01.html", wait_for="document.querySelectorAll('path.civgis-zones').length > 0",
+                    queries={"highlighted": COUNT.format("path.civgis-zones[stroke='#d50000']"),
+                             "legend": "document.querySelector('.civgis-legend').innerText",
+                             "title": "document.querySelector('.civgis-title').textContent",
+                             "zoom": f"{MAP}.getZoom()",
+                             "working_shown": VISIBLE.format("path.civgis-lamps-working")},
+                    timeout=60)
+    keep_screenshot(res.screenshot, tmp_path, "webmap_demo_zone_Z01.png")
+    assert res.console_errors == [] and res.external_requests == []
+    r = res.results
+    assert r["highlighted"] == 1 and "本责任区" in r["legend"] and r["title"].startswith("包保责任区 ")
+    assert "（Z01）" in r["title"]
+    # a 300-600 m zone opens at street zoom, so its working lamps are shown
+    assert r["zoom"] >= webmap.LAMP_MIN_ZOOM and r["working_shown"] > 0

@@ -5,6 +5,25 @@ lamps by status, public toilets with their service radius, parks, the zone audit
 overlaps highlighted — and one map per zone, zoomed to it. Popups show the attributes under their
 Chinese catalogue labels, with coded values in Chinese (``broken`` → 故障).
 
+What a page shows when it opens
+-------------------------------
+The county page opens on the built-up area (not on green land far out of town). On: the zones
+and their names (from the zoom at which a zone is wide enough to carry its label), the audit's
+gaps and overlaps, parks, toilets and their service radius, broken lamps (always, drawn large),
+and in offline mode the base of roads, residential land and green land. Working lamps are drawn
+from zoom :data:`LAMP_MIN_ZOOM` (street level) on; candidates and cases are off until switched
+on. The legend lists what the page draws — each road class, zones, land, audit, toilets, lamps
+by status — and the scale bar is metric (m / km).
+
+One preparation, many pages
+---------------------------
+:func:`prepare_map_data` reprojects, escapes and serialises every layer once (one GeoJSON
+Feature string per feature); :func:`render_page` cuts a page from it by a metric window with an
+STRtree query and joins the strings. :func:`write_all_maps` writes the county page and then the
+zone pages in a process pool (:func:`write_zone_pages`). The GeoJSON goes into the page as
+literal script text: folium would compile it as a Jinja template (most of a page's time, and
+``{{ }}`` in an attribute would be evaluated). ``bench/bench_maps.py`` times it.
+
 Basemaps
 --------
 ``"offline"`` (default)
@@ -58,8 +77,11 @@ import base64
 import hashlib
 import html as _html
 import json
+import multiprocessing as mp
+import os
 import re
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -69,12 +91,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
-from folium.utilities import JsCode
+from branca.element import Element, MacroElement
+from folium.elements import ElementAddToElement
+from folium.utilities import JsCode, get_obj_in_upper_tree
 from jinja2 import Template
 from shapely.geometry import box
 
 from civgis.analysis.audit import audit_workspace
+from civgis.analysis.cases import case_states
 from civgis.progress import progress as progress_bar
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
@@ -82,10 +106,12 @@ from civgis.store.coords import wgs84_to_gcj02
 from civgis.store.targets import default_parameters, load_targets
 
 __all__ = ["BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
-           "OVERLAP_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
+           "OVERLAP_STYLE", "OVERDUE_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
            "display_values", "zone_colours", "to_display_crs", "AUDIT_ALIASES", "load_map_layers",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
-           "save_map", "script_hashes", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps"]
+           "save_map", "script_hashes", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps",
+           "LAMP_MIN_ZOOM", "feature_strings", "PreparedLayer", "MapData", "prepare_map_data", "render_page",
+           "render_zone_page", "zone_title", "legend_html", "map_workers", "write_zone_pages", "write_assets"]
 
 BASEMAPS = ("offline", "osm", "tianditu", "amap")
 
@@ -323,7 +349,7 @@ def _by_value(gdf: gpd.GeoDataFrame, style: dict, key: str, default):
     return gdf[field].astype("string").map(mapping).astype(object).where(lambda s: s.notna(), default)
 
 
-# ====================================================================== building blocks
+# ====================================================================== layers prepared once per run
 @dataclass
 class _Layer:
     key: str
@@ -331,22 +357,99 @@ class _Layer:
     gdf: gpd.GeoDataFrame  # already in display coordinates, with display columns
 
 
-def _geojson(layer: _Layer, *, popup_fields: list[str], aliases: list[str], show: bool,
-             style: JsCode | None = None, point: JsCode | None = None, control: bool = True) -> folium.GeoJson:
-    gdf = layer.gdf
-    keep = [c for c in gdf.columns if c != gdf.geometry.name]
-    data = gdf[keep + [gdf.geometry.name]]
-    data = json.loads(data.to_json(na="null", drop_id=True))
-    kwargs = {}
-    if style is not None:
-        kwargs["style"] = style
-    if point is not None:
-        kwargs["pointToLayer"] = point
-    gj = folium.GeoJson(data, name=layer.title, show=show, control=control, **kwargs)
-    if popup_fields:
-        folium.GeoJsonPopup(fields=popup_fields, aliases=[_html.escape(a) for a in aliases],
-                            localize=False, labels=True, max_width=360).add_to(gj)
-    return gj
+def feature_strings(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    """One GeoJSON ``Feature`` (JSON text) per row: the non-geometry columns as properties.
+
+    Vectorised: the geometries through ``shapely.to_geojson``, the properties through pandas'
+    ``to_json(orient="records", lines=True)``; missing values are ``null``. A page joins the
+    strings of the features it shows (``[" + ",".join(...) + "]``), so nothing is serialised twice.
+
+    >>> from shapely.geometry import Point
+    >>> feature_strings(gpd.GeoDataFrame({"a": ["x"]}, geometry=[Point(1, 2)])).tolist()
+    ['{"type":"Feature","properties":{"a":"x"},"geometry":{"type":"Point","coordinates":[1.0,2.0]}}']
+    """
+    n = len(gdf)
+    if n == 0:
+        return np.array([], dtype=object)
+    geoms = shapely.to_geojson(gdf.geometry.values)
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    props = (pd.DataFrame(gdf[cols]).to_json(orient="records", lines=True, force_ascii=False).splitlines()
+             if cols else ["{}"] * n)
+    return np.array([f'{{"type":"Feature","properties":{p},"geometry":{g if g is not None else "null"}}}'
+                     for p, g in zip(props, geoms)], dtype=object)
+
+
+@dataclass
+class PreparedLayer:
+    """One map layer, reprojected, escaped and serialised once for every page of a run.
+
+    ``features`` holds one GeoJSON Feature string per feature, ``select`` the metric geometry
+    that decides whether a feature belongs to a page's window, ``legend`` the legend entry of
+    each feature (a page's legend lists only the entries of the features it shows).
+    """
+
+    title: str
+    features: np.ndarray
+    select: np.ndarray
+    legend: np.ndarray
+    show: bool = True
+    control: bool = True
+    style: JsCode | None = None
+    point: JsCode | None = None
+    popup_fields: tuple = ()
+    aliases: tuple = ()
+    group: str | None = None        # drawn inside a FeatureGroup of this name (one toggle)
+    radius_by_zoom: float | None = None
+    kind: str = ""                  # "zones" / "labels" get per-page treatment
+    _tree: object = None
+
+    def take(self, window=None) -> np.ndarray:
+        """Indices (ascending) of the features whose ``select`` geometry intersects ``window`` (all if None)."""
+        if window is None:
+            return np.arange(len(self.features))
+        self.build_index()
+        return np.sort(self._tree.query(window, predicate="intersects"))
+
+    def __getstate__(self) -> dict:  # where workers are spawned, not forked: each rebuilds its index
+        return {**self.__dict__, "_tree": None}
+
+    def build_index(self) -> None:
+        """Build the spatial index now (before worker processes fork, so that they share it)."""
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.select)
+
+    def text(self, idx: np.ndarray) -> str:
+        """The GeoJSON FeatureCollection of the features ``idx`` as JSON text."""
+        return '{"type":"FeatureCollection","features":[' + ",".join(self.features[idx]) + "]}"
+
+
+@dataclass
+class MapData:
+    """Everything the web maps of one workspace draw, prepared once (see :func:`prepare_map_data`).
+
+    Pages are cut from it by a metric window (:func:`render_page`): the county page takes every
+    feature, a zone page the features near the zone, so 50 zone pages share one preparation.
+    """
+
+    layers: list
+    crs: object
+    basemap: str
+    tianditu_key: str | None
+    home: tuple | None              # metric bounds the county page opens on
+    zone_ids: np.ndarray            # raw zone ids (str), zones layer order
+    zone_names: np.ndarray
+    zone_staff: np.ndarray
+    zone_bounds: np.ndarray         # (n, 4) metric
+    zone_area: np.ndarray           # m²
+    zone_lat: np.ndarray            # latitude of a point inside each zone
+    toilet_radius_m: float
+    label_px: float = 80.0
+
+
+def _prepared(lyr: _Layer, select, legend, **kw) -> PreparedLayer:
+    n = len(lyr.gdf)
+    legend = np.full(n, legend, dtype=object) if isinstance(legend, str) else np.asarray(legend, dtype=object)
+    return PreparedLayer(lyr.title, feature_strings(lyr.gdf), np.asarray(select), legend, **kw)
 
 
 def _catalogue_layer(gdf: gpd.GeoDataFrame, layer: str, title: str, basemap: str) -> _Layer:
@@ -375,18 +478,17 @@ def _popup_spec(layer: str, gdf: gpd.GeoDataFrame) -> tuple[list[str], list[str]
     return fields, [spec.label(f) for f in fields]
 
 
-def _add_catalogue_layer(m, gdf, layer, *, title, basemap, show, class_name, radius=None):
+def _prepare_catalogue(gdf, layer, *, title, basemap, show, class_name, legend, radius=None,
+                       radius_by_zoom=None, style=None) -> PreparedLayer:
     spec = layer_spec(layer)
     lyr = _catalogue_layer(gdf, layer, title, basemap)
     fields, aliases = _popup_spec(layer, gdf)
     if spec.geometry == "Point":
-        gj = _geojson(lyr, popup_fields=fields, aliases=aliases, show=show,
-                      point=_circle_js(radius or spec.style.get("radius", 4), class_name))
+        js = dict(point=_circle_js(radius or spec.style.get("radius", 4), class_name))
     else:
-        gj = _geojson(lyr, popup_fields=fields, aliases=aliases, show=show,
-                      style=_style_js(_path_style(spec.style, fill=spec.geometry == "Polygon"), class_name))
-    gj.add_to(m)
-    return gj
+        js = dict(style=_style_js(_path_style(style or spec.style, fill=spec.geometry == "Polygon"), class_name))
+    return _prepared(lyr, gdf.geometry.values, legend, show=show, popup_fields=tuple(fields),
+                     aliases=tuple(aliases), radius_by_zoom=radius_by_zoom, **js)
 
 
 def _area_layer(gdf: gpd.GeoDataFrame, title: str, basemap: str, aliases: dict[str, str]) -> _Layer:
@@ -409,23 +511,24 @@ AUDIT_ALIASES = {
 }
 
 
-def _add_audit(m, gaps, overlaps, basemap, crs, ring_px: float = 11.0):
+def _prepare_audit(gaps, overlaps, basemap, crs, ring_px: float = 11.0) -> list[PreparedLayer]:
     """Gaps and overlaps: the polygons, plus a ring of ``ring_px`` pixels at a point inside each
     so that parts of a few thousand m² stay visible at county zoom. One toggle per kind."""
-    for gdf, title, style, cls in ((gaps, "责任区空隙（未覆盖）", GAP_STYLE, "civgis-gaps"),
-                                   (overlaps, "责任区重叠", OVERLAP_STYLE, "civgis-overlaps")):
+    out = []
+    for gdf, title, style, cls, key in ((gaps, "责任区空隙（未覆盖）", GAP_STYLE, "civgis-gaps", "gaps"),
+                                        (overlaps, "责任区重叠", OVERLAP_STYLE, "civgis-overlaps", "overlaps")):
         if gdf is None or len(gdf) == 0:
             continue
         if gdf.crs is None:
             raise WebmapError(f"{title}: GeoDataFrame has no CRS")
         if crs is not None:
             gdf = gdf.to_crs(crs)
-        group = folium.FeatureGroup(name=title, show=True).add_to(m)
         lyr = _area_layer(gdf, title, basemap, AUDIT_ALIASES)
-        fields = [c for c in AUDIT_ALIASES if c in lyr.gdf.columns]
-        aliases = [AUDIT_ALIASES[c] for c in fields]
-        _geojson(lyr, popup_fields=fields, aliases=aliases, show=True, control=False,
-                 style=_style_js(_path_style(style, fill=True), cls)).add_to(group)
+        fields = tuple(c for c in AUDIT_ALIASES if c in lyr.gdf.columns)
+        aliases = tuple(AUDIT_ALIASES[c] for c in fields)
+        common = dict(show=True, control=False, popup_fields=fields, aliases=aliases, group=title)
+        out.append(_prepared(lyr, gdf.geometry.values, key,
+                             style=_style_js(_path_style(style, fill=True), cls), **common))
         rings = lyr.gdf.set_geometry(
             to_display_crs(gpd.GeoDataFrame(geometry=shapely.point_on_surface(gdf.geometry.values), crs=gdf.crs),
                            basemap).geometry.values)
@@ -433,8 +536,8 @@ def _add_audit(m, gaps, overlaps, basemap, crs, ring_px: float = 11.0):
         ring_js = JsCode(
             "function(f, latlng) { return L.circleMarker(latlng, {radius: " + json.dumps(ring_px) + ", weight: 3,"
             " color: f.properties._stroke, fill: true, fillOpacity: 0, className: '" + cls + "-ring'}); }")
-        _geojson(_Layer("audit", title, rings), popup_fields=fields, aliases=aliases, show=True, control=False,
-                 point=ring_js).add_to(group)
+        out.append(_prepared(_Layer("audit", title, rings), gdf.geometry.values, key, point=ring_js, **common))
+    return out
 
 
 def _tile_layers(m: folium.Map, basemap: str, tianditu_key: str | None) -> None:
@@ -472,48 +575,195 @@ _PAGE_CSS = """
   .civgis-zone-label { font: bold 12px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; color: #0d2b5e;
     white-space: nowrap; text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 3px #fff; transform: translate(-50%, -50%); }
   .civgis-hide-labels .civgis-zone-label { display: none; }
+  .civgis-hide-lamps .civgis-lamps-working { display: none; }
   .civgis-title { position: absolute; top: 10px; left: 50px; z-index: 1000; background: rgba(255,255,255,.92);
     padding: 6px 12px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
     font: bold 15px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
   .civgis-legend { position: absolute; bottom: 28px; right: 10px; z-index: 1000; background: rgba(255,255,255,.92);
-    padding: 6px 10px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3);
+    padding: 6px 10px; border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,.3); max-height: 60%; overflow-y: auto;
     font: 12px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; line-height: 18px; }
+  .civgis-legend-title { font-weight: bold; margin-bottom: 2px; }
   .civgis-legend i { display: inline-block; width: 12px; height: 12px; margin-right: 5px; vertical-align: -1px;
-    border: 1px solid #555; }
+    border: 1px solid #555; box-sizing: border-box; }
+  .civgis-legend i.line { height: 0; border: 0; border-top-style: solid; vertical-align: 4px; width: 18px; }
+  .civgis-legend i.dot { border-radius: 50%; }
   .foliumpopup th { text-align: left; padding-right: 8px; white-space: nowrap; }
   .leaflet-control-layers-expanded { font: 13px "Noto Sans CJK SC", "Microsoft YaHei", sans-serif; }
 </style>
 """
 
-
-def _legend_html(present: set[str]) -> str:
-    rows = []
-    if "lamps" in present:
-        st = layer_spec("lamps").style.get("by_value", {}).get("status", {})
-        rows += [f'<i style="background:{st.get("working", "#f9a825")};border-radius:6px"></i>路灯 正常',
-                 f'<i style="background:{st.get("broken", "#c62828")};border-radius:6px"></i>路灯 故障']
-    if "toilets" in present:
-        rows.append(f'<i style="background:{layer_spec("toilets").style.get("service_radius_color", "#4dd0e1")}">'
-                    "</i>公厕服务半径")
-    if "gaps" in present:
-        rows.append(f'<i style="background:{GAP_STYLE["fill_color"]}"></i>责任区空隙')
-    if "overlaps" in present:
-        rows.append(f'<i style="background:{OVERLAP_STYLE["fill_color"]}"></i>责任区重叠')
-    if "parks" in present:
-        rows.append(f'<i style="background:{layer_spec("green").style["by_value"]["category"]["G1"]}"></i>公园绿地')
-    return '<div class="civgis-legend">' + "<br>".join(rows) + "</div>" if rows else ""
+#: working lamps are drawn from this zoom on (street level: at 30° N a pixel is 2.1 m at zoom 16, so
+#: lamps 30 m apart are 14 px apart); below it they would cover the streets. Broken lamps always show.
+LAMP_MIN_ZOOM = 16
 
 
-def _page_chrome(m: folium.Map, title: str, present: set[str], basemap: str) -> None:
+class _Raw(Element):
+    """Literal HTML (one compiled template for all: ``folium.Element(html)`` compiles ``html`` as Jinja)."""
+
+    _template = Template("{{ this.html }}")
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.html = html
+
+
+def _script_safe(text: str) -> str:
+    """JSON text made safe inside ``<script>`` as folium's ``tojson`` does (``< > & '`` → ``\\u00XX``)."""
+    for char, code in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("'", "\\u0027")):
+        text = text.replace(char, code)
+    return text
+
+
+def _literal_script(element: MacroElement, kwargs: dict, replace: tuple[str, str] | None = None) -> None:
+    """Add ``element``'s rendered script macro to the page as literal text (see :class:`_GeoJson`)."""
+    text = str(element._template.module.__dict__["script"](element, kwargs))
+    if replace is not None:
+        text = text.replace(*replace)
+    element.get_root().script.add_child(_Raw(text), name=element.get_name())
+
+
+class _GeoJson(folium.GeoJson):
+    """``folium.GeoJson`` that embeds prepared GeoJSON text and adds its script as literal text.
+
+    folium wraps every rendered script in ``Element(text)``, which compiles the text as a Jinja
+    template: slow for megabytes of GeoJSON (the lexer reads all of it: most of a zone page's
+    time) and unsafe — an attribute ``{{ 7*7 }}`` in the data would be shown as ``49``, and a
+    crafted one would run Python while the page is written. The data is given as JSON text
+    (``text``, already made script-safe) so that it is not parsed and serialised again; ``.data``
+    parses it on demand. Used with ``style``/``pointToLayer`` given as JavaScript.
+    """
+
+    def __init__(self, text: str, **kwargs):
+        super().__init__({"type": "FeatureCollection", "features": []}, **kwargs)
+        self._text, self._data = text, None
+
+    @property
+    def data(self) -> dict:
+        if self._data is None:
+            self._data = json.loads(self._text)
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data, self._text = value, None
+
+    def render(self, **kwargs):
+        self.parent_map = get_obj_in_upper_tree(self, folium.Map)
+        marker = {"civgis_data": self.get_name()}
+        self._data = marker  # the template writes the marker; it is replaced by the text
+        try:
+            _literal_script(self, kwargs, (_script_safe(json.dumps(marker)), self._text))
+        finally:
+            self._data = None
+        if self.show:
+            self.get_root().script.add_child(
+                _Raw(f"{self.get_name()}.addTo({self._parent.get_name()});"), name=self.get_name() + "_add")
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class _GeoJsonPopup(folium.GeoJsonPopup):
+    """``folium.GeoJsonPopup`` rendered as literal text (see :class:`_GeoJson`); the fields are the
+    prepared layer's own columns, so folium's check against the data is not needed."""
+
+    def render(self, **kwargs):
+        self.get_root().header.add_child(_Raw(_POPUP_CSS), name="civgis_popup_css")
+        _literal_script(self, kwargs)
+
+
+_POPUP_CSS = ("<style>.foliumpopup { } .foliumpopup table { margin: auto; } .foliumpopup tr { text-align: left; }"
+              " .foliumpopup th { padding: 2px; padding-right: 8px; }</style>")
+
+
+class _ZoomClass(MacroElement):
+    """Set a CSS class on the map container while the zoom is below ``zoom`` (hides a layer's markers)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function(map) {
+            function civgisZoomClass() {
+                map.getContainer().classList.toggle({{ this.css_class|tojson }}, map.getZoom() < {{ this.zoom }});
+            }
+            map.on('zoomend', civgisZoomClass);
+            civgisZoomClass();
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, zoom: int, css_class: str):
+        super().__init__()
+        self._name = "CivgisZoomClass"
+        self.zoom, self.css_class = int(zoom), css_class
+
+
+class _MetricScale(MacroElement):
+    """Leaflet's scale bar in metres / kilometres only (folium's ``control_scale`` adds feet and miles)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self):
+        super().__init__()
+        self._name = "CivgisMetricScale"
+
+
+def _legend_entries() -> dict[str, str]:
+    """Legend key → swatch + Chinese label, in legend order (catalogue colours)."""
+    st = {n: layer_spec(n).style for n in ("built_up", "residential", "green", "roads", "zones", "candidates",
+                                          "inspections", "toilets", "lamps")}
+    line = '<i class="line" style="border-top-color:{c};border-top-width:{w}px"></i>'
+    fill = '<i style="background:{f};border-color:{c}"></i>'
+    dot = '<i class="dot" style="background:{c};border-color:{c}"></i>'
+    road_labels = layer_spec("roads").fields["road_class"].values or {}
+    lamp_labels = layer_spec("lamps").fields["status"].values or {}
+    out = {"zone_highlight": '<i style="background:none;border:3px solid #d50000"></i>本责任区',
+           "zones": fill.format(f=ZONE_PALETTE[0] + "66", c=st["zones"]["color"]) + "包保责任区（相邻责任区不同色）",
+           "gaps": fill.format(f=GAP_STYLE["fill_color"], c=GAP_STYLE["color"]) + "责任区空隙（未覆盖）",
+           "overlaps": fill.format(f=OVERLAP_STYLE["fill_color"], c=OVERLAP_STYLE["color"]) + "责任区重叠",
+           "built_up": '<i style="background:none;border:2px dashed #444"></i>建成区边界'}
+    for code, label in road_labels.items():
+        out[f"road:{code}"] = line.format(c=st["roads"]["by_value"]["road_class"].get(code, st["roads"]["color"]),
+                                          w=max(2, st["roads"]["weight_by_value"]["road_class"].get(code, 2))) + \
+            f"道路 {label}"
+    out["road:"] = line.format(c=st["roads"]["color"], w=2) + "道路"
+    out["residential"] = fill.format(f=st["residential"]["fill_color"], c=st["residential"]["color"]) + "居住用地"
+    out["parks"] = fill.format(f=st["green"]["by_value"]["category"]["G1"], c=st["green"]["color"]) + "公园绿地（G1）"
+    out["green"] = fill.format(f=st["green"]["by_value"]["category"]["G2"], c=st["green"]["color"]) + "其他绿地"
+    out["candidates"] = fill.format(f=st["candidates"]["fill_color"], c=st["candidates"]["color"]) + "候选地块"
+    out["overdue"] = dot.format(c=OVERDUE_STYLE["fill_color"]) + "超期案件（未结案且已过整改期限）"
+    out["inspections"] = dot.format(c=st["inspections"]["color"]) + "巡查案件（未结案，未超期）"
+    out["inspections_all"] = dot.format(c=st["inspections"]["color"]) + "巡查案件（其他）"
+    out["toilet_radius"] = fill.format(f=st["toilets"].get("service_radius_color", "#4dd0e1"), c="#4dd0e1") + \
+        "公厕服务半径"
+    out["toilets"] = dot.format(c=st["toilets"]["color"]) + "公厕"
+    for code in ("broken", "working", "unknown"):
+        note = f"（放大到 {LAMP_MIN_ZOOM} 级显示）" if code != "broken" else "（始终显示）"
+        out[f"lamp:{code}"] = dot.format(c=st["lamps"]["by_value"]["status"].get(code, "#9e9e9e")) + \
+            f"路灯 {lamp_labels.get(code, code)}{note}"
+    return out
+
+
+def legend_html(present: set[str], *, toilet_radius_m: float | None = None) -> str:
+    """The legend box of a page: one row per legend key in ``present`` (what the page draws), in order."""
+    entries = _legend_entries()
+    rows = [entries[k] + (f" {toilet_radius_m:g} 米" if k == "toilet_radius" and toilet_radius_m else "")
+            for k in entries if k in present]
+    return '<div class="civgis-legend"><div class="civgis-legend-title">图例</div>' + "<br>".join(rows) + "</div>" if rows else ""
+
+
+def _page_chrome(m: folium.Map, title: str, present: set[str], basemap: str, toilet_radius_m=None) -> None:
     root = m.get_root()
-    root.header.add_child(folium.Element(_PAGE_CSS), name="civgis_css")
+    root.header.add_child(_Raw(_PAGE_CSS), name="civgis_css")
     if basemap == "offline":
-        root.header.add_child(folium.Element(
+        root.header.add_child(_Raw(
             f"<style>html body .leaflet-container {{ background: {OFFLINE_BACKGROUND}; }}</style>"), name="civgis_bg")
-    root.html.add_child(folium.Element(f'<div class="civgis-title">{_html.escape(title)}</div>'), name="civgis_title")
-    legend = _legend_html(present)
+    root.html.add_child(_Raw(f'<div class="civgis-title">{_html.escape(title)}</div>'), name="civgis_title")
+    legend = legend_html(present, toilet_radius_m=toilet_radius_m)
     if legend:
-        root.html.add_child(folium.Element(legend), name="civgis_legend")
+        root.html.add_child(_Raw(legend), name="civgis_legend")
     root.title = _html.escape(title)  # branca renders <title> unescaped
     m.civgis_basemap = basemap
 
@@ -547,11 +797,257 @@ def _resolve_audit(audit, gaps, overlaps, ws=None):
     return gaps, overlaps
 
 
+def _home_bounds(layers: dict, crs) -> tuple | None:
+    """Where the county page opens: the built-up area; without one the zones; else the town's own
+    layers (never green land or candidates, which reach far out of town)."""
+    for names in (("built_up",), ("zones",), ("roads", "residential", "lamps", "toilets", "inspections"),
+                  tuple(layers)):
+        frames = [layers[n] for n in names if layers.get(n) is not None and len(layers[n])]
+        if frames and crs is not None:
+            b = np.vstack([g.to_crs(crs).total_bounds for g in frames])
+            return b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    return None
+
+
+def prepare_map_data(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
+                     basemap: str = "offline", tianditu_key: str | None = None,
+                     toilet_radius_m: float | None = None, cases: str = "open", label_px: float = 80.0,
+                     as_of=None) -> MapData:
+    """Reproject, escape and serialise every layer the web maps draw, once (see :class:`MapData`).
+
+    Parameters are those of :func:`build_map`. The result is cut into pages by :func:`render_page`.
+    """
+    _check_basemap(basemap)
+    if cases not in CASES:
+        raise WebmapError(f"cases must be one of {CASES}, not {cases!r}")
+    layers = {k: v for k, v in layers.items() if v is not None}
+    if crs is None:
+        crs = next((g.crs for g in layers.values() if g.crs is not None), None)
+    if toilet_radius_m is None:
+        toilet_radius_m = default_parameters().toilet_radius_m
+    offline = basemap == "offline"
+    out: list[PreparedLayer] = []
+
+    def add(layer, gdf, title, show, cls, legend, **kw):
+        if gdf is not None and len(gdf):
+            out.append(_prepare_catalogue(gdf, layer, title=title, basemap=basemap, show=show, class_name=cls,
+                                          legend=legend, **kw))
+
+    add("built_up", layers.get("built_up"), "建成区边界", True, "civgis-built-up", "built_up")
+    add("residential", layers.get("residential"), "居住用地（底图）", offline, "civgis-residential", "residential")
+    green = layers.get("green")
+    is_park = None
+    if green is not None and len(green):
+        is_park = (green["category"].astype("string") == "G1").fillna(False).to_numpy() \
+            if "category" in green else np.zeros(len(green), bool)
+        add("green", green[~is_park], "其他绿地（底图）", offline, "civgis-green", "green")
+    roads = layers.get("roads")
+    if roads is not None and len(roads):
+        known = set(layer_spec("roads").fields["road_class"].values or {})
+        cls = roads["road_class"].astype("string").fillna("") if "road_class" in roads else pd.Series("", roads.index)
+        add("roads", roads, "道路（底图）", offline, "civgis-roads", ("road:" + cls.where(cls.isin(known), "")).to_numpy())
+    if is_park is not None:
+        add("green", green[is_park], "公园绿地（G1）", True, "civgis-parks", "parks")
+
+    zones = layers.get("zones")
+    zone_arrays = _zone_arrays(zones)
+    if zones is not None and len(zones):
+        out += _prepare_zones(zones, basemap)
+    out += _prepare_audit(gaps, overlaps, basemap, crs)
+
+    add("candidates", layers.get("candidates"), "候选地块", False, "civgis-candidates", "candidates")
+    if cases != "none":
+        out += _prepare_cases(layers.get("inspections"), zones, cases, as_of, basemap)
+
+    toilets = layers.get("toilets")
+    if toilets is not None and len(toilets):
+        out.append(_prepare_toilet_rings(toilets, toilet_radius_m, basemap))
+        add("toilets", toilets, "公厕", True, "civgis-toilets", "toilets")
+    out += _prepare_lamps(layers.get("lamps"), basemap)
+    return MapData(out, crs, basemap, tianditu_key, _home_bounds(layers, crs), *zone_arrays,
+                   toilet_radius_m=float(toilet_radius_m), label_px=label_px)
+
+
+def _zone_arrays(zones) -> tuple:
+    if zones is None or len(zones) == 0:
+        e = np.array([], dtype=object)
+        return e, e, e, np.zeros((0, 4)), np.zeros(0), np.zeros(0)
+    ids = zones["zone_id"].astype("string").to_numpy(dtype=object)
+    names = zones["name"].astype(object).where(zones["name"].notna(), None).to_numpy() if "name" in zones \
+        else np.full(len(zones), None, dtype=object)
+    staff = zones["staff"].astype(object).where(zones["staff"].notna(), None).to_numpy() if "staff" in zones \
+        else np.full(len(zones), None, dtype=object)
+    lat = zones.geometry.representative_point().to_crs(4326).y.to_numpy()
+    return ids, names, staff, shapely.bounds(zones.geometry.values), zones.geometry.area.to_numpy(), lat
+
+
+def _prepare_zones(zones: gpd.GeoDataFrame, basemap: str) -> list[PreparedLayer]:
+    """Zones (fills that differ between neighbours) and their labels (one point inside each, escaped)."""
+    lyr = _catalogue_layer(zones, "zones", "包保责任区", basemap)
+    lyr.gdf["_fill"] = zone_colours(zones)
+    lyr.gdf["_stroke"] = layer_spec("zones").style.get("color", "#1f5fbf")
+    zstyle = dict(layer_spec("zones").style)
+    zstyle["fill_opacity"] = max(float(zstyle.get("fill_opacity", 0.12)), 0.25)
+    fields, aliases = _popup_spec("zones", zones)
+    shown = display_values(zones, "zones")
+    pts = gpd.GeoDataFrame({"_label": shown["name"].values if "name" in zones else shown["zone_id"].values},
+                           geometry=zones.geometry.representative_point().values, crs=zones.crs)
+    geoms = zones.geometry.values
+    return [_prepared(lyr, geoms, "zones", style=_style_js(_path_style(zstyle, fill=True), "civgis-zones"),
+                      popup_fields=tuple(fields), aliases=tuple(aliases), kind="zones"),
+            _prepared(_Layer("labels", "责任区名称", to_display_crs(pts, basemap)), geoms, "zones",
+                      point=_LABEL_JS, kind="labels")]
+
+
+#: the overdue cases' layer: on when the page opens (failing items), drawn above the other cases
+#: (near-black with a white rim: told apart from the red of broken lamps at county zoom)
+OVERDUE_STYLE = {"color": "#ffffff", "fill_color": "#212121", "radius": 4.5}
+
+
+def _prepare_cases(insp, zones, cases: str, as_of, basemap: str) -> list[PreparedLayer]:
+    """Cases by their state at ``as_of`` (:func:`civgis.analysis.cases.case_states`, the one rule):
+    the overdue ones (超期 = open and past the deadline) in a layer that is on, with the days
+    overdue in the popup; the other open ones (or, ``cases="all"``, every other case reported by
+    ``as_of``) off."""
+    if insp is None or len(insp) == 0:
+        return []
+    st = case_states(insp, as_of, zones)
+    overdue = st["overdue"].to_numpy(dtype=bool)
+    rest = (st["open"] if cases == "open" else st["in_scope"]).to_numpy(dtype=bool) & ~overdue
+    out = []
+    if overdue.any():
+        o = insp[overdue]
+        lyr = _catalogue_layer(o, "inspections", "超期案件", basemap)
+        lyr.gdf["_stroke"], lyr.gdf["_fill"] = OVERDUE_STYLE["color"], OVERDUE_STYLE["fill_color"]
+        lyr.gdf["days_overdue"] = escape_html(st.loc[overdue, "days_overdue"].round(1).astype("string")).values
+        fields, aliases = _popup_spec("inspections", o)
+        out.append(_prepared(lyr, o.geometry.values, "overdue", show=True, popup_fields=(*fields, "days_overdue"),
+                             aliases=(*aliases, "超期天数"), point=_circle_js(OVERDUE_STYLE["radius"],
+                                                                            "civgis-inspections civgis-overdue")))
+    if rest.any():
+        title = "巡查案件（未结案，未超期）" if cases == "open" else "巡查案件（其他）"
+        out.append(_prepare_catalogue(insp[rest], "inspections", title=title, basemap=basemap, show=False,
+                                      class_name="civgis-inspections",
+                                      legend="inspections" if cases == "open" else "inspections_all"))
+    return out
+
+
+def _prepare_toilet_rings(toilets: gpd.GeoDataFrame, radius_m: float, basemap: str) -> PreparedLayer:
+    rc = layer_spec("toilets").style.get("service_radius_color", "#4dd0e1")
+    shown = display_values(toilets, "toilets")
+    ring = gpd.GeoDataFrame({"toilet": shown.get("name", shown["toilet_id"]).values, "radius": f"{radius_m:g} 米"},
+                            geometry=toilets.geometry.buffer(radius_m, quad_segs=16).values, crs=toilets.crs)
+    lyr = _Layer("toilet_radius", f"公厕服务半径（{radius_m:g} 米）", to_display_crs(ring, basemap))
+    return _prepared(lyr, toilets.geometry.values, "toilet_radius", popup_fields=("toilet", "radius"),
+                     aliases=("公厕", "服务半径"),
+                     style=_style_js({"color": rc, "weight": 1, "opacity": 0.8, "fill": True, "fillColor": rc,
+                                      "fillOpacity": 0.15}, "civgis-toilet-radius"))
+
+
+def _prepare_lamps(lamps, basemap: str) -> list[PreparedLayer]:
+    """Working (and unknown) lamps, shown from :data:`LAMP_MIN_ZOOM` on; broken lamps, always shown, on top."""
+    if lamps is None or len(lamps) == 0:
+        return []
+    status = lamps["status"].astype("string").fillna("unknown") if "status" in lamps \
+        else pd.Series("unknown", index=lamps.index)
+    broken = (status == "broken").to_numpy()
+    r = float(layer_spec("lamps").style.get("radius", 3))
+    out = []
+    for mask, title, cls, radius, by_zoom in (
+            (~broken, f"路灯（正常，放大到 {LAMP_MIN_ZOOM} 级显示）", "civgis-lamps civgis-lamps-working", r, r),
+            (broken, "路灯（故障）", "civgis-lamps civgis-lamps-broken", max(r, 4.5), None)):
+        if mask.any():
+            legend = ("lamp:" + status[mask].where(status[mask].isin(["working", "broken"]), "unknown")).to_numpy()
+            out.append(_prepare_catalogue(lamps[mask], "lamps", title=title, basemap=basemap, show=True,
+                                          class_name=cls, legend=legend, radius=radius, radius_by_zoom=by_zoom))
+    return out
+
+
+def render_page(data: MapData, *, title: str, window=None, focus=None, highlight_zone: str | None = None) -> folium.Map:
+    """One web page cut from prepared data: the features whose geometry meets ``window`` (all if None).
+
+    Parameters
+    ----------
+    data : MapData
+    title : str
+        Shown in the title box and as the page title (escaped).
+    window : shapely geometry, optional
+        Metric window; default the whole county.
+    focus : (minx, miny, maxx, maxy), optional
+        Metric bounds the page opens on; default ``data.home`` (the built-up area).
+    highlight_zone : str, optional
+        zone_id outlined thick and red (zone pages).
+    """
+    m = folium.Map(location=None, tiles=None, control_scale=False, zoom_start=14, prefer_canvas=False)
+    _tile_layers(m, data.basemap, data.tianditu_key)
+    present: set[str] = set()
+    groups: dict[str, folium.FeatureGroup] = {}
+    for lyr in data.layers:
+        idx = lyr.take(window)
+        if len(idx) == 0:
+            continue
+        present.update(np.unique(lyr.legend[idx]).tolist())
+        if lyr.kind == "zones" and highlight_zone is not None:
+            present.add("zone_highlight")
+        gj = _page_layer(lyr, idx, highlight_zone)
+        if lyr.group is not None:
+            if lyr.group not in groups:
+                groups[lyr.group] = folium.FeatureGroup(name=lyr.group, show=True).add_to(m)
+            gj.add_to(groups[lyr.group])
+        else:
+            gj.add_to(m)
+        if lyr.kind == "labels":
+            _LabelZoom(_label_zoom(data.zone_area[idx], data.zone_lat[idx], data.label_px)).add_to(m)
+        if lyr.radius_by_zoom is not None:
+            _ZoomClass(LAMP_MIN_ZOOM, "civgis-hide-lamps").add_to(m)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _MetricScale().add_to(m)
+    focus = data.home if focus is None else focus
+    if focus is not None and data.crs is not None and np.all(np.isfinite(focus)):
+        fb = to_display_crs(gpd.GeoDataFrame(geometry=[box(*focus)], crs=data.crs), data.basemap).total_bounds
+        m.fit_bounds([[fb[1], fb[0]], [fb[3], fb[2]]])
+    _page_chrome(m, title, present, data.basemap, data.toilet_radius_m)
+    return m
+
+
+def _page_layer(lyr: PreparedLayer, idx: np.ndarray, highlight_zone: str | None) -> _GeoJson:
+    """The features ``idx`` of a prepared layer as a page layer, with its popup and zoom behaviour."""
+    text = lyr.text(idx)
+    if lyr.kind == "zones" and highlight_zone is not None:
+        geo = json.loads(text)
+        _highlight(geo, highlight_zone)
+        text = json.dumps(geo, ensure_ascii=False, separators=(",", ":"))
+    kwargs = {k: v for k, v in (("style", lyr.style), ("pointToLayer", lyr.point)) if v is not None}
+    gj = _GeoJson(_script_safe(text), name=lyr.title, show=lyr.show, control=lyr.control, **kwargs)
+    if lyr.popup_fields:
+        _GeoJsonPopup(fields=list(lyr.popup_fields), aliases=[_html.escape(a) for a in lyr.aliases],
+                      localize=False, labels=True, max_width=360).add_to(gj)
+    if lyr.radius_by_zoom is not None:
+        _RadiusByZoom(lyr.radius_by_zoom).add_to(gj)
+    return gj
+
+
+def _highlight(geo: dict, zone_id: str) -> None:
+    """Outline ``zone_id`` red and thick, the neighbouring zones thin (in place)."""
+    target = _html.escape(str(zone_id), quote=True)  # as escape_html wrote the zone_id property
+    for f in geo["features"]:
+        hit = f["properties"].get("zone_id") == target
+        f["properties"]["_stroke"] = "#d50000" if hit else f["properties"].get("_stroke")
+        f["properties"]["_weight"] = 5 if hit else 1.5
+
+
 def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
               basemap: str = "offline", tianditu_key: str | None = None, toilet_radius_m: float | None = None,
               title: str = "城管专题图", focus=None, highlight_zone: str | None = None,
-              label_px: float = 80.0, cases: str = "open") -> folium.Map:
+              label_px: float = 80.0, cases: str = "open", as_of=None) -> folium.Map:
     """A folium map of the given layers (workspace CRS GeoDataFrames keyed by catalogue name).
+
+    What is on when the page opens: the built-up boundary, the zones and their names, the audit's
+    gaps and overlaps, parks, toilets with their service radius, broken lamps, and (offline) the
+    base of roads, residential land and green land. Working lamps appear from zoom
+    :data:`LAMP_MIN_ZOOM` on (thousands of dots would cover the streets at county zoom);
+    candidates and cases are off until switched on. The legend lists what the page draws (road
+    classes, zones, land, lamps by status …); the scale bar is metric only.
 
     Parameters
     ----------
@@ -567,141 +1063,82 @@ def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overl
         Toilet service radius in metres (default: ``toilet_radius_m`` of the default targets file,
         300 m — the "≤ 300 m where people gather" rule; the workspace functions read the workspace's).
     focus : (minx, miny, maxx, maxy), optional
-        Bounds to zoom to (metric CRS); default all layers.
+        Bounds to open on (metric CRS); default the built-up area (else the zones, else the town's layers).
     highlight_zone : str, optional
         A zone_id drawn with a thick red outline (per-zone maps).
     cases : {"open", "all", "none"}
-        Inspection cases drawn (hidden until switched on): open ones only by default.
+        Inspection cases drawn: the overdue ones (on), and the other open ones (``"open"``, off)
+        or every other case (``"all"``, off).
+    as_of : date, datetime, str or None
+        The instant that decides which cases are overdue (:func:`civgis.analysis.cases.case_states`;
+        None: the end of today).
     label_px : float
         Zone names are shown from the zoom level at which a typical zone is this many pixels
         wide (see :func:`label_min_zoom`), so that a county of hundreds of zones is not a wall of text.
     """
-    _check_basemap(basemap)
-    layers = {k: v for k, v in layers.items() if v is not None}
-    if crs is None:
-        crs = next((g.crs for g in layers.values() if g.crs is not None), None)
-    m = folium.Map(location=None, tiles=None, control_scale=True, zoom_start=14, prefer_canvas=False)
-    _tile_layers(m, basemap, tianditu_key)
-    offline = basemap == "offline"
-    present: set[str] = set()
-
-    def add(layer, gdf, title, show, cls, radius=None):
-        if gdf is None or len(gdf) == 0:
-            return
-        present.add(layer if layer != "green" or "G1" not in title else "parks")
-        _add_catalogue_layer(m, gdf, layer, title=title, basemap=basemap, show=show, class_name=cls, radius=radius)
-
-    add("built_up", layers.get("built_up"), "建成区边界", True, "civgis-built-up")
-    add("residential", layers.get("residential"), "居住用地（底图）", offline, "civgis-residential")
-    green = layers.get("green")
-    if green is not None and len(green):
-        is_park = (green["category"].astype("string") == "G1").fillna(False).to_numpy() \
-            if "category" in green else np.zeros(len(green), bool)
-        add("green", green[~is_park], "其他绿地（底图）", offline, "civgis-green")
-    add("roads", layers.get("roads"), "道路（底图）", offline, "civgis-roads")
-    if green is not None and len(green):
-        add("green", green[is_park], "公园绿地（G1）", True, "civgis-parks")
-
-    zones = layers.get("zones")
-    if zones is not None and len(zones):
-        present.add("zones")
-        lyr = _catalogue_layer(zones, "zones", "包保责任区", basemap)
-        fills = zone_colours(zones)
-        lyr.gdf["_fill"] = fills
-        lyr.gdf["_stroke"] = np.where(zones["zone_id"].astype("string").to_numpy() == highlight_zone,
-                                      "#d50000", layer_spec("zones").style.get("color", "#1f5fbf")) \
-            if highlight_zone is not None else layer_spec("zones").style.get("color", "#1f5fbf")
-        if highlight_zone is not None:
-            lyr.gdf["_weight"] = np.where(zones["zone_id"].astype("string").to_numpy() == highlight_zone, 5, 1.5)
-        zstyle = dict(layer_spec("zones").style)
-        zstyle["fill_opacity"] = max(float(zstyle.get("fill_opacity", 0.12)), 0.25)
-        fields, aliases = _popup_spec("zones", zones)
-        _geojson(lyr, popup_fields=fields, aliases=aliases, show=True,
-                 style=_style_js(_path_style(zstyle, fill=True), "civgis-zones")).add_to(m)
-        # labels: one point per zone (inside it), text already escaped
-        pts = gpd.GeoDataFrame({"_label": display_values(zones, "zones")["name"].values
-                                if "name" in zones else display_values(zones, "zones")["zone_id"].values},
-                               geometry=zones.geometry.representative_point().values, crs=zones.crs)
-        lbl = _Layer("labels", "责任区名称", to_display_crs(pts, basemap))
-        _geojson(lbl, popup_fields=[], aliases=[], show=True, point=_LABEL_JS).add_to(m)
-        _LabelZoom(label_min_zoom(zones, min_label_px=label_px)).add_to(m)
-
-    _add_audit(m, gaps, overlaps, basemap, crs)
-    if gaps is not None and len(gaps):
-        present.add("gaps")
-    if overlaps is not None and len(overlaps):
-        present.add("overlaps")
-
-    add("candidates", layers.get("candidates"), "候选地块", False, "civgis-candidates")
-    if cases not in CASES:
-        raise WebmapError(f"cases must be one of {CASES}, not {cases!r}")
-    insp = layers.get("inspections")
-    if insp is not None and cases == "open" and "status" in insp:
-        insp = insp[(insp["status"].astype("string") == "open").fillna(False).to_numpy()]
-    if cases != "none":
-        add("inspections", insp, "巡查案件（未结案）" if cases == "open" else "巡查案件", False, "civgis-inspections")
-
-    toilets = layers.get("toilets")
-    if toilet_radius_m is None:
-        toilet_radius_m = default_parameters().toilet_radius_m
-    if toilets is not None and len(toilets):
-        tstyle = layer_spec("toilets").style
-        rc = tstyle.get("service_radius_color", "#4dd0e1")
-        ring = gpd.GeoDataFrame(
-            {"toilet": display_values(toilets, "toilets").get("name", display_values(toilets, "toilets")["toilet_id"]).values,
-             "radius": f"{toilet_radius_m:g} 米"},
-            geometry=toilets.geometry.buffer(toilet_radius_m, quad_segs=16).values, crs=toilets.crs)
-        lyr = _Layer("toilet_radius", f"公厕服务半径（{toilet_radius_m:g} 米）", to_display_crs(ring, basemap))
-        _geojson(lyr, popup_fields=["toilet", "radius"], aliases=["公厕", "服务半径"], show=True,
-                 style=_style_js({"color": rc, "weight": 1, "opacity": 0.8, "fill": True, "fillColor": rc,
-                                  "fillOpacity": 0.15}, "civgis-toilet-radius")).add_to(m)
-        add("toilets", toilets, "公厕", True, "civgis-toilets")
-    lamps = layers.get("lamps")
-    if lamps is not None and len(lamps):
-        if "status" in lamps:  # broken lamps drawn last, on top
-            lamps = lamps.iloc[np.argsort((lamps["status"].astype("string") == "broken").fillna(False).to_numpy(),
-                                          kind="stable")]
-        present.add("lamps")
-        gj = _add_catalogue_layer(m, lamps, "lamps", title="路灯（按状态）", basemap=basemap, show=True,
-                                  class_name="civgis-lamps")
-        _RadiusByZoom(layer_spec("lamps").style.get("radius", 3)).add_to(gj)
-
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    if focus is None:  # the built-up area (the county town), else everything
-        frames = [layers["built_up"]] if layers.get("built_up") is not None and len(layers["built_up"]) \
-            else list(layers.values())
-        bounds = [g.to_crs(crs).total_bounds for g in frames if len(g)] if crs is not None else []
-        if bounds:
-            b = np.vstack(bounds)
-            focus = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
-    if focus is not None and crs is not None and np.all(np.isfinite(focus)):
-        fb = to_display_crs(gpd.GeoDataFrame(geometry=[box(*focus)], crs=crs), basemap).total_bounds
-        m.fit_bounds([[fb[1], fb[0]], [fb[3], fb[2]]])
-    _page_chrome(m, title, present, basemap)
-    return m
+    data = prepare_map_data(layers, crs=crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
+                            tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, cases=cases,
+                            label_px=label_px, as_of=as_of)
+    return render_page(data, title=title, focus=focus, highlight_zone=highlight_zone)
 
 
-def build_zone_map(layers: dict[str, gpd.GeoDataFrame], zone_id: str, *, buffer_m: float = 200.0,
-                   gaps=None, overlaps=None, **kwargs) -> folium.Map:
-    """One zone's map: the layers within ``buffer_m`` metres of its bounds, zoomed to it, zone outlined red."""
+def _zone_index(data: MapData, zone_id: str) -> int:
+    if len(data.zone_ids) == 0:
+        raise WebmapError("没有责任区图层 the workspace has no zones layer")
+    hit = np.flatnonzero(data.zone_ids == str(zone_id))
+    if len(hit) == 0:
+        some = "、".join(map(str, data.zone_ids[:10]))
+        raise WebmapError(f"责任区不存在 zone_id {zone_id!r} not in layer zones (field zone_id); e.g. {some}")
+    return int(hit[0])
+
+
+def zone_title(data: MapData, zone_id: str) -> str:
+    """``包保责任区 <name>（<id>） 责任人：<staff>`` of a zone (unescaped text)."""
+    i = _zone_index(data, zone_id)
+    name = data.zone_names[i] if data.zone_names[i] is not None else zone_id
+    staff = data.zone_staff[i]
+    return f"包保责任区 {name}（{zone_id}）" + (f" 责任人：{staff}" if staff is not None else "")
+
+
+def render_zone_page(data: MapData, zone_id: str, *, buffer_m: float = 200.0, title: str | None = None) -> folium.Map:
+    """A zone's page from prepared data: the features within ``buffer_m`` of its bounds, zoomed to it."""
+    i = _zone_index(data, zone_id)
+    x0, y0, x1, y1 = data.zone_bounds[i]
+    window = box(x0 - buffer_m, y0 - buffer_m, x1 + buffer_m, y1 + buffer_m)
+    return render_page(data, title=title or zone_title(data, zone_id), window=window, focus=(x0, y0, x1, y1),
+                       highlight_zone=str(zone_id))
+
+
+def build_zone_map(layers, zone_id: str, *, buffer_m: float = 200.0, gaps=None, overlaps=None,
+                   **kwargs) -> folium.Map:
+    """One zone's map: the layers within ``buffer_m`` metres of its bounds, zoomed to it, zone outlined red.
+
+    ``layers`` is a dict of layers (as for :func:`build_map`) or a prepared :class:`MapData`.
+    """
+    title = kwargs.pop("title", None)
+    if isinstance(layers, MapData):
+        return render_zone_page(layers, zone_id, buffer_m=buffer_m, title=title)
     zones = layers.get("zones")
     if zones is None or len(zones) == 0:
         raise WebmapError("没有责任区图层 the workspace has no zones layer")
-    ids = zones["zone_id"].astype("string")
-    hit = (ids == str(zone_id)).fillna(False).to_numpy()
-    if not hit.any():
-        some = "、".join(ids.head(10).tolist())
-        raise WebmapError(f"责任区不存在 zone_id {zone_id!r} not in layer zones (field zone_id); e.g. {some}")
-    zone = zones[hit]
-    x0, y0, x1, y1 = zone.total_bounds
+    i = _zone_index(MapData([], None, "offline", None, None, *_zone_arrays(zones), toilet_radius_m=0.0), zone_id)
+    x0, y0, x1, y1 = zones.geometry.values[i].bounds
     window = box(x0 - buffer_m, y0 - buffer_m, x1 + buffer_m, y1 + buffer_m)
-    clipped = {name: _within(gdf, window) for name, gdf in layers.items()}
-    name = str(zone["name"].iloc[0]) if "name" in zone and pd.notna(zone["name"].iloc[0]) else str(zone_id)
-    staff = zone["staff"].iloc[0] if "staff" in zone else None
-    title = f"包保责任区 {name}（{zone_id}）" + (f" 责任人：{staff}" if staff is not None and pd.notna(staff) else "")
-    return build_map(clipped, gaps=_within(gaps, window), overlaps=_within(overlaps, window),
-                     title=kwargs.pop("title", title), focus=(x0, y0, x1, y1), highlight_zone=str(zone_id),
-                     crs=zones.crs, **kwargs)
+    clipped = {name: _within(gdf, window) for name, gdf in layers.items()}  # prepare only the neighbourhood
+    kwargs.setdefault("crs", zones.crs)
+    data = prepare_map_data(clipped, gaps=_within(gaps, window), overlaps=_within(overlaps, window), **kwargs)
+    return render_zone_page(data, zone_id, buffer_m=buffer_m, title=title)
+
+
+def _label_zoom(area: np.ndarray, lat: np.ndarray, min_label_px: float) -> int:
+    """Zoom at which a zone of the median ``area`` (m²) at the median latitude is ``min_label_px`` wide."""
+    if len(area) == 0:
+        return 0
+    width = float(np.sqrt(np.median(area)))
+    if not width > 0:
+        return 0
+    z = np.ceil(np.log2(156543.03392 * np.cos(np.radians(float(np.median(lat)))) * min_label_px / width))
+    return int(np.clip(z, 0, 22))
 
 
 def label_min_zoom(zones: gpd.GeoDataFrame, *, min_label_px: float = 80.0) -> int:
@@ -718,12 +1155,8 @@ def label_min_zoom(zones: gpd.GeoDataFrame, *, min_label_px: float = 80.0) -> in
     """
     if len(zones) == 0:
         return 0
-    width = float(np.sqrt(np.median(zones.geometry.area)))
-    lat = float(zones.to_crs(4326).geometry.representative_point().y.median())
-    if not width > 0:
-        return 0
-    z = np.ceil(np.log2(156543.03392 * np.cos(np.radians(lat)) * min_label_px / width))
-    return int(np.clip(z, 0, 22))
+    lat = zones.geometry.representative_point().to_crs(4326).y.to_numpy()
+    return _label_zoom(zones.geometry.area.to_numpy(), lat, min_label_px)
 
 
 def _within(gdf, window):
@@ -737,7 +1170,7 @@ def _within(gdf, window):
 # ====================================================================== workspace conveniences
 def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
                tianditu_key: str | None = None, toilet_radius_m: float | None = None,
-               title: str = "全县城管专题图", cases: str = "open") -> folium.Map:
+               title: str = "全县城管专题图", cases: str = "open", as_of=None) -> folium.Map:
     """The county map of a workspace, every layer toggleable.
 
     Parameters
@@ -754,7 +1187,9 @@ def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offl
     toilet_radius_m : float
         Toilet service radius in metres (default: the workspace's targets file, 300 m by default).
     cases : {"open", "all", "none"}
-        Inspection cases carried by the page (a hidden layer): open ones by default.
+        Inspection cases carried by the page: overdue ones shown, other open ones by default (hidden).
+    as_of : date, datetime, str or None
+        The instant that decides which cases are overdue (default: the end of today).
 
     Returns
     -------
@@ -765,12 +1200,13 @@ def county_map(ws, *, audit=None, gaps=None, overlaps=None, basemap: str = "offl
     gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
     toilet_radius_m = _toilet_radius(ws, toilet_radius_m)
     return build_map(load_map_layers(ws), crs=ws.crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
-                     tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, title=title, cases=cases)
+                     tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, title=title, cases=cases,
+                     as_of=as_of)
 
 
 def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap: str = "offline",
              tianditu_key: str | None = None, toilet_radius_m: float | None = None, buffer_m: float = 200.0,
-             cases: str = "open") -> folium.Map:
+             cases: str = "open", as_of=None) -> folium.Map:
     """One responsibility zone's map, zoomed to it, the zone outlined red.
 
     Parameters
@@ -781,7 +1217,7 @@ def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap:
     buffer_m : float
         Features within this many metres of the zone's bounding box are drawn too (context:
         the neighbouring zones, the lamps across the street).
-    audit, gaps, overlaps, basemap, tianditu_key, toilet_radius_m, cases
+    audit, gaps, overlaps, basemap, tianditu_key, toilet_radius_m, cases, as_of
         As for :func:`county_map`.
 
     Examples
@@ -794,7 +1230,7 @@ def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap:
     toilet_radius_m = _toilet_radius(ws, toilet_radius_m)
     return build_zone_map(load_map_layers(ws), zone_id, buffer_m=buffer_m, gaps=gaps, overlaps=overlaps,
                           basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m,
-                          cases=cases)
+                          cases=cases, as_of=as_of)
 
 
 # ====================================================================== saving
@@ -850,13 +1286,14 @@ def localise_html(html: str, lib_prefix: str = LIB_DIRNAME) -> str:
     return out
 
 
-def save_map(m: folium.Map, path, *, offline: bool = True) -> Path:
+def save_map(m: folium.Map, path, *, offline: bool = True, assets: bool = True) -> Path:
     """Write the map's HTML; with ``offline=True`` also write Leaflet to ``<dir>/lib/`` and link it.
 
     Offline output needs no internet: every ``<script>``/``<link>`` points into ``lib/`` beside
     the HTML (several maps in one folder share it), and a Content-Security-Policy ``<meta>``
     forbids any other request (tiles are still allowed when the map has a tile basemap).
     ``offline=False`` writes folium's ordinary page, which loads Leaflet etc. from CDNs.
+    ``assets=False`` skips copying ``lib/`` (when a run has already written it into the folder).
 
     Returns the path of the HTML file.
     """
@@ -868,7 +1305,8 @@ def save_map(m: folium.Map, path, *, offline: bool = True) -> Path:
         html = localise_html(html)
         has_tiles = any(isinstance(c, folium.TileLayer) for c in m._children.values())
         lib = path.parent / LIB_DIRNAME
-        shutil.copytree(ASSETS_DIR / "leaflet", lib / "leaflet", dirs_exist_ok=True)
+        if assets:
+            shutil.copytree(ASSETS_DIR / "leaflet", lib / "leaflet", dirs_exist_ok=True)
         html = _set_attribution_prefix(html, m)
         csp = _csp(has_tiles, script_hashes(html))  # hashes of the final scripts: no 'unsafe-inline'
         html = html.replace(
@@ -929,41 +1367,107 @@ def _safe_name(zone_id: str) -> str:
     return safe_stem(zone_id)
 
 
+
+
+# ====================================================================== all the maps of a run
+_WORKER: dict = {}
+
+
+def _init_worker(data: MapData, out_dir: Path) -> None:
+    """Pool initializer: the prepared data (inherited by fork, pickled once per worker otherwise)."""
+    _WORKER["data"], _WORKER["out_dir"] = data, out_dir
+
+
+def _write_zone_page(job: tuple[str, str]) -> Path:
+    """Render and save one zone page (``job`` = zone_id, file stem) from the worker's prepared data."""
+    zid, fname = job
+    m = render_zone_page(_WORKER["data"], zid)
+    return save_map(m, _WORKER["out_dir"] / f"zone_{fname}.html", offline=True,
+                    assets=False)
+
+
+def _file_stems(ids: list[str]) -> list[str]:
+    """A unique safe file stem per zone id (a repeated stem gets ``_2``, ``_3`` …)."""
+    used: set[str] = set()
+    out = []
+    for zid in ids:
+        fname = stem = _safe_name(zid)
+        k = 2
+        while fname in used:
+            fname, k = f"{stem}_{k}", k + 1
+        used.add(fname)
+        out.append(fname)
+    return out
+
+
+def map_workers(n_pages: int, workers: int | None = None) -> int:
+    """Processes for ``n_pages`` zone pages: ``workers`` or ``os.cpu_count()``, at most one per page."""
+    return max(1, min(n_pages, workers if workers is not None else (os.cpu_count() or 1)))
+
+
+def write_assets(out_dir) -> Path:
+    """Copy the bundled Leaflet into ``<out_dir>/lib/`` (once per folder of pages); returns ``lib/``."""
+    lib = Path(out_dir) / LIB_DIRNAME
+    shutil.copytree(ASSETS_DIR / "leaflet", lib / "leaflet", dirs_exist_ok=True)
+    return lib
+
+
+def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | None = None,
+                     progress: bool = True) -> list[Path]:
+    """Write ``zone_<stem>.html`` for each zone id from prepared data, in a process pool.
+
+    Pages are independent, so they are rendered by ``map_workers(len(ids), workers)`` processes
+    (``concurrent.futures``, fork where the platform has it: the prepared data is shared, not
+    copied); one page, or one worker, runs in this process. Returns the paths in ``ids`` order.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for zid in ids:  # a clear error for an unknown zone before any process starts
+        _zone_index(data, zid)
+    jobs = list(zip(ids, _file_stems(ids)))
+    n = map_workers(len(jobs), workers)
+    bar = dict(total=len(jobs), desc="责任区地图", unit="张", enabled=progress)
+    if n == 1:
+        _init_worker(data, out_dir)
+        try:
+            return [_write_zone_page(j) for j in progress_bar(jobs, **bar)]
+        finally:
+            _WORKER.clear()
+    for lyr in data.layers:
+        lyr.build_index()
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
+                             initargs=(data, out_dir)) as pool:
+        return list(progress_bar(pool.map(_write_zone_page, jobs, chunksize=max(1, len(jobs) // (4 * n))), **bar))
+
+
 def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str | None = None, audit="auto",
                    toilet_radius_m: float | None = None, zones: list[str] | None = None, cases: str = "open",
-                   progress: bool = True) -> list[Path]:
+                   progress: bool = True, workers: int | None = None, as_of=None) -> list[Path]:
     """The county map and one map per zone into ``out_dir`` (plus ``index.html`` linking them).
 
     Files: ``county.html``, ``zone_<zone_id>.html`` (unsafe characters → ``_``), ``index.html``,
-    and the shared ``lib/`` of bundled assets. Layers are read once and subset per zone with the
-    spatial index. Returns the map paths (county first, then zones; the index is not included).
+    and the shared ``lib/`` of bundled assets. Layers are read once and prepared once
+    (:func:`prepare_map_data`: reprojected, escaped, serialised); each zone page takes its
+    features from them with the spatial index, and the zone pages are written by a process pool
+    (``workers``, default ``os.cpu_count()``; see :func:`write_zone_pages`). Returns the map
+    paths (county first, then zones; the index is not included). ``as_of`` decides which cases
+    are overdue (:func:`civgis.analysis.cases.case_states`; default the end of today).
     """
-
     _check_basemap(basemap, tianditu_key or None)
     out_dir = Path(out_dir)
     layers = load_map_layers(ws)
     gaps, overlaps = _resolve_audit(audit, None, None, ws)
-    toilet_radius_m = _toilet_radius(ws, toilet_radius_m)
-    opts = dict(basemap=basemap, tianditu_key=tianditu_key, toilet_radius_m=toilet_radius_m, cases=cases)
-    paths = [save_map(build_map(layers, crs=ws.crs, gaps=gaps, overlaps=overlaps, title="全县城管专题图", **opts),
-                      out_dir / "county.html")]
+    data = prepare_map_data(layers, crs=ws.crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
+                            tianditu_key=tianditu_key, toilet_radius_m=_toilet_radius(ws, toilet_radius_m),
+                            cases=cases, as_of=as_of)
+    paths = [save_map(render_page(data, title="全县城管专题图"), out_dir / "county.html")]
+    ids = [str(z) for z in zones] if zones is not None else [str(z) for z in data.zone_ids]
+    paths += write_zone_pages(data, ids, out_dir, workers=workers, progress=progress)
     entries = [("全县城管专题图", paths[0].name)]
-    zgdf = layers.get("zones")
-    ids = [] if zgdf is None else zgdf["zone_id"].astype("string").tolist()
-    if zones is not None:
-        ids = [str(z) for z in zones]
-    names = {} if zgdf is None else dict(zip(zgdf["zone_id"].astype("string"), zgdf.get("name", zgdf["zone_id"])))
-    used: set[str] = set()
-    for zid in progress_bar(ids, desc="责任区地图", unit="张", enabled=progress):
-        fname = _safe_name(zid)
-        stem, k = fname, 2
-        while fname in used:
-            fname, k = f"{stem}_{k}", k + 1
-        used.add(fname)
-        m = build_zone_map(layers, zid, gaps=gaps, overlaps=overlaps, **opts)
-        p = save_map(m, out_dir / f"zone_{fname}.html", offline=True)
-        paths.append(p)
-        entries.append((f"{names.get(zid, zid)}（{zid}）", p.name))
+    names = dict(zip(data.zone_ids, data.zone_names))
+    entries += [(f"{names.get(zid) if names.get(zid) is not None else zid}（{zid}）", p.name)
+                for zid, p in zip(ids, paths[1:])]
     items = "\n".join(f'<li><a href="{quote(f)}">{_html.escape(str(t))}</a></li>' for t, f in entries)
     (out_dir / "index.html").write_text(
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8"><title>城管专题图</title></head>'

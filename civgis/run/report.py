@@ -135,7 +135,8 @@ def _indicators(output: _Output, run: RunContext) -> dict:
 def _county_map(output: _Output, run: RunContext) -> dict:
     audit = _optional(lambda: run.audit)
     maps_dir = output.out / "maps"
-    paths = write_all_maps(run.layers, maps_dir, audit=audit if audit is not None else "auto", progress=False)
+    paths = write_all_maps(run.layers, maps_dir, audit=audit if audit is not None else "auto", progress=False,
+                           as_of=run.as_of)
     output.add(*paths)
     png = county_overview_png(run.layers, output.out / "county.png", audit=audit)
     output.add(png)
