@@ -27,8 +27,7 @@ Examples
 --------
 >>> import numpy as np, pandas as pd, dask.dataframe as dd
 >>> from shapely.geometry import box
->>> from civgis.analysis.cases import OUTCOMES, UNZONED, as_of_instant, case_states
-from civgis.analysis.hotspots import hex_grid, count_in_hexes
+>>> from civgis.analysis.hotspots import hex_grid, count_in_hexes
 >>> grid = hex_grid(box(0, 0, 1000, 1000), 100.0)
 >>> rng = np.random.default_rng(1)
 >>> df = pd.DataFrame({"x": rng.uniform(0, 1000, 5000), "y": rng.uniform(0, 1000, 5000)})

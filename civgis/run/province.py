@@ -26,10 +26,17 @@ real cluster), and the workers need civgis installed.
 
 Examples
 --------
-(Not run by the test suite: it starts a cluster; tests/test_province.py covers it.)
+The ranking of two counties computed elsewhere (``run_province`` makes these on the cluster;
+tests/test_province.py runs it on a LocalCluster):
 
->>> result = run_province(["a/county.gpkg", "b/county.gpkg"], "out", workers=2)   # doctest: +SKIP
->>> result.ranking[["排名", "县区", "未达标"]]                                      # doctest: +SKIP
+>>> def county(name, passed):
+...     rows = pd.DataFrame({"indicator": ["a", "b"], "name_zh": ["甲", "乙"], "scope": "city", "road_class": None,
+...                          "value": [1.0, 2.0], "unit": "%", "target": 1.5, "comparison": ">=",
+...                          "passed": pd.array(passed, dtype="boolean"), "responsible_unit": "", "note": ""})
+...     return CountyResult(path=f"/data/{name}.gpkg", county=name, indicators=rows)
+>>> ranking, _ = province_tables([county("东县", [True, False]), county("西县", [True, True])])
+>>> ranking[["排名", "县区", "达标", "未达标"]].to_dict("records")
+[{'排名': 1, '县区': '西县', '达标': 2, '未达标': 0}, {'排名': 2, '县区': '东县', '达标': 1, '未达标': 1}]
 """
 
 from __future__ import annotations
