@@ -7,6 +7,8 @@
   :func:`civgis.run.province.run_county` — the very task the cluster runs; (2)
   :func:`civgis.run.province.run_province` on a new LocalCluster of ``--workers`` single-threaded
   processes, start-up included (and printed apart), tables written;
+* printed: each round, and the best of ``--rounds`` alternated rounds; the CPU seconds of both ways
+  (on a loaded shared machine the wall-clock ratio shows the share of the cores this job got);
 * checked: both give the same numbers for every county (indicators, audit, ledger totals).
 
 Usage: nice python bench/bench_province.py [--counties 20] [--workers 2] [--scale 0.2] [--plan] [--rebuild]
@@ -15,6 +17,7 @@ Usage: nice python bench/bench_province.py [--counties 20] [--workers 2] [--scal
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 import time
@@ -52,6 +55,27 @@ def counties(n: int, distinct: int, scale: float, rebuild: bool) -> list[Path]:
     return paths
 
 
+def burn(seconds: float = 1.0) -> float:
+    """A fixed amount of pure-Python CPU work (≈ ``seconds`` on an idle core): the control task."""
+    total, k = 0.0, 0
+    for k in range(int(4e6 * seconds)):
+        total += k % 7
+    return total
+
+
+def control(client, n: int = 8) -> tuple[float, float]:
+    """The same ``n`` control tasks one after another here and on the cluster: the speed-up the
+    machine offers right now (2× on 2 idle cores; less when other jobs hold them)."""
+    t = time.perf_counter()
+    for _ in range(n):
+        burn()
+    here = time.perf_counter() - t
+    client.gather(client.map(burn, [1.0] * client.ncores().__len__(), pure=False))   # warm the workers
+    t = time.perf_counter()
+    client.gather(client.map(burn, [1.0] * n, pure=False))
+    return here, time.perf_counter() - t
+
+
 def same_numbers(a, b) -> bool:
     """Indicators, audit summary and ledger totals of two runs of one county are equal."""
     if a.error or b.error:
@@ -70,30 +94,38 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scale", type=float, default=0.2)
     ap.add_argument("--plan", action="store_true", help="also the pass plan of every county (≈ 3× longer)")
+    ap.add_argument("--rounds", type=int, default=2, help="alternate the two ways this many times (best printed)")
     ap.add_argument("--rebuild", action="store_true")
     args = ap.parse_args()
     paths = counties(args.counties, args.distinct, args.scale, args.rebuild)
     print(f"\n== {len(paths)} counties (scale {args.scale:g}, {args.distinct} distinct), plan {'on' if args.plan else 'off'}")
 
-    t = time.perf_counter()
-    alone = [run_county(p, as_of=AS_OF, plan=args.plan) for p in paths]
-    t_seq = time.perf_counter() - t
-    print(f"one after another (this process)  {t_seq:7.1f} s  ({t_seq / len(paths):.2f} s a county)")
-
-    out = Path(tempfile.mkdtemp(prefix="bench-province-"))
-    t = time.perf_counter()
-    with province_client(workers=args.workers) as client:
-        t_start = time.perf_counter() - t
-        result = run_province(paths, out, client=client, as_of=AS_OF, plan=args.plan, progress=False)
-    t_dask = time.perf_counter() - t
-    print(f"LocalCluster {args.workers} workers             {t_dask:7.1f} s  (start-up {t_start:.1f} s, "
-          f"tasks and tables {t_dask - t_start:.1f} s)")
-    print(f"ratio one-after-another / cluster  {t_seq / t_dask:5.2f}×  (tasks only {t_seq / (t_dask - t_start):.2f}×; "
-          f"{args.workers} workers on the cores this machine has)")
+    rounds = []
+    for k in range(args.rounds):   # alternated, so a change in the machine's load falls on both
+        t, cpu = time.perf_counter(), time.process_time()
+        alone = [run_county(p, as_of=AS_OF, plan=args.plan) for p in paths]
+        t_seq, cpu_seq = time.perf_counter() - t, time.process_time() - cpu
+        out = Path(tempfile.mkdtemp(prefix="bench-province-"))
+        t = time.perf_counter()
+        with province_client(workers=args.workers) as client:
+            t_start = time.perf_counter() - t
+            result = run_province(paths, out, client=client, as_of=AS_OF, plan=args.plan, progress=False)
+            t_dask = time.perf_counter() - t
+            c_here, c_cluster = control(client)
+        cpu_tasks = sum(c.cpu_seconds for c in result.counties)
+        shutil.rmtree(out, ignore_errors=True)
+        print(f"round {k + 1}: one after another {t_seq:6.1f} s (CPU {cpu_seq:5.1f} s) | LocalCluster {args.workers} workers "
+              f"{t_dask:6.1f} s (start-up {t_start:4.1f} s, task CPU {cpu_tasks:5.1f} s) | ratio {t_seq / t_dask:4.2f}×"
+              f" | control: 8 CPU tasks {c_here:4.1f} s here, {c_cluster:4.1f} s on the cluster = {c_here / c_cluster:4.2f}×"
+              f" possible now")
+        rounds.append((t_seq, t_dask, t_start))
+    t_seq, t_dask, t_start = min(r[0] for r in rounds), min(r[1] for r in rounds), min(r[2] for r in rounds)
+    print(f"best of {args.rounds}: one after another {t_seq:.1f} s ({t_seq / len(paths):.2f} s a county), "
+          f"LocalCluster {t_dask:.1f} s (start-up {t_start:.1f} s) → {t_seq / t_dask:.2f}× "
+          f"(tasks alone {t_seq / (t_dask - t_start):.2f}×); machine load now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     same = [same_numbers(a, b) for a, b in zip(alone, result.counties)]
     print(f"same numbers as each county alone: {sum(same)}/{len(same)}; failed counties: "
-          f"{sum(bool(c.error) for c in result.counties)}; tables in {out}")
-    shutil.rmtree(out, ignore_errors=True)
+          f"{sum(bool(c.error) for c in result.counties)}")
 
 
 if __name__ == "__main__":

@@ -151,6 +151,34 @@ def test_province_with_plan_and_report_on_one_county(province, client, tmp_path)
     assert result.ranking.loc[0, "整改任务"] == len(tasks)
 
 
+def test_province_on_a_scheduler_address(province, client, tmp_path, capsys):
+    from civgis.cli import main
+
+    listed = tmp_path / "counties.txt"
+    listed.write_text("甲县/county.gpkg\n", encoding="utf-8")
+    shutil.copytree(province / "甲县", tmp_path / "甲县")
+    code = main(["province", str(listed), "--out", str(tmp_path / "out"), "--scheduler", client.scheduler.address,
+                 "--as-of", AS_OF, "--no-plan", "-q"])
+    assert code == 0
+    row = pd.read_csv(tmp_path / "out" / "province.csv", encoding="utf-8-sig").iloc[0]
+    alone = _alone(tmp_path / "甲县" / "county.gpkg")
+    judged = alone["indicators"][(alone["indicators"]["scope"] == "city") & alone["indicators"]["road_class"].isna()]
+    assert (row["县区"], row["排名"], row["未达标"]) == ("示范县", 1, int((judged["passed"] == False).sum()))  # noqa: E712
+    assert row["案件数"] == alone["ledger"]["cases"]
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path, province, capsys):
+    import dask
+
+    from civgis.cli import main
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        code = main(["province", str(province / "甲县" / "county.gpkg"), "--out", str(tmp_path / "o"),
+                     "--scheduler", "tcp://127.0.0.1:1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err[-1].startswith("错误 error: 无法连接 Dask 调度器") and "Traceback" not in "".join(err)
+
+
 # ---------------------------------------------------------------------- per-zone totals from Parquet on Dask
 def _hand_cases():
     """Two 10 m squares Z1 [0,10]², Z2 [10,20]×[0,10] sharing the edge x = 10; as_of 2026-03-10 end of day.
@@ -226,6 +254,8 @@ def test_county_workspaces_from_folder_list_and_missing(province, tmp_path):
                       encoding="utf-8")
     assert [p.parent.name for p in county_workspaces(listed)] == ["乙县", "甲县"]
     assert sorted(p.parent.name for p in county_workspaces(province)) == ["丁县", "丙县", "乙县", "坏县", "甲县"]
+    assert sorted(p.parent.name for p in county_workspaces(province, exclude=province / "丁县")) == \
+        ["丙县", "乙县", "坏县", "甲县"]                       # the output folder's own .gpkg files are not counties
     with pytest.raises(FileNotFoundError, match="no-such"):
         county_workspaces([tmp_path / "no-such"])
     (tmp_path / "empty").mkdir()

@@ -74,7 +74,7 @@ def cmd_province(args) -> int:
     from civgis.run.province import county_workspaces, run_province  # lazy: Dask is imported only here
 
     try:
-        paths = county_workspaces(args.sources)
+        paths = county_workspaces(args.sources, exclude=args.out)
     except (OSError, ValueError) as exc:
         raise CliError(f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) else str(exc)) from None
     out = output_path(args.out, folder=True)
@@ -86,8 +86,8 @@ def cmd_province(args) -> int:
     except OSError as exc:   # the scheduler cannot be reached
         raise CliError(f"无法连接 Dask 调度器 cannot reach the scheduler {args.scheduler}: {exc}") from None
     table = result.ranking
-    print_table(table.assign(**{c: table[c].round(2) for c in ("达标率(%)", "责任区覆盖率(%)")}),
-                columns={c: c for c in SHOWN})
+    shown = table[SHOWN].assign(**{c: table[c].round(2) for c in ("达标率(%)", "责任区覆盖率(%)")})
+    print_table(shown.astype(object).where(shown.notna(), "—"))   # missing is shown as missing, not 0
     failed = int((table["状态"] == "失败").sum())
     if failed:
         info(f"注意：{failed} 个县区失败，原因见“错误”列 (see the 错误 column)")

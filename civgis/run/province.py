@@ -97,6 +97,8 @@ class CountyResult:
         The report's index page ("" when not written).
     error : str
         One line when the county failed ("" otherwise); ``section_errors`` names failed parts.
+    seconds, cpu_seconds : float
+        Wall-clock time of the task and the CPU time of the thread that ran it.
     """
 
     path: str
@@ -110,6 +112,7 @@ class CountyResult:
     error: str = ""
     section_errors: dict[str, str] = field(default_factory=dict)
     seconds: float = float("nan")
+    cpu_seconds: float = float("nan")
 
 
 @dataclass
@@ -123,11 +126,11 @@ class ProvinceResult:
 
 
 # ---------------------------------------------------------------------- inputs
-def county_workspaces(sources) -> list[Path]:
+def county_workspaces(sources, *, exclude=None) -> list[Path]:
     """The workspaces named by ``sources``: ``.gpkg`` files, folders, or list files (one path a line).
 
-    A folder gives every ``*.gpkg`` in it and in its sub-folders (sorted; hidden files and
-    ``*_what_if``/temporary copies skipped); a text file (``.txt``, ``.lst``, ``.csv``) gives one
+    A folder gives every ``*.gpkg`` in it and in its sub-folders (sorted; hidden files and anything
+    under ``exclude`` — the output folder, whose reports hold ``hotspots.gpkg`` — skipped); a text file (``.txt``, ``.lst``, ``.csv``) gives one
     workspace per non-empty line not starting with ``#``, relative to the list file's folder.
 
     Raises
@@ -150,6 +153,9 @@ def county_workspaces(sources) -> list[Path]:
         else:
             found.append(path)
     unique = list(dict.fromkeys(p.resolve() for p in found))
+    if exclude is not None:
+        skip = Path(exclude).resolve()
+        unique = [p for p in unique if not p.is_relative_to(skip)]
     if not unique:
         raise ValueError(f"没有找到县区工作空间 (.gpkg) no county workspace found in {', '.join(map(str, [sources]))}")
     return unique
@@ -213,7 +219,7 @@ def run_county(path, *, as_of=None, plan: bool = True, report_dir=None, patrol_m
     from civgis.run.context import RunContext  # lazy: the task imports the analyses on the worker
     from civgis.store.workspace import Workspace  # lazy: the task imports the analyses on the worker
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     result = CountyResult(path=str(path), county=county_name(path))
     try:
         T = as_of_instant(as_of)
@@ -232,6 +238,7 @@ def run_county(path, *, as_of=None, plan: bool = True, report_dir=None, patrol_m
         result.error = _one_line(exc)
         result.section_errors["trace"] = traceback.format_exc(limit=4)
     result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.thread_time() - cpu
     return result
 
 
@@ -405,7 +412,9 @@ def province_client(scheduler: str | None = None, *, workers: int = 2):
         return
     import logging
 
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    import dask
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       memory_limit=0, silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
