@@ -101,7 +101,8 @@ def test_province_command_on_two_workers_equals_each_county_alone(province, tmp_
         assert list(mine["指标代码"]) == list(city["indicator"])
         got = pd.to_numeric(mine["数值"], errors="coerce").to_numpy()
         np.testing.assert_allclose(got, city["value"].to_numpy(float), rtol=1e-9, equal_nan=True)
-        assert list(mine["达标"]) == ["—" if pd.isna(p) else ("达标" if p else "未达标") for p in city["passed"]]
+        assert list(mine["达标"]) == ["无数据" if pd.isna(v) else "—" if pd.isna(p) else ("达标" if p else "未达标")
+                                      for v, p in zip(city["value"], city["passed"])]
 
         judged = city[city["road_class"].isna()]
         passed = judged["passed"].dropna().astype(bool)
@@ -282,7 +283,7 @@ def test_ranking_by_hand():
     assert ranking["排名"].tolist()[:4] == [1, 2, 2, 4] and pd.isna(ranking["排名"].iloc[4])
     assert ranking.set_index("县区").loc["B", "无数据"] == 1            # missing is counted as 无数据, not as a pass
     assert ranking.set_index("县区").loc["E", "错误"] == "坏了"
-    assert (rows["数值"] == "无数据").sum() == 1
+    assert (rows["达标"] == "无数据").sum() == 1 and rows["数值"].isna().sum() == 1   # missing, not 0
 
 
 def test_province_says_one_line_without_dask(monkeypatch, tmp_path, capsys):

@@ -11,7 +11,8 @@ any scheduler address — and writes
   (案件数, 超期未结, 结案率) and the number of plan tasks; a county that failed is listed last with
   its error line;
 - ``province_indicators.csv`` (and sheet 指标明细): every county-wide indicator row of every
-  county (the rows ``civgis indicators`` prints);
+  county (the rows ``civgis indicators`` prints); 达标 is 达标/未达标, 无数据 when the value is
+  missing (数值 left empty, never 0) and — when there is no target;
 - with ``report=True``, each county's readiness report in ``reports/<county>/``.
 
 Each task computes exactly what a single-county run computes (one
@@ -252,7 +253,7 @@ def _check_readable(path) -> None:
     try:
         pyogrio.list_layers(p)
     except Exception as exc:  # pyogrio's DataSourceError: not a GeoPackage at all
-        raise ValueError(f"无法打开工作空间（不是 GeoPackage？） cannot open the workspace {p}: "
+        raise ValueError(f"无法打开工作空间（不是 GeoPackage？） cannot open the workspace: "
                          f"{_one_line(exc).split(';')[0]}") from None
 
 
@@ -379,8 +380,8 @@ def _indicator_rows(counties: list[CountyResult]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=list(INDICATOR_ZH.values()))
     rows = pd.concat(frames, ignore_index=True)[list(INDICATOR_ZH)]
-    rows["passed"] = [("—" if pd.isna(p) else "达标" if p else "未达标") for p in rows["passed"].astype(object)]
-    rows["value"] = rows["value"].astype(object).where(rows["value"].notna(), "无数据")
+    rows["passed"] = [("无数据" if pd.isna(v) else "—" if pd.isna(p) else "达标" if p else "未达标")
+                      for v, p in zip(rows["value"], rows["passed"].astype(object))]   # 数值 stays a number column
     return rows.rename(columns=INDICATOR_ZH)
 
 
