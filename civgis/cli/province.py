@@ -88,6 +88,10 @@ def cmd_province(args) -> int:
     table = result.ranking
     shown = table[SHOWN].assign(**{c: table[c].round(2) for c in ("达标率(%)", "责任区覆盖率(%)")})
     print_table(shown.astype(object).where(shown.notna(), "—"))   # missing is shown as missing, not 0
+    if getattr(args, "debug", False):   # --debug: each failed county's traceback (from its worker)
+        for county in result.counties:
+            if "trace" in county.section_errors:
+                info(f"--- {county.path}\n{county.section_errors['trace']}")
     failed = int((table["状态"] == "失败").sum())
     if failed:
         info(f"注意：{failed} 个县区失败，原因见“错误”列 (see the 错误 column)")
