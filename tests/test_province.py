@@ -227,6 +227,24 @@ def test_zone_totals_by_hand_and_on_dask_from_parquet(client, tmp_path):
     assert np.isnan(totals["median_days_to_close"])
 
 
+def test_per_county_and_zone_totals_of_a_province_table_on_dask(client, tmp_path):
+    import dask.dataframe as dd
+
+    cases, zones = _hand_cases()
+    cases["county"] = ["A", "A", "A", "B", "B", "B"]
+    table = pd.DataFrame(cases.drop(columns="geometry")).assign(x=cases.geometry.x, y=cases.geometry.y)
+    dd.from_pandas(table, npartitions=2).to_parquet(tmp_path / "province")
+    got = zone_totals_dask(tmp_path / "province", zones, as_of="2026-03-10", by="county", client=client)
+    # by hand (see _hand_cases): A has c1–c3 in Z1; B has c4 (and c6, after as_of) in Z2 and c5 outside
+    assert got.index.tolist() == [("A", "Z1"), ("B", "Z2"), ("B", UNZONED)]
+    assert got["cases"].tolist() == [3, 1, 1] and got["excluded_after_as_of"].tolist() == [0, 1, 0]
+    assert got["closed_on_time"].tolist() == [1, 0, 1] and got["overdue"].tolist() == [1, 0, 0]
+    per_county = got.groupby(level=0).sum()
+    assert per_county["cases"].to_dict() == {"A": 3, "B": 2}
+    pd.testing.assert_frame_equal(got, zone_totals(cases, zones, as_of=pd.Timestamp("2026-03-10 23:59:59.999999"),
+                                                   by="county"))
+
+
 def test_zone_totals_on_dask_equal_the_ledger_of_the_demo_cases(province, client, tmp_path):
     ws = Workspace(province / "甲县" / "county.gpkg")
     cases, zones = ws.read("inspections"), ws.read("zones")

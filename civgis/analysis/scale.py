@@ -14,7 +14,8 @@ The same holds for the ledger's totals (:func:`zone_totals_dask`): a case's stat
 its one zone (:func:`civgis.analysis.cases.case_states`) depend on that case alone, so each partition
 counts its cases per zone and outcome, and the small per-zone tables are summed. The county totals
 (:func:`totals_from_zone_counts`) are those of :func:`civgis.analysis.ledger.build_ledger`, except the
-median days to close, which is not a sum of partitions and is left missing (NaN).
+median days to close, which is not a sum of partitions and is left missing (NaN). A province-wide
+table is counted per county and zone with ``by="county"``.
 
 Inputs: a ``dask_geopandas.GeoDataFrame`` of points, a ``dask.dataframe.DataFrame`` with x/y
 columns (e.g. ``dd.read_parquet("cases/*.parquet")`` or ``dd.read_csv``), or a path/glob of
@@ -159,7 +160,7 @@ def _as_points(part, crs, x: str, y: str):
                             crs=crs)
 
 
-def zone_totals(cases, zones, *, as_of) -> pd.DataFrame:
+def zone_totals(cases, zones, *, as_of, by: str | None = None) -> pd.DataFrame:
     """Cases per zone and outcome at ``as_of`` (the rule of :func:`civgis.analysis.cases.case_states`).
 
     Parameters
@@ -170,23 +171,43 @@ def zone_totals(cases, zones, *, as_of) -> pd.DataFrame:
         The ``zones`` layer (same CRS); None puts every case in 未划分责任区.
     as_of : Timestamp
         The instant (already resolved: :func:`civgis.analysis.cases.as_of_instant`).
+    by : str, optional
+        A column of ``cases`` to count by as well, e.g. the county of a province-wide table
+        (zones then carry ids unique across the province).
 
     Returns
     -------
     DataFrame indexed by ``zone_id`` — every zone in layer order, then :data:`UNZONED` — with the
     integer columns :data:`ZONE_TOTAL_COLUMNS`: ``cases`` = cases reported by ``as_of`` (in scope),
-    the four outcomes (they add up to ``cases``) and ``excluded_after_as_of``.
+    the four outcomes (they add up to ``cases``) and ``excluded_after_as_of``. With ``by``: indexed
+    by (``by``, ``zone_id``), only the pairs that have cases, sorted; ``.groupby(level=0).sum()``
+    gives the totals per ``by`` value.
     """
     ids = [] if zones is None else zones["zone_id"].astype(str).tolist()
     index = pd.Index([*ids, UNZONED], name="zone_id", dtype=object)
     if len(cases) == 0:
+        if by is not None:
+            empty = pd.MultiIndex.from_arrays([[], []], names=[by, "zone_id"])
+            return pd.DataFrame(np.zeros((0, len(ZONE_TOTAL_COLUMNS)), np.int64), index=empty,
+                                columns=ZONE_TOTAL_COLUMNS)
         return pd.DataFrame(0, index=index, columns=ZONE_TOTAL_COLUMNS, dtype=np.int64)
-    states = case_states(cases.reset_index(drop=True), as_of, zones)
-    key = states["zone_id"].astype(object).where(states["zone_id"].notna(), UNZONED)
+    cases = cases.reset_index(drop=True)
+    states = case_states(cases, as_of, zones)
+    key = states["zone_id"].astype(object).where(states["zone_id"].notna(), UNZONED).to_numpy(dtype=object)
     flags = pd.DataFrame({"cases": states["in_scope"], **{k: states[k] for k in OUTCOMES},
                           "excluded_after_as_of": ~states["in_scope"]}).astype(np.int64)
-    counts = flags.groupby(key.to_numpy(dtype=object)).sum()
+    if by is not None:
+        groups = [cases[by].astype(object).to_numpy(), key]
+        counts = flags.groupby(groups).sum().rename_axis([by, "zone_id"])
+        return counts.sort_index().astype(np.int64)
+    counts = flags.groupby(key).sum()
     return counts.reindex(index, fill_value=0).astype(np.int64)
+
+
+def _add_tables(*tables: pd.DataFrame) -> pd.DataFrame:
+    """Sum of per-partition count tables (rows missing in one count 0)."""
+    total = reduce(lambda a, b: a.add(b, fill_value=0), tables)
+    return total.sort_index() if isinstance(total.index, pd.MultiIndex) else total
 
 
 def totals_from_zone_counts(table: pd.DataFrame, as_of) -> dict:
@@ -205,12 +226,12 @@ def totals_from_zone_counts(table: pd.DataFrame, as_of) -> dict:
             "as_of": pd.Timestamp(as_of)}
 
 
-def _partition_zone_totals(part, zones, as_of, crs, x, y) -> pd.DataFrame:
-    return zone_totals(_as_points(part, crs, x, y), zones, as_of=as_of)
+def _partition_zone_totals(part, zones, as_of, crs, x, y, by) -> pd.DataFrame:
+    return zone_totals(_as_points(part, crs, x, y), zones, as_of=as_of, by=by)
 
 
-def zone_totals_dask(cases, zones, *, as_of=None, x: str = "x", y: str = "y", client=None,
-                     split_every: int = 8) -> pd.DataFrame:
+def zone_totals_dask(cases, zones, *, as_of=None, by: str | None = None, x: str = "x", y: str = "y",
+                     client=None, split_every: int = 8) -> pd.DataFrame:
     """:func:`zone_totals` of a case table larger than memory, partition by partition on Dask.
 
     Parameters
@@ -222,12 +243,14 @@ def zone_totals_dask(cases, zones, *, as_of=None, x: str = "x", y: str = "y", cl
         The county's ``zones`` layer (small: it is sent once to every worker).
     as_of : date-like, optional
         The instant (a date means the end of that day; None the end of today).
+    by : str, optional
+        Also count by this column (the county of a province-wide table): see :func:`zone_totals`.
     client : distributed.Client, optional
         Run on this cluster (default: the current default scheduler).
 
     Returns
     -------
-    DataFrame exactly equal to ``zone_totals(all_cases, zones, as_of=as_of)``.
+    DataFrame exactly equal to ``zone_totals(all_cases, zones, as_of=as_of, by=by)``.
     """
     import dask
 
@@ -236,12 +259,12 @@ def zone_totals_dask(cases, zones, *, as_of=None, x: str = "x", y: str = "y", cl
     crs = getattr(zones, "crs", None)
     zones_d = dask.delayed(zones, pure=True, traverse=False)
     fn = dask.delayed(_partition_zone_totals, pure=True)
-    tables = [fn(p, zones_d, T, crs, x, y) for p in cases.to_delayed()]
-    add = dask.delayed(lambda *ts: reduce(lambda a, b: a.add(b, fill_value=0), ts), pure=True)
+    tables = [fn(p, zones_d, T, crs, x, y, by) for p in cases.to_delayed()]
+    add = dask.delayed(_add_tables, pure=True)
     while len(tables) > 1:   # tree reduction of small per-zone tables
         tables = [add(*tables[i:i + split_every]) for i in range(0, len(tables), split_every)]
     if not tables:
-        return zone_totals(pd.DataFrame(), zones, as_of=T)
+        return zone_totals(pd.DataFrame(), zones, as_of=T, by=by)
     total = client.compute(tables[0]).result() if client is not None else tables[0].compute()
     return total.astype(np.int64)
 
