@@ -25,7 +25,7 @@ from ._common import CliError, describe_error, detail, set_verbosity
 __all__ = ["COMMAND_MODULES", "GLOBAL_OPTIONS", "build_parser", "main"]
 
 #: sub-modules of civgis.cli, each with ``register(subparsers)``
-COMMAND_MODULES = ["data", "osm", "indicators", "zones", "webmap", "ledger", "hotspots", "greening", "report", "plan"]
+COMMAND_MODULES = ["data", "osm", "indicators", "zones", "webmap", "ledger", "hotspots", "greening", "report", "plan", "province"]
 
 #: options accepted before or after the sub-command: (flags, help)
 GLOBAL_OPTIONS = [
