@@ -6,7 +6,11 @@
 * ``audit_workspace`` (gaps, overlaps, neighbours, unassigned assets) against
   ``geopandas.overlay(built_up, zones, how="difference")`` (gaps only, no neighbours).
 
-Usage: python bench/bench_maps.py [--scale 1.0] [--zones N] [--png]
+* ``--render``: the report's printed outputs on the cached demo county — every zone's patrol PDF
+  plus the combined PDF (``render_patrol_maps``), and the Gi* and emerging hot-spot maps (web page
+  and PNG). Run it once on the code before a change and once after, back to back, to compare.
+
+Usage: python bench/bench_maps.py [--scale 1.0] [--zones N] [--png] [--render]
 """
 
 from __future__ import annotations
@@ -44,12 +48,56 @@ def baseline_pages(ws, zone_ids, out_dir: Path) -> None:
         fig.savefig(out_dir / f"base_{zid}.pdf")
 
 
+def bench_render(zones: int | None = None) -> dict[str, float]:
+    """Seconds of the report's printed outputs on the cached demo county (see the module docstring)."""
+    import inspect
+
+    from civgis.analysis.hotspots import hotspots_workspace
+    from civgis.analysis.trends import CATEGORY_COLOURS, CATEGORY_LABELS_ZH, emerging_hotspots_workspace
+    from civgis.demo import demo_workspace
+    from civgis.render import hotspots as hsr
+    from civgis.render.printmaps import render_patrol_maps
+
+    ws = demo_workspace()
+    ids = list(ws.read("zones")["zone_id"].astype(str))[:zones] if zones else None
+    built, zl, roads = ws.read("built_up"), ws.read("zones"), ws.read_optional("roads")
+    res = hotspots_workspace(ws)
+    em = emerging_hotspots_workspace(ws, res, by="month")
+    ecells = gpd.GeoDataFrame(em.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,
+                              crs=res.cells.crs)
+    ecells.attrs.update(res.cells.attrs)
+    ctx = {"zones": zl, "roads": roads} if "zones" in inspect.signature(hsr.hotspot_png).parameters else {}
+    em_kw = dict(column="category", labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS)
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        out["hotspot_map gi"], _ = timed(lambda: hsr.save_folium(hsr.hotspot_map(res.cells, built_up=built, **ctx),
+                                                                 tmp / "h.html"))
+        out["hotspot_map emerging"], _ = timed(lambda: hsr.save_folium(
+            hsr.hotspot_map(ecells, built_up=built, **ctx, **em_kw), tmp / "e.html"))
+        out["hotspot_png gi"], _ = timed(lambda: hsr.hotspot_png(res.cells, tmp / "h.png", built_up=built, **ctx))
+        out["hotspot_png emerging"], _ = timed(lambda: hsr.hotspot_png(ecells, tmp / "e.png", built_up=built,
+                                                                       **ctx, **em_kw))
+        out["render_patrol_maps pdf"], paths = timed(lambda: render_patrol_maps(
+            ws, ids, tmp / "pdf", fmt="pdf", progress=False, combined=True, as_of="2026-11-28"))
+    n = len(ids) if ids else len(zl)
+    print(f"demo county: {len(res.cells)} hex cells, {n} zones ({len(paths)} PDFs incl. the combined one)")
+    for k, v in out.items():
+        print(f"  {k:24s} {v:7.2f} s")
+    print(f"  {'total':24s} {sum(out.values()):7.2f} s")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0, help="demo county scale (1.0 = the demo)")
     ap.add_argument("--zones", type=int, default=None, help="render only the first N zones")
     ap.add_argument("--png", action="store_true", help="also time PNG output (150 dpi)")
+    ap.add_argument("--render", action="store_true", help="time the report's printed outputs on the demo")
     args = ap.parse_args()
+    if args.render:
+        bench_render(args.zones)
+        return
 
     from civgis.analysis.audit import audit_workspace
     from civgis.demo import build_demo_workspace, generate_demo_files
