@@ -21,13 +21,13 @@ import shapely
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["PX_TO_PT", "CONTEXT_ROAD_GREY", "nice_length", "fmt_m", "map_view", "within", "road_labels",
-           "draw_streets", "draw_zone_outlines", "draw_built_up", "draw_scalebar", "draw_north", "finish_axes",
+           "draw_streets", "draw_zone_outlines", "free_labels", "draw_built_up", "draw_scalebar", "draw_north", "finish_axes",
            "draw_legend"]
 
 #: web-style weights (px) → printed line widths (pt)
 PX_TO_PT = 0.6
 #: streets on thematic maps are grey, so the theme's colours keep their meaning
-CONTEXT_ROAD_GREY = "#8a8a8a"
+CONTEXT_ROAD_GREY = "#5f5f5f"
 
 
 def style(layer: str) -> dict:
@@ -183,16 +183,41 @@ def draw_zone_outlines(ax, zones: gpd.GeoDataFrame | None, view, *, fp=None, fon
     color = color or style("zones").get("color", "#1f5fbf")
     zones.boundary.plot(ax=ax, color=color, linewidth=linewidth, zorder=zorder)
     if fp is not None and "name" in zones:
-        x0, y0, x1, y1 = view
         parts = shapely.intersection(np.asarray(zones.geometry.values), shapely.box(*view))
-        big = shapely.area(parts) >= min_share * (x1 - x0) * (y1 - y0)
-        points = shapely.point_on_surface(parts[big])
-        names = zones["name"].astype("string").fillna(zones["zone_id"].astype("string")).to_numpy()[big]
-        for (x, y), name in zip(shapely.get_coordinates(points), names):
+        names = zones["name"].astype("string").fillna(zones["zone_id"].astype("string")).to_numpy()
+        for x, y, name in free_labels(ax, parts, names, view, fontsize, min_share):
             ax.text(x, y, str(name), ha="center", va="center", color=color, fontproperties=fp, fontsize=fontsize,
-                    alpha=0.9, zorder=zorder + 4,
-                    bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none", alpha=0.55))
+                    zorder=zorder + 4,
+                    bbox=dict(boxstyle="round,pad=0.1", facecolor="white", edgecolor="none", alpha=0.65))
     return [Line2D([], [], color=color, linewidth=max(linewidth, 1.0), label="包保责任区")]
+
+
+def free_labels(ax, parts: np.ndarray, names: np.ndarray, view, fontsize: float, min_share: float):
+    """``(x, y, name)`` of the polygon labels that fit: largest polygons first, no two label boxes overlapping.
+
+    A label's box is estimated from its length (CJK glyphs are about one em wide) in map metres;
+    a polygon smaller than ``min_share`` of the view is not labelled.
+    """
+    x0, y0, x1, y1 = view
+    areas = shapely.area(parts)
+    order = np.argsort(-areas)
+    order = order[areas[order] >= min_share * (x1 - x0) * (y1 - y0)]
+    if len(order) == 0:
+        return []
+    bbox = ax.get_window_extent() if ax.figure is not None else None
+    width_in = bbox.width / ax.figure.dpi if bbox is not None else 8.0
+    m_per_pt = (x1 - x0) / (width_in * 72)
+    em = fontsize * m_per_pt * 1.15
+    points = shapely.get_coordinates(shapely.point_on_surface(parts[order]))
+    half_w = np.array([len(str(n)) for n in names[order]]) * em / 2
+    placed, out = [], []
+    for (x, y), hw, name in zip(points, half_w, names[order]):
+        box = (x - hw, y - em / 2, x + hw, y + em / 2)
+        if any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+            continue
+        placed.append(box)
+        out.append((x, y, name))
+    return out
 
 
 def draw_built_up(ax, built_up: gpd.GeoDataFrame | None, *, linewidth: float = 1.2, zorder: float = 5) -> list:
