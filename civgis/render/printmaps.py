@@ -351,7 +351,7 @@ def checklist_rows(layers: _Layers, zone: pd.Series) -> tuple[list[list[str]], l
     cases = _zone_cases(layers, str(zone["zone_id"]))
     crow = []
     for i, r in enumerate(cases.itertuples(index=False), start=1):
-        state = f"超期 {int(np.ceil(r.days_overdue))} 天" if r.overdue else "期限内"
+        state = f"超期 {r.days_overdue:.1f} 天" if r.overdue else "期限内"   # as `civgis ledger` prints it
         cat = labels.get(str(r.category), str(r.category)) if not _blank(r.category) else "—"
         crow.append([str(i), str(r.case_id), cat, str(r.street), _day(r.reported_at), _day(r.deadline), state])
     lamps = _zone_broken_lamps(layers, zone.geometry)
