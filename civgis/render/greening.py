@@ -113,7 +113,7 @@ def greening_map(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = None
 
 
 def _coverage_text(plan: GreeningPlan) -> str:
-    if not plan.population:
+    if not getattr(plan, "population", None):
         return "居民覆盖率 无数据（无居住用地人口）"
     return (f"公园绿地服务半径居民覆盖率 {100 * plan.covered_before / plan.population:.1f}% → "
             f"{100 * plan.covered_after / plan.population:.1f}%（{len(plan.chosen)} 处选址）")

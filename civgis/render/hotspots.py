@@ -30,7 +30,8 @@ from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_leg
                                       draw_streets, draw_zone_outlines, finish_axes, map_view)
 from civgis.render.webmap import escape_html, save_map
 
-__all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "context_layers", "round_coords"]
+__all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
+           "round_coords"]
 
 #: road classes whose names the county-scale hot-spot maps print
 LABELLED_ROAD_CLASSES = ("arterial", "secondary")
@@ -148,42 +149,56 @@ def save_folium(m, path) -> Path:
     return save_map(m, path, offline=True)
 
 
-def hotspot_png(cells: gpd.GeoDataFrame, path, *, built_up=None, zones=None, roads=None,
-                title: str = "巡查案件热点 Gi*", column: str = "gi_bin", labels: dict | None = None,
-                colours: dict | None = None, subtitle: str | None = None, dpi: int = 130) -> Path:
-    """A printable PNG of the classes with streets, zone outlines and names, scale bar, north arrow, title, legend.
+def draw_hotspots(fig, cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=None,
+                  title: str = "巡查案件热点 Gi*", column: str = "gi_bin", labels: dict | None = None,
+                  colours: dict | None = None, subtitle: str | None = None) -> list[str]:
+    """Draw the hot-spot map on an empty figure; returns the legend's labels (every drawn layer).
 
     The classes are always dissolved (no cell edges: 21 m hexagons with outlines read as moiré
     at county scale). The view is the built-up area (else the cells). The legend lists each class
-    drawn with its number of cells, then the context layers drawn. Text is set in the checked
-    CJK font (no tofu boxes).
+    drawn with its number of cells, then the context layers drawn: streets (grey, main roads
+    named), responsibility zones with their names, the built-up boundary.
     """
     labels = labels or BIN_LABELS_ZH
     colours = colours or BIN_COLOURS
     shown = dissolve_classes(cells, column)
+    fp, fpb = cjk_font(), cjk_font(weight="bold")
+    fw, fh = fig.get_size_inches()
+    ax = fig.add_axes([0.03, 0.03, 0.94, 0.86])
+    extent = built_up.total_bounds if built_up is not None and len(built_up) else cells.total_bounds
+    view = map_view(extent, 0.94 * fw, 0.86 * fh, pad=0.04)
+    shown.plot(ax=ax, color=[colours.get(v, "#f0f0d2") for v in shown[column]], edgecolor="none", linewidth=0,
+               zorder=1)
+    drawn = set(shown[column].tolist())
+    handles = [Patch(facecolor=colours[k], edgecolor="#999999",
+                     label=f"{labels[k]}（{int(shown.loc[shown[column] == k, 'n_cells'].sum()):,} 格）")
+               for k in labels if k in colours and k in drawn]
+    handles += draw_streets(ax, roads, view, fp=fp, fontsize=7, grey=True, label_classes=LABELLED_ROAD_CLASSES,
+                            min_label_len=0.08 * (view[2] - view[0]))
+    handles += draw_zone_outlines(ax, zones, view, fp=fp, fontsize=6.5, color="#1a237e", linewidth=0.9,
+                                  min_share=0.006)
+    handles += draw_built_up(ax, built_up)
+    finish_axes(ax, view)
+    draw_scalebar(ax, view, fp, 8)
+    draw_north(ax, fpb, 9)
+    draw_legend(ax, handles, fp, 8, title="图例", loc="lower right")
+    fig.text(0.03, 0.975, title, fontproperties=fpb, fontsize=17, va="top")
+    if subtitle:
+        fig.text(0.03, 0.935, subtitle, fontproperties=fp, fontsize=10, va="top", color="#424242")
+    return [h.get_label() for h in handles]
+
+
+def hotspot_png(cells: gpd.GeoDataFrame, path, *, built_up=None, zones=None, roads=None,
+                title: str = "巡查案件热点 Gi*", column: str = "gi_bin", labels: dict | None = None,
+                colours: dict | None = None, subtitle: str | None = None, dpi: int = 130) -> Path:
+    """A printable PNG (:func:`draw_hotspots`): classes, streets, zones, scale bar, north arrow, title, legend.
+
+    Text is set in the checked CJK font (no tofu boxes).
+    """
     with matplotlib.rc_context(cjk_rc()):
-        fp, fpb = cjk_font(), cjk_font(weight="bold")
         fig = Figure(figsize=(10, 10.6), dpi=dpi)
-        ax = fig.add_axes([0.03, 0.03, 0.94, 0.86])
-        extent = built_up.total_bounds if built_up is not None and len(built_up) else cells.total_bounds
-        view = map_view(extent, 0.94 * 10, 0.86 * 10.6, pad=0.04)
-        shown.plot(ax=ax, color=[colours.get(v, "#f0f0d2") for v in shown[column]], edgecolor="none", linewidth=0,
-                   zorder=1)
-        handles = [Patch(facecolor=colours[k], edgecolor="#999999",
-                         label=f"{labels[k]}（{int(shown.loc[shown[column] == k, 'n_cells'].sum()):,} 格）")
-                   for k in labels if k in colours and k in set(shown[column].tolist())]
-        handles += draw_streets(ax, roads, view, fp=fp, fontsize=7, grey=True, label_classes=LABELLED_ROAD_CLASSES,
-                                min_label_len=0.08 * (view[2] - view[0]))
-        handles += draw_zone_outlines(ax, zones, view, fp=fp, fontsize=6.5, color="#1a237e", linewidth=0.9,
-                                      min_share=0.006)
-        handles += draw_built_up(ax, built_up)
-        finish_axes(ax, view)
-        draw_scalebar(ax, view, fp, 8)
-        draw_north(ax, fpb, 9)
-        draw_legend(ax, handles, fp, 8, title="图例", loc="lower right")
-        fig.text(0.03, 0.975, title, fontproperties=fpb, fontsize=17, va="top")
-        if subtitle:
-            fig.text(0.03, 0.935, subtitle, fontproperties=fp, fontsize=10, va="top", color="#424242")
+        draw_hotspots(fig, cells, built_up=built_up, zones=zones, roads=roads, title=title, column=column,
+                      labels=labels, colours=colours, subtitle=subtitle)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=dpi)

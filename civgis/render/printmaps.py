@@ -362,9 +362,9 @@ def checklist_rows(layers: _Layers, zone: pd.Series) -> tuple[list[list[str]], l
 
 
 CASE_HEADER = ["序号", "案件编号", "案件类别", "位置（最近道路）", "上报时间", "处置时限", "状态", "核查"]
-CASE_COLS = [0.0, 0.05, 0.19, 0.33, 0.60, 0.71, 0.82, 0.94]
+CASE_COLS = [0.0, 0.05, 0.215, 0.35, 0.61, 0.72, 0.83, 0.95]
 LAMP_HEADER = ["序号", "路灯编号", "位置（最近道路）", "状态", "核查"]
-LAMP_COLS = [0.0, 0.05, 0.19, 0.82, 0.94]
+LAMP_COLS = [0.0, 0.05, 0.28, 0.83, 0.95]
 
 
 def _checklist_lines(crow, lrow, overdue, n_over) -> list[tuple]:
@@ -447,9 +447,9 @@ def draw_checklist_pages(figure_factory, layers: _Layers, zone: pd.Series, *, da
                 color = "#b71c1c" if kind == "row" and line[3] else "black"
                 if bold:
                     fig.patches.append(_band(fig, left, y, width, step))
-                for x, text in zip(cols, cells):
-                    fig.text(left + x * width, y - 0.003, text, fontproperties=fpb if bold else fp, fontsize=8.3,
-                             va="top", color=color)
+                for x, nxt, text in zip(cols, cols[1:] + [1.0], cells):
+                    fig.text(left + x * width, y - 0.003, text, fontproperties=fpb if bold else fp, va="top",
+                             fontsize=_fit(text, 8.3, (nxt - x) * width * PAPER_IN["A4"][0] - 0.06), color=color)
                 y -= step
                 fig.lines.append(_rule(fig, left, y + 0.002, width))
         fig.text(left, 0.035, f"制图日期 {date:%Y-%m-%d}　　超期：未结且已过处置时限（与台账同一口径）　　核查后在□内打√",
@@ -458,6 +458,12 @@ def draw_checklist_pages(figure_factory, layers: _Layers, zone: pd.Series, *, da
                  color="#424242")
         figs.append(fig)
     return figs
+
+
+def _fit(text: str, size: float, width_in: float) -> float:
+    """The font size (pt) at which ``text`` fits ``width_in`` inches: CJK glyphs 1 em wide, others ~0.55 em."""
+    ems = sum(1.0 if ord(c) > 0x2E80 else 0.56 for c in text)
+    return min(size, 72 * width_in / max(ems, 1e-9))
 
 
 def _band(fig, x, y, w, h):
