@@ -108,6 +108,28 @@ def test_combined_pdf_holds_the_per_zone_pages_unchanged(ws, tmp_path):
     assert [pg.extract_text() for pg in pypdf.PdfReader(pooled[-1]).pages] == per_zone
 
 
+def test_pool_spawns_when_another_thread_is_alive(ws, tmp_path):
+    """With a thread alive (a progress monitor, say) fork is unsafe: the pool spawns and registers the font subset."""
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        spawned = render_patrol_maps(ws, ["Z01", "Z02"], tmp_path / "sp", progress=False, as_of="2026-06-01",
+                                     workers=2, date=dt.date(2026, 6, 2))
+    finally:
+        stop.set()
+    serial = render_patrol_maps(ws, ["Z01", "Z02"], tmp_path / "se", progress=False, as_of="2026-06-01",
+                                workers=1, date=dt.date(2026, 6, 2))
+    assert [p.name for p in spawned] == ["patrol_Z01.pdf", "patrol_Z02.pdf"]
+    for a, b in zip(spawned, serial):
+        assert [pg.extract_text() for pg in pypdf.PdfReader(a).pages] == \
+               [pg.extract_text() for pg in pypdf.PdfReader(b).pages]
+        fonts = [str(f["/BaseFont"]) for f in _fonts(pypdf.PdfReader(a))]
+        assert all("NotoSansCJK" in f and "civgis" in f for f in fonts), fonts   # the run's one subset
+
+
 def _independent_checklist(ws, as_of: str):
     """Per zone: open case ids (state at as_of, smallest zone id in an overlap) and broken lamp ids, by geopandas."""
     T = pd.Timestamp(as_of) + pd.Timedelta(days=1)   # a date means the end of that day
