@@ -8,7 +8,22 @@
 
 * ``--render``: the report's printed outputs on the cached demo county — every zone's patrol PDF
   plus the combined PDF (``render_patrol_maps``), and the Gi* and emerging hot-spot maps (web page
-  and PNG). Run it once on the code before a change and once after, back to back, to compare.
+  and PNG). Run it once on the code before a change and once after, back to back, to compare. It
+  prints wall and CPU seconds (this process plus its pool workers): on a shared machine CPU time
+  is the fair comparison, wall time shows what the process pool buys when cores are free.
+
+  Measured 2026-12-02 on the demo (48 347 hex cells, 50 zones), 2 cores shared with other jobs
+  (load average 9–10, so wall times are inflated and the pool could not gain), before = bbb0a12:
+
+  ============================  ==============  ====================================
+  output                        before CPU (s)  after CPU (s)
+  ============================  ==============  ====================================
+  hotspot_map Gi* / emerging    3.88 / 4.73     2.58 / 2.16 (no simplify; + streets, zones)
+  hotspot_png Gi* / emerging    1.45 / 1.35     1.48 / 1.68 (+ streets, zones, labels)
+  patrol PDFs, same pages       23.4            14.1 serial, 13.1 pool (each page drawn once,
+                                                one font embedding per worker)
+  patrol PDFs + checklists      —               21.9 serial, 27.4 pool (≈ 55 checklist pages)
+  ============================  ==============  ====================================
 
 Usage: python bench/bench_maps.py [--scale 1.0] [--zones N] [--png] [--render]
 """
