@@ -299,8 +299,8 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     fig.text(left, from_top(0.95), f"责任区编号 {zid}　　责任单位 {val('unit')}　　责任人 {val('staff')}　　联系电话 {val('phone')}",
              fontproperties=fp, fontsize=fs * 1.45, va="top",
              color="#b71c1c" if any(_blank(zone.get(k)) for k in ("staff", "phone")) else "black")
-    area_km2 = zgeom.area / 1e6
-    fig.text(left, from_top(1.25), f"面积 {area_km2:.2f} 平方千米　　路灯 {n_lamps} 盏（故障 {n_broken}）　　公厕 {n_toilets} 座"
+    area = f"{zgeom.area / 1e6:.2f} 平方千米" if zgeom.area >= 1e5 else f"{zgeom.area:,.0f} 平方米"
+    fig.text(left, from_top(1.25), f"面积 {area}　　路灯 {n_lamps} 盏（故障 {n_broken}）　　公厕 {n_toilets} 座"
              f"　　未结案件 {n_open} 件（超期 {n_over}）", fontproperties=fp, fontsize=fs * 1.2, va="top")
 
     # ---- legend and footer
