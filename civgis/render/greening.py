@@ -20,7 +20,7 @@ from matplotlib.patches import Patch
 from civgis.analysis.greening import GreeningPlan
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (draw_built_up, draw_legend, draw_north, draw_scalebar, draw_streets,
-                                      draw_zone_outlines, finish_axes, map_view)
+                                      draw_zone_outlines, finish_axes, map_view, metric_scale)
 from civgis.render.webmap import escape_html, save_map
 from civgis.store.inert import inert_frame
 
@@ -62,8 +62,8 @@ def greening_map(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = None
         return folium.Map(location=[0, 0], zoom_start=2, tiles=None)
     bounds = np.array([g.to_crs(4326).total_bounds for g in layers])
     lon0, lat0, lon1, lat1 = bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()
-    m = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=14, tiles=None,
-                   control_scale=True)
+    m = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=14, tiles=None)
+    metric_scale(m)
     if boundary is not None and len(boundary):
         folium.GeoJson(boundary[[boundary.geometry.name]].to_crs(4326), name="建成区",
                        style_function=lambda f: {"color": "#444444", "weight": 2, "fillOpacity": 0,
@@ -136,7 +136,7 @@ def _title_and_legend(m, plan: GreeningPlan, boundary) -> None:
         '<div class="civgis-title" style="position:fixed;top:10px;left:60px;z-index:9999;background:white;'
         'padding:6px 10px;border:1px solid #999;font-size:14px"><b>见缝插绿选址</b> '
         f'{html.escape(_coverage_text(plan))}</div>'
-        '<div class="civgis-legend" style="position:fixed;bottom:20px;left:20px;z-index:9999;background:white;'
+        '<div class="civgis-legend" style="position:fixed;bottom:24px;right:10px;z-index:9999;background:white;'
         f'padding:6px;font-size:12px;border:1px solid #999"><b>图例</b>{legend}</div>'))
 
 

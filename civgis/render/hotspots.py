@@ -27,7 +27,7 @@ from matplotlib.patches import Patch
 from civgis.analysis.hotspots import BIN_COLOURS, BIN_LABELS_ZH
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_legend, draw_north, draw_scalebar,
-                                      draw_streets, draw_zone_outlines, finish_axes, map_view)
+                                      draw_streets, draw_zone_outlines, finish_axes, map_view, metric_scale)
 from civgis.render.webmap import escape_html, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
@@ -106,15 +106,19 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
         if c in show:
             show[c] = show[c].round(4)
     x0, y0, x1, y1 = (built_up.to_crs(4326) if built_up is not None and len(built_up) else show).total_bounds
-    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=13, tiles=None, control_scale=True)
+    m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=13, tiles=None)
+    metric_scale(m)
     aliases = {"cell_id": "网格", "count": "案件数", "total": "案件数", "n_cells": "网格数", "gi_z": "Gi* z",
                "gi_p": "p 值", "label": "类别"}
     fields = [c for c in ("label", "cell_id", "n_cells", "count", "total", "gi_z", "gi_p") if c in show]
     folium.GeoJson(
         show.drop(columns=[column]).assign(_cls=show[column].astype(str)).to_json(), name=title,
-        style_function=lambda f, _c=colours: {"fillColor": _c.get(_key(f["properties"]["_cls"]), "#f0f0d2"),
-                                              "color": "#999999", "weight": 0.3 if per_cell else 0,
-                                              "fillOpacity": 0.75},
+        # dissolved classes are stroked in their own colour: it hides the anti-aliasing seams between
+        # neighbouring classes; single cells keep a thin grey outline
+        style_function=lambda f, _c=colours, _pc=per_cell: {
+            "fillColor": _c.get(_key(f["properties"]["_cls"]), "#f0f0d2"),
+            "color": "#999999" if _pc else _c.get(_key(f["properties"]["_cls"]), "#f0f0d2"),
+            "weight": 0.3 if _pc else 1.0, "opacity": 0.75, "fillOpacity": 0.75},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases[f] for f in fields])).add_to(m)
     context_layers(m, built_up=built_up, zones=zones, roads=roads)
     seen = set(show[column].tolist())
@@ -127,7 +131,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
         (roads is not None and len(roads), "solid", CONTEXT_ROAD_GREY, "道路"),
         (zones is not None and len(zones), "solid", "#1f5fbf", "包保责任区")) if present]
     m.get_root().html.add_child(folium.Element(
-        f'<div class="civgis-legend" style="position:fixed;bottom:20px;left:20px;z-index:9999;background:white;'
+        f'<div class="civgis-legend" style="position:fixed;bottom:24px;right:10px;z-index:9999;background:white;'
         f'padding:6px;font-size:12px;border:1px solid #999"><b>{html.escape(title)}</b>'
         + "".join(f"<div>{r}</div>" for r in rows) + "</div>"))
     folium.LayerControl().add_to(m)
