@@ -12,12 +12,9 @@
   preparation), and against the floor: every layer reprojected and serialised once by GeoPandas
   (``to_crs(4326).to_json()``) — no HTML, no styles, no popups.
 
-Usage: python bench/bench_maps.py [--scale 1.0] [--zones N] [--png] [--webmap-only]
-
 Measured 2026-12-02, 2 cores shared with other jobs (load average 5–9), old and new code in one process:
 
-==========================  ======================  =======================
-``write_all_maps``          demo (51 pages)         10× county (501 pages)
+==========================  ======================  ================``write_all_maps``          demo (51 pages)         10× county (501 pages)
 ==========================  ======================  =======================
 before (per-page layers)    18.7–33.0 s             868 s
 prepared once, serial       4.5–5.9 s               38.1 s
@@ -27,11 +24,33 @@ prepared once, 2 workers    4.6–6.3 s               58.0 s
 At 10× the split is: read 5.7 s, audit 5.9 s, ``prepare_map_data`` 4.7 s, county page 1.4 s,
 500 zone pages 35 s wall / 13.7 s CPU (≈ 27 ms of CPU a page). On this loaded machine the pool
 does not pay (each process gets a fraction of a core); the pages are identical either way.
+=======
+* ``--render``: the report's printed outputs on the cached demo county — every zone's patrol PDF
+  plus the combined PDF (``render_patrol_maps``), and the Gi* and emerging hot-spot maps (web page
+  and PNG). Run it once on the code before a change and once after, back to back, to compare. It
+  prints wall and CPU seconds (this process plus its pool workers): on a shared machine CPU time
+  is the fair comparison, wall time shows what the process pool buys when cores are free.
+
+  Measured 2026-12-02 on the demo (48 347 hex cells, 50 zones), 2 cores shared with other jobs
+  (load average 9–10, so wall times are inflated and the pool could not gain), before = bbb0a12:
+
+  ============================  ==============  ====================================
+  output                        before CPU (s)  after CPU (s)
+  ============================  ==============  ====================================
+  hotspot_map Gi* / emerging    3.88 / 4.73     2.58 / 2.16 (no simplify; + streets, zones)
+  hotspot_png Gi* / emerging    1.45 / 1.35     1.48 / 1.68 (+ streets, zones, labels)
+  patrol PDFs, same pages       23.4            14.1 serial, 13.1 pool (each page drawn once,
+                                                one font embedding per worker)
+  patrol PDFs + checklists      —               21.9 serial, 27.4 pool (≈ 55 checklist pages)
+  ============================  ==============  ====================================
+
+Usage: python bench/bench_maps.py [--scale 1.0] [--zones N] [--png] [--webmap-only] [--render]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -43,6 +62,19 @@ def timed(fn):
     t0 = time.perf_counter()
     out = fn()
     return time.perf_counter() - t0, out
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def timed_cpu(fn):
+    """(wall s, CPU s of this process and its reaped children, result): CPU time is the fair figure on a
+    shared machine, wall time shows what the process pool buys."""
+    c0, t0 = _cpu(), time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, _cpu() - c0, out
 
 
 def baseline_pages(ws, zone_ids, out_dir: Path) -> None:
@@ -97,6 +129,56 @@ def webmap_timings(ws, out: Path) -> dict[str, float]:
           f"from its own clipped layers {t['per_page']:.1f} s (×{t['per_page'] / t['pool']:.1f} the pooled run); "
           f"floor (each layer to_crs + to_json once, no HTML) {t['floor']:.1f} s, pooled run ×{t['pool'] / t['floor']:.1f}")
     return t
+def bench_render(zones: int | None = None) -> dict[str, float]:
+    """Seconds of the report's printed outputs on the cached demo county (see the module docstring)."""
+    import inspect
+
+    from civgis.analysis.hotspots import hotspots_workspace
+    from civgis.analysis.trends import CATEGORY_COLOURS, CATEGORY_LABELS_ZH, emerging_hotspots_workspace
+    from civgis.demo import demo_workspace
+    from civgis.render import hotspots as hsr
+    from civgis.render.printmaps import render_patrol_maps
+
+    ws = demo_workspace()
+    ids = list(ws.read("zones")["zone_id"].astype(str))[:zones] if zones else None
+    built, zl, roads = ws.read("built_up"), ws.read("zones"), ws.read_optional("roads")
+    res = hotspots_workspace(ws)
+    em = emerging_hotspots_workspace(ws, res, by="month")
+    ecells = gpd.GeoDataFrame(em.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,
+                              crs=res.cells.crs)
+    ecells.attrs.update(res.cells.attrs)
+    ctx = {"zones": zl, "roads": roads} if "zones" in inspect.signature(hsr.hotspot_png).parameters else {}
+    em_kw = dict(column="category", labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS)
+    new = "workers" in inspect.signature(render_patrol_maps).parameters
+    patrol = [("render_patrol_maps pdf", {})]
+    if new:   # the split of the new code: same pages as before (no checklist), serial, and as the report runs it
+        patrol = [("patrol pdf, no checklist, serial", {"workers": 1, "checklist": False}),
+                  ("patrol pdf, no checklist, pool", {"checklist": False}),
+                  ("patrol pdf + checklist, serial", {"workers": 1}),
+                  ("patrol pdf + checklist, pool", {})]
+    out: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        jobs = {
+            "hotspot_map gi": lambda: hsr.save_folium(hsr.hotspot_map(res.cells, built_up=built, **ctx), tmp / "h.html"),
+            "hotspot_map emerging": lambda: hsr.save_folium(hsr.hotspot_map(ecells, built_up=built, **ctx, **em_kw),
+                                                            tmp / "e.html"),
+            "hotspot_png gi": lambda: hsr.hotspot_png(res.cells, tmp / "h.png", built_up=built, **ctx),
+            "hotspot_png emerging": lambda: hsr.hotspot_png(ecells, tmp / "e.png", built_up=built, **ctx, **em_kw)}
+        for k, (label, kw) in enumerate(patrol):
+            jobs[label] = lambda k=k, kw=kw: render_patrol_maps(ws, ids, tmp / f"pdf{k}", fmt="pdf", progress=False,
+                                                                combined=True, as_of="2026-11-28", **kw)
+        for label, job in jobs.items():
+            wall, cpu, _ = timed_cpu(job)
+            out[label] = (wall, cpu)
+        paths = sorted((tmp / "pdf0").iterdir())
+    n = len(ids) if ids else len(zl)
+    print(f"demo county: {len(res.cells)} hex cells, {n} zones ({len(paths)} PDFs incl. the combined one); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"  {'':34s} {'wall':>8s} {'CPU':>8s}")
+    for k, (w, c) in out.items():
+        print(f"  {k:34s} {w:7.2f}s {c:7.2f}s")
+    return out
 
 
 def main() -> None:
@@ -105,7 +187,11 @@ def main() -> None:
     ap.add_argument("--zones", type=int, default=None, help="render only the first N zones")
     ap.add_argument("--png", action="store_true", help="also time PNG output (150 dpi)")
     ap.add_argument("--webmap-only", action="store_true", help="only the web maps (write_all_maps)")
+    ap.add_argument("--render", action="store_true", help="time the report's printed outputs on the demo")
     args = ap.parse_args()
+    if args.render:
+        bench_render(args.zones)
+        return
 
     from civgis.analysis.audit import audit_workspace
     from civgis.demo import build_demo_workspace, generate_demo_files

@@ -413,3 +413,28 @@ def test_a_case_without_a_point_is_named(tmp_path):
          "deadline": [t] * n, "closed_at": [t] * n, "status": ["closed"] * n}, geometry=geoms, crs=CRS))
     with pytest.raises(ValueError, match=r"inspections.*AJ007.*geometry"):
         hs.hotspots_workspace(ws)
+
+
+# ------------------------------------------------------------------------------ the maps (render side)
+def test_round_coords_by_hand():
+    from civgis.render.hotspots import round_coords
+
+    (g,) = round_coords([shapely.LineString([(116.12345649, 39.9999996), (116.1, 40.0000004)])], 6)
+    assert shapely.get_coordinates(g).tolist() == [[116.123456, 40.0], [116.1, 40.0]]
+
+
+def test_dissolved_web_map_keeps_every_hexagon_vertex():
+    """No simplify of the dissolved classes: the page's class outline has the union's vertices, exactly."""
+    from civgis.render.hotspots import hotspot_map
+
+    grid = hs.hex_grid(box(X0, Y0, X0 + 600, Y0 + 400), 50.0, crs=CRS)
+    grid["gi_bin"] = np.where(grid.geometry.centroid.x < X0 + 300, 3, 0)
+    m = hotspot_map(grid, max_cells=0)   # force the dissolved view
+    (layer,) = [c for c in m._children.values() if getattr(c, "layer_name", "") == "巡查案件热点"]
+    feats = {f["properties"]["_cls"]: f["geometry"] for f in layer.data["features"]}
+    for b in (3, 0):
+        union = shapely.coverage_union_all(grid.geometry.values[grid["gi_bin"].to_numpy() == b])
+        ref = gpd.GeoSeries([union], crs=CRS).to_crs(4326).iloc[0]
+        page = shapely.geometry.shape(feats[str(b)])
+        assert shapely.get_num_coordinates(page) == shapely.get_num_coordinates(ref)
+        assert page.hausdorff_distance(ref) <= 0.5e-6 * 2 ** 0.5 + 1e-12   # only the 1e-6° rounding

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import subprocess
 import sys
 
@@ -54,6 +56,8 @@ def build_ws(path) -> Workspace:
                                                    Point(X0 + 950, Y0 + 200)], crs=CRS))
     ws.write("green", gpd.GeoDataFrame({"green_id": ["g1"], "category": ["G1"]},
                                        geometry=[box(X0 + 150, Y0 + 450, X0 + 330, Y0 + 640)], crs=CRS))
+    ws.write("residential", gpd.GeoDataFrame({"res_id": ["r1"], "name": ["幸福小区"], "population": [800]},
+                                             geometry=[box(X0 + 380, Y0 + 200, X0 + 560, Y0 + 380)], crs=CRS))
     ws.write("inspections", gpd.GeoDataFrame({
         "case_id": ["C1", "C2", "C3"], "category": ["0102", "0501", "0201"],
         "reported_at": pd.to_datetime(["2026-01-01"] * 3), "deadline": pd.to_datetime(["2026-01-03", "2099-01-01", "2026-01-03"]),
@@ -67,27 +71,146 @@ def ws(tmp_path_factory):
     return build_ws(tmp_path_factory.mktemp("pm") / "town.gpkg")
 
 
-def test_all_zones_pdf_one_page_each_with_chinese_text(ws, tmp_path):
-    paths = render_patrol_maps(ws, None, tmp_path, fmt="pdf", paper="A4", progress=False)
+def test_all_zones_pdf_map_then_checklist_with_chinese_text(ws, tmp_path):
+    paths = render_patrol_maps(ws, None, tmp_path, fmt="pdf", paper="A4", progress=False, as_of="2026-06-01")
     assert [p.name for p in paths] == ["patrol_Z01.pdf", "patrol_Z02.pdf", "patrol_Z03.pdf", "patrol_maps.pdf"]
     book = pypdf.PdfReader(paths[-1])
-    assert len(book.pages) == 3
-    for page, (zid, name, unit, staff, phone) in zip(book.pages, ZONES):
-        text = page.extract_text()
+    assert len(book.pages) == 6   # each zone: its map, then one checklist page (few rows)
+    for k, (zid, name, unit, staff, phone) in enumerate(ZONES):
+        text = book.pages[2 * k].extract_text()
         assert f"{name} 巡查责任区图" in text
         assert f"责任区编号 {zid}" in text and unit in text
         assert (staff or "未填写") in text and (phone or "未填写") in text
         assert "北" in text and "制图日期" in text and "故障路灯" in text and "公厕" in text
+        checklist = book.pages[2 * k + 1].extract_text()
+        assert f"{name} 巡查清单" in checklist and "第 1/1 页" in checklist
     single = pypdf.PdfReader(paths[0])
-    assert len(single.pages) == 1
+    assert len(single.pages) == 2
     text = single.pages[0].extract_text()
     for street in ("人民路", "解放路", "中山大道", "学府路"):  # streets crossing Z01 are named on its map
         assert street in text
-    # Z01 has 1 open case and it is overdue (deadline 2026-01-03)
-    assert "未结案件 2 件（超期 1）" in text  # C1 overdue since 2026-01-03, C2 due 2099
+    # Z01 = [0,600]×[0,800]: open cases C1 (deadline 2026-01-03: overdue) and C2 (due 2099); C3 closed
+    assert "未结案件 2 件（超期 1）" in text
     # the embedded font is the CJK font, as TrueType (fonttype 42), not Type 3 glyph drawings
     fonts = {str(f["/BaseFont"]) for f in _fonts(single)}
     assert any("NotoSansCJK" in f for f in fonts), fonts
+
+
+def test_combined_pdf_holds_the_per_zone_pages_unchanged(ws, tmp_path):
+    """The combined PDF is the per-zone pages copied (drawn once), in zone order; a pool draws the same pages."""
+    serial = render_patrol_maps(ws, None, tmp_path / "s", progress=False, as_of="2026-06-01", workers=1,
+                                date=dt.date(2026, 6, 2))
+    pooled = render_patrol_maps(ws, None, tmp_path / "p", progress=False, as_of="2026-06-01", workers=2,
+                                date=dt.date(2026, 6, 2))
+    per_zone = [pg.extract_text() for p in serial[:-1] for pg in pypdf.PdfReader(p).pages]
+    assert [pg.extract_text() for pg in pypdf.PdfReader(serial[-1]).pages] == per_zone
+    assert [pg.extract_text() for p in pooled[:-1] for pg in pypdf.PdfReader(p).pages] == per_zone
+    assert [pg.extract_text() for pg in pypdf.PdfReader(pooled[-1]).pages] == per_zone
+
+
+def test_pool_spawns_when_another_thread_is_alive(ws, tmp_path):
+    """With a thread alive (a progress monitor, say) fork is unsafe: the pool spawns and registers the font subset."""
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, daemon=True)
+    t.start()
+    try:
+        spawned = render_patrol_maps(ws, ["Z01", "Z02"], tmp_path / "sp", progress=False, as_of="2026-06-01",
+                                     workers=2, date=dt.date(2026, 6, 2))
+    finally:
+        stop.set()
+    serial = render_patrol_maps(ws, ["Z01", "Z02"], tmp_path / "se", progress=False, as_of="2026-06-01",
+                                workers=1, date=dt.date(2026, 6, 2))
+    assert [p.name for p in spawned] == ["patrol_Z01.pdf", "patrol_Z02.pdf"]
+    for a, b in zip(spawned, serial):
+        assert [pg.extract_text() for pg in pypdf.PdfReader(a).pages] == \
+               [pg.extract_text() for pg in pypdf.PdfReader(b).pages]
+        fonts = [str(f["/BaseFont"]) for f in _fonts(pypdf.PdfReader(a))]
+        assert all("NotoSansCJK" in f and "civgis" in f for f in fonts), fonts   # the run's one subset
+
+
+def _independent_checklist(ws, as_of: str):
+    """Per zone: open case ids (state at as_of, smallest zone id in an overlap) and broken lamp ids, by geopandas."""
+    T = pd.Timestamp(as_of) + pd.Timedelta(days=1)   # a date means the end of that day
+    zones = ws.read("zones")[["zone_id", "geometry"]]
+    cases = ws.read("inspections")
+    closed_by_T = (cases["status"] == "closed") & (pd.to_datetime(cases["closed_at"]) < T)
+    open_ = cases[(pd.to_datetime(cases["reported_at"]) < T) & ~closed_by_T]
+    joined = gpd.sjoin(open_, zones, predicate="intersects").groupby("case_id")["zone_id"].min()
+    lamps = ws.read("lamps")
+    broken = gpd.sjoin(lamps[lamps["status"] == "broken"], zones, predicate="intersects")
+    return ({z: set(joined[joined == z].index) for z in zones["zone_id"]},
+            {z: set(broken.loc[broken["zone_id"] == z, "lamp_id"]) for z in zones["zone_id"]})
+
+
+def test_checklist_lists_exactly_the_open_cases_and_broken_lamps_of_each_zone(ws, tmp_path):
+    cases_by_zone, lamps_by_zone = _independent_checklist(ws, "2026-06-01")
+    assert sum(map(len, lamps_by_zone.values())) >= 6 and cases_by_zone["Z01"] == {"C1", "C2"}
+    paths = render_patrol_maps(ws, None, tmp_path, progress=False, as_of="2026-06-01", combined=False)
+    roads = ws.read("roads")
+    lamps = ws.read("lamps").set_index("lamp_id")
+    for (zid, *_), path in zip(ZONES, paths):
+        text = "\n".join(pg.extract_text() for pg in pypdf.PdfReader(path).pages[1:])
+        assert set(re.findall(r"\bC\d+\b", text)) == cases_by_zone[zid]
+        assert set(re.findall(r"\bL\d{3}\b", text)) == lamps_by_zone[zid]
+        assert f"未结案件 {len(cases_by_zone[zid])} 件" in text and f"故障路灯 {len(lamps_by_zone[zid])} 盏" in text
+        for lid in lamps_by_zone[zid]:   # nearest named street by brute force over every road
+            d = roads.distance(lamps.loc[lid, "geometry"])
+            line = next(li for li in text.splitlines() if lid in li)
+            assert f"{roads.loc[d.idxmin(), 'name']}（约 {d.min():.0f} 米）" in line, line
+    z01 = "\n".join(pg.extract_text() for pg in pypdf.PdfReader(paths[0]).pages[1:])
+    c1 = next(li for li in z01.splitlines() if "C1" in li)
+    # C1 at (250, 200): 50 m from 中山大道 (y = 150); deadline 2026-01-03 00:00, as_of the end of 2026-06-01
+    assert "中山大道（约 50 米）" in c1 and "2026-01-03" in c1 and "超期 150.0 天" in c1, c1
+    c2 = next(li for li in z01.splitlines() if "C2" in li)
+    assert "期限内" in c2 and "2099-01-01" in c2
+    assert "C3" not in z01   # closed on 2026-01-02
+
+
+def test_checklist_paginates_with_the_header_repeated(ws, tmp_path):
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    from civgis.render.printmaps import _Layers, draw_checklist_pages
+
+    layers = _Layers(ws, "2026-06-01")
+    zone = layers.zones.iloc[0]
+    figs = draw_checklist_pages(lambda s: Figure(figsize=s), layers, zone, rows_per_page=3)
+    with PdfPages(tmp_path / "c.pdf") as pdf:
+        for f in figs:
+            pdf.savefig(f)
+    pages = [pg.extract_text() for pg in pypdf.PdfReader(tmp_path / "c.pdf").pages]
+    _, lamps_by_zone = _independent_checklist(ws, "2026-06-01")
+    # lines: 2 sections + 2 headers + 2 case rows + 1 gap + lamp rows, 3 per page, headers repeated on
+    # a page that continues a table
+    assert len(pages) >= 3
+    ids = re.findall(r"\b(?:C\d+|L\d{3})\b", "\n".join(pages))
+    assert sorted(ids) == sorted({"C1", "C2"} | lamps_by_zone["Z01"])   # every id once
+    for k, text in enumerate(pages, start=1):
+        assert f"第 {k}/{len(pages)} 页" in text
+        if re.search(r"\bL\d{3}\b", text):
+            assert "路灯编号" in text
+        if re.search(r"\bC\d\b", text):
+            assert "案件编号" in text
+    assert "（续）" in pages[1]
+
+
+def test_legend_lists_every_drawn_layer(ws, tmp_path):
+    from matplotlib.figure import Figure
+
+    from civgis.render.printmaps import _Layers, draw_patrol_map
+
+    layers = _Layers(ws, "2026-06-01")
+    labels = draw_patrol_map(Figure(figsize=PAPER_IN["A4"]), layers, layers.zones.iloc[0], as_of="2026-06-01")
+    # Z01's view (x ≈ −70 … 670 m): the roads at x = 100, 350, 600 and y = 150, 420, 680 — arterial,
+    # secondary, branch; not the commercial street (x = 850) nor the alley (x = 1100), so neither is in
+    # the legend. Green, residential, built-up, both lamp states, a toilet, an open and an overdue case.
+    assert set(labels) == {"本责任区", "相邻责任区", "居住用地", "绿地", "建成区范围", "主干道", "次干道", "支路",
+                           "路灯（正常）", "故障路灯", "公厕", "未结案件", "超期案件"}
+    (pdf,) = render_patrol_maps(ws, ["Z01"], tmp_path, progress=False, as_of="2026-06-01", checklist=False)
+    text = pypdf.PdfReader(pdf).pages[0].extract_text()
+    assert all(label in text for label in labels)
 
 
 def _fonts(reader):
@@ -96,7 +219,7 @@ def _fonts(reader):
 
 
 def test_counts_in_title_block(ws, tmp_path):
-    (p,) = render_patrol_maps(ws, ["Z01"], tmp_path, fmt="pdf", progress=False, as_of="2026-06-01")
+    (p,) = render_patrol_maps(ws, ["Z01"], tmp_path, fmt="pdf", progress=False, as_of="2026-06-01", checklist=False)
     text = pypdf.PdfReader(p).pages[0].extract_text()
     # Z01 = [0,600]×[0,800]: open cases C1 (overdue) and C2 (not yet due); C3 is closed
     assert "未结案件 2 件（超期 1）" in text
@@ -104,14 +227,18 @@ def test_counts_in_title_block(ws, tmp_path):
 
 
 def test_png_per_paper_size_and_orientation(ws, tmp_path):
-    (a4,) = render_patrol_maps(ws, "Z01", tmp_path, fmt="png", paper="A4", progress=False, dpi=60)
-    (a3,) = render_patrol_maps(ws, ["Z02"], tmp_path / "a3", fmt="png", paper="A3", progress=False, dpi=60)
+    a4, a4_list = render_patrol_maps(ws, "Z01", tmp_path, fmt="png", paper="A4", progress=False, dpi=60)
+    (a3,) = render_patrol_maps(ws, ["Z02"], tmp_path / "a3", fmt="png", paper="A3", progress=False, dpi=60,
+                               checklist=False)
+    assert a4_list.name == "patrol_Z01_checklist1.png"
     from PIL import Image
 
     w, h = Image.open(a4).size
     assert (w, h) == (round(PAPER_IN["A4"][0] * 60), round(PAPER_IN["A4"][1] * 60))  # Z01 is taller than wide
     w, h = Image.open(a3).size
     assert (w, h) == (round(PAPER_IN["A3"][1] * 60), round(PAPER_IN["A3"][0] * 60))  # Z02 is wide: landscape
+    w, h = Image.open(a4_list).size
+    assert (w, h) == (round(PAPER_IN["A4"][0] * 60), round(PAPER_IN["A4"][1] * 60))  # checklists: A4 portrait
 
 
 def test_bad_requests_fail_clearly(ws, tmp_path):

@@ -72,7 +72,8 @@ def run(args) -> int:
     paths = {}
     if args.out:
         boundary = ws.read_optional("built_up")
-        paths = greening_out.write_outputs(plan, args.out, boundary=boundary)
+        paths = greening_out.write_outputs(plan, args.out, boundary=boundary, zones=ws.read_optional("zones"),
+                                           roads=ws.read_optional("roads"))
 
     if args.json:
         out = plan.to_dict()

@@ -14,7 +14,8 @@ from pathlib import Path
 from fontTools import subset, ttLib
 from matplotlib import font_manager as fm
 
-__all__ = ["CJK_FAMILY", "RenderError", "cjk_font", "cjk_rc", "subset_cjk_family"]
+__all__ = ["CJK_FAMILY", "RenderError", "cjk_font", "cjk_rc", "subset_cjk_family", "subset_font_files",
+           "register_font_files"]
 
 #: default CJK font family
 CJK_FAMILY = "Noto Sans CJK SC"
@@ -43,6 +44,7 @@ def cjk_font(family: str = CJK_FAMILY, *, weight: str = "normal"):
 
 _SUBSET_DIR: list[Path] = []
 _SUBSET_DONE: dict[tuple, str] = {}
+_SUBSET_FILES: dict[str, list[str]] = {}
 
 
 def subset_cjk_family(text: str, family: str = CJK_FAMILY) -> str:
@@ -91,11 +93,25 @@ def subset_cjk_family(text: str, family: str = CJK_FAMILY) -> str:
             out = _SUBSET_DIR[0] / f"{ps}-{tag}.otf"
             font.save(out)
             fm.fontManager.addfont(str(out))
+            _SUBSET_FILES.setdefault(new_family, []).append(str(out))
         cjk_font(new_family)
     except Exception:  # a slower but correct map is better than no map
         new_family = family
     _SUBSET_DONE[key] = new_family
     return new_family
+
+
+def subset_font_files(family: str) -> list[str]:
+    """The font files of a family made by :func:`subset_cjk_family` in this process (empty for others)."""
+    return list(_SUBSET_FILES.get(family, []))
+
+
+def register_font_files(paths: list[str]) -> None:
+    """Add font files to matplotlib's font manager (a worker process registering the run's subset)."""
+    known = {f.fname for f in fm.fontManager.ttflist}
+    for p in paths:
+        if p not in known:
+            fm.fontManager.addfont(p)
 
 
 def cjk_rc(family: str = CJK_FAMILY) -> dict:

@@ -13,10 +13,14 @@ import geopandas as gpd
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from civgis.analysis.greening import GreeningPlan
-from civgis.render.fonts import cjk_rc
+from civgis.render.fonts import cjk_font, cjk_rc
+from civgis.render.mapcontext import (draw_built_up, draw_legend, draw_north, draw_scalebar, draw_streets,
+                                      draw_zone_outlines, finish_axes, map_view, metric_scale)
 from civgis.render.webmap import escape_html, save_map
 from civgis.store.inert import inert_frame
 
@@ -58,8 +62,8 @@ def greening_map(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = None
         return folium.Map(location=[0, 0], zoom_start=2, tiles=None)
     bounds = np.array([g.to_crs(4326).total_bounds for g in layers])
     lon0, lat0, lon1, lat1 = bounds[:, 0].min(), bounds[:, 1].min(), bounds[:, 2].max(), bounds[:, 3].max()
-    m = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=14, tiles=None,
-                   control_scale=True)
+    m = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=14, tiles=None)
+    metric_scale(m)
     if boundary is not None and len(boundary):
         folium.GeoJson(boundary[[boundary.geometry.name]].to_crs(4326), name="建成区",
                        style_function=lambda f: {"color": "#444444", "weight": 2, "fillOpacity": 0,
@@ -104,7 +108,36 @@ def greening_map(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = None
                        ).add_to(m)
     m.fit_bounds([[lat0, lon0], [lat1, lon1]])
     folium.LayerControl(collapsed=False).add_to(m)
+    _title_and_legend(m, plan, boundary)
     return m
+
+
+def _coverage_text(plan: GreeningPlan) -> str:
+    if not getattr(plan, "population", None):
+        return "居民覆盖率 无数据（无居住用地人口）"
+    return (f"公园绿地服务半径居民覆盖率 {100 * plan.covered_before / plan.population:.1f}% → "
+            f"{100 * plan.covered_after / plan.population:.1f}%（{len(plan.chosen)} 处选址）")
+
+
+def _title_and_legend(m, plan: GreeningPlan, boundary) -> None:
+    """A title box (top) and a legend of every drawn layer (bottom left) on the greening web map."""
+    import html
+
+    swatch = ('<div><span style="background:{};border:1px solid {};opacity:{};display:inline-block;width:12px;'
+              'height:12px;margin-right:4px"></span>{}</div>')
+    rows = [(boundary is not None and len(boundary), "#ffffff", "#444444", 1, "建成区范围（虚线）"),
+            (plan.parks is not None and len(plan.parks), "#81c784", "#2e7d32", 1, "现有公园绿地"),
+            (len(plan.gap), "#ef5350", "#c62828", 0.7, "服务盲区（现状）"),
+            (len(plan.candidates), "#ce93d8", "#6a1b9a", 1, "候选地块"),
+            (len(plan.chosen), "#66bb6a", "#1b5e20", 0.5, "新增服务范围"),
+            (len(plan.chosen), "#2e7d32", "#1b5e20", 1, "选中地块")]
+    legend = "".join(swatch.format(fill, edge, op, label) for shown, fill, edge, op, label in rows if shown)
+    m.get_root().html.add_child(folium.Element(
+        '<div class="civgis-title" style="position:fixed;top:10px;left:60px;z-index:9999;background:white;'
+        'padding:6px 10px;border:1px solid #999;font-size:14px"><b>见缝插绿选址</b> '
+        f'{html.escape(_coverage_text(plan))}</div>'
+        '<div class="civgis-legend" style="position:fixed;bottom:24px;right:10px;z-index:9999;background:white;'
+        f'padding:6px;font-size:12px;border:1px solid #999"><b>图例</b>{legend}</div>'))
 
 
 def save_greening_map(plan: GreeningPlan, path, *, boundary=None) -> Path:
@@ -116,52 +149,102 @@ def save_greening_map(plan: GreeningPlan, path, *, boundary=None) -> Path:
     return path
 
 
+def _site_label(r) -> str:
+    """``1 · 0.32 公顷 · +1,234 人``: rank, area, residents newly within reach."""
+    return f"{int(r.rank)} · {r.area_m2 / 1e4:.2f} 公顷 · +{r.new_residents:,.0f} 人"
+
+
+#: label offsets (points) tried in turn until a site's label overlaps no label placed before it
+_OFFSETS = [(8, 8, "left", "bottom"), (8, -8, "left", "top"), (-8, 8, "right", "bottom"), (-8, -8, "right", "top"),
+            (8, 24, "left", "bottom"), (8, -24, "left", "top"), (-8, 24, "right", "bottom"), (-8, -24, "right", "top")]
+
+
+def _label_sites(ax, chosen: gpd.GeoDataFrame, fp) -> None:
+    """Label each chosen site (:func:`_site_label`) where it does not cover an earlier label."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = ax.figure.canvas
+    renderer = (canvas if hasattr(canvas, "get_renderer") else FigureCanvasAgg(ax.figure)).get_renderer()
+    placed = []
+    pts = chosen.geometry.representative_point()
+    for r, p in zip(chosen.itertuples(), pts):
+        for dx, dy, ha, va in _OFFSETS:
+            ann = ax.annotate(_site_label(r), (p.x, p.y), color="#1b5e20", fontproperties=fp, fontsize=8,
+                              xytext=(dx, dy), textcoords="offset points", ha=ha, va=va, zorder=12,
+                              bbox=dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="#1b5e20",
+                                        linewidth=0.6, alpha=0.9),
+                              arrowprops=dict(arrowstyle="-", color="#1b5e20", linewidth=0.6))
+            box = ann.get_window_extent(renderer).padded(2)
+            if not any(box.overlaps(b) for b in placed) or (dx, dy) == _OFFSETS[-1][:2]:
+                placed.append(box)
+                break
+            ann.remove()
+
+
 def plot_greening(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = None, ax=None,
-                  title: str = "见缝插绿选址"):
-    """A static matplotlib map (gap, candidates, chosen sites and their radius, ranks)."""
+                  title: str = "见缝插绿选址", zones: gpd.GeoDataFrame | None = None,
+                  roads: gpd.GeoDataFrame | None = None):
+    """A static map: gap, candidates, chosen sites with their radius and labels, and the county's context.
+
+    Context: streets (grey, main roads named), responsibility zones with names, the built-up
+    boundary; a scale bar, a north arrow, a title with the coverage before → after (percent of
+    all residents) and a legend of every drawn layer. Each chosen site is labelled with its rank,
+    area (公顷) and the residents it newly brings within a park's service radius.
+    """
     with plt.rc_context(cjk_rc()):
+        fp, fpb = cjk_font(), cjk_font(weight="bold")
         if ax is None:
             _, ax = plt.subplots(figsize=(9, 9), dpi=110)
-        if boundary is not None and len(boundary):
-            boundary.boundary.plot(ax=ax, color="#444444", linewidth=1.2, linestyle="--")
+        layers = [g for g in (boundary, plan.gap, plan.candidates) if g is not None and len(g)]
+        extent = np.array([g.total_bounds for g in layers]) if layers else np.array([[0, 0, 1, 1]])
+        bbox = ax.get_position()
+        fw, fh = ax.figure.get_size_inches()
+        view = map_view((extent[:, 0].min(), extent[:, 1].min(), extent[:, 2].max(), extent[:, 3].max()),
+                        bbox.width * fw, bbox.height * fh, pad=0.04)
+        handles = []
         if plan.parks is not None and len(plan.parks):
-            plan.parks.plot(ax=ax, color="#81c784", edgecolor="#2e7d32", linewidth=0.5)
+            plan.parks.plot(ax=ax, color="#81c784", edgecolor="#2e7d32", linewidth=0.5, zorder=1)
+            handles.append(Patch(facecolor="#81c784", edgecolor="#2e7d32", label="现有公园绿地"))
         if len(plan.gap):
-            plan.gap.plot(ax=ax, color="#ef5350", alpha=0.55, linewidth=0)
+            plan.gap.plot(ax=ax, color="#ef5350", alpha=0.55, linewidth=0, zorder=1.2)
+            handles.append(Patch(color="#ef5350", alpha=0.55, label="服务盲区（现状）"))
         if len(plan.candidates):
-            plan.candidates.plot(ax=ax, color="#ce93d8", edgecolor="#6a1b9a", linewidth=0.5)
+            plan.candidates.plot(ax=ax, color="#ce93d8", edgecolor="#6a1b9a", linewidth=0.5, zorder=1.4)
+            handles.append(Patch(facecolor="#ce93d8", edgecolor="#6a1b9a", label="候选地块"))
+        handles += draw_streets(ax, roads, view, fp=fp, fontsize=6.5, grey=True, label_classes=("arterial",),
+                                min_label_len=0.1 * (view[2] - view[0]), zorder=3)
+        handles += draw_zone_outlines(ax, zones, view, fp=fp, fontsize=6, color="#1f5fbf", linewidth=0.6,
+                                      min_share=0.008, zorder=3.5)
+        handles += draw_built_up(ax, boundary)
         if len(plan.chosen):
             gpd.GeoSeries(plan.chosen.geometry.buffer(plan.chosen["radius_m"].to_numpy(), quad_segs=8),
-                          crs=plan.chosen.crs).boundary.plot(ax=ax, color="#2e7d32", linewidth=0.8, linestyle=":")
-            plan.chosen.plot(ax=ax, color="#1b5e20", edgecolor="#1b5e20")
-            pts = plan.chosen.geometry.representative_point()
-            for r, p in zip(plan.chosen["rank"], pts):
-                ax.annotate(str(r), (p.x, p.y), color="#1b5e20", fontsize=10, fontweight="bold",
-                            xytext=(4, 4), textcoords="offset points")
-        ax.legend(handles=[Patch(facecolor="#81c784", edgecolor="#2e7d32", label="现有公园绿地"),
-                           Patch(color="#ef5350", alpha=0.55, label="服务盲区(现状)"),
-                           Patch(facecolor="#ce93d8", edgecolor="#6a1b9a", label="候选地块"),
-                           Patch(color="#1b5e20", label="选中地块(编号=顺序)")], loc="lower right")
-        cov0 = plan.covered_before / plan.population if plan.population else 0
-        cov1 = plan.covered_after / plan.population if plan.population else 0
-        ax.set_title(f"{title}：覆盖人口 {cov0:.1%} → {cov1:.1%}")
-        ax.set_aspect("equal")
-        ax.set_axis_off()
+                          crs=plan.chosen.crs).boundary.plot(ax=ax, color="#1b5e20", linewidth=1.0, linestyle=":",
+                                                             zorder=7)
+            plan.chosen.plot(ax=ax, color="#1b5e20", edgecolor="#1b5e20", zorder=8)
+            _label_sites(ax, plan.chosen, fpb)
+            handles += [Patch(color="#1b5e20", label="选中地块（序号 · 面积 · 新增覆盖人口）"),
+                        Line2D([], [], color="#1b5e20", linestyle=":", linewidth=1.0, label="选中地块服务半径")]
+        finish_axes(ax, view)
+        draw_scalebar(ax, view, fp, 8)
+        draw_north(ax, fpb, 9)
+        draw_legend(ax, handles, fp, 7.5, title="图例", loc="lower right")
+        ax.set_title(f"{title}：{_coverage_text(plan)}", fontproperties=fpb, fontsize=12, loc="left")
     return ax
 
 
-def save_greening_png(plan: GreeningPlan, path, *, boundary=None, dpi: int = 130) -> Path:
+def save_greening_png(plan: GreeningPlan, path, *, boundary=None, zones=None, roads=None, dpi: int = 130) -> Path:
+    """The printable greening map (:func:`plot_greening`) as a PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with plt.rc_context(cjk_rc()):
-        fig, ax = plt.subplots(figsize=(9, 9), dpi=dpi)
-        plot_greening(plan, boundary=boundary, ax=ax)
-        fig.savefig(path, bbox_inches="tight")
-        plt.close(fig)
+        fig = Figure(figsize=(10, 10.4), dpi=dpi)
+        ax = fig.add_axes([0.03, 0.03, 0.94, 0.9])
+        plot_greening(plan, boundary=boundary, ax=ax, zones=zones, roads=roads)
+        fig.savefig(path, dpi=dpi)
     return path
 
 
-def write_outputs(plan: GreeningPlan, out_dir, *, boundary=None) -> dict[str, Path]:
+def write_outputs(plan: GreeningPlan, out_dir, *, boundary=None, zones=None, roads=None) -> dict[str, Path]:
     """Write the ranked table (CSV, Chinese headers), the what-if table, the JSON, the map and the PNG."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -171,7 +254,7 @@ def write_outputs(plan: GreeningPlan, out_dir, *, boundary=None) -> dict[str, Pa
     inert_frame(what_if_table_zh(plan)).to_csv(paths["what_if_csv"], index=False, encoding="utf-8-sig")
     paths["json"].write_text(json.dumps(plan.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     save_greening_map(plan, paths["map"], boundary=boundary)
-    save_greening_png(plan, paths["png"], boundary=boundary)
+    save_greening_png(plan, paths["png"], boundary=boundary, zones=zones, roads=roads)
     return paths
 
 

@@ -18,7 +18,9 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import math
+import os
+import tempfile
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -26,18 +28,22 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from civgis.analysis.cases import case_states
+from civgis.analysis.cases import as_of_instant, case_states
 from civgis.progress import progress as _progress
-from civgis.render.fonts import CJK_FAMILY, RenderError, cjk_font, cjk_rc, subset_cjk_family
+from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, register_font_files, subset_cjk_family,
+                                 subset_font_files)
+from civgis.render.mapcontext import (PX_TO_PT, draw_north, draw_scalebar, draw_streets, finish_axes, map_view,
+                                      nice_length, within)
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
 
-__all__ = ["PAPER_IN", "PX_TO_PT", "PrintMapError", "draw_patrol_map", "render_patrol_maps"]
+__all__ = ["PAPER_IN", "PX_TO_PT", "PrintMapError", "CHECKLIST_ROWS", "nearest_street", "checklist_rows",
+           "draw_patrol_map", "draw_checklist_pages", "render_patrol_maps"]
 
 #: paper sizes in inches (portrait width, height)
 PAPER_IN = {"A4": (8.27, 11.69), "A3": (11.69, 16.54)}
-#: web-style weights (px) → printed line widths (pt)
-PX_TO_PT = 0.6
+#: table rows on one A4 checklist page (a longer list continues on the next page)
+CHECKLIST_ROWS = 38
 
 
 class PrintMapError(RenderError):
@@ -48,13 +54,16 @@ def _map_text(layers: "_Layers", zone_ids: list[str]) -> str:
     """Every character a patrol map of these zones can print (data fields, templates, catalogue labels)."""
     import string
 
-    parts = [string.printable, "，。：；、（）《》·✕—…㎡", Path(__file__).read_text(encoding="utf-8")]
+    parts = [string.printable, "，。：；、（）《》·✕—…㎡□", Path(__file__).read_text(encoding="utf-8")]
     for col in ("zone_id", "name", "unit", "staff", "phone"):
         if col in layers.zones:
             parts.append("".join(layers.zones[col].dropna().astype(str)))
     if layers.roads is not None and "name" in layers.roads:
         parts.append("".join(layers.roads["name"].dropna().astype(str).unique()))
-    for layer in ("roads", "lamps", "inspections", "zones"):
+    for frame, col in ((layers.open_cases, "case_id"), (layers.broken_lamps, "lamp_id")):
+        if frame is not None and col in frame:
+            parts.append("".join(frame[col].dropna().astype(str).unique()))
+    for layer in ("roads", "lamps", "inspections", "zones", "green", "residential", "built_up"):
         spec = layer_spec(layer)
         parts.append(spec.title_zh + "".join(f.label() + "".join(f.values.values()) for f in spec.fields.values()))
     if layers.crs is not None:
@@ -66,17 +75,7 @@ def _style(layer: str) -> dict:
     return layer_spec(layer).style
 
 
-def _nice_length(target_m: float) -> float:
-    """The largest 1/2/5×10^k metres not above ``target_m``."""
-    exp = 10 ** math.floor(math.log10(max(target_m, 1e-9)))
-    for m in (5, 2, 1):
-        if m * exp <= target_m:
-            return m * exp
-    return exp
-
-
-def _fmt_m(m: float) -> str:
-    return f"{m / 1000:g} 千米" if m >= 1000 else f"{m:g} 米"
+_nice_length = nice_length
 
 
 def _safe(name: str) -> str:
@@ -88,10 +87,37 @@ def _blank(v) -> bool:
     return v is None or (not isinstance(v, str) and pd.isna(v)) or not str(v).strip()
 
 
-class _Layers:
-    """The workspace layers read once, with spatial indexes for per-page subsets."""
+def nearest_street(points: gpd.GeoSeries | np.ndarray, roads: gpd.GeoDataFrame | None) -> pd.Series:
+    """The name of each point's nearest named road and its distance: ``"人民路（约 12 米）"``.
 
-    def __init__(self, ws):
+    One vectorised STRtree nearest query over the named roads (``shapely.STRtree.query_nearest``);
+    distances in metres of the projected CRS, rounded to whole metres. Without named roads the
+    result is "—".
+    """
+    geoms = np.asarray(points.values if hasattr(points, "values") else points)
+    out = pd.Series(["—"] * len(geoms), dtype=object)
+    if roads is None or len(roads) == 0 or "name" not in roads or len(geoms) == 0:
+        return out
+    named = roads[roads["name"].notna() & (roads["name"].astype("string").str.strip() != "")]
+    if named.empty:
+        return out
+    tree = shapely.STRtree(np.asarray(named.geometry.values))
+    (pi, ri), dist = tree.query_nearest(geoms, return_distance=True, all_matches=False)
+    names = named["name"].astype(str).to_numpy()[ri]
+    text = [f"{n}（约 {d:.0f} 米）" for n, d in zip(names, dist)]
+    out.iloc[pi] = text
+    return out
+
+
+class _Layers:
+    """The workspace layers read once, with spatial indexes for per-page subsets.
+
+    ``open_cases`` holds the cases open at ``as_of`` by :func:`civgis.analysis.cases.case_states`
+    (the one rule), with ``overdue``, ``days_overdue``, the case's one ``zone_id`` and its
+    ``street`` (:func:`nearest_street`); ``broken_lamps`` the broken lamps with their street.
+    """
+
+    def __init__(self, ws, as_of=None):
         self.crs = ws.crs
         self.zones = ws.read("zones").reset_index(drop=True)
         self.built_up = ws.read_optional("built_up")
@@ -99,61 +125,25 @@ class _Layers:
         self.lamps = ws.read_optional("lamps")
         self.toilets = ws.read_optional("toilets")
         self.green = ws.read_optional("green")
-        self.inspections = ws.read_optional("inspections")
-        if self.inspections is not None:
-            self.inspections = self.inspections[self.inspections["status"].astype("string").fillna("") == "open"]
+        self.residential = ws.read_optional("residential")
+        cases = ws.read_optional("inspections")
+        self.open_cases = None
+        self.as_of = as_of_instant(as_of)
+        if cases is not None and len(cases):
+            states = case_states(cases, as_of, self.zones)   # the one rule (analysis.cases)
+            self.as_of = states.attrs["as_of"]
+            keep = states["open"].to_numpy(dtype=bool)
+            cols = ["case_id", "category", "reported_at", "deadline", "overdue", "days_overdue", "zone_id"]
+            st = states.loc[keep, [c for c in cols if c in states]]
+            self.open_cases = gpd.GeoDataFrame(st, geometry=cases.geometry.values[keep], crs=cases.crs)
+            self.open_cases["street"] = nearest_street(self.open_cases.geometry, self.roads).to_numpy()
+        self.broken_lamps = None
+        if self.lamps is not None and len(self.lamps):
+            broken = self.lamps["status"].astype("string").fillna("").eq("broken").to_numpy()
+            self.broken_lamps = self.lamps[broken].copy()
+            self.broken_lamps["street"] = nearest_street(self.broken_lamps.geometry, self.roads).to_numpy()
 
-    @staticmethod
-    def within(gdf, bounds):
-        if gdf is None or len(gdf) == 0:
-            return None
-        idx = gdf.sindex.query(shapely.box(*bounds))
-        return gdf.iloc[np.sort(idx)]
-
-
-def _view(bounds, ax_w_in: float, ax_h_in: float, pad: float = 0.07):
-    """Map limits around ``bounds`` padded and stretched to the axes' aspect ratio (equal scale)."""
-    x0, y0, x1, y1 = bounds
-    w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    w, h = w * (1 + 2 * pad), h * (1 + 2 * pad)
-    aspect = ax_w_in / ax_h_in
-    if w / h > aspect:
-        h = w / aspect
-    else:
-        w = h * aspect
-    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-
-
-def _road_labels(roads: gpd.GeoDataFrame, clip_geom, min_len: float) -> list[tuple[float, float, float, str]]:
-    """One (x, y, angle°, name) per road name: the midpoint of its longest merged piece inside ``clip_geom``."""
-    if roads is None or "name" not in roads:
-        return []
-    named = roads[roads["name"].notna() & (roads["name"].astype("string").str.strip() != "")]
-    if named.empty:
-        return []
-    pieces = shapely.intersection(np.asarray(named.geometry.values), clip_geom)
-    df = gpd.GeoDataFrame({"name": named["name"].astype(str).to_numpy()}, geometry=pieces)
-    df = df[~df.geometry.is_empty]
-    out = []
-    for name, g in df.groupby("name"):
-        merged = shapely.line_merge(shapely.union_all(np.asarray(g.geometry.values)))
-        parts = [p for p in shapely.get_parts(merged) if p.geom_type == "LineString"]
-        if not parts:
-            continue
-        best = max(parts, key=lambda p: p.length)
-        if best.length < min_len:
-            continue
-        mid = best.interpolate(0.5, normalized=True)
-        a = best.interpolate(max(0.0, 0.5 - 0.05), normalized=True)
-        b = best.interpolate(min(1.0, 0.5 + 0.05), normalized=True)
-        ang = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
-        if ang > 90:
-            ang -= 180
-        elif ang < -90:
-            ang += 180
-        out.append((mid.x, mid.y, ang, name))
-    return out
+    within = staticmethod(within)
 
 
 def _points(ax, xy: np.ndarray, which: np.ndarray, in_zone: np.ndarray, **kw) -> None:
@@ -165,45 +155,23 @@ def _points(ax, xy: np.ndarray, which: np.ndarray, in_zone: np.ndarray, **kw) ->
         ax.scatter(xy[inside, 0], xy[inside, 1], **kw)
 
 
-def _draw_scalebar(ax, view, fp, fontsize):
-    from matplotlib.patches import Rectangle
-
-    x0, y0, x1, y1 = view
-    w, h = x1 - x0, y1 - y0
-    length = _nice_length(w / 4)
-    bx, by = x0 + 0.04 * w, y0 + 0.035 * h
-    bh = 0.010 * h
-    ax.add_patch(Rectangle((bx - 0.02 * w, by - 0.015 * h), length + 0.10 * w, bh + 0.05 * h,
-                           facecolor="white", edgecolor="none", alpha=0.85, zorder=20))
-    for i in range(4):
-        ax.add_patch(Rectangle((bx + i * length / 4, by), length / 4, bh, facecolor="black" if i % 2 == 0 else "white",
-                               edgecolor="black", linewidth=0.6, zorder=21))
-    for frac in (0.0, 0.5, 1.0):
-        label = _fmt_m(length * frac) if frac == 1.0 else f"{length * frac:g}"
-        ax.text(bx + frac * length, by + bh + 0.006 * h, label, ha="center", va="bottom",
-                fontproperties=fp, fontsize=fontsize, zorder=22)
-    return length
-
-
-def _draw_north(ax, fp, fontsize):
-    ax.annotate("", xy=(0.95, 0.965), xytext=(0.95, 0.885), xycoords="axes fraction",
-                arrowprops=dict(facecolor="black", edgecolor="black", width=4, headwidth=13, headlength=14),
-                zorder=22)
-    ax.text(0.95, 0.865, "北 N", transform=ax.transAxes, ha="center", va="top",
-            fontproperties=fp, fontsize=fontsize + 1, zorder=22,
-            bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
+def _page_scale(fig) -> float:
+    w, h = fig.get_size_inches()
+    return (w if w < h else h) / PAPER_IN["A4"][0]
 
 
 def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4", date: dt.date | None = None,
-                    as_of=None, family: str = CJK_FAMILY) -> None:
-    """Draw one zone's patrol map on an empty figure already sized to the paper."""
+                    as_of=None, family: str = CJK_FAMILY) -> list[str]:
+    """Draw one zone's patrol map on an empty figure already sized to the paper; returns the legend's labels.
+
+    ``as_of`` is kept for callers; the case states were fixed when ``layers`` was built.
+    """
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     fp = cjk_font(family)
     fpb = cjk_font(family, weight="bold")
-    scale = fig.get_size_inches()[0] / PAPER_IN["A4"][0] if fig.get_size_inches()[0] < fig.get_size_inches()[1] \
-        else fig.get_size_inches()[1] / PAPER_IN["A4"][0]
+    scale = _page_scale(fig)
     fs = 7.5 * scale  # base font size
     date = date or dt.date.today()
 
@@ -216,16 +184,20 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     bottom, top = 1.05 * scale / fig_h, from_top(1.55)
     ax = fig.add_axes([left, bottom, right - left, top - bottom])
     zgeom = zone.geometry
-    view = _view(zgeom.bounds, (right - left) * fig_w, (top - bottom) * fig_h)
+    zid = str(zone["zone_id"])
+    view = map_view(zgeom.bounds, (right - left) * fig_w, (top - bottom) * fig_h)
     vx0, vy0, vx1, vy1 = view
 
     zst = _style("zones")
+    handles = [Patch(facecolor=zst.get("fill_color"), alpha=0.5, edgecolor=zst.get("color"), linewidth=1.5,
+                     label="本责任区")]
     # other zones: grey outlines and names; this zone: catalogue fill + outline
     others = layers.within(layers.zones, view)
     if others is not None:
-        others = others[others["zone_id"].astype(str) != str(zone["zone_id"])]
+        others = others[others["zone_id"].astype(str) != zid]
         if len(others):
             others.boundary.plot(ax=ax, color="#9e9e9e", linewidth=0.8, linestyle="--", zorder=2)
+            handles.append(Line2D([], [], color="#9e9e9e", linestyle="--", linewidth=0.8, label="相邻责任区"))
             for g, name in zip(others.geometry, others["name"].astype(str)):
                 p = g.intersection(shapely.box(*view))
                 if not p.is_empty and p.area > 0.02 * (vx1 - vx0) * (vy1 - vy0):
@@ -235,51 +207,35 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     gpd.GeoSeries([zgeom]).plot(ax=ax, color=zst.get("fill_color", "#6fa8ff"), alpha=zst.get("fill_opacity", 0.12),
                                 zorder=1)
 
-    if layers.green is not None:
-        gr = layers.within(layers.green, view)
-        if gr is not None and len(gr):
-            gst = _style("green")
-            gr.plot(ax=ax, color=gst.get("fill_color"), alpha=0.35, linewidth=0, zorder=1.5)
-    if layers.built_up is not None:
+    res = layers.within(layers.residential, view)
+    if res is not None:
+        rs = _style("residential")
+        res.plot(ax=ax, color=rs.get("fill_color"), alpha=0.45, edgecolor=rs.get("color"), linewidth=0.3, zorder=1.2)
+        handles.append(Patch(facecolor=rs.get("fill_color"), alpha=0.7, edgecolor=rs.get("color"), label="居住用地"))
+    gr = layers.within(layers.green, view)
+    if gr is not None:
+        gst = _style("green")
+        gr.plot(ax=ax, color=gst.get("fill_color"), alpha=0.35, linewidth=0, zorder=1.5)
+        handles.append(Patch(facecolor=gst.get("fill_color"), alpha=0.5, label="绿地"))
+    bu = layers.within(layers.built_up, view)
+    if bu is not None:
         bst = _style("built_up")
         layers.built_up.boundary.plot(ax=ax, color=bst.get("color", "#444444"), linewidth=1.0, linestyle=(0, (6, 3)),
                                       zorder=2.5)
+        handles.append(Line2D([], [], color=bst.get("color", "#444444"), linewidth=1.0, linestyle=(0, (6, 3)),
+                              label="建成区范围"))
 
-    # roads by class
-    rst = _style("roads")
-    rcls = layer_spec("roads").fields["road_class"].values
-    roads = layers.within(layers.roads, view)
-    road_handles = []
-    if roads is not None and len(roads):
-        for code, label in rcls.items():
-            sub = roads[roads["road_class"].astype(str) == code]
-            if sub.empty:
-                continue
-            color = rst.get("by_value", {}).get("road_class", {}).get(code, rst.get("color", "#616161"))
-            lw = rst.get("weight_by_value", {}).get("road_class", {}).get(code, rst.get("weight", 2)) * PX_TO_PT * scale
-            sub.plot(ax=ax, color=color, linewidth=lw, zorder=4, capstyle="round")
-            road_handles.append(Line2D([], [], color=color, linewidth=lw, label=label))
-        # a white box rather than a stroke path effect: path effects turn PDF text into outlines
-        halo = dict(boxstyle="round,pad=0.12", facecolor="white", edgecolor="none", alpha=0.8)
-        for x, y, ang, name in _road_labels(roads, zgeom.buffer(0.02 * max(vx1 - vx0, vy1 - vy0)),
-                                            min_len=0.06 * (vx1 - vx0)):
-            if vx0 < x < vx1 and vy0 < y < vy1:
-                ax.text(x, y, name, rotation=ang, rotation_mode="anchor", ha="center", va="center",
-                        fontproperties=fp, fontsize=fs, color="#212121", bbox=halo, zorder=9)
+    handles += draw_streets(ax, layers.roads, view, fp=fp, fontsize=fs, scale=scale,
+                            label_clip=zgeom.buffer(0.02 * max(vx1 - vx0, vy1 - vy0)))
 
     # zone outline on top of the roads
     gpd.GeoSeries([zgeom]).boundary.plot(ax=ax, color=zst.get("color", "#1f5fbf"),
                                          linewidth=zst.get("weight", 2) * 1.4 * scale, zorder=6)
 
-    handles = [Patch(facecolor=zst.get("fill_color"), alpha=0.5, edgecolor=zst.get("color"), linewidth=1.5,
-                     label="本责任区"),
-               Line2D([], [], color="#9e9e9e", linestyle="--", linewidth=0.8, label="相邻责任区"),
-               *road_handles]
-
     lst = _style("lamps")
     lamps = layers.within(layers.lamps, view)
     n_lamps = n_broken = 0
-    if lamps is not None and len(lamps):
+    if lamps is not None:
         broken = lamps["status"].astype("string").fillna("").eq("broken").to_numpy()
         ok_c = lst.get("by_value", {}).get("status", {}).get("working", lst.get("color"))
         bad_c = lst.get("by_value", {}).get("status", {}).get("broken", "#c62828")
@@ -289,14 +245,15 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
         _points(ax, xy, broken, in_zone, s=42 * scale, color=bad_c, marker="X", edgecolors="white", linewidths=0.5,
                 zorder=8)
         n_lamps, n_broken = int(in_zone.sum()), int((in_zone & broken).sum())
-    handles += [Line2D([], [], linestyle="", marker="o", markersize=4, color=lst.get("color"), label="路灯（正常）"),
-                Line2D([], [], linestyle="", marker="X", markersize=7, color=lst.get("by_value", {}).get("status", {})
-                       .get("broken", "#c62828"), label="故障路灯")]
+        if (~broken).any():
+            handles.append(Line2D([], [], linestyle="", marker="o", markersize=4, color=ok_c, label="路灯（正常）"))
+        if broken.any():
+            handles.append(Line2D([], [], linestyle="", marker="X", markersize=7, color=bad_c, label="故障路灯"))
 
     tst = _style("toilets")
     toilets = layers.within(layers.toilets, view)
     n_toilets = 0
-    if toilets is not None and len(toilets):
+    if toilets is not None:
         xy = shapely.get_coordinates(np.asarray(toilets.geometry.values))
         in_zone = shapely.intersects(np.asarray(toilets.geometry.values), zgeom)
         _points(ax, xy, np.ones(len(xy), bool), in_zone, s=110 * scale, marker="s", color=tst.get("color"),
@@ -305,41 +262,33 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
             ax.text(x, y, "厕", ha="center", va="center", color="white", fontproperties=fp, fontsize=fs * 0.9,
                     zorder=8.5)
         n_toilets = int(in_zone.sum())
-    handles.append(Line2D([], [], linestyle="", marker="s", markersize=7, color=tst.get("color"), label="公厕"))
+        handles.append(Line2D([], [], linestyle="", marker="s", markersize=7, color=tst.get("color"), label="公厕"))
 
     ist = _style("inspections")
-    cases = layers.within(layers.inspections, view)
-    n_open = n_over = 0
+    cases = layers.within(layers.open_cases, view)
     open_c = ist.get("by_value", {}).get("status", {}).get("open", ist.get("color", "#e53935"))
-    if cases is not None and len(cases):
-        overdue = case_states(cases, as_of)["overdue"].to_numpy(dtype=bool)  # the one rule (analysis.cases)
+    mine = _zone_cases(layers, zid)
+    n_open, n_over = len(mine), int(mine["overdue"].sum()) if len(mine) else 0
+    if cases is not None:
+        overdue = cases["overdue"].to_numpy(dtype=bool)
         xy = shapely.get_coordinates(np.asarray(cases.geometry.values))
-        in_zone = shapely.intersects(np.asarray(cases.geometry.values), zgeom)
+        in_zone = (cases["zone_id"].astype("string") == zid).to_numpy(dtype=bool, na_value=False)
         _points(ax, xy, ~overdue, in_zone, s=34 * scale, marker="^", color=open_c, edgecolors="white",
                 linewidths=0.5, zorder=8)
         _points(ax, xy, overdue, in_zone, s=40 * scale, marker="^", color=open_c, edgecolors="black",
                 linewidths=1.2, zorder=8)
-        n_open, n_over = int(in_zone.sum()), int((in_zone & overdue).sum())
-    handles += [Line2D([], [], linestyle="", marker="^", markersize=7, color=open_c, markeredgecolor="white",
-                       label="未结案件"),
-                Line2D([], [], linestyle="", marker="^", markersize=7, color=open_c, markeredgecolor="black",
-                       markeredgewidth=1.2, label="超期案件")]
+        if (~overdue).any():
+            handles.append(Line2D([], [], linestyle="", marker="^", markersize=7, color=open_c,
+                                  markeredgecolor="white", label="未结案件"))
+        if overdue.any():
+            handles.append(Line2D([], [], linestyle="", marker="^", markersize=7, color=open_c,
+                                  markeredgecolor="black", markeredgewidth=1.2, label="超期案件"))
 
-    ax.set_xlim(vx0, vx1)
-    ax.set_ylim(vy0, vy1)
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_xlabel("")
-    ax.set_ylabel("")
-    for s in ax.spines.values():
-        s.set_linewidth(1.0)
-
-    _draw_scalebar(ax, view, fp, fs)
-    _draw_north(ax, fpb, fs * 1.2)
+    finish_axes(ax, view)
+    draw_scalebar(ax, view, fp, fs)
+    draw_north(ax, fpb, fs * 1.2)
 
     # ---- title block
-    zid = str(zone["zone_id"])
     name = str(zone["name"]) if not _blank(zone.get("name")) else zid
     fig.text(left, from_top(0.4), f"{name} 巡查责任区图", fontproperties=fpb, fontsize=fs * 2.6, va="top")
 
@@ -350,57 +299,231 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     fig.text(left, from_top(0.95), f"责任区编号 {zid}　　责任单位 {val('unit')}　　责任人 {val('staff')}　　联系电话 {val('phone')}",
              fontproperties=fp, fontsize=fs * 1.45, va="top",
              color="#b71c1c" if any(_blank(zone.get(k)) for k in ("staff", "phone")) else "black")
-    area_km2 = zgeom.area / 1e6
-    fig.text(left, from_top(1.25), f"面积 {area_km2:.2f} 平方千米　　路灯 {n_lamps} 盏（故障 {n_broken}）　　公厕 {n_toilets} 座"
+    area = f"{zgeom.area / 1e6:.2f} 平方千米" if zgeom.area >= 1e5 else f"{zgeom.area:,.0f} 平方米"
+    fig.text(left, from_top(1.25), f"面积 {area}　　路灯 {n_lamps} 盏（故障 {n_broken}）　　公厕 {n_toilets} 座"
              f"　　未结案件 {n_open} 件（超期 {n_over}）", fontproperties=fp, fontsize=fs * 1.2, va="top")
 
     # ---- legend and footer
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.4 * scale / fig_h), ncol=min(6, len(handles)),
+    ncol = min(7, len(handles))
+    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.36 * scale / fig_h), ncol=ncol,
                prop=fp.copy(), fontsize=fs, frameon=False, handlelength=2.2, columnspacing=1.2)
     for t in fig.legends[-1].get_texts():
-        t.set_fontsize(fs * 1.1)
+        t.set_fontsize(fs * 1.05)
     nominal = (vx1 - vx0) / ((right - left) * fig_w * 0.0254)
-    nominal = _nice_length(nominal) if nominal < 10 * _nice_length(nominal) else nominal
+    nominal = nice_length(nominal) if nominal < 10 * nice_length(nominal) else nominal
     crs_name = layers.crs.name if layers.crs is not None else ""
-    fig.text(left, 0.18 * scale / fig_h, f"制图日期 {date:%Y-%m-%d}　　比例尺 约 1:{nominal:,.0f}（{paper} 打印）　　坐标系 {crs_name}"
+    fig.text(left, 0.14 * scale / fig_h, f"制图日期 {date:%Y-%m-%d}　　比例尺 约 1:{nominal:,.0f}（{paper} 打印）　　坐标系 {crs_name}"
              f"　　上为坐标北", fontproperties=fp, fontsize=fs * 0.95, va="bottom", color="#424242")
-    fig.text(right, 0.18 * scale / fig_h, "civgis · 城管局", fontproperties=fp, fontsize=fs * 0.95, va="bottom", ha="right",
+    fig.text(right, 0.14 * scale / fig_h, "civgis · 城管局", fontproperties=fp, fontsize=fs * 0.95, va="bottom", ha="right",
              color="#424242")
+    return [h.get_label() for h in handles]
+
+
+def _zone_cases(layers: _Layers, zid: str) -> pd.DataFrame:
+    """The open cases whose one zone (case_states) is ``zid``, overdue first, most overdue first."""
+    oc = layers.open_cases
+    if oc is None:
+        return pd.DataFrame(columns=["case_id", "overdue"])
+    mine = oc[(oc["zone_id"].astype("string") == zid).to_numpy(dtype=bool, na_value=False)]
+    return mine.sort_values(["overdue", "days_overdue", "deadline", "case_id"], ascending=[False, False, True, True])
+
+
+def _zone_broken_lamps(layers: _Layers, zgeom) -> pd.DataFrame:
+    """The broken lamps inside (or on the border of) the zone, by id."""
+    bl = layers.broken_lamps
+    if bl is None or bl.empty:
+        return pd.DataFrame(columns=["lamp_id", "street"])
+    hit = shapely.intersects(np.asarray(bl.geometry.values), zgeom)
+    return bl[hit].sort_values("lamp_id", key=lambda s: s.astype(str))
+
+
+def _day(v) -> str:
+    return "—" if pd.isna(v) else f"{pd.Timestamp(v):%Y-%m-%d}"
+
+
+def checklist_rows(layers: _Layers, zone: pd.Series) -> tuple[list[list[str]], list[list[str]], np.ndarray]:
+    """The checklist of one zone: case rows, broken-lamp rows, and which case rows are overdue.
+
+    Cases: 序号, 案件编号, 案件类别, 位置（最近道路）, 上报时间, 处置时限, 状态 (超期 N 天 / 期限内).
+    Lamps: 序号, 路灯编号, 位置（最近道路）, 状态. The cases are those open at the run's instant whose
+    one zone (:func:`civgis.analysis.cases.case_states`) is this zone.
+    """
+    labels = layer_spec("inspections").fields["category"].values
+    cases = _zone_cases(layers, str(zone["zone_id"]))
+    crow = []
+    for i, r in enumerate(cases.itertuples(index=False), start=1):
+        state = f"超期 {r.days_overdue:.1f} 天" if r.overdue else "期限内"   # as `civgis ledger` prints it
+        cat = labels.get(str(r.category), str(r.category)) if not _blank(r.category) else "—"
+        crow.append([str(i), str(r.case_id), cat, str(r.street), _day(r.reported_at), _day(r.deadline), state])
+    lamps = _zone_broken_lamps(layers, zone.geometry)
+    lrow = [[str(i), str(lid), str(st), "故障"] for i, (lid, st) in
+            enumerate(zip(lamps["lamp_id"].astype(str), lamps["street"]), start=1)]
+    overdue = cases["overdue"].to_numpy(dtype=bool) if len(cases) else np.zeros(0, bool)
+    return crow, lrow, overdue
+
+
+CASE_HEADER = ["序号", "案件编号", "案件类别", "位置（最近道路）", "上报时间", "处置时限", "状态", "核查"]
+CASE_COLS = [0.0, 0.05, 0.215, 0.35, 0.61, 0.72, 0.83, 0.95]
+LAMP_HEADER = ["序号", "路灯编号", "位置（最近道路）", "状态", "核查"]
+LAMP_COLS = [0.0, 0.05, 0.28, 0.83, 0.95]
+
+
+def _checklist_lines(crow, lrow, overdue, n_over) -> list[tuple]:
+    """The checklist as a flat list of lines: ("section", text), ("header", kind), ("row", kind, cells, red)."""
+    lines: list[tuple] = [("section", f"一、未结案件 {len(crow)} 件（其中超期 {n_over} 件）")]
+    if crow:
+        lines.append(("header", "case"))
+        lines += [("row", "case", r + ["□"], bool(o)) for r, o in zip(crow, overdue)]
+    else:
+        lines.append(("note", "本责任区无未结案件。"))
+    lines.append(("gap",))
+    lines.append(("section", f"二、故障路灯 {len(lrow)} 盏"))
+    if lrow:
+        lines.append(("header", "lamp"))
+        lines += [("row", "lamp", r + ["□"], False) for r in lrow]
+    else:
+        lines.append(("note", "本责任区无故障路灯。"))
+    return lines
+
+
+def _paginate(lines: list[tuple], per_page: int) -> list[list[tuple]]:
+    """Split lines into pages of at most ``per_page``; a table continued on a new page repeats its header."""
+    pages, page, current = [], [], None
+    for line in lines:
+        if line[0] == "section":
+            current = None
+        elif line[0] == "header":
+            current = line[1]
+        if len(page) >= per_page:
+            pages.append(page)
+            page = [("header", current)] if line[0] == "row" and current else []
+        page.append(line)
+    pages.append(page)
+    return pages
+
+
+def draw_checklist_pages(figure_factory, layers: _Layers, zone: pd.Series, *, date: dt.date | None = None,
+                         as_of=None, family: str = CJK_FAMILY, rows_per_page: int = CHECKLIST_ROWS) -> list:
+    """The zone's checklist (巡查清单) on A4 portrait pages: open cases and broken lamps, ids, nearest street.
+
+    ``figure_factory(size)`` makes an empty figure; returns the figures drawn. Overdue cases are
+    printed in red with their days overdue; a long list continues on further pages with the
+    table header repeated and 第 i/n 页 at the foot.
+    """
+    fp = cjk_font(family)
+    fpb = cjk_font(family, weight="bold")
+    crow, lrow, overdue = checklist_rows(layers, zone)
+    zid = str(zone["zone_id"])
+    name = str(zone["name"]) if not _blank(zone.get("name")) else zid
+    pages = _paginate(_checklist_lines(crow, lrow, overdue, int(overdue.sum())), rows_per_page)
+    stamp = layers.as_of
+    date = date or dt.date.today()
+    figs = []
+    left, width = 0.07, 0.86
+    for k, page in enumerate(pages, start=1):
+        fig = figure_factory(PAPER_IN["A4"])
+        fig.text(left, 0.955, f"{name} 巡查清单" + ("（续）" if k > 1 else ""), fontproperties=fpb, fontsize=18,
+                 va="top")
+        unit = "未填写" if _blank(zone.get("unit")) else str(zone["unit"])
+        staff = "未填写" if _blank(zone.get("staff")) else str(zone["staff"])
+        when = f"　　状态截至 {stamp:%Y-%m-%d %H:%M}" if stamp is not None else ""
+        fig.text(left, 0.925, f"责任区编号 {zid}　　责任单位 {unit}　　责任人 {staff}{when}",
+                 fontproperties=fp, fontsize=9.5, va="top")
+        y, step = 0.885, 0.0215
+        for line in page:
+            kind = line[0]
+            if kind == "section":
+                y -= 0.006
+                fig.text(left, y, line[1], fontproperties=fpb, fontsize=11.5, va="top")
+                y -= step * 1.25
+            elif kind == "note":
+                fig.text(left + 0.02, y, line[1], fontproperties=fp, fontsize=9.5, va="top", color="#424242")
+                y -= step
+            elif kind == "gap":
+                y -= step * 0.6
+            else:
+                head, cols = (CASE_HEADER, CASE_COLS) if line[1] == "case" else (LAMP_HEADER, LAMP_COLS)
+                cells = head if kind == "header" else line[2]
+                bold = kind == "header"
+                color = "#b71c1c" if kind == "row" and line[3] else "black"
+                if bold:
+                    fig.patches.append(_band(fig, left, y, width, step))
+                for x, nxt, text in zip(cols, cols[1:] + [1.0], cells):
+                    fig.text(left + x * width, y - 0.003, text, fontproperties=fpb if bold else fp, va="top",
+                             fontsize=_fit(text, 8.3, (nxt - x) * width * PAPER_IN["A4"][0] - 0.06), color=color)
+                y -= step
+                fig.lines.append(_rule(fig, left, y + 0.002, width))
+        fig.text(left, 0.035, f"制图日期 {date:%Y-%m-%d}　　超期：未结且已过处置时限（与台账同一口径）　　核查后在□内打√",
+                 fontproperties=fp, fontsize=8, color="#424242")
+        fig.text(left + width, 0.035, f"第 {k}/{len(pages)} 页", fontproperties=fp, fontsize=8, ha="right",
+                 color="#424242")
+        figs.append(fig)
+    return figs
+
+
+def _fit(text: str, size: float, width_in: float) -> float:
+    """The font size (pt) at which ``text`` fits ``width_in`` inches: CJK glyphs 1 em wide, others ~0.55 em."""
+    ems = sum(1.0 if ord(c) > 0x2E80 else 0.56 for c in text)
+    return min(size, 72 * width_in / max(ems, 1e-9))
+
+
+def _band(fig, x, y, w, h):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x - 0.005, y - h + 0.002), w + 0.01, h, transform=fig.transFigure, facecolor="#eeeeee",
+                     edgecolor="none", zorder=-1)
+
+
+def _rule(fig, x, y, w):
+    from matplotlib.lines import Line2D
+
+    return Line2D([x - 0.005, x + w + 0.005], [y, y], transform=fig.transFigure, color="#dddddd", linewidth=0.5)
 
 
 def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf", paper: str = "A4",
                        progress: bool = True, *, combined: bool | None = None, date: dt.date | None = None,
                        as_of=None, dpi: int = 150, family: str = CJK_FAMILY,
-                       subset_fonts: bool | None = None) -> list[Path]:
-    """Render one patrol map per zone into ``out_dir``; returns the files written.
+                       subset_fonts: bool | None = None, checklist: bool = True,
+                       workers: int | None = None) -> list[Path]:
+    """Render one patrol map per zone (and its checklist pages) into ``out_dir``; returns the files written.
 
     Parameters
     ----------
-    ws : Workspace
+    ws : Workspace or Layers
     zone_ids : list of str, optional
         Zones to render (default: every zone).
     out_dir : path
-        Output folder (created). Files are ``patrol_<zone_id>.<fmt>``.
+        Output folder (created). Files are ``patrol_<zone_id>.<fmt>``; a PDF holds the map and
+        then the checklist pages, PNGs put each checklist page in ``patrol_<zone_id>_checklist<k>.png``.
     fmt : {"pdf", "png"}
     paper : {"A4", "A3"}
-        Page size; the orientation follows the zone's shape.
+        Page size of the map; the orientation follows the zone's shape. Checklists are A4 portrait.
     progress : bool
         Show a progress bar on stderr.
     combined : bool, optional
-        Also write ``patrol_maps.pdf`` with one page per zone (default: when ``fmt == "pdf"`` and
+        Also write ``patrol_maps.pdf`` with every zone's pages (default: when ``fmt == "pdf"`` and
         every zone is rendered). It is the last path returned.
     date : date, optional
-        Date printed on the map (default today). ``as_of``: reference time for overdue cases.
+        Date printed on the map (default today). ``as_of``: the instant case states are taken at
+        (:func:`civgis.analysis.cases.case_states`).
     dpi : int
         PNG resolution.
     subset_fonts : bool, optional
-        Embed a once-per-run subset of the CJK font (default: for PDFs of two or more pages,
-        where it is several times faster; see :func:`subset_cjk_family`).
-    """
-    import matplotlib
-    from matplotlib.backends.backend_pdf import PdfPages
-    from matplotlib.figure import Figure
+        Embed a once-per-run subset of the CJK font (default: for PDFs; see :func:`subset_cjk_family`).
+    checklist : bool
+        Add the checklist pages (open cases and broken lamps with ids, nearest street, deadlines).
+    workers : int, optional
+        Processes drawing pages in parallel (default ``os.cpu_count()``; one zone is drawn in this
+        process).
 
+    Notes
+    -----
+    Each page is drawn once. For PDFs each worker draws its share of the zones into one PDF, so
+    matplotlib embeds (subsets) the CJK font once per worker rather than once per file; the
+    per-zone PDFs and the combined PDF are then copied page by page out of those (pypdf). On the
+    demo county (50 zones, 2 cores) embedding the font was ~35 % of the time when every zone's
+    PDF embedded it (bench/bench_maps.py ``--render``).
+    """
     fmt = fmt.lower()
     if fmt not in ("pdf", "png"):
         raise PrintMapError(f"format must be pdf or png, not {fmt!r}")
@@ -409,7 +532,7 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
         raise PrintMapError(f"paper must be one of {sorted(PAPER_IN)}, not {paper!r}")
     cjk_font(family)  # fail before any work when the font is missing
 
-    layers = _Layers(ws)
+    layers = _Layers(ws, as_of)
     ids = layers.zones["zone_id"].astype(str)
     every = zone_ids is None
     if every:
@@ -423,40 +546,155 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
     if combined is None:
         combined = every and fmt == "pdf"
     if subset_fonts is None:
-        subset_fonts = fmt == "pdf" and (len(wanted) > 1 or combined)
+        subset_fonts = fmt == "pdf"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-
-    iterator = wanted
-    if progress:
-
-        iterator = _progress(wanted, desc="巡查图", unit="幅")
-    written: list[Path] = []
-    pdf_all = None
     if subset_fonts:
         family = subset_cjk_family(_map_text(layers, wanted), family)
-    with matplotlib.rc_context(cjk_rc(family)):
-        try:
-            if combined:
-                pdf_all = PdfPages(out_dir / "patrol_maps.pdf", metadata={"Title": "巡查责任区图", "Creator": "civgis"})
-            for zid in iterator:
-                zone = layers.zones.loc[ids == zid].iloc[0]
-                minx, miny, maxx, maxy = zone.geometry.bounds
-                w, h = PAPER_IN[paper]
-                size = (h, w) if (maxx - minx) > 1.15 * (maxy - miny) else (w, h)
-                fig = Figure(figsize=size)  # no pyplot: nothing global, nothing to close
-                draw_patrol_map(fig, layers, zone, paper=paper, date=date, as_of=as_of, family=family)
-                path = out_dir / f"patrol_{_safe(zid)}.{fmt}"
-                if fmt == "pdf":
-                    fig.savefig(path, metadata={"Title": f"{zone['name']} 巡查责任区图", "Creator": "civgis"})
-                else:
-                    fig.savefig(path, dpi=dpi)
-                if pdf_all is not None:
-                    pdf_all.savefig(fig)
-                written.append(path)
-        finally:
-            if pdf_all is not None:
-                pdf_all.close()
-    if pdf_all is not None:
-        written.append(out_dir / "patrol_maps.pdf")
+    job = _Job(layers=layers, out_dir=out_dir, fmt=fmt, paper=paper, date=date, as_of=as_of, dpi=dpi, family=family,
+               checklist=checklist, font_files=subset_font_files(family))
+    workers = min(len(wanted), workers or os.cpu_count() or 1)
+    if fmt == "png":
+        return [p for paths in _run_tasks(job, _png_zone, [[z] for z in wanted], workers, progress) for p in paths]
+    with tempfile.TemporaryDirectory(prefix=".patrol-", dir=out_dir) as tmp:
+        job.tmp = Path(tmp)
+        # one PDF per worker: matplotlib subsets the CJK font once per PDF file, so once per worker
+        chunks = [list(c) for c in np.array_split(np.array(wanted, dtype=object), workers) if len(c)]
+        parts = _run_tasks(job, _pdf_chunk, chunks, workers, progress)
+        written = _split_pdfs(parts, out_dir)
+        if combined:
+            written.append(_combine_pdfs([path for path, _ in parts], out_dir / "patrol_maps.pdf"))
     return written
+
+
+class _Job:
+    """What every page of one run needs (sent once to each worker process)."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+_JOB: list[_Job] = []
+
+
+def _init_worker(job: _Job) -> None:
+    register_font_files(job.font_files)   # spawned workers do not share the parent's font manager
+    _JOB[:] = [job]
+
+
+def _in_worker(task):
+    fn, zids = task
+    return fn(_JOB[0], zids)
+
+
+def _run_tasks(job: _Job, fn, tasks: list[list[str]], workers: int, progress: bool) -> list:
+    """``fn(job, zone_ids)`` for every task, in order: in this process for one worker, else in a process pool."""
+    import multiprocessing as mp
+
+    # fork shares the parsed layers and fonts at no cost; with other threads alive fork is unsafe
+    method = "fork" if threading.active_count() == 1 and "fork" in mp.get_all_start_methods() else "spawn"
+    bar = _progress(total=sum(map(len, tasks)), desc="巡查图", unit="幅") if progress else None
+    out = []
+    if workers <= 1:
+        results = (fn(job, t) for t in tasks)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_init_worker,
+                                   initargs=(job,))
+        results = pool.map(_in_worker, [(fn, t) for t in tasks])
+    try:
+        for task, res in zip(tasks, results):
+            out.append(res)
+            if bar is not None:
+                bar.update(len(task))
+    finally:
+        if workers > 1:
+            pool.shutdown(cancel_futures=True)
+        if bar is not None:
+            bar.close()
+    return out
+
+
+def _zone_pages(job: _Job, zid: str):
+    """One zone's row and its pages (map, then checklist), each drawn once."""
+    from matplotlib.figure import Figure
+
+    layers = job.layers
+    zone = layers.zones.loc[layers.zones["zone_id"].astype(str) == zid].iloc[0]
+    minx, miny, maxx, maxy = zone.geometry.bounds
+    w, h = PAPER_IN[job.paper]
+    size = (h, w) if (maxx - minx) > 1.15 * (maxy - miny) else (w, h)
+    fig = Figure(figsize=size)  # no pyplot: nothing global, nothing to close
+    draw_patrol_map(fig, layers, zone, paper=job.paper, date=job.date, as_of=job.as_of, family=job.family)
+    pages = [fig]
+    if job.checklist:
+        pages += draw_checklist_pages(lambda s: Figure(figsize=s), layers, zone, date=job.date, as_of=job.as_of,
+                                      family=job.family)
+    return zone, pages
+
+
+def _png_zone(job: _Job, zids: list[str]) -> list[Path]:
+    """PNG files of one zone: ``patrol_<id>.png`` and ``patrol_<id>_checklist<k>.png``."""
+    import matplotlib
+
+    (zid,) = zids
+    with matplotlib.rc_context(cjk_rc(job.family)):
+        zone, pages = _zone_pages(job, zid)
+        stem = f"patrol_{_safe(zid)}"
+        paths = [job.out_dir / f"{stem}.png"] + [job.out_dir / f"{stem}_checklist{k}.png" for k in range(1, len(pages))]
+        for page, path in zip(pages, paths):
+            page.savefig(path, dpi=job.dpi)
+    return paths
+
+
+def _pdf_chunk(job: _Job, zids: list[str]) -> tuple[Path, list[tuple[str, str, int]]]:
+    """Several zones' pages in one PDF (one font subset); returns it and ``(zone_id, name, pages)`` per zone."""
+    import matplotlib
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    path = job.tmp / f"chunk_{_safe(zids[0])}.pdf"
+    counts = []
+    with matplotlib.rc_context(cjk_rc(job.family)), PdfPages(path) as pdf:
+        for zid in zids:
+            zone, pages = _zone_pages(job, zid)
+            for page in pages:
+                pdf.savefig(page)
+            counts.append((zid, str(zone["name"]), len(pages)))
+    return path, counts
+
+
+def _split_pdfs(parts, out_dir: Path) -> list[Path]:
+    """``patrol_<id>.pdf`` per zone: its pages copied out of the chunk PDFs (nothing drawn again)."""
+    from pypdf import PdfReader, PdfWriter
+
+    written = []
+    for chunk, counts in parts:
+        reader = PdfReader(chunk)
+        start = 0
+        for zid, name, n in counts:
+            writer = PdfWriter()
+            for k in range(start, start + n):
+                writer.add_page(reader.pages[k])
+            writer.add_metadata({"/Title": f"{name} 巡查责任区图", "/Creator": "civgis"})
+            path = out_dir / f"patrol_{_safe(zid)}.pdf"
+            with open(path, "wb") as fh:
+                writer.write(fh)
+            written.append(path)
+            start += n
+    return written
+
+
+def _combine_pdfs(paths: list[Path], target: Path) -> Path:
+    """One PDF of the pages of ``paths`` in order (pypdf copies the pages; nothing is drawn again)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for p in paths:
+        writer.append(str(p))
+    writer.add_metadata({"/Title": "巡查责任区图", "/Creator": "civgis"})
+    tmp = target.with_suffix(".tmp.pdf")
+    with open(tmp, "wb") as fh:
+        writer.write(fh)
+    os.replace(tmp, target)
+    return target

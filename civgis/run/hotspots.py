@@ -17,6 +17,8 @@ from civgis.render.hotspots import hotspot_map, hotspot_png, save_folium
 from civgis.store.qgis_style import Category, StyleSpec, style_qml, write_layer_styles
 from civgis.store.spreadsheets import write_csv
 
+_BY_ZH = {"month": "月", "week": "周", "quarter": "季度", "day": "日", "year": "年"}
+
 #: Chinese headers of zone_ranking.csv (every column of the ranking frame)
 RANKING_CSV_ZH = {**RANKING_COLUMNS_ZH, "n_cells": "网格数", "area_km2": "面积(km²)"}
 
@@ -100,8 +102,13 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     write_layer_styles(tmp, hotspot_styles(emerging=emerging is not None))
     os.replace(tmp, gpkg)
     files["gpkg"] = gpkg
-    files["map"] = save_folium(hotspot_map(res.cells, built_up=built), out / "hotspots.html")
-    files["png"] = hotspot_png(res.cells, out / "hotspots.png", built_up=built)
+    context = {"built_up": built, "zones": ws.read_optional("zones"), "roads": ws.read_optional("roads")}
+    method = "Getis-Ord Gi*" + ("，FDR 校正" if res.fdr else "")
+    subtitle = (f"{res.n_cases:,} 件案件 · 六边形网格 {res.cell_size_m:.0f} 米 · 距离带 {res.band_m:.0f} 米 · {method}"
+                f" · 截至 {pd.Timestamp(as_of):%Y-%m-%d}")
+    files["map"] = save_folium(hotspot_map(res.cells, **context), out / "hotspots.html")
+    files["png"] = hotspot_png(res.cells, out / "hotspots.png", title="巡查案件热点分布（Gi* 置信度）",
+                               subtitle=subtitle, **context)
     b = built.total_bounds
     pad = res.band_m
     kde = kernel_density(cases, (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad), crs=ws.crs)
@@ -113,11 +120,12 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
         ecells = gpd.GeoDataFrame(emerging.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,
                                   crs=res.cells.crs)
         ecells.attrs.update(res.cells.attrs)
-        files["emerging_map"] = save_folium(hotspot_map(ecells, built_up=built, title="新兴热点 emerging hot spots",
-                                                        column="category", labels=CATEGORY_LABELS_ZH,
-                                                        colours=CATEGORY_COLOURS), out / "emerging.html")
-        files["emerging_png"] = hotspot_png(ecells, out / "emerging.png", built_up=built, title="新兴热点",
-                                            column="category", labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS)
+        files["emerging_map"] = save_folium(hotspot_map(ecells, title="新兴热点", column="category",
+                                                        labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS,
+                                                        **context), out / "emerging.html")
+        files["emerging_png"] = hotspot_png(ecells, out / "emerging.png", title="新兴热点（时空模式）",
+                                            subtitle=f"按{_BY_ZH.get(by, by)}统计 · " + subtitle, column="category",
+                                            labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS, **context)
     return HotspotOutputs(result=res, ranking=ranking, files=files, emerging=emerging, note=note)
 
 

@@ -191,7 +191,8 @@ def _hotspots(output: _Output, run: RunContext) -> dict:
 
 def _greening(output: _Output, run: RunContext) -> dict:
     plan = run.greening
-    files = write_outputs(plan, output.out / "greening", boundary=run.layers.read("built_up"))
+    files = write_outputs(plan, output.out / "greening", boundary=run.layers.read("built_up"),
+                          zones=run.layers.read_optional("zones"), roads=run.layers.read_optional("roads"))
     output.add(*files.values())
     return plan.to_dict() | {"files": {k: output.rel(v) for k, v in files.items()},
                              "what_if_table": _records(plan.what_if)}

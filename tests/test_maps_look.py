@@ -1,0 +1,176 @@
+"""The printed maps on the demo county, written to build/screenshots/ to look at.
+
+Each map is checked for what a reader needs: its legend names every drawn layer (and nothing not
+drawn), no glyph is missing from the CJK font (no tofu boxes), the hot-spot classes are one shape
+each (no cell edges: 21 m hexagons with outlines read as moiré), the greening sites are labelled
+with rank, area and new residents as the plan gives them. The PNGs are kept in
+build/screenshots/ (hotspots.png, emerging.png, greening_map.png, patrol_<zone>.png and its
+checklist pages).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from PIL import Image
+
+from civgis.analysis.cases import case_states
+from civgis.analysis.hotspots import BIN_LABELS_ZH
+from civgis.render.fonts import cjk_rc
+
+SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+AS_OF = "2026-11-28"
+
+
+@pytest.fixture(scope="module")
+def ws():
+    from civgis.demo import demo_workspace
+
+    return demo_workspace()   # the cached demo county (read only)
+
+
+@pytest.fixture(scope="module")
+def hot(ws):
+    from civgis.analysis.hotspots import hotspots_workspace
+
+    return hotspots_workspace(ws)
+
+
+class NoTofu:
+    """Records matplotlib's 'Glyph … missing from font' warnings while a map is drawn and saved."""
+
+    def __enter__(self):
+        self._cm = warnings.catch_warnings(record=True)
+        self.records = self._cm.__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc):
+        self._cm.__exit__(*exc)
+        missing = [str(w.message) for w in self.records if "missing from" in str(w.message)]
+        assert not missing, missing[:3]
+
+
+def _not_blank(path: Path, min_colours: int = 8) -> None:
+    img = np.asarray(Image.open(path).convert("RGB").reduce(4))
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) >= min_colours
+
+
+def test_hotspot_png_has_context_and_a_legend_of_every_drawn_layer(ws, hot):
+    from matplotlib.collections import PatchCollection
+
+    from civgis.render.hotspots import draw_hotspots, hotspot_png
+
+    context = {"built_up": ws.read("built_up"), "zones": ws.read("zones"), "roads": ws.read("roads")}
+    with NoTofu(), pd.option_context("mode.chained_assignment", None):
+        import matplotlib
+
+        with matplotlib.rc_context(cjk_rc()):
+            fig = Figure(figsize=(10, 10.6))
+            labels = draw_hotspots(fig, hot.cells, title="巡查案件热点分布（Gi* 置信度）", **context)
+            fig.savefig(SHOTS / "hotspots_test.png", dpi=60)
+        path = hotspot_png(hot.cells, SHOTS / "hotspots.png", title="巡查案件热点分布（Gi* 置信度）", **context)
+    # one legend row per class present, with its cell count counted here
+    counts = hot.cells["gi_bin"].value_counts()
+    expected = [f"{BIN_LABELS_ZH[b]}（{counts[b]:,} 格）" for b in BIN_LABELS_ZH if b in counts]
+    assert labels == expected + ["道路", "包保责任区", "建成区范围"]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == labels
+    # the classes are dissolved (a few hundred polygon parts, not 48 347 hexagons) and drawn without outlines
+    classes = [c for c in fig.axes[0].collections if isinstance(c, PatchCollection)][0]
+    assert len(classes.get_paths()) < len(hot.cells) / 20
+    assert np.all(classes.get_linewidths() == 0)
+    texts = {t.get_text() for t in fig.axes[0].texts}
+    assert "北 N" in texts and any(t.endswith("千米") or t.endswith("米") for t in texts)   # north arrow, scale bar
+    named = set(context["zones"]["name"]) & texts
+    assert len(named) >= 10   # zone names as labels (those that fit without overlapping)
+    assert set(context["roads"]["name"].dropna()) & texts   # main streets named
+    _not_blank(path)
+
+
+def test_hotspot_web_map_legend_and_context(ws, hot, tmp_path):
+    from civgis.render.hotspots import hotspot_map, save_folium
+
+    m = hotspot_map(hot.cells, built_up=ws.read("built_up"), zones=ws.read("zones"), roads=ws.read("roads"))
+    page = save_folium(m, tmp_path / "h.html").read_text(encoding="utf-8")
+    legend = page[page.index('class="civgis-legend"'):]
+    legend = legend[:legend.index("</div></div>")]
+    for b in hot.cells["gi_bin"].unique():
+        assert BIN_LABELS_ZH[b] in legend
+    for name in ("道路", "包保责任区", "建成区范围"):
+        assert name in legend
+    zname = ws.read("zones")["name"].iloc[0]
+    assert json.dumps(zname)[1:-1] in page   # zone names in the tooltips (folium writes JSON \u escapes)
+
+
+def test_greening_png_labels_sites_with_rank_area_and_residents(ws):
+    import matplotlib
+
+    from civgis.render.greening import plot_greening, save_greening_png, save_greening_map
+    from civgis.run.context import RunContext
+
+    with RunContext(ws, as_of=AS_OF) as run:
+        plan = run.greening
+    ctx = {"boundary": ws.read("built_up"), "zones": ws.read("zones"), "roads": ws.read("roads")}
+    with NoTofu():
+        with matplotlib.rc_context(cjk_rc()):
+            fig = Figure(figsize=(10, 10.4))
+            ax = fig.add_axes([0.03, 0.03, 0.94, 0.9])
+            plot_greening(plan, ax=ax, **ctx)
+            fig.savefig(SHOTS / "greening_test.png", dpi=50)
+        path = save_greening_png(plan, SHOTS / "greening_map.png", **ctx)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["现有公园绿地", "服务盲区（现状）", "候选地块", "道路", "包保责任区", "建成区范围",
+                      "选中地块（序号 · 面积 · 新增覆盖人口）", "选中地块服务半径"]
+    labels = {t.get_text() for t in ax.texts}
+    chosen = plan.chosen
+    for rank, geom, new in zip(chosen["rank"], chosen.geometry, plan.sites["new_residents"]):
+        assert f"{rank} · {geom.area / 1e4:.2f} 公顷 · +{new:,.0f} 人" in labels
+    pct0, pct1 = 100 * plan.covered_before / plan.population, 100 * plan.covered_after / plan.population
+    assert f"{pct0:.1f}% → {pct1:.1f}%" in ax.get_title(loc="left")
+    texts = {t.get_text() for t in ax.texts}
+    assert "北 N" in texts and "1 千米" in texts
+    _not_blank(path)
+    page = save_greening_map(plan, SHOTS / "greening_map.html", boundary=ctx["boundary"]).read_text(encoding="utf-8")
+    legend_html = page[page.index('class="civgis-legend"'):]
+    for name in ("建成区范围", "现有公园绿地", "服务盲区（现状）", "候选地块", "新增服务范围", "选中地块"):
+        assert name in legend_html
+    assert "见缝插绿选址" in page and f"{pct0:.1f}% → {pct1:.1f}%" in page
+
+
+def test_patrol_map_and_checklist_of_the_busiest_zone(ws, tmp_path):
+    """The demo zone with most open cases: its checklist lists exactly its open cases and broken lamps."""
+    import re
+
+    import pypdf
+
+    from civgis.render.printmaps import render_patrol_maps
+
+    zones = ws.read("zones")
+    cases = ws.read("inspections")
+    T = pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+    closed = (cases["status"] == "closed") & (pd.to_datetime(cases["closed_at"]) < T)
+    open_ = cases[(pd.to_datetime(cases["reported_at"]) < T) & ~closed]
+    zone_of = gpd.sjoin(open_, zones, predicate="intersects").groupby("case_id")["zone_id"].min()
+    zid = zone_of.value_counts().idxmax()
+    lamps = ws.read("lamps")
+    broken = gpd.sjoin(lamps[lamps["status"] == "broken"], zones[zones["zone_id"] == zid], predicate="intersects")
+    with NoTofu():
+        paths = render_patrol_maps(ws, [zid], SHOTS, fmt="png", progress=False, as_of=AS_OF, dpi=110,
+                                   date=pd.Timestamp(AS_OF).date())
+        (pdf,) = render_patrol_maps(ws, [zid], tmp_path, progress=False, as_of=AS_OF)
+    pages = pypdf.PdfReader(pdf).pages
+    assert len(paths) == len(pages) and paths[0].name == f"patrol_{zid}.png"
+    text = "\n".join(p.extract_text() for p in pages[1:])
+    assert sorted(re.findall(r"\bAJ\d{12}\b", text)) == sorted(zone_of[zone_of == zid].index)
+    assert sorted(re.findall(r"\b\d (\d{16})", text)) == sorted(broken["lamp_id"])   # 序号, then the id
+    assert len(pages) >= 3   # 50+ open cases: the list continues on a second checklist page
+    for p in paths:
+        _not_blank(p, min_colours=3)
