@@ -9,6 +9,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("CIVGIS_PROGRESS", "0")
+#: what the tests render for a person to look at (maps, screenshots, PDFs); made here so that a
+#: fresh clone, where build/ does not exist yet, can write into it
+SCREENSHOTS = REPO / "build" / "screenshots"
+SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(scope="session")

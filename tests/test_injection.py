@@ -185,3 +185,38 @@ def test_save_workbook_is_inert_and_atomic(tmp_path, monkeypatch):
         save_workbook(broken, path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["台账.xlsx"]
+
+
+#: folium compiles every rendered script as a Jinja template; user text must not be one
+JINJA = "{{ 'zq' * 7 }}"
+JINJA_RESULT = "zq" * 7
+
+
+def test_folium_pages_do_not_evaluate_user_text_as_jinja(tmp_path):
+    """Greening, hot-spot and pass-plan pages: a site id, a cell id, a class label, a title and a
+    task text written as ``{{ 'zq' * 7 }}`` reach the page as that text (HTML entities for the
+    braces), never as its value ``zqzq…``."""
+    from civgis.render.plan_map import plan_map_html
+
+    entity = "&#123;&#123; &#x27;zq&#x27; * 7 &#125;&#125;"
+    plan = hostile_plan()
+    plan.candidates["site_id"] = [JINJA, "b", "c"]
+    plan.chosen["site_id"] = [JINJA, "b", "c"]
+    pages = [greening_render.save_greening_map(plan, tmp_path / "g.html")]
+
+    cells = gpd.GeoDataFrame({"cell_id": [JINJA, "x"], "count": [3, 4], "gi_z": [2.5, -1.0], "gi_p": [0.01, 0.3],
+                              "gi_bin": [3, 0]},
+                             geometry=[box(500000, 3000000, 500100, 3000100), box(500100, 3000000, 500200, 3000100)],
+                             crs=32649)
+    m = hotspot_render.hotspot_map(cells, title=JINJA, labels={3: JINJA, 0: "冷点"})
+    pages.append(hotspot_render.save_folium(m, tmp_path / "h.html"))
+
+    tasks = pd.DataFrame({"task_id": ["T1"], "task": [JINJA], "kind": ["install_lamp"], "resp_unit": [JINJA],
+                          "staff": ["张三"], "deadline": ["2026-12-31"], "lon": [114.3], "lat": [30.6]})
+    plan_stub = types.SimpleNamespace(tasks=tasks, actions={})
+    pages.append(plan_map_html(plan_stub, {}, tmp_path / "p.html"))
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert JINJA_RESULT not in html, page.name
+        # inside a <script>, JSON writes & as \u0026 (folium's tojson)
+        assert entity in html.replace("\\u0026", "&"), page.name

@@ -21,7 +21,7 @@ from civgis.analysis.greening import GreeningPlan
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (draw_built_up, draw_legend, draw_north, draw_scalebar, draw_streets,
                                       draw_zone_outlines, finish_axes, map_view, metric_scale)
-from civgis.render.webmap import escape_html, save_map
+from civgis.render.webmap import escape_html, escape_text, save_map
 from civgis.store.inert import inert_frame
 
 __all__ = ["SITE_COLUMNS_ZH", "sites_table_zh", "what_if_table_zh", "greening_map", "save_greening_map",
@@ -121,7 +121,6 @@ def _coverage_text(plan: GreeningPlan) -> str:
 
 def _title_and_legend(m, plan: GreeningPlan, boundary) -> None:
     """A title box (top) and a legend of every drawn layer (bottom left) on the greening web map."""
-    import html
 
     swatch = ('<div><span style="background:{};border:1px solid {};opacity:{};display:inline-block;width:12px;'
               'height:12px;margin-right:4px"></span>{}</div>')
@@ -135,7 +134,7 @@ def _title_and_legend(m, plan: GreeningPlan, boundary) -> None:
     m.get_root().html.add_child(folium.Element(
         '<div class="civgis-title" style="position:fixed;top:10px;left:60px;z-index:9999;background:white;'
         'padding:6px 10px;border:1px solid #999;font-size:14px"><b>见缝插绿选址</b> '
-        f'{html.escape(_coverage_text(plan))}</div>'
+        f'{escape_text(_coverage_text(plan))}</div>'
         '<div class="civgis-legend" style="position:fixed;bottom:24px;right:10px;z-index:9999;background:white;'
         f'padding:6px;font-size:12px;border:1px solid #999"><b>图例</b>{legend}</div>'))
 

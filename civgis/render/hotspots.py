@@ -13,7 +13,6 @@ more than it saved in writing the page (bench/bench_maps.py ``--render``).
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import folium
@@ -28,7 +27,7 @@ from civgis.analysis.hotspots import BIN_COLOURS, BIN_LABELS_ZH
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_legend, draw_north, draw_scalebar,
                                       draw_streets, draw_zone_outlines, finish_axes, map_view, metric_scale)
-from civgis.render.webmap import escape_html, save_map
+from civgis.render.webmap import escape_html, escape_text, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
            "round_coords"]
@@ -112,7 +111,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
                "gi_p": "p 值", "label": "类别"}
     fields = [c for c in ("label", "cell_id", "n_cells", "count", "total", "gi_z", "gi_p") if c in show]
     folium.GeoJson(
-        show.drop(columns=[column]).assign(_cls=show[column].astype(str)).to_json(), name=title,
+        show.drop(columns=[column]).assign(_cls=show[column].astype(str)).to_json(), name=escape_text(title),
         # dissolved classes are stroked in their own colour: it hides the anti-aliasing seams between
         # neighbouring classes; single cells keep a thin grey outline
         style_function=lambda f, _c=colours, _pc=per_cell: {
@@ -124,7 +123,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
     seen = set(show[column].tolist())
     swatch = '<span style="background:{};display:inline-block;width:12px;height:12px;margin-right:4px"></span>'
     line = '<span style="border-top:2px {} {};display:inline-block;width:14px;margin:0 4px 3px 0"></span>'
-    rows = [swatch.format(html.escape(str(colours[k]))) + html.escape(str(labels[k]))
+    rows = [swatch.format(escape_text(str(colours[k]))) + escape_text(str(labels[k]))
             for k in labels if k in colours and k in seen]
     rows += [line.format(style, colour) + name for present, style, colour, name in (
         (built_up is not None and len(built_up), "dashed", "#444444", "建成区范围"),
@@ -132,7 +131,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
         (zones is not None and len(zones), "solid", "#1f5fbf", "包保责任区")) if present]
     m.get_root().html.add_child(folium.Element(
         f'<div class="civgis-legend" style="position:fixed;bottom:24px;right:10px;z-index:9999;background:white;'
-        f'padding:6px;font-size:12px;border:1px solid #999"><b>{html.escape(title)}</b>'
+        f'padding:6px;font-size:12px;border:1px solid #999"><b>{escape_text(title)}</b>'
         + "".join(f"<div>{r}</div>" for r in rows) + "</div>"))
     folium.LayerControl().add_to(m)
     m.fit_bounds([[y0, x0], [y1, x1]])

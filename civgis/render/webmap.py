@@ -92,7 +92,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
-from folium.elements import ElementAddToElement
 from folium.utilities import JsCode, get_obj_in_upper_tree
 from jinja2 import Template
 from shapely.geometry import box
@@ -105,7 +104,7 @@ from civgis.store.inert import safe_stem
 from civgis.store.coords import wgs84_to_gcj02
 from civgis.store.targets import default_parameters, load_targets
 
-__all__ = ["BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
+__all__ = ["escape_text", "HTML_ENTITIES", "BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
            "OVERLAP_STYLE", "OVERDUE_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
            "display_values", "zone_colours", "to_display_crs", "AUDIT_ALIASES", "load_map_layers",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
@@ -166,16 +165,38 @@ class WebmapError(ValueError):
 
 
 # ====================================================================== pure helpers
-def escape_html(values: pd.Series) -> pd.Series:
-    """HTML-escape a Series of text, vectorised (``& < > " '``), missing values → ``""``.
+#: characters user text must not carry into a page as themselves: HTML's five, and the braces,
+#: because folium compiles every rendered script as a Jinja template (``{{ 7*7 }}`` would be
+#: shown as ``49``, and a crafted expression would run Python while the page is written)
+HTML_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;"),
+                 ("{", "&#123;"), ("}", "&#125;"))
 
-    >>> escape_html(pd.Series(["<script>", "a&b", None])).tolist()
-    ['&lt;script&gt;', 'a&amp;b', '']
+
+def escape_html(values: pd.Series) -> pd.Series:
+    """HTML-escape a Series of text, vectorised (``& < > " ' { }``), missing values → ``""``.
+
+    The browser shows the text as typed; neither the browser nor folium's Jinja pass reads it as
+    markup or as a template.
+
+    >>> escape_html(pd.Series(["<script>", "a&b", "{{ 7*7 }}", None])).tolist()
+    ['&lt;script&gt;', 'a&amp;b', '&#123;&#123; 7*7 &#125;&#125;', '']
     """
     s = values.astype("string").fillna("")
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
+    for char, entity in HTML_ENTITIES:
         s = s.str.replace(char, entity, regex=False)
     return s.astype(object)
+
+
+def escape_text(text) -> str:
+    """:func:`escape_html` for one value (a title, a legend row).
+
+    >>> escape_text("{% raw %} <b>")
+    '&#123;% raw %&#125; &lt;b&gt;'
+    """
+    text = "" if text is None else str(text)
+    for char, entity in HTML_ENTITIES:
+        text = text.replace(char, entity)
+    return text
 
 
 def display_values(gdf: gpd.GeoDataFrame, layer: str) -> pd.DataFrame:
@@ -1029,7 +1050,7 @@ def _page_layer(lyr: PreparedLayer, idx: np.ndarray, highlight_zone: str | None)
 
 def _highlight(geo: dict, zone_id: str) -> None:
     """Outline ``zone_id`` red and thick, the neighbouring zones thin (in place)."""
-    target = _html.escape(str(zone_id), quote=True)  # as escape_html wrote the zone_id property
+    target = escape_text(zone_id)  # as escape_html wrote the zone_id property
     for f in geo["features"]:
         hit = f["properties"].get("zone_id") == target
         f["properties"]["_stroke"] = "#d50000" if hit else f["properties"].get("_stroke")
