@@ -76,8 +76,9 @@ def demo_workspace(path=None, *, seed: int = DEFAULT_SEED):
 
     Examples
     --------
-    >>> ws = demo_workspace()                      # doctest: +SKIP
-    >>> load_manifest(ws.path.parent)["today"]     # doctest: +SKIP
+    >>> ws = demo_workspace()
+    >>> from civgis.demo import load_manifest
+    >>> load_manifest(ws.path.parent)["today"]
     '2026-11-28'
     """
 

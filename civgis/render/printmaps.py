@@ -12,7 +12,12 @@ so the text stays searchable and extractable.
 
 Examples
 --------
->>> paths = render_patrol_maps(ws, ["Z01"], "out", fmt="png", paper="A4")   # doctest: +SKIP
+>>> import tempfile
+>>> from civgis.demo import demo_workspace
+>>> out = tempfile.mkdtemp()
+>>> paths = render_patrol_maps(demo_workspace(), ["Z01"], out, fmt="png", paper="A4", progress=False)
+>>> [p.name for p in paths][:2]
+['patrol_Z01.png', 'patrol_Z01_checklist1.png']
 """
 
 from __future__ import annotations

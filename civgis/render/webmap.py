@@ -1243,8 +1243,12 @@ def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap:
 
     Examples
     --------
-    >>> m = zone_map(ws, "Z01")                          # doctest: +SKIP
-    >>> save_map(m, "maps/zone_Z01.html")                # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from civgis.demo import demo_workspace
+    >>> m = zone_map(demo_workspace(), "Z01")
+    >>> save_map(m, Path(tempfile.mkdtemp()) / "zone_Z01.html").name
+    'zone_Z01.html'
     """
     _check_basemap(basemap, tianditu_key or None)
     gaps, overlaps = _resolve_audit(audit, gaps, overlaps, ws)
