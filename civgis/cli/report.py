@@ -11,7 +11,10 @@ __all__ = ["register", "cmd_report", "cmd_demo", "made_by_demo"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="迎检报告 the county's readiness report (HTML, ledger, patrol maps)")
+    p = sub.add_parser("report", help="迎检报告 the county's readiness report (HTML, ledger, patrol maps)",
+                       description="生成迎检准备报告。缺少图层的部分会在报告中说明需要什么、缺少什么，其余部分照常生成；"
+                                   "最后一行给出未完成的部分数，有未完成部分时退出码为 1。 Writes the readiness report; "
+                                   "sections whose layers are missing say so; exit status 1 when any section is incomplete.")
     p.add_argument("workspace", help=WS_HELP)
     p.add_argument("--out", required=True, help="输出目录 output folder")
     p.add_argument("--as-of", help="台账与超期案件的统计日期 date the ledger and overdue cases are counted at (default today)")

@@ -163,7 +163,8 @@ def note_zh(text: str | None) -> str:
 def markup_commands(text: str) -> Markup:
     """Escape ``text`` and set what a user types (``civgis …`` commands, ``--options``, ``[table] key``
     settings of the targets file) in ``<code>``, so it reads as input, not as prose."""
-    pattern = re.compile(r"(civgis(?: [a-z]+)?|--[a-z][a-z-]*|\[[a-z_]+\](?:\s*[a-z_]+)?)")
+    pattern = re.compile(r"(civgis(?: [\w./~:+-]*[A-Za-z0-9_./~:+-])*|--[a-z][a-z-]*|\[[a-z_]+\](?:\s*[a-z_]+)?)",
+                         re.ASCII)
     parts = pattern.split(str(text or ""))
     return Markup("".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p) for i, p in enumerate(parts)))
 

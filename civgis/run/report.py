@@ -189,13 +189,18 @@ def _county_map(output: _Output, run: RunContext) -> dict:
     maps_dir = output.out / "maps"
     paths = write_all_maps(run.layers, maps_dir, audit=audit, progress=False)
     output.add(*paths)
-    png = county_overview_png(run.layers, output.out / "county.png", audit=audit)
-    output.add(png)
     names = _zone_names(run)
     zone_maps = [{"zone_id": zid, "name": names.get(zid, zid), "href": output.rel(p)}
                  for zid, p in zip(names, paths[1:])]
-    return {"county": output.rel(paths[0]), "index": output.rel(maps_dir / "index.html"), "png": output.rel(png),
-            "zones": zone_maps}
+    result = {"county": output.rel(paths[0]), "index": output.rel(maps_dir / "index.html"), "png": None,
+              "zones": zone_maps, "warnings": []}
+    try:  # the web maps are written: a failed static picture must not hide them
+        png = county_overview_png(run.layers, output.out / "county.png", audit=audit)
+        output.add(png)
+        result["png"] = output.rel(png)
+    except Exception as exc:  # reported in the section beside the links to the written maps
+        result["warnings"].append(f"全县静态图未能生成：{_explain(exc)}")
+    return result
 
 
 def _zone_names(run: RunContext) -> dict[str, str]:
