@@ -89,7 +89,7 @@ def render_html(data: dict) -> str:
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     env.filters["num"] = format_number
     env.filters["val"] = format_value
-    env.filters["pct"] = lambda share, digits=1: format_number(None if share is None else 100.0 * share, digits) + " %"
+    env.filters["pct"] = lambda share, digits=1: format_number(None if share is None else 100.0 * share, digits) + "\u00a0%"
     env.filters["cmp"] = lambda op: {">=": "≥", "<=": "≤", ">": "＞", "<": "＜"}.get(op, op or "")
     env.filters["standard_zh"] = standard_zh
     env.filters["when"] = _format_when
