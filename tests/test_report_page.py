@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import re
 import shutil
 import sqlite3
@@ -459,3 +460,21 @@ def test_print_is_a4_and_tables_fit(full):
     cover = unicodedata.normalize("NFKC", reader.pages[0].extract_text())  # 示 may come out as the radical ⽰
     assert full.data["county"] in cover and full.data["as_of"] in cover
     assert len(list(out.glob("page-*.png"))) == len(PdfReader(io.BytesIO(pdf)).pages)
+
+
+# ---------------------------------------------------------------------- page helpers by hand
+def test_page_helpers_by_hand():
+    from civgis.render.charts import achievement
+    from civgis.render.report import crs_zh, format_value, markup_commands, note_zh, zone_colours
+
+    assert achievement(30.4, 31.0, ">=") == pytest.approx(100 * 30.4 / 31)
+    assert achievement(2.0, 4.0, "<=") == pytest.approx(200.0)        # under a cap scores above 100
+    assert math.isnan(achievement(None, 31.0, ">="))
+    assert format_value(30.365, "%") == "30.4" and format_value(149999.987, "人") == "150,000"
+    assert format_value(None, "%") == "无数据"
+    assert note_zh("缺少图层 lamps（路灯），无法计算") == "缺少图层「路灯」，无法计算"
+    assert crs_zh("CGCS2000 / 3-degree Gauss-Kruger zone 39") == "CGCS2000 3 度分带高斯-克吕格投影 第 39 带"
+    marked = str(markup_commands("运行 civgis import a.gpkg zones FILE <script>"))
+    assert marked == "运行 <code>civgis import a.gpkg zones FILE</code> &lt;script&gt;"   # escaped, inert
+    colours = zone_colours(25)
+    assert colours.shape == (25, 4) and (colours[20] == colours[0]).all() and len({tuple(c) for c in colours[:20]}) == 20
