@@ -77,8 +77,8 @@ def main() -> None:
     print(f"{'zones':>6} {'plot(column=)':>14} {'colour array':>13} {'ratio':>6}")
     for n in args.zones:
         frames = county(n)
-        t_old = timed(lambda: old_way(frames, out / f"old-{n}.png"))
-        t_new = timed(lambda: county_overview_png(_Frames(frames), out / f"new-{n}.png"))
+        t_old = timed(lambda frames=frames, n=n: old_way(frames, out / f"old-{n}.png"))
+        t_new = timed(lambda frames=frames, n=n: county_overview_png(_Frames(frames), out / f"new-{n}.png"))
         print(f"{n:>6} {t_old:>13.2f}s {t_new:>12.2f}s {t_old / t_new:>6.1f}")
 
 
