@@ -91,12 +91,12 @@ def indicator_target_chart(rows: list[dict]) -> str | None:
         colours = ["#43a047" if r.get("passed") else "#e53935" for r in rows]
         y = range(len(rows))
         ax.barh(y, [min(s, 150.0) for s in shares], color=colours, height=0.65)
-        ax.axvline(100, color="#333", linewidth=1, linestyle="--")
+        ax.axvline(100, color="#333", linewidth=1, linestyle="--", zorder=0.5)
         ax.set_yticks(list(y), [r["name_zh"] for r in rows], fontsize=9)
         for i, (r, s) in enumerate(zip(rows, shares)):
             cmp = {">=": "≥", "<=": "≤"}.get(r.get("comparison"), r.get("comparison") or "")
             ax.text(min(s, 150.0) + 1.5, i, f"{_fmt(r['value'])} {r['unit']}（目标 {cmp} {_fmt(r['target'])}）",
-                    va="center", fontsize=8)
+                    va="center", fontsize=8, bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})
         ax.set_xlim(0, 175)
         ax.set_xlabel("达成度（占目标的 %，虚线 = 达标）")
         ax.set_title("全县考核指标与目标", fontsize=12)
