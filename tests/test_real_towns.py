@@ -233,7 +233,8 @@ def test_missing_mech_swept_column_and_unknown_lamp_status_are_no_data(tmp_path)
     sheet = pd.read_excel(xlsx, sheet_name="全县指标")
     cell = sheet[sheet["指标代码"] == "mech_sweeping_rate"].iloc[0]
     assert cell["数值"] == "无数据" and cell["达标"] == "—"
-    assert main(["report", str(ws.path), "--out", str(tmp_path / "rep")]) == 0
+    # exit status 1: no cases, so the ledger and hot spots are incomplete (the report says so)
+    assert main(["report", str(ws.path), "--out", str(tmp_path / "rep")]) == 1
     report = json.loads((tmp_path / "rep" / "report.json").read_text(encoding="utf-8"))
     section = report["sections"]["indicators"]
     assert section["ok"], section.get("error")
@@ -356,7 +357,8 @@ def test_osm_town_indicators_agree_with_geopandas_and_report_finishes(town):
     for missing in ("lamp_lighting_rate", "mech_sweeping_rate"):
         r = row(t, missing)
         assert math.isnan(r["value"]) and pd.isna(r["passed"])
-    assert main(["report", str(ws.path), "--out", str(tmp / "report")]) == 0
+    # exit status 1: no cases, so the ledger and hot spots are incomplete (the report says so)
+    assert main(["report", str(ws.path), "--out", str(tmp / "report")]) == 1
     html = (tmp / "report" / "index.html").read_text(encoding="utf-8")
     assert "无数据" in html
     section = json.loads((tmp / "report" / "report.json").read_text(encoding="utf-8"))["sections"]["indicators"]

@@ -11,7 +11,10 @@ __all__ = ["register", "cmd_report", "cmd_demo", "made_by_demo"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="迎检报告 the county's readiness report (HTML, ledger, patrol maps)")
+    p = sub.add_parser("report", help="迎检报告 the county's readiness report (HTML, ledger, patrol maps)",
+                       description="生成迎检准备报告。缺少图层的部分会在报告中说明需要什么、缺少什么，其余部分照常生成；"
+                                   "最后一行给出未完成的部分数，有未完成部分时退出码为 1。 Writes the readiness report; "
+                                   "sections whose layers are missing say so; exit status 1 when any section is incomplete.")
     p.add_argument("workspace", help=WS_HELP)
     p.add_argument("--out", required=True, help="输出目录 output folder")
     p.add_argument("--as-of", help="台账与超期案件的统计日期 date the ledger and overdue cases are counted at (default today)")
@@ -34,8 +37,7 @@ def cmd_report(args) -> int:
     output_path(args.out, folder=True)
     result = write_report(ws, args.out, as_of=args.as_of, sites=args.sites,
                           patrol_maps=not args.no_patrol_maps, progress=True)
-    _print_written(result)
-    return 0
+    return _print_written(result)
 
 
 def cmd_demo(args) -> int:
@@ -61,8 +63,7 @@ def cmd_demo(args) -> int:
     info("3/3 生成迎检报告 writing the report …")
     result = write_report(ws, out / "report", as_of=args.as_of or DEMO_TODAY,
                           patrol_maps=not args.no_patrol_maps, progress=True, validation=problems)
-    _print_written(result)
-    return 0
+    return _print_written(result)
 
 
 def made_by_demo(workspace_path: Path, out: Path) -> bool:
@@ -80,11 +81,16 @@ def made_by_demo(workspace_path: Path, out: Path) -> bool:
     return bool(log) and all(src and Path(src).resolve().is_relative_to(raw) for src in sources)
 
 
-def _print_written(result) -> None:
+def _print_written(result) -> int:
+    """List the files, then the incomplete sections; the last line counts them. 1 when any is incomplete."""
     for path in result.written:
         info(f"  已写入 written {path}")
     for section, error in result.errors.items():
         info(f"  ！{section}: {error}")
-    if result.errors:
-        info(f"注意：{len(result.errors)} 个部分未能生成，原因写在报告中 (some sections failed; the report says why)")
-    print(f"报告 report: {result.index}")
+    n_sections, n_incomplete = len(result.data["sections"]), len(result.incomplete)
+    if n_incomplete:
+        print(f"报告 report: {result.index} — {n_sections} 个部分中 {n_incomplete} 个未完成，原因写在报告中 "
+              f"({n_incomplete} of {n_sections} sections incomplete)")
+        return 1
+    print(f"报告 report: {result.index} — 全部 {n_sections} 个部分已生成 (all {n_sections} sections complete)")
+    return 0

@@ -70,8 +70,8 @@ class RunContext:
 
     @cached_property
     def indicators(self) -> pd.DataFrame:
-        """City and per-zone indicator rows (``civgis indicators --zones``)."""
-        return compute_indicators(self.layers, zones=True)
+        """City and per-zone indicator rows (``civgis indicators --zones``); city rows only without zones."""
+        return compute_indicators(self.layers, zones=self.layers.has("zones"))
 
     @cached_property
     def audit(self) -> AuditResult:

@@ -7,7 +7,12 @@ use (so the numbers are the same), writes ``report.json`` with all of them, rend
 greening plan (``greening/``) and every zone's patrol map (``patrol/``).
 
 A section that fails (a malformed layer, a missing one) does not stop the report: the section
-says what went wrong and how to fix it, and the rest is reported.
+says what went wrong and how to fix it, and the rest is reported. Each :class:`Section` names the
+workspace layers it needs (``layers``) and the ones it uses when present (``uses``): a section
+whose needed layers are missing is not attempted and says which are missing; a section built
+without some of its optional layers says what it left out (``partial``). ``ReportResult.incomplete``
+lists the sections that could not be made; ``civgis report`` prints their number last and exits 1
+when there is any.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from civgis.analysis.trends import CATEGORY_LABELS_ZH
 from civgis.analysis.zones import columns_zh
 from civgis.progress import progress as progress_bar
 from civgis.render.greening import write_outputs
@@ -33,19 +39,24 @@ from civgis.render.webmap import write_all_maps
 from civgis.run.context import RunContext
 from civgis.run.hotspots import write_hotspots
 from civgis.run.plan import plan_section
+from civgis.store.catalogue import layer_spec
 from civgis.store.workspace import Workspace
 
-__all__ = ["SECTIONS", "Section", "ReportResult", "write_report", "failing_indicators_by_zone"]
+__all__ = ["SECTIONS", "Section", "ReportResult", "write_report", "failing_indicators_by_zone", "unit_scorecard",
+           "layer_title"]
 
 @dataclass(frozen=True)
 class Section:
-    """One part of the report: its key, its Chinese title, the function that builds it, and the
-    run-context results it reads (documentation of the data flow; each is computed once)."""
+    """One part of the report: its key, its Chinese title, the function that builds it, the
+    run-context results it reads (documentation of the data flow; each is computed once), the
+    workspace layers it cannot do without (``layers``) and those it uses when present (``uses``)."""
 
     key: str
     title: str
     build: Callable[["_Output", RunContext], dict]
     needs: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
 
 
 @dataclass
@@ -56,6 +67,11 @@ class ReportResult:
     data: dict
     written: list[Path] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def incomplete(self) -> list[str]:
+        """Titles of the sections that could not be made (a needed layer missing, or an error)."""
+        return [s["title"] for s in self.data["sections"].values() if not s.get("ok")]
 
 
 class _Output:
@@ -90,19 +106,16 @@ def write_report(ws: Workspace, out_dir, *, as_of=None, sites: int = 5, patrol_m
 
 def _build_sections(output: _Output, run: RunContext) -> tuple[dict, dict[str, str]]:
     data: dict = {"title": "创建全国文明城市 迎检准备报告", "workspace": str(run.workspace.path),
-                  "as_of": run.as_of.date().isoformat(),
+                  "county": _county_name(run), "as_of": run.as_of.date().isoformat(),
                   "generated": dt.datetime.now().isoformat(timespec="seconds"), "sections": {}}
     errors: dict[str, str] = {}
     bar = progress_bar(total=len(SECTIONS), unit="项", enabled=output.progress)
     for section in SECTIONS:
         bar.set_description(f"报告 {section.title}")
         started = time.perf_counter()
-        try:
-            built = section.build(output, run)
-            built["ok"] = True
-        except Exception as exc:  # a section's failure is reported in the section, not fatal
-            errors[section.title] = _explain(exc)
-            built = {"ok": False, "error": _explain(exc), "trace": traceback.format_exc(limit=3)}
+        built = _build_one(section, output, run)
+        if not built["ok"]:
+            errors[section.title] = built["error"]
         built["title"] = section.title
         built["seconds"] = round(time.perf_counter() - started, 2)
         data["sections"][section.key] = built
@@ -111,13 +124,52 @@ def _build_sections(output: _Output, run: RunContext) -> tuple[dict, dict[str, s
     return data, errors
 
 
+def _build_one(section: Section, output: _Output, run: RunContext) -> dict:
+    """One section's data, or why it could not be made: its needed layers, the missing ones, the error."""
+    stored = set(run.layers.layers())
+    missing = [name for name in section.layers if name not in stored]
+    status = {"needs": [layer_title(n) for n in section.layers],
+              "missing": [layer_title(n) for n in missing],
+              "partial": [layer_title(n) for n in section.uses if n not in stored]}
+    if missing:
+        return status | {"ok": False, "error": f"需要图层：{'、'.join(status['needs'])}；缺少：{'、'.join(status['missing'])}。"
+                                                f"导入后重新运行即可生成本部分。"}
+    try:
+        return section.build(output, run) | status | {"ok": True}
+    except Exception as exc:  # a section's failure is reported in the section, not fatal
+        return status | {"ok": False, "error": _explain(exc), "trace": traceback.format_exc(limit=3)}
+
+
+def layer_title(name: str) -> str:
+    """The Chinese title of a catalogue layer (``zones`` → 责任区), the name itself when unknown."""
+    try:
+        return layer_spec(name).title_zh
+    except Exception:  # not a catalogue layer: show it as it is
+        return name
+
+
+def _county_name(run: RunContext) -> str:
+    built = _optional(lambda: run.layers.read_optional("built_up"))
+    return county_of(built["name"]) if built is not None and "name" in built else ""
+
+
 # ---------------------------------------------------------------------- sections
+_GEOMETRY_ZH = {"Point": "点", "MultiPoint": "点", "LineString": "线", "MultiLineString": "线",
+                "Polygon": "面", "MultiPolygon": "面"}
+
+
 def _overview(output: _Output, run: RunContext) -> dict:
     problems = run.validation
     summary = run.layers.summary()
+    stored = set(summary["layer"])
+    geometry = [_GEOMETRY_ZH.get(g, "栅格" if str(g).startswith("raster") else g) for g in summary["geometry"]]
+    absent = sorted({n for s in SECTIONS for n in s.layers + s.uses} - stored)
     return {
-        "layers": summary.assign(extent=summary["extent"].astype(str)).to_dict(orient="records"),
+        "layers": summary.assign(extent=summary["extent"].astype(str), geometry_zh=geometry).to_dict(orient="records"),
+        "absent": [{"layer": n, "title_zh": layer_title(n),
+                    "sections": [s.title for s in SECTIONS if n in s.layers + s.uses]} for n in absent],
         "crs": run.layers.crs.name if run.layers.crs else "",
+        "epsg": run.layers.crs.to_epsg() if run.layers.crs else None,
         "problems": [p.to_dict() | {"text": str(p)} for p in problems],
         "n_errors": sum(p.severity == "error" for p in problems),
     }
@@ -133,52 +185,134 @@ def _indicators(output: _Output, run: RunContext) -> dict:
 
 
 def _county_map(output: _Output, run: RunContext) -> dict:
-    audit = _optional(lambda: run.audit)
+    audit = _optional(lambda: run.audit) if run.layers.has("zones") else None
     maps_dir = output.out / "maps"
-    paths = write_all_maps(run.layers, maps_dir, audit=audit if audit is not None else "auto", progress=False,
-                           as_of=run.as_of)
+    paths = write_all_maps(run.layers, maps_dir, audit=audit, progress=False, as_of=run.as_of)
     output.add(*paths)
-    png = county_overview_png(run.layers, output.out / "county.png", audit=audit)
-    output.add(png)
-    return {"county": output.rel(paths[0]), "index": output.rel(maps_dir / "index.html"), "png": output.rel(png),
-            "zones": [output.rel(p) for p in paths[1:]]}
+    names = _zone_names(run)
+    zone_maps = [{"zone_id": zid, "name": names.get(zid, zid), "href": output.rel(p)}
+                 for zid, p in zip(names, paths[1:])]
+    result = {"county": output.rel(paths[0]), "index": output.rel(maps_dir / "index.html"), "png": None,
+              "zones": zone_maps, "warnings": []}
+    try:  # the web maps are written: a failed static picture must not hide them
+        png = county_overview_png(run.layers, output.out / "county.png", audit=audit)
+        output.add(png)
+        result["png"] = output.rel(png)
+    except Exception as exc:  # reported in the section beside the links to the written maps
+        result["warnings"].append(f"全县静态图未能生成：{_explain(exc)}")
+    return result
+
+
+def _zone_names(run: RunContext) -> dict[str, str]:
+    """zone_id → zone name, in the zones layer's order (empty without zones)."""
+    zones = run.layers.read_optional("zones")
+    if zones is None:
+        return {}
+    ids = zones["zone_id"].astype("string")
+    names = zones["name"].astype("string").fillna(ids) if "name" in zones else ids
+    return dict(zip(ids.tolist(), names.tolist()))
 
 
 def _audit(output: _Output, run: RunContext) -> dict:
-    return run.audit.to_dict()
+    result = run.audit.to_dict()
+    result["unassigned_zh"] = [
+        {"layer": layer, "title_zh": layer_title(layer) + ("（未结）" if layer == "inspections" else ""),
+         "n": len(ids), "n_in_built_up": len(result["unassigned_in_built_up"].get(layer, [])),
+         "sample_in_built_up": result["unassigned_in_built_up"].get(layer, [])[:12]}
+        for layer, ids in result["unassigned"].items() if ids]
+    return result
 
 
 def failing_indicators_by_zone(indicators: pd.DataFrame) -> pd.DataFrame:
     """Per zone: the indicators that fail (each counted once, over the zone's own rows, not per road class).
 
     The same rows ``civgis indicators --zones`` prints: scope ``zone``, no road class, ``passed`` False.
+    ``failed_indicators`` joins the indicator keys, ``failed_indicators_zh`` their Chinese names.
     """
     rows = indicators[(indicators["scope"] == "zone") & indicators["road_class"].isna()
                       & (indicators["passed"] == False)]  # noqa: E712 (nullable booleans)
-    grouped = rows.groupby("zone_id")["indicator"]
-    return pd.DataFrame({"n_failed": grouped.nunique(),
-                         "failed_indicators": grouped.agg(lambda s: "、".join(sorted(set(s))))})
+    grouped = rows.groupby("zone_id")
+    return pd.DataFrame({"n_failed": grouped["indicator"].nunique(),
+                         "failed_indicators": grouped["indicator"].agg(lambda s: "、".join(sorted(set(s)))),
+                         "failed_indicators_zh": grouped["name_zh"].agg(lambda s: "、".join(dict.fromkeys(s)))})
 
 
 def _zones(output: _Output, run: RunContext) -> dict:
     """Zones ranked worst first: failed zone indicators, then overdue cases, then open cases."""
-    table = run.zone_summary.copy()
-    indicators = _optional(lambda: run.indicators)
-    if indicators is not None:
-        failing = failing_indicators_by_zone(indicators)
-        table["failed_indicators"] = table["zone_id"].map(failing["failed_indicators"]).fillna("")
-        table["n_failed"] = table["zone_id"].map(failing["n_failed"]).fillna(0).astype(int)
-    else:
-        table["failed_indicators"], table["n_failed"] = "", 0
-    table = table.sort_values(["n_failed", "cases_overdue", "cases_open"], ascending=False)
-    headers = columns_zh() | {"n_failed": "未达标指标数", "failed_indicators": "未达标指标"}
+    table = _ranked_zones(run)
+    headers = columns_zh() | {"n_failed": "未达标指标数", "failed_indicators_zh": "未达标指标"}
     return {"table": _records(table), "headers": headers, "worst": _records(table.head(10))}
 
 
+def _ranked_zones(run: RunContext) -> pd.DataFrame:
+    table = run.zone_summary.copy()
+    indicators = _optional(lambda: run.indicators)
+    if indicators is not None and (indicators["scope"] == "zone").any():
+        failing = failing_indicators_by_zone(indicators)
+        for column in ("failed_indicators", "failed_indicators_zh"):
+            table[column] = table["zone_id"].map(failing[column]).fillna("")
+        table["n_failed"] = table["zone_id"].map(failing["n_failed"]).fillna(0).astype(int)
+    else:
+        table["failed_indicators"], table["failed_indicators_zh"], table["n_failed"] = "", "", 0
+    return table.sort_values(["n_failed", "cases_overdue", "cases_open"], ascending=False)
+
+
+def unit_scorecard(indicators: pd.DataFrame | None, zones: pd.DataFrame | None,
+                   by_unit: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per responsible unit: its county indicators, its zones, their overdue cases, its closure rate.
+
+    Parameters
+    ----------
+    indicators : the ``compute_indicators`` table (county rows: scope ``city``, no road class), or None
+    zones : the ranked zone summary (``unit``, ``cases_overdue``, ``n_failed``), or None
+    by_unit : the ledger's ``by_unit`` table (``unit``, ``cases``, ``overdue``, ``closure_rate``), or None
+
+    Returns
+    -------
+    DataFrame with ``unit, n_indicators, n_passed, n_failed_indicators, failed_zh, n_zones,
+    zone_indicator_failures, cases, overdue, closure_rate``; closure rate in percent
+    (100 · closed ÷ cases, the ledger's own rate), NaN where the unit has no cases. Counts a unit
+    has no data for are NaN, not 0.
+    """
+    parts = []
+    if indicators is not None:
+        county = indicators[(indicators["scope"] == "city") & indicators["road_class"].isna()
+                            & indicators["responsible_unit"].notna()]
+        judged = county.assign(assessed=county["passed"].notna(), ok=county["passed"].fillna(False).astype(bool),
+                               bad=(county["passed"] == False).fillna(False).astype(bool))  # noqa: E712
+        grouped = judged.groupby("responsible_unit")
+        parts.append(pd.DataFrame({
+            "n_indicators": grouped["assessed"].sum(), "n_passed": grouped["ok"].sum(),
+            "failed_zh": grouped.apply(lambda g: "、".join(g.loc[g["bad"], "name_zh"]), include_groups=False)}))
+    if zones is not None and "unit" in zones:
+        grouped = zones.groupby(zones["unit"].fillna("未填写责任单位"))
+        parts.append(pd.DataFrame({"n_zones": grouped.size(), "zone_indicator_failures": grouped["n_failed"].sum()}))
+    if by_unit is not None and len(by_unit):
+        ledger = by_unit.set_index("unit")
+        parts.append(pd.DataFrame({"cases": ledger["cases"], "overdue": ledger["overdue"],
+                                   "closure_rate": 100.0 * ledger["closure_rate"]}))
+    table = pd.concat(parts, axis=1) if parts else pd.DataFrame()
+    if "n_indicators" in table:
+        table["n_failed_indicators"] = table["n_indicators"] - table["n_passed"]
+    table.index.name = "unit"
+    columns = ["n_indicators", "n_passed", "n_failed_indicators", "failed_zh", "n_zones", "zone_indicator_failures",
+               "cases", "overdue", "closure_rate"]
+    return table.reindex(columns=columns).reset_index()
+
+
+def _scorecard(output: _Output, run: RunContext) -> dict:
+    indicators = _optional(lambda: run.indicators)
+    zones = _optional(lambda: _ranked_zones(run)) if run.layers.has("zones") else None
+    ledger = _optional(lambda: run.ledger) if run.layers.has("inspections") else None
+    by_unit = pd.DataFrame(ledger.to_dict()["by_unit"]) if ledger is not None else None
+    table = unit_scorecard(indicators, zones, by_unit)
+    if table.empty:
+        raise ValueError("没有可按责任单位汇总的指标、责任区或案件")
+    return {"table": _records(table)}
+
+
 def _ledger(output: _Output, run: RunContext) -> dict:
-    built = run.layers.read_optional("built_up")
-    county = county_of(built["name"]) if built is not None and "name" in built else ""
-    path = write_ledger_xlsx(run.ledger, output.out / "ledger.xlsx", county=county)
+    path = write_ledger_xlsx(run.ledger, output.out / "ledger.xlsx", county=_county_name(run))
     output.add(path)
     return run.ledger.to_dict() | {"xlsx": output.rel(path)}
 
@@ -186,7 +320,11 @@ def _ledger(output: _Output, run: RunContext) -> dict:
 def _hotspots(output: _Output, run: RunContext) -> dict:
     result = write_hotspots(run.layers, output.out / "hotspots", as_of=run.as_of)
     output.add(*result.written)
-    return result.to_dict() | {"files": {k: output.rel(v) for k, v in result.files.items()}}
+    data = result.to_dict() | {"files": {k: output.rel(v) for k, v in result.files.items()}}
+    if data.get("emerging"):
+        data["emerging"]["categories_zh"] = [{"code": k, "label_zh": CATEGORY_LABELS_ZH.get(k, k), "n": v}
+                                             for k, v in data["emerging"]["categories"].items()]
+    return data
 
 
 def _greening(output: _Output, run: RunContext) -> dict:
@@ -194,8 +332,13 @@ def _greening(output: _Output, run: RunContext) -> dict:
     files = write_outputs(plan, output.out / "greening", boundary=run.layers.read("built_up"),
                           zones=run.layers.read_optional("zones"), roads=run.layers.read_optional("roads"))
     output.add(*files.values())
+    indicators = _optional(lambda: run.indicators)
+    in_built_up = None
+    if indicators is not None:
+        rows = indicators[(indicators["indicator"] == "residents") & (indicators["scope"] == "city")]
+        in_built_up = float(rows["value"].iloc[0]) if len(rows) and pd.notna(rows["value"].iloc[0]) else None
     return plan.to_dict() | {"files": {k: output.rel(v) for k, v in files.items()},
-                             "what_if_table": _records(plan.what_if)}
+                             "what_if_table": _records(plan.what_if), "residents_in_built_up": in_built_up}
 
 
 def _patrol(output: _Output, run: RunContext) -> dict:
@@ -204,22 +347,36 @@ def _patrol(output: _Output, run: RunContext) -> dict:
     paths = render_patrol_maps(run.layers, out_dir=output.out / "patrol", fmt="pdf", progress=output.progress,
                                as_of=run.as_of)
     output.add(*paths)
-    return {"skipped": False, "maps": [output.rel(p) for p in paths]}
+    names = _zone_names(run)
+    maps = []
+    for p in paths:
+        zid = p.stem.removeprefix("patrol_")
+        label = "全部责任区合订本" if p.stem == "patrol_maps" else f"{names.get(zid, zid)}（{zid}）"
+        maps.append({"href": output.rel(p), "label": label, "zone_id": zid if zid in names else None})
+    return {"skipped": False, "maps": maps}
 
 
-#: The report's parts in page order; ``needs`` names the run-context results each one reads.
+#: The report's parts in page order; ``needs`` names the run-context results each one reads,
+#: ``layers`` the workspace layers it cannot do without, ``uses`` those it uses when present.
 SECTIONS: list[Section] = [
     Section("overview", "数据概况", _overview, needs=("validation",)),
-    Section("indicators", "创建指标达标情况", _indicators, needs=("indicators",)),
-    Section("audit", "责任区全覆盖检查", _audit, needs=("audit",)),
-    Section("county_map", "县域地图", _county_map, needs=("audit",)),
-    Section("zones", "责任区排名", _zones, needs=("zone_summary", "indicators")),
-    Section("ledger", "问题整改台账", _ledger, needs=("ledger",)),
-    Section("hotspots", "问题热点与趋势", _hotspots),
-    Section("greening", "见缝插绿方案", _greening, needs=("greening",)),
-    Section("patrol", "责任区巡查图", _patrol),
+    Section("indicators", "创建指标达标情况", _indicators, needs=("indicators",), layers=("built_up",),
+            uses=("zones", "green", "roads", "lamps", "toilets", "residential", "canopy")),
+    Section("audit", "责任区全覆盖检查", _audit, needs=("audit",), layers=("built_up", "zones"),
+            uses=("lamps", "toilets", "roads", "inspections")),
+    Section("county_map", "县域地图", _county_map, needs=("audit",), layers=("built_up",),
+            uses=("zones", "roads", "lamps", "toilets", "green", "residential", "inspections")),
+    Section("zones", "责任区排名", _zones, needs=("zone_summary", "indicators"), layers=("built_up", "zones"),
+            uses=("inspections", "lamps")),
+    Section("scorecard", "责任单位记分卡", _scorecard, needs=("indicators", "zone_summary", "ledger"),
+            layers=("built_up",), uses=("zones", "inspections")),
+    Section("ledger", "问题整改台账", _ledger, needs=("ledger",), layers=("inspections",), uses=("zones",)),
+    Section("hotspots", "问题热点与趋势", _hotspots, layers=("inspections",), uses=("zones",)),
+    Section("greening", "见缝插绿方案", _greening, needs=("greening",), layers=("built_up", "residential"),
+            uses=("candidates", "canopy", "green")),
+    Section("patrol", "责任区巡查图", _patrol, layers=("zones",), uses=("inspections", "lamps")),
     Section("plan", "达标路径", lambda output, run: plan_section(run, output.out / "plan", rel=output.rel, add=output.add),
-            needs=("indicators", "audit")),
+            needs=("indicators", "audit"), layers=("built_up", "zones")),
 ]
 
 
