@@ -69,6 +69,7 @@ import pandas as pd
 import shapely
 
 from civgis.analysis import network as _net
+from civgis.store.cache import NO_CACHE, WorkspaceCache, content_key, workspace_cache
 from civgis.store.catalogue import layer_spec
 from civgis.store.targets import Targets, default_parameters, load_targets
 
@@ -680,9 +681,61 @@ def _road_classes() -> list[str]:
     return list(layer_spec("roads").fields["road_class"].values)
 
 
+def _once(shared: dict | None, key: str, compute):
+    """``compute()`` once per ``shared`` dict (the region-independent parts of :func:`measure`)."""
+    if shared is None:
+        return compute()
+    if key not in shared:
+        shared[key] = compute()
+    return shared[key]
+
+
+def _walk_inputs(res_pieces: np.ndarray, res_owner: np.ndarray, roads: gpd.GeoDataFrame, *, cell_m: float,
+                 max_distance: float, cache: WorkspaceCache):
+    """Samples of the residential land, the street network and the samples' joins to it.
+
+    Each of the three comes from the workspace cache when its inputs are unchanged (keys: the
+    residential pieces and ``cell_m``; the road geometries; both keys and ``max_distance``), else
+    it is computed and stored. Cached or not, the arrays are the same bit for bit.
+    """
+    skey = content_key("walk_samples", res_pieces, res_owner, float(cell_m))
+    got = cache.get("walk_samples", skey)
+    if got is not None:
+        pts, w, owner = shapely.points(got["xy"]), got["area"], got["owner"]
+    else:
+        pts, w, owner = _sample_cells(res_pieces, res_owner, cell_m)
+        cache.put("walk_samples", skey, {"xy": shapely.get_coordinates(pts).reshape(-1, 2), "area": w,
+                                         "owner": np.asarray(owner, np.int64)})
+    nkey = content_key("walk_network", roads, 0.01)
+    got = cache.get("walk_network", nkey)
+    if got is not None:
+        net = _net.network_from_arrays(got, crs=roads.crs)
+    else:
+        net = _net.build_network(roads)
+        cache.put("walk_network", nkey, _net.network_to_arrays(net))
+    jkey = content_key("walk_snap", skey, nkey, float(max_distance))
+    got = cache.get("walk_snap", jkey)
+    if got is not None:
+        snap = _net.Snap(int(got["n_points"]), got["point"], got["edge"], got["s"], got["offset"])
+    else:
+        snap = net.snap(pts, max_distance=max_distance)
+        cache.put("walk_snap", jkey, {"n_points": np.int64(snap.n_points), "point": snap.point, "edge": snap.edge,
+                                      "s": snap.s, "offset": snap.offset})
+    return pts, w, owner, net, snap
+
+
 def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=None, residential=None,
-            params: dict | None = None, city: bool = True, notes: dict | None = None) -> list[dict]:
-    """All region measures as rows ``dict(indicator, region, road_class, value, note)``."""
+            params: dict | None = None, city: bool = True, notes: dict | None = None, shared: dict | None = None,
+            cache: WorkspaceCache = NO_CACHE) -> list[dict]:
+    """All region measures as rows ``dict(indicator, region, road_class, value, note)``.
+
+    ``shared``: a dict kept across the calls of one table (city pass, zone pass): what does not
+    depend on the regions (the green and residential unions, the park service area, the lamp
+    assignment and lit stretches, the toilet service area) is computed once and reused — the
+    same arrays, so the same numbers as computing them again. The calls must share the layers
+    and ``params``. ``cache``: the workspace cache of the walking network and its samples
+    (:func:`_walk_inputs`).
+    """
     p = {**_DEFAULT.to_dict(), **(params or {})}
     notes = notes if notes is not None else {}
     rows: list[dict] = []
@@ -700,7 +753,8 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
     # --- green land
     if green is not None:
         gmask = _category_mask(green, p["green_space_categories"])
-        g_pieces, g_owner = intersect_pieces(regions.pieces, chop(union(green[gmask])), regions.owner)
+        g_cover = _once(shared, "green_cover", lambda: chop(union(green[gmask])))
+        g_pieces, g_owner = intersect_pieces(regions.pieces, g_cover, regions.owner)
         add("green_space_ratio", _pct(area_by(g_owner, g_pieces, n), area))
     else:
         add("green_space_ratio", np.full(n, np.nan), note=notes.get("green", ""))
@@ -724,19 +778,21 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
                           where=full[res_block] > 0)
         residents = np.bincount(res_owner, weights=pop[res_block] * share, minlength=n)
         # land shares divide land by land: overlapping blocks count once (residents stay per block)
-        res_pieces, res_owner = intersect_pieces(regions.pieces, chop(union(rg)), regions.owner)
+        res_pieces, res_owner = intersect_pieces(regions.pieces, _once(shared, "res_union", lambda: chop(union(rg))),
+                                                 regions.owner)
     res_area = area_by(res_owner, res_pieces, n)
 
     # --- park service (radius) and walk
     if green is not None and residential is not None:
-        parks = qualifying_parks(green, tiers=p["park_tiers"], categories=p["park_categories"])
-        served_pieces, served_owner = intersect_pieces(res_pieces, chop(park_service_area(parks)), res_owner)
+        parks = _once(shared, "parks", lambda: qualifying_parks(green, tiers=p["park_tiers"],
+                                                                categories=p["park_categories"]))
+        service = _once(shared, "park_service", lambda: chop(park_service_area(parks)))
+        served_pieces, served_owner = intersect_pieces(res_pieces, service, res_owner)
         add("park_service_coverage", _pct(area_by(served_owner, served_pieces, n), res_area))
         if city:
             if roads is not None and len(parks):
-                pts, w, owner = _sample_cells(res_pieces, res_owner, p["walk_cell_m"])
-                net = _net.build_network(roads)
-                snap = net.snap(pts, max_distance=float(parks["radius_m"].max()))
+                pts, w, owner, net, snap = _walk_inputs(res_pieces, res_owner, roads, cell_m=p["walk_cell_m"],
+                                                        max_distance=float(parks["radius_m"].max()), cache=cache)
                 covered = np.zeros(len(pts), dtype=bool)
                 for r in sorted(set(parks["radius_m"])):
                     d = _net.walk_distance(net, parks[parks["radius_m"] == r], pts, limit=r,
@@ -770,13 +826,16 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
     # --- roads, lamps
     classes = _road_classes()
     if roads is not None:
-        rp = _road_parts(roads)
+        rp = _once(shared, "road_parts", lambda: _road_parts(roads))
         parts = np.asarray(rp.geometry.values, dtype=object)
         part_class = rp["road_class"].astype(object).to_numpy() if "road_class" in rp else np.full(len(rp), None)
         part_i, reg, a, b = _clip_lines(parts, regions)
         seg_len = b - a
-        lamp_owner = assign_lamps(lamps, roads.geometry.values, snap_m=p["lamp_snap_m"]) if lamps is not None else None
-        cover = (_road_cover(parts, rp["_road"].to_numpy(), lamps, lamp_owner, p["lamp_reach_m"])
+        lamp_owner = (_once(shared, "lamp_owner", lambda: assign_lamps(lamps, roads.geometry.values,
+                                                                       snap_m=p["lamp_snap_m"]))
+                      if lamps is not None else None)
+        cover = (_once(shared, "lamp_cover", lambda: _road_cover(parts, rp["_road"].to_numpy(), lamps, lamp_owner,
+                                                                 p["lamp_reach_m"]))
                  if lamps is not None else None)
         road_class = roads["road_class"].astype(object).to_numpy() if "road_class" in roads else np.full(len(roads), None)
         seg_cls = part_class[part_i]
@@ -853,7 +912,8 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         ti, treg = regions.points_in(tg)
         count = np.bincount(treg, minlength=n).astype(float)
         add("toilet_count", count)
-        served = chop(union(shapely.buffer(tg, p["toilet_radius_m"], quad_segs=32))) if len(tg) else np.empty(0, object)
+        served = _once(shared, "toilet_service", lambda: chop(union(shapely.buffer(tg, p["toilet_radius_m"], quad_segs=32)))
+                       if len(tg) else np.empty(0, object))
         sp_, so_ = intersect_pieces(regions.pieces, served, regions.owner)
         add("toilet_service_coverage", _pct(area_by(so_, sp_, n), area))
         if city:
@@ -891,7 +951,7 @@ def _missing_note(layer: str) -> str:
 
 def indicator_table(built_up: gpd.GeoDataFrame, *, green=None, roads=None, lamps=None, toilets=None,
                     residential=None, canopy=None, zones=None, targets: Targets | None = None,
-                    **params) -> pd.DataFrame:
+                    cache: WorkspaceCache = NO_CACHE, **params) -> pd.DataFrame:
     """The tidy indicator table from layers (pure function; see :func:`compute_indicators`).
 
     Parameters
@@ -901,6 +961,9 @@ def indicator_table(built_up: gpd.GeoDataFrame, *, green=None, roads=None, lamps
         NaN rows with a note saying which layer to import)
     canopy : rasterio path or dataset of the fractional vegetation cover, or None
     targets : Targets (default: :func:`civgis.store.targets.load_targets`)
+    cache : :class:`~civgis.store.cache.WorkspaceCache`, optional
+        Where the walking network and its sample grid are kept between runs (keyed on their
+        inputs; :func:`compute_indicators` passes the workspace's). Default: none.
     **params : override any field of :class:`~civgis.store.targets.Parameters` (``lamp_reach_m``,
         ``lamp_snap_m``, ``toilet_radius_m``, ``park_tiers``, ``park_entry_tolerance_m``,
         ``walk_cell_m``, ``green_space_categories``, ``park_categories``, ``population``); the rest
@@ -922,7 +985,8 @@ def indicator_table(built_up: gpd.GeoDataFrame, *, green=None, roads=None, lamps
 
     frames = []
     city = city_region(built_up)
-    rows = measure(city, **layers, params=p, city=True, notes=notes)
+    shared: dict = {}          # computed once for the city and the zone pass
+    rows = measure(city, **layers, params=p, city=True, notes=notes, shared=shared, cache=cache)
     if canopy is not None:
         value, share = _canopy_cover(built_up, canopy)
         note = "" if share >= 0.999 else f"栅格仅覆盖建成区的 {100 * share:.1f}%，按覆盖部分计算"
@@ -933,7 +997,7 @@ def indicator_table(built_up: gpd.GeoDataFrame, *, green=None, roads=None, lamps
     frames.append(_frame(rows, city, "city"))
     if zones is not None:
         zr = zone_regions(zones, built_up)
-        frames.append(_frame(measure(zr, **layers, params=p, city=False, notes=notes), zr, "zone"))
+        frames.append(_frame(measure(zr, **layers, params=p, city=False, notes=notes, shared=shared), zr, "zone"))
     table = pd.concat(frames, ignore_index=True)
     return _judge(table, targets)
 
@@ -1011,7 +1075,7 @@ def compute_indicators(ws, *, zones: bool = False, targets=None, **params) -> pd
     if zones:
         zones_gdf = ws.read("zones")
     return indicator_table(ws.read("built_up"), **layers, canopy=ws.raster_uri("canopy"), zones=zones_gdf,
-                           targets=targets, **params)
+                           targets=targets, cache=workspace_cache(ws), **params)
 
 
 # ============================================================================ one function per indicator

@@ -49,7 +49,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-__all__ = ["StreetNetwork", "build_network", "Snap", "EntryIntervals", "line_intervals", "merge_intervals",
+__all__ = ["StreetNetwork", "build_network", "network_to_arrays", "network_from_arrays", "Snap", "EntryIntervals", "line_intervals", "merge_intervals",
            "park_entries", "node_distances", "distance_on_edges", "walk_distance"]
 
 
@@ -159,6 +159,23 @@ def build_network(roads, *, precision_m: float = 0.01) -> StreetNetwork:
     n = len(edges)
     return StreetNetwork(node_xy=uniq * precision_m, edge_u=inverse[:n], edge_v=inverse[n:],
                          edge_length=shapely.length(edges), edge_geom=edges, crs=crs)
+
+
+def network_to_arrays(network: StreetNetwork) -> dict[str, np.ndarray]:
+    """The network as plain arrays (for :mod:`civgis.store.cache`); :func:`network_from_arrays` inverts it exactly."""
+    _, coords, (offsets,) = shapely.to_ragged_array(network.edge_geom) if network.n_edges else (None, np.empty((0, 2)),
+                                                                                                 (np.zeros(1, np.int64),))
+    return {"node_xy": network.node_xy, "edge_u": network.edge_u, "edge_v": network.edge_v,
+            "edge_length": network.edge_length, "edge_coords": coords, "edge_offsets": offsets}
+
+
+def network_from_arrays(arrays: dict[str, np.ndarray], crs=None) -> StreetNetwork:
+    """Rebuild a :class:`StreetNetwork` from :func:`network_to_arrays` (same coordinates, bit for bit)."""
+    n = len(arrays["edge_u"])
+    geoms = (shapely.from_ragged_array(shapely.GeometryType.LINESTRING, arrays["edge_coords"],
+                                       (arrays["edge_offsets"],)) if n else np.empty(0, dtype=object))
+    return StreetNetwork(node_xy=arrays["node_xy"], edge_u=arrays["edge_u"], edge_v=arrays["edge_v"],
+                         edge_length=arrays["edge_length"], edge_geom=np.asarray(geoms, dtype=object), crs=crs)
 
 
 @dataclass
