@@ -142,3 +142,27 @@ def test_mann_kendall_by_lag_equals_all_pairs():
     i, j = np.triu_indices(14, k=1)
     s_pairs = np.sign(x[:, j] - x[:, i]).sum(axis=1)
     assert (tr.mann_kendall_many(x)["s"] == s_pairs).all()
+
+
+def test_convex_clip_intervals_equal_shapely_intersection():
+    from civgis.analysis import network as net
+
+    rng = np.random.default_rng(4)
+    lines = [shapely.LineString(np.cumsum(rng.normal(0, 30, (rng.integers(2, 9), 2)), axis=0)) for _ in range(60)]
+    lines.append(shapely.LineString([(0, 0), (100, 0), (100, 100), (0, 100), (0, 0)]))   # a closed ring road
+    lines = np.array(lines, dtype=object)
+    centres = rng.uniform(-80, 120, (400, 2))
+    centres[:4] = [(0, 0), (100, 50), (50, 100), (0, 3)]                                   # on the ring's start/corners
+    which = rng.integers(0, len(lines), 400)
+    which[:4] = len(lines) - 1
+    ring = shapely.get_coordinates(shapely.buffer(shapely.Point(0, 0), 25.0, quad_segs=16))
+    key, a, b = ind.convex_clip_intervals(lines, which, centres, ring)
+    discs = shapely.buffer(shapely.points(centres), 25.0, quad_segs=16)
+    pieces = shapely.intersection(lines[which], discs)
+    rk, ra, rb = net.line_intervals(lines, pieces, which)
+    span = float(shapely.length(lines).max()) + 1
+    got = ind._RoadCover(*net.merge_intervals(key, a, b, span=span), span=span)
+    ref = ind._RoadCover(*net.merge_intervals(rk, ra, rb, span=span), span=span)
+    n, L = len(lines), shapely.length(lines)
+    assert np.abs(got.lit(np.arange(n), np.zeros(n), L) - ref.lit(np.arange(n), np.zeros(n), L)).max() < 1e-7
+    assert len(got.key) == len(ref.key)              # the same stretches, not just the same total

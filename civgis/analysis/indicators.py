@@ -77,7 +77,7 @@ __all__ = ["INDICATORS", "COLUMNS", "GREEN_SPACE_CATEGORIES", "PARK_CATEGORIES",
            "EDGE_TOLERANCE_M", "BORDER_MIN_M", "PARAMETER_NAMES", "IndicatorError", "union", "chop",
            "union_pieces", "intersect_pieces", "area_by", "Regions", "city_region", "zone_regions", "park_radius",
            "qualifying_parks", "park_service_area", "residential_service", "bbox_grid_cells", "assign_lamps",
-           "lamp_coverage", "unlit_stretches", "walk_samples", "green_coverage_ratio", "measure", "ORDER",
+           "convex_clip_intervals", "lamp_coverage", "unlit_stretches", "walk_samples", "green_coverage_ratio", "measure", "ORDER",
            "indicator_table", "compute_indicators", "green_space_ratio", "park_area_per_capita",
            "park_service_coverage", "park_walk_coverage", "lamp_installation_rate", "lamp_lighting_rate",
            "toilet_density", "toilets_per_10k", "toilet_service_coverage", "accessible_toilet_share",
@@ -479,13 +479,80 @@ def _road_cover(parts: np.ndarray, part_road: np.ndarray, lamps: gpd.GeoDataFram
     has = np.flatnonzero(owner >= 0)
     if len(has) == 0 or len(parts) == 0:
         return _RoadCover(np.empty(0, np.int64), np.empty(0), np.empty(0), span)
-    reach = _discs(np.asarray(lamps.geometry.values, dtype=object)[has], reach_m, quad_segs=16)
+    pts = np.asarray(lamps.geometry.values, dtype=object)[has]
+    reach = _discs(pts, reach_m, quad_segs=16)
     il, ip = shapely.STRtree(parts).query(reach, predicate="intersects")
     own = part_road[ip] == owner[has][il]           # a lamp lights every part of its own road, no other
     il, ip = il[own], ip[own]
-    pieces = shapely.intersection(parts[ip], reach[il])
-    key, a, b = _net.line_intervals(parts, pieces, ip)
+    ring = shapely.get_coordinates(shapely.buffer(shapely.Point(0.0, 0.0), reach_m, quad_segs=16))
+    key, a, b = convex_clip_intervals(parts, ip, shapely.get_coordinates(pts)[il], ring)
     return _RoadCover(*_net.merge_intervals(key, a, b, span=span), span=span)
+
+
+def convex_clip_intervals(lines: np.ndarray, line_of: np.ndarray, centres: np.ndarray, ring: np.ndarray):
+    """Stretches of single-part lines inside convex polygons, as intervals ``[a, b]`` in metres along them.
+
+    Pair ``k`` is the line ``lines[line_of[k]]`` and the convex polygon ``ring + centres[k]``
+    (``ring``: the closed ring's coordinates around the origin, e.g. a point's buffer). Every
+    segment of the line is clipped against the polygon's edges (Cyrus–Beck): with the segment
+    ``A + t (B − A)``, ``t ∈ [0, 1]``, and each edge's outward normal ``n`` and offset ``c``
+    (inside: ``n · x ≤ c``), ``t`` is bounded above by ``(c − n·A) / n·(B − A)`` where the
+    denominator is positive and below where it is negative. The part of the segment inside is
+    ``[t_low, t_high]`` when ``t_high > t_low``, at ``start(segment) + t · |B − A|`` metres along the
+    line. Vectorised over every (pair, segment) whose segment comes within the polygon's reach.
+    The same stretches as ``shapely.intersection`` of the line with the polygon (to ~1e-9 m),
+    without building the intersection geometries. Returns ``(line_of_interval, a, b)``; a
+    stretch crossing segment ends comes as one interval per segment (merge them per line).
+    """
+    e = np.empty(0, np.int64)
+    if len(line_of) == 0:
+        return e, np.empty(0), np.empty(0)
+    coords, owner = shapely.get_coordinates(lines, return_index=True)
+    seg = np.flatnonzero(owner[1:] == owner[:-1])            # segment s runs from coords[s] to coords[s + 1]
+    A, D = coords[seg], coords[seg + 1] - coords[seg]
+    seg_line = owner[seg]
+    seg_len = np.hypot(D[:, 0], D[:, 1])
+    first = np.searchsorted(seg_line, np.arange(len(lines)))  # each line's first segment (segments sorted by line)
+    n_seg = np.bincount(seg_line, minlength=len(lines))
+    cum = np.r_[0.0, np.cumsum(seg_len)[:-1]]                # cum[s] + seg_len[s] == cum[s + 1] exactly
+    line_start = cum[np.minimum(first, len(seg) - 1)]
+    # every (pair, segment of its line)
+    line_of = np.asarray(line_of, dtype=np.int64)
+    reps = n_seg[line_of]
+    pair = np.repeat(np.arange(len(line_of)), reps)
+    s = first[line_of][pair] + (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps))
+    P = np.asarray(centres, float)[pair]
+    a0 = A[s] - P                                             # segment start relative to the polygon's centre
+    d = D[s]
+    # only segments within the polygon's reach (the farthest vertex) can meet it
+    reach = float(np.hypot(ring[:, 0], ring[:, 1]).max()) * (1 + 1e-9) + 1e-9
+    dd = np.einsum("ij,ij->i", d, d)
+    t_near = np.clip(np.divide(-np.einsum("ij,ij->i", a0, d), dd, out=np.zeros(len(dd)), where=dd > 0), 0.0, 1.0)
+    near = np.hypot(*(a0 + t_near[:, None] * d).T) <= reach
+    near &= seg_len[s] > 0
+    pair, s, a0, d = pair[near], s[near], a0[near], d[near]
+    # edges of the ring with outward normals (counter-clockwise ring: normal = (dy, −dx))
+    V = ring[:-1] if np.allclose(ring[0], ring[-1]) else ring
+    E = np.roll(V, -1, axis=0) - V
+    ccw = (V[:, 0] * np.roll(V[:, 1], -1) - np.roll(V[:, 0], -1) * V[:, 1]).sum() > 0
+    normal = np.c_[E[:, 1], -E[:, 0]] * (1.0 if ccw else -1.0)
+    c = np.einsum("ij,ij->i", normal, V)
+    num = c[None, :] - a0 @ normal.T                          # (rows, edges)
+    den = d @ normal.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = num / den
+    t_low = np.max(np.where(den < 0, t, 0.0), axis=1, initial=0.0)
+    t_high = np.min(np.where(den > 0, t, 1.0), axis=1, initial=1.0)
+    outside = ((den == 0) & (num < 0)).any(axis=1)
+    keep = (t_high > t_low) & ~outside
+    # along the whole chain first, so the end of one segment's stretch is the start of the next's to
+    # the last bit (they merge into one interval), then from the line's own start
+    s, line = s[keep], line_of[pair[keep]]
+    a = cum[s] + t_low[keep] * seg_len[s]
+    b = cum[s] + t_high[keep] * seg_len[s]
+    a = np.where(t_low[keep] == 0.0, cum[s], a)
+    b = np.where(t_high[keep] == 1.0, cum[s] + seg_len[s], b)
+    return line, a - line_start[line], b - line_start[line]
 
 
 def _discs(points: np.ndarray, radius: float, *, quad_segs: int) -> np.ndarray:
