@@ -10,13 +10,14 @@ Graph
 Shortest paths
     ``scipy.sparse.csgraph.dijkstra`` from one *super-source* joined to every park entry, with
     ``limit`` = the service radius: one multi-source search per radius tier. Measured by
-    ``bench/bench_indicators.py`` against networkx's Dijkstra on the same graph (same distances):
-    0.2–0.4 ms per search against 0.3–0.7 ms on the demo (377 nodes) and the 10× county (3 274
-    nodes), about 1.5–3× — and either is far below 1 % of the walking figure, whose cost is the
-    sample grid and the snapping of the samples to the streets (kept in the workspace cache
-    between runs, :mod:`civgis.store.cache`). scipy is used because it searches from many
-    sources with a distance limit on the sparse matrix the network already is, not for a speed
-    that would matter here.
+    ``bench/bench_indicators.py`` against networkx's Dijkstra on the same graph (same distances,
+    best of 5 on the loaded 2-core machine): 0.2–0.5 ms per search with scipy on the demo (377
+    nodes) and the 10× county (3 274 nodes), networkx's search alone 0.1–18 ms — from 0.3× to
+    about 35×, depending on how much of the network the radius reaches. Either is far below 1 %
+    of the walking figure, whose cost is the sample grid and the snapping of the samples to the
+    streets (kept in the workspace cache between runs, :mod:`civgis.store.cache`). scipy is used
+    because it searches from many sources with a distance limit on the sparse matrix the network
+    already is, not for a speed that would matter here.
 
 Park entry points (the choice that matters most)
     A park is entered wherever a street edge comes within ``entry_tolerance_m`` of its boundary
