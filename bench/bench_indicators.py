@@ -199,9 +199,13 @@ def main() -> None:
     print(f"floor  read the layers (pyogrio GeoDataFrames) {t_read:8.2f} s   (raw Arrow tables {t_arrow:.2f} s)")
 
     cache = workspace_cache(ws).folder
-    if cache is not None and cache.exists():
-        shutil.rmtree(cache)
-    t_cold, _ = timed(lambda: ind.compute_indicators(ws, zones=True))
+
+    def cold():
+        if cache is not None and cache.exists():
+            shutil.rmtree(cache)
+        return timed(lambda: ind.compute_indicators(ws, zones=True))[0]
+
+    t_cold = min(cold(), cold())     # the first also pays one-time imports (rasterio, csgraph …)
     print(f"civgis city + every zone, cache cold (incl. read) {t_cold:8.2f} s  = {t_cold / t_read:5.1f}× the floor")
     t_city, city = timed(lambda: ind.compute_indicators(ws))
     print(f"civgis all city indicators, warm (incl. read)     {t_city:8.2f} s  = {t_city / t_read:5.1f}× the floor")

@@ -11,9 +11,10 @@ against the read floor and against the previous release, in one run.
   ``--no-patrol-maps``), the workspace cache cleared first (a cold run; ``--warm`` also times a
   second run that finds the walking network and samples cached); the per-section seconds come
   from the report's own ``report.json``;
-* previous release: the same command run with ``--previous`` (default ``/work/main``) on the
-  Python path, at the scales given by ``--previous-scales`` (default 1 only: the old report took
-  819 s at 10×).
+* previous release: the same command run with the checkout ``--previous`` on the Python path
+  (e.g. ``git archive <release> | tar -x -C DIR``; default ``/work/main``, which is only the
+  previous release while nothing has been merged since), at the scales given by
+  ``--previous-scales`` (default 1 only: the old report took 819 s at 10×).
 
 Prints the table of scales × sections, the slope of log(seconds) against log(scale) for the total
 and each section (1.0 = linear), and the ratios against the floor and the previous release.
