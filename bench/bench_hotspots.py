@@ -17,9 +17,13 @@ built-up area, hexagons of 100 m (≈ 104 000 cells), band 300 m (binary weights
 * scale-out (``--dask``): the counting on a ``distributed.LocalCluster`` (2 workers) from a
   dask-geopandas frame, checked equal to the single-machine counts.
 
+* the demo county against the previous release (``--previous DIR``, a checkout of it): the hot
+  spot analysis of the report (OHSA parameters, Gi*, emerging hot spots by month) in fresh
+  processes, the two codes alternated three times, best of three each.
+
 Prints times per step, the ratio baseline / civgis, and the largest |z| difference.
 
-Usage: python bench/bench_hotspots.py [--cases N] [--cell M] [--band M] [--side KM] [--dask]
+Usage: python bench/bench_hotspots.py [--cases N] [--cell M] [--band M] [--side KM] [--dask] [--previous DIR]
 """
 
 from __future__ import annotations
@@ -54,6 +58,38 @@ def make_cases(n: int, side: float, seed: int = 0) -> np.ndarray:
     return np.clip(xy, [X0, Y0], [X0 + side - 1e-6, Y0 + side - 1e-6])
 
 
+DEMO_RUN = """
+import time
+from civgis.demo import demo_workspace
+from civgis.store.layers import Layers
+from civgis.analysis.hotspots import hotspots_workspace
+from civgis.analysis.trends import emerging_hotspots_workspace
+L = Layers(demo_workspace()); L.read("inspections"); L.read("built_up")
+t = time.perf_counter(); r = hotspots_workspace(L); t1 = time.perf_counter() - t
+t = time.perf_counter(); e = emerging_hotspots_workspace(L, r, by="month"); t2 = time.perf_counter() - t
+print(t1, t2, len(r.cells), r.band_m, float(abs(r.cells["gi_z"]).sum()))
+"""
+
+
+def demo_against(previous: str) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent.parent)
+    best = {here: [], previous: []}
+    for _ in range(3):
+        for code in (previous, here):
+            out = subprocess.run([sys.executable, "-c", DEMO_RUN], capture_output=True, text=True, check=True,
+                                 env={**os.environ, "PYTHONPATH": code}).stdout.split()
+            best[code].append(tuple(float(x) for x in out))
+    (g0, e0, n, b0, s0), (g1, e1, _, b1, s1) = ([min(col) for col in zip(*best[c])] for c in (previous, here))
+    assert b0 == b1 and abs(s0 - s1) <= 1e-9 * s0, "the previous release chose another band or other z"
+    print(f"demo ({n:,.0f} cells, band {b1:.1f} m): Gi* with OHSA parameters {g0:.2f} → {g1:.2f} s (×{g0 / g1:.1f}), "
+          f"emerging {e0:.2f} → {e1:.2f} s (×{e0 / e1:.1f}); previous release → this, best of 3 alternated")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2_000_000)
@@ -61,7 +97,10 @@ def main() -> None:
     parser.add_argument("--band", type=float, default=300.0)
     parser.add_argument("--side", type=float, default=30.0, help="side of the square study area, km")
     parser.add_argument("--dask", action="store_true", help="also time the Dask LocalCluster counting path")
+    parser.add_argument("--previous", help="checkout of the previous release: compare the demo's hot spot analysis")
     args = parser.parse_args()
+    if args.previous:
+        demo_against(args.previous)
     side = args.side * 1000.0
     area = gpd.GeoSeries([box(X0, Y0, X0 + side, Y0 + side)], crs=4527)
     xy = make_cases(args.cases, side)
