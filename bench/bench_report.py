@@ -124,7 +124,8 @@ def main() -> None:
             row["previous"], row["previous_sections"] = run_report(ws, args.previous, patrol=patrol)
         rows.append(row)
         print(f"scale ×{scale:g}: report {wall:.1f} s, floor {t_gdf:.2f} s (arrow {t_arrow:.2f} s)"
-              + (f", previous release {row['previous']:.1f} s" if "previous" in row else ""), flush=True)
+              + (f", previous release {row['previous']:.1f} s" if "previous" in row else "")
+              + "; sections " + ", ".join(f"{k} {v:.1f}" for k, v in sections.items()), flush=True)
 
     keys = list(rows[0]["sections"])
     print(f"\nreport {'with' if patrol else 'without'} patrol maps, seconds (cold workspace cache)")
