@@ -134,8 +134,10 @@ def mann_kendall_many(series, *, alpha: float = 0.10) -> dict[str, np.ndarray]:
     m, n = x.shape
     if n < 3:
         raise ValueError(f"Mann-Kendall needs at least 3 time steps, got {n}")
-    i, j = np.triu_indices(n, k=1)
-    s = np.sign(x[:, j] - x[:, i]).sum(axis=1)
+    # S by lag: Σ_k Σ_t sign(x[t+k] − x[t]); memory O(m·n), not the O(m·n²) of all pairs at once
+    s = np.zeros(m, dtype=np.int64)
+    for k in range(1, n):
+        s += np.sign(x[:, k:] - x[:, :-k]).sum(axis=1).astype(np.int64)
     # tie groups per row: sort, mark run starts, run lengths by bincount
     xs = np.sort(x, axis=1)
     start = np.ones((m, n), dtype=bool)
@@ -345,7 +347,7 @@ class EmergingResult:
 
 def emerging_hotspots(points, times, grid: gpd.GeoDataFrame, band: float, *, by: str = "month", since=None,
                       until=None, time_window: int = 0, fdr: bool = True, trend_alpha: float = 0.10,
-                      min_steps: int = 4) -> EmergingResult:
+                      min_steps: int = 4, weights=None) -> EmergingResult:
     """Emerging hot spot analysis of point incidents on a hexagon grid (see module doc).
 
     Parameters
@@ -363,6 +365,9 @@ def emerging_hotspots(points, times, grid: gpd.GeoDataFrame, band: float, *, by:
         FDR-corrected Gi_Bin over all bins of the cube.
     trend_alpha : float
         Mann-Kendall significance level (default 0.10).
+    weights : sparse matrix, optional
+        The binary distance-band weights of ``grid`` at ``band`` when already built (a hot spot
+        result's ``weights``); built here otherwise.
     """
     xy = _points_xy(points)
     step, periods = time_steps(times, by=by, since=since, until=until)
@@ -374,7 +379,8 @@ def emerging_hotspots(points, times, grid: gpd.GeoDataFrame, band: float, *, by:
     ok = (cell >= 0) & (step >= 0)
     nc = len(grid)
     counts = np.bincount(cell[ok] * n_steps + step[ok], minlength=nc * n_steps).astype(float).reshape(nc, n_steps)
-    z, p = gi_star_space_time(counts, distance_band_weights(grid_centres(grid), band), time_window)
+    W = weights if weights is not None else distance_band_weights(grid_centres(grid), band)
+    z, p = gi_star_space_time(counts, W, time_window)
     bins = fdr_bins(z.ravel(), p.ravel(), fdr=fdr).reshape(nc, n_steps)
     mk = mann_kendall_many(z, alpha=trend_alpha)
     cat = classify_emerging(bins, mk["z"], mk["p"], trend_alpha=trend_alpha)
@@ -405,5 +411,7 @@ def emerging_hotspots_workspace(ws, result: HotspotResult | None = None, *, by: 
     cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
     grid = result.cells[["cell_id", "q", "r", "geometry"]].copy()
     grid.attrs.update(result.cells.attrs)
+    same_band = band is None or float(band) == float(result.band_m)
     return emerging_hotspots(cases, cases["reported_at"], grid, band or result.band_m, by=by, since=since,
-                             until=until, time_window=time_window, trend_alpha=trend_alpha)
+                             until=until, time_window=time_window, trend_alpha=trend_alpha,
+                             weights=result.weights if same_band else None)

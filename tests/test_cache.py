@@ -1,0 +1,174 @@
+"""The workspace cache (civgis.store.cache): keyed on inputs, invalidated by a changed layer, never
+written for a read-only workspace, and never a reason for a different number.
+
+The scene: one 80 × 50 m park (4 000 m² → 300 m radius), a street 10 m south of it, and a
+residential block 100 × 30 m sampled on a 10 m grid (30 cells of 100 m²). Walking from the
+park's entry stretch on the street (up to x = 80 + √(20² − 10²) = 97.3) to the cells, 21 of
+the 30 cells are within 300 m (worked out in tests/test_indicators.py): 70 %.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import LineString, box
+
+import civgis.analysis.indicators as ind
+from civgis.store.cache import NO_CACHE, WorkspaceCache, content_key, workspace_cache
+from civgis.store.layers import Layers
+from civgis.store.workspace import Workspace
+
+CRS = 4527
+X0, Y0 = 500_000.0, 3_000_000.0
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def gdf(rows, geoms):
+    return gpd.GeoDataFrame(pd.DataFrame(rows), geometry=list(geoms), crs=CRS)
+
+
+def moved(geom):
+    from shapely import affinity
+
+    return affinity.translate(geom, X0, Y0)
+
+
+def street(x0: float):
+    return gdf([{"road_id": "s", "road_class": "branch"}], [moved(LineString([(x0, -10), (600, -10)]))])
+
+
+def walk_scene(folder: Path) -> Workspace:
+    ws = Workspace.create(folder / "county.gpkg", crs=CRS)
+    ws.write("built_up", gdf([{"name": "城区"}], [moved(box(-1000, -1000, 3000, 3000))]))
+    ws.write("green", gdf([{"green_id": "p", "category": "G1"}], [moved(box(0, 0, 80, 50))]))
+    ws.write("roads", street(-100.0))
+    ws.write("residential", gdf([{"res_id": "r", "name": "甲", "population": 100}], [moved(box(300, -50, 400, -20))]))
+    return ws
+
+
+def walk_value(ws, **kw) -> float:
+    t = ind.compute_indicators(ws, walk_cell_m=10.0, **kw)
+    return float(t.loc[(t.indicator == "park_walk_coverage") & (t.scope == "city"), "value"].iloc[0])
+
+
+def entries(ws) -> list[str]:
+    folder = workspace_cache(ws).folder
+    return sorted(p.name.split("-")[0] for p in folder.glob("*.npz")) if folder.exists() else []
+
+
+def test_key_follows_the_content():
+    a = gdf([{"x": 1}], [box(0, 0, 10, 10)])
+    b = gdf([{"x": 1}], [box(0, 0, 10, 10.001)])           # one vertex moved by 1 mm
+    assert content_key(a, 20.0) == content_key(a.copy(), 20.0)
+    assert content_key(a, 20.0) != content_key(b, 20.0)
+    assert content_key(a, 20.0) != content_key(a, 10.0)
+    assert content_key(np.arange(3)) != content_key(np.arange(3.0))   # the dtype is part of the key
+
+
+def test_round_trip_keeps_only_the_newest_entry_and_reads_a_corrupt_file_as_a_miss(tmp_path):
+    gpkg = tmp_path / "c.gpkg"
+    gpkg.write_bytes(b"")
+    cache = WorkspaceCache.for_path(gpkg)
+    assert cache.put("walk_samples", "ab12", {"x": np.array([1.5, 2.5])})
+    assert cache.get("walk_samples", "ab12")["x"].tolist() == [1.5, 2.5]
+    assert cache.put("walk_samples", "cd34", {"x": np.array([3.0])})
+    assert cache.get("walk_samples", "ab12") is None                 # replaced, not piled up
+    assert [p.name for p in cache.folder.iterdir()] == ["walk_samples-cd34.npz"]
+    (cache.folder / "walk_samples-cd34.npz").write_bytes(b"not an npz")
+    assert cache.get("walk_samples", "cd34") is None
+    assert NO_CACHE.get("walk_samples", "cd34") is None and NO_CACHE.put("walk_samples", "cd34", {}) is False
+    with pytest.raises(ValueError):
+        cache.get("../evil", "00")
+
+
+def test_network_round_trips_bit_for_bit():
+    from civgis.analysis import network as net
+
+    n = net.build_network([LineString([(0, 0), (200, 0)]), LineString([(100, -100), (100, 100), (150, 120)])])
+    back = net.network_from_arrays(net.network_to_arrays(n))
+    assert (back.node_xy == n.node_xy).all() and (back.edge_u == n.edge_u).all() and (back.edge_v == n.edge_v).all()
+    assert all(a.equals_exact(b, 0.0) for a, b in zip(back.edge_geom, n.edge_geom))
+
+
+def test_walk_figure_cold_warm_and_after_a_change(tmp_path):
+    ws = walk_scene(tmp_path)
+    assert walk_value(ws) == pytest.approx(70.0)                        # cold: computed and stored
+    assert entries(ws) == ["walk_network", "walk_samples", "walk_snap"]
+    stamps = {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.iterdir()}
+    with Layers(ws) as snap:                                            # a run's snapshot uses the same cache
+        assert walk_value(snap) == pytest.approx(70.0)
+    assert {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.iterdir()} == stamps  # read, not rewritten
+    # the street now starts at x = 200: 120 m from the park's corner, no street within 20 m of the
+    # park, so nobody walks to it — a stale network (the old street) would still say 70 %
+    ws.write("roads", street(200.0))
+    assert walk_value(ws) == 0.0
+    names = {p.name for p in workspace_cache(ws).folder.iterdir()}
+    assert names != set(stamps) and len(names) == 3                     # new network and snap entries
+    ws.write("roads", street(-100.0))
+    assert walk_value(ws) == pytest.approx(70.0)
+
+
+def test_cached_and_uncached_tables_are_identical(tmp_path, monkeypatch):
+    ws = walk_scene(tmp_path)
+    cold = ind.compute_indicators(ws, zones=False, walk_cell_m=10.0)
+    warm = ind.compute_indicators(ws, zones=False, walk_cell_m=10.0)
+    monkeypatch.setenv("CIVGIS_NO_CACHE", "1")
+    none = ind.compute_indicators(ws, zones=False, walk_cell_m=10.0)
+    pd.testing.assert_frame_equal(cold, warm)
+    pd.testing.assert_frame_equal(cold, none)
+
+
+# ---------------------------------------------------------------------- read-only workspaces
+TEST_USER = "civgis-test"
+
+
+def _user_cmd(cmd: list[str]) -> list[str]:
+    """Run as an unprivileged account when we are root (root may write anything)."""
+    if os.getuid() != 0:
+        return cmd
+    import pwd
+
+    try:
+        user = pwd.getpwnam(TEST_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
+                       check=True, capture_output=True)
+        user = pwd.getpwnam(TEST_USER)
+    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--", *cmd]
+
+
+@pytest.fixture
+def open_dir():
+    folder = Path(tempfile.mkdtemp(prefix="civgis-cache-", dir="/tmp"))
+    os.chmod(folder, 0o755)
+    yield folder
+    for path in [folder, *folder.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_read_only_workspace_works_and_writes_no_cache(open_dir):
+    ws = walk_scene(open_dir)
+    (open_dir / "county.targets.toml").write_text("[parameters]\nwalk_cell_m = 10.0\n", encoding="utf-8")
+    for path in [open_dir, *open_dir.iterdir()]:
+        os.chmod(path, 0o555 if path.is_dir() else 0o444)
+    res = subprocess.run(_user_cmd([sys.executable, "-m", "civgis", "indicators", str(ws.path), "--json", "-q"]),
+                         capture_output=True, text=True, cwd="/", timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    rows = json.loads(res.stdout)
+    rows = rows if isinstance(rows, list) else rows.get("rows", rows.get("indicators"))
+    walk = [r for r in rows if r["indicator"] == "park_walk_coverage" and r["scope"] == "city"]
+    assert walk[0]["value"] == pytest.approx(70.0)
+    assert not (open_dir / ".county.cache").exists()
