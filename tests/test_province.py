@@ -8,6 +8,8 @@ and against the ledger's own zone view.
 
 from __future__ import annotations
 
+import json
+
 import shutil
 import sys
 from pathlib import Path
@@ -144,6 +146,9 @@ def test_province_with_plan_and_report_on_one_county(province, client, tmp_path)
     county = result.counties[0]
     assert county.error == "" and Path(county.report).is_file()
     assert Path(county.report).parent == tmp_path / "reports" / "甲县"   # named by its folder
+    # the report is written from the county task's own run: the same instant
+    report = json.loads((Path(county.report).parent / "report.json").read_text(encoding="utf-8"))
+    assert report["as_of"] == pd.Timestamp(AS_OF).date().isoformat()
     ws = Workspace(paths[0])
     with RunContext(ws, as_of=AS_OF) as run:
         day, _ = default_inspection_date(load_targets(ws=ws), run.as_of)

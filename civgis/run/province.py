@@ -233,8 +233,8 @@ def run_county(path, *, as_of=None, plan: bool = True, report_dir=None, patrol_m
             result.ledger, result.cases_source = _ledger_totals(result, run, path, count_parquet)
             if plan:
                 result.plan = _section(result, "plan", lambda: _plan_summary(run))
-        if report_dir is not None:
-            result.report = _section(result, "report", lambda: _report(ws, report_dir, T, patrol_maps)) or ""
+            if report_dir is not None:  # the same run: the report reuses the analyses above
+                result.report = _section(result, "report", lambda: _report(run, report_dir, patrol_maps)) or ""
     except Exception as exc:  # a bad county is reported in the province table; the others still run
         result.error = _one_line(exc)
         result.section_errors["trace"] = traceback.format_exc(limit=4)
@@ -289,10 +289,10 @@ def _plan_summary(run) -> dict:
     return {"n_tasks": int(len(plan.tasks)), "inspection_date": str(plan.inspection_date)}
 
 
-def _report(ws, report_dir, as_of, patrol_maps: bool) -> str:
+def _report(run, report_dir, patrol_maps: bool) -> str:
     from civgis.run.report import write_report  # lazy: the report only when asked for
 
-    out = write_report(ws, report_dir, as_of=as_of, patrol_maps=patrol_maps)
+    out = write_report(run.workspace, report_dir, patrol_maps=patrol_maps, run=run)
     return str(out.index)
 
 

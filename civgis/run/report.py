@@ -89,13 +89,21 @@ class _Output:
 
 
 def write_report(ws: Workspace, out_dir, *, as_of=None, sites: int = 5, patrol_maps: bool = True,
-                 progress: bool = False, validation=None) -> ReportResult:
-    """Compute every section and write the report folder. See the module docstring."""
+                 progress: bool = False, validation=None, run: RunContext | None = None) -> ReportResult:
+    """Compute every section and write the report folder. See the module docstring.
+
+    ``run``: an open :class:`RunContext` of ``ws`` whose analyses are already computed (the
+    province command's county task): the report reuses them instead of computing them again;
+    its ``as_of`` is the run's. The caller closes it.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     output = _Output(out, patrol_maps, progress)
-    with RunContext(ws, as_of=as_of, sites=sites, validation=validation) as run:
+    if run is not None:
         data, errors = _build_sections(output, run)
+    else:
+        with RunContext(ws, as_of=as_of, sites=sites, validation=validation) as own_run:
+            data, errors = _build_sections(output, own_run)
     json_path = out / "report.json"
     _atomic_write(json_path, json.dumps(data, ensure_ascii=False, indent=1, default=_json_default))
     index = out / "index.html"
