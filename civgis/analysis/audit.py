@@ -40,9 +40,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 
 from civgis.store.catalogue import layer_spec, load_catalogue
+from civgis.store.crs import lonlat
 from civgis.store.workspace import WorkspaceError, _prepare_for_gpkg, apply_catalogue_dtypes
 
 __all__ = ["SLIVER_M2", "SLIVER_WIDTH_M", "TOUCH_TOL_M", "ASSET_LAYERS", "HISTORY_TABLE", "AuditResult",
@@ -157,12 +158,6 @@ def _polygon_parts(geom) -> np.ndarray:
     return np.array([p for p in out if p.area > 0], dtype=object)
 
 
-def _lonlat(points: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray]:
-    if len(points) == 0 or crs is None:
-        return np.full(len(points), np.nan), np.full(len(points), np.nan)
-    tr = Transformer.from_crs(CRS.from_user_input(crs), 4326, always_xy=True)
-    lon, lat = tr.transform(shapely.get_x(points), shapely.get_y(points))
-    return np.asarray(lon), np.asarray(lat)
 
 
 def _is_sliver(parts: np.ndarray, sliver_m2: float, sliver_width_m: float) -> tuple[np.ndarray, np.ndarray]:
@@ -352,7 +347,7 @@ def audit_coverage(built_up: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, slive
         if len(parts) == 0:
             return _empty([f"{prefix}_id", "area_m2", "centroid_x", "centroid_y", "lon", "lat", *extra], crs)
         cent = shapely.point_on_surface(parts)  # inside the part even for L-shapes
-        lon, lat = _lonlat(cent, crs)
+        lon, lat = lonlat(cent, crs)
         df = gpd.GeoDataFrame({"area_m2": shapely.area(parts), "centroid_x": shapely.get_x(cent),
                                "centroid_y": shapely.get_y(cent), "lon": lon, "lat": lat, **extra},
                               geometry=list(parts), crs=crs)

@@ -59,12 +59,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import shapely
-from pyproj import CRS, Transformer
 
 from civgis.analysis import greening as _gr
 from civgis.analysis import indicators as _ind
 from civgis.analysis.audit import AuditResult, assign_gaps
 from civgis.store.catalogue import layer_spec
+from civgis.store.crs import lonlat
 from civgis.store.targets import Target, Targets, load_targets
 
 __all__ = ["KINDS", "CLASSES", "TASK_COLUMNS", "RULES", "DONE_LAMP_M", "DONE_TOILET_M", "DONE_PARK_SHARE", "PlanError",
@@ -402,13 +402,6 @@ class _Zones:
         return pd.DataFrame(cols)
 
 
-def _lonlat(points, crs) -> tuple[np.ndarray, np.ndarray]:
-    pts = np.asarray(points, dtype=object)
-    if len(pts) == 0 or crs is None:
-        return np.full(len(pts), np.nan), np.full(len(pts), np.nan)
-    tr = Transformer.from_crs(CRS.from_user_input(crs), 4326, always_xy=True)
-    lon, lat = tr.transform(shapely.get_x(pts), shapely.get_y(pts))
-    return np.asarray(lon), np.asarray(lat)
 
 
 class _Tasks:
@@ -427,7 +420,7 @@ class _Tasks:
             z = zone
         lead = self.targets.get(indicator).responsible_unit or self.targets.get("area").responsible_unit
         c = shapely.centroid(shapely.multipoints(pts)) if len(pts) else None
-        lon, lat = _lonlat([c], self.crs) if c is not None else ([np.nan], [np.nan])
+        lon, lat = lonlat([c], self.crs) if c is not None else ([np.nan], [np.nan])
         self.rows.append(dict(indicator=indicator, name_zh=_ind.INDICATORS.get(indicator, (indicator,))[0], kind=kind,
                               task=task, quantity=float(quantity), unit=KINDS[kind][1], zone_id=z["zone_id"],
                               zone_name=z["name"], road_id=road_id, road_name=road_name,
