@@ -58,14 +58,14 @@ def round_coords(geoms, decimals: int = 6) -> np.ndarray:
 def context_layers(m, *, built_up=None, zones=None, roads=None) -> None:
     """Add the context of a web map (built-up boundary, streets with names, zones with names), offline."""
     if built_up is not None and len(built_up):
-        folium.GeoJson(built_up.to_crs(4326)[["geometry"]].to_json(), name="建成区范围",
+        folium.GeoJson(built_up.to_crs(4326)[["geometry"]].to_geo_dict(), name="建成区范围",
                        style_function=lambda f: {"color": "#444444", "weight": 2, "fill": False,
                                                  "dashArray": "8 4"}).add_to(m)
     if roads is not None and len(roads):
         r = gpd.GeoDataFrame({"name": escape_html(roads["name"].astype("string").fillna("")) if "name" in roads
                               else ""}, geometry=roads.geometry.values, crs=roads.crs).to_crs(4326)
         r = r.set_geometry(round_coords(r.geometry.values))
-        folium.GeoJson(r.to_json(), name="道路",
+        folium.GeoJson(r.to_geo_dict(), name="道路",
                        style_function=lambda f: {"color": "#555555", "weight": 1.2, "opacity": 0.8},
                        tooltip=folium.GeoJsonTooltip(["name"], aliases=["道路"])).add_to(m)
     if zones is not None and len(zones):
@@ -73,20 +73,21 @@ def context_layers(m, *, built_up=None, zones=None, roads=None) -> None:
                               "zone_id": escape_html(zones["zone_id"].astype(str))},
                              geometry=zones.geometry.values, crs=zones.crs).to_crs(4326)
         z = z.set_geometry(round_coords(z.geometry.values))
-        folium.GeoJson(z.to_json(), name="包保责任区",
+        folium.GeoJson(z.to_geo_dict(), name="包保责任区",
                        style_function=lambda f: {"color": "#1f5fbf", "weight": 1.5, "fill": False},
                        tooltip=folium.GeoJsonTooltip(["name", "zone_id"], aliases=["责任区", "编号"])).add_to(m)
 
 
 def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=None, title: str = "巡查案件热点",
                 column: str = "gi_bin", labels: dict | None = None, colours: dict | None = None,
-                max_cells: int = 5000):
+                max_cells: int = 5000, dissolved: gpd.GeoDataFrame | None = None):
     """A folium map of the cells coloured by ``gi_bin`` (or an emerging category), no tiles (offline).
 
     With more than ``max_cells`` cells, the cells are dissolved per class (one shape per class,
     tooltip: class, cells, cases) so the page stays small; otherwise each cell has its tooltip.
     Streets, zones (with names in their tooltips) and the built-up boundary are drawn as context;
-    the legend lists every class shown and the context layers.
+    the legend lists every class shown and the context layers. ``dissolved``: the cells'
+    :func:`dissolve_classes` by ``column`` when the caller already has it (the PNG uses it too).
     """
     labels = labels or BIN_LABELS_ZH
     colours = colours or BIN_COLOURS
@@ -95,7 +96,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
         keep = [c for c in ("cell_id", "count", "total", "gi_z", "gi_p", column, "geometry") if c in cells]
         show = cells[list(dict.fromkeys(keep))].copy()
     else:   # one shape per class, not simplified (see the module docstring)
-        show = dissolve_classes(cells, column)
+        show = dissolve_classes(cells, column) if dissolved is None else dissolved
     show = show.to_crs(4326)
     show = show.set_geometry(round_coords(show.geometry.values))
     show["label"] = escape_html(show[column].map(lambda v: labels.get(v, str(v))))  # tooltips are HTML
@@ -111,7 +112,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
                "gi_p": "p 值", "label": "类别"}
     fields = [c for c in ("label", "cell_id", "n_cells", "count", "total", "gi_z", "gi_p") if c in show]
     folium.GeoJson(
-        show.drop(columns=[column]).assign(_cls=show[column].astype(str)).to_json(), name=escape_text(title),
+        show.drop(columns=[column]).assign(_cls=show[column].astype(str)).to_geo_dict(), name=escape_text(title),
         # dissolved classes are stroked in their own colour: it hides the anti-aliasing seams between
         # neighbouring classes; single cells keep a thin grey outline
         style_function=lambda f, _c=colours, _pc=per_cell: {
@@ -154,7 +155,8 @@ def save_folium(m, path) -> Path:
 
 def draw_hotspots(fig, cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=None,
                   title: str = "巡查案件热点 Gi*", column: str = "gi_bin", labels: dict | None = None,
-                  colours: dict | None = None, subtitle: str | None = None) -> list[str]:
+                  colours: dict | None = None, subtitle: str | None = None,
+                  dissolved: gpd.GeoDataFrame | None = None) -> list[str]:
     """Draw the hot-spot map on an empty figure; returns the legend's labels (every drawn layer).
 
     The classes are always dissolved (no cell edges: 21 m hexagons with outlines read as moiré
@@ -164,7 +166,7 @@ def draw_hotspots(fig, cells: gpd.GeoDataFrame, *, built_up=None, zones=None, ro
     """
     labels = labels or BIN_LABELS_ZH
     colours = colours or BIN_COLOURS
-    shown = dissolve_classes(cells, column)
+    shown = dissolve_classes(cells, column) if dissolved is None else dissolved
     fp, fpb = cjk_font(), cjk_font(weight="bold")
     fw, fh = fig.get_size_inches()
     ax = fig.add_axes([0.03, 0.03, 0.94, 0.86])
@@ -193,7 +195,8 @@ def draw_hotspots(fig, cells: gpd.GeoDataFrame, *, built_up=None, zones=None, ro
 
 def hotspot_png(cells: gpd.GeoDataFrame, path, *, built_up=None, zones=None, roads=None,
                 title: str = "巡查案件热点 Gi*", column: str = "gi_bin", labels: dict | None = None,
-                colours: dict | None = None, subtitle: str | None = None, dpi: int = 130) -> Path:
+                colours: dict | None = None, subtitle: str | None = None, dpi: int = 130,
+                dissolved: gpd.GeoDataFrame | None = None) -> Path:
     """A printable PNG (:func:`draw_hotspots`): classes, streets, zones, scale bar, north arrow, title, legend.
 
     Text is set in the checked CJK font (no tofu boxes).
@@ -201,7 +204,7 @@ def hotspot_png(cells: gpd.GeoDataFrame, path, *, built_up=None, zones=None, roa
     with matplotlib.rc_context(cjk_rc()):
         fig = Figure(figsize=(10, 10.6), dpi=dpi)
         draw_hotspots(fig, cells, built_up=built_up, zones=zones, roads=roads, title=title, column=column,
-                      labels=labels, colours=colours, subtitle=subtitle)
+                      labels=labels, colours=colours, subtitle=subtitle, dissolved=dissolved)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=dpi)

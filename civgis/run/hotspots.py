@@ -13,7 +13,7 @@ import pyogrio
 from civgis.analysis.hotspots import (BIN_COLOURS, BIN_LABELS_ZH, RANKING_COLUMNS_ZH, HotspotResult, filter_cases,
                                       hotspots_workspace, kernel_density, zone_ranking_frame)
 from civgis.analysis.trends import CATEGORIES, CATEGORY_COLOURS, CATEGORY_LABELS_ZH, emerging_hotspots_workspace
-from civgis.render.hotspots import hotspot_map, hotspot_png, save_folium
+from civgis.render.hotspots import dissolve_classes, hotspot_map, hotspot_png, save_folium
 from civgis.store.qgis_style import Category, StyleSpec, style_qml, write_layer_styles
 from civgis.store.spreadsheets import write_csv
 
@@ -106,9 +106,10 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     method = "Getis-Ord Gi*" + ("，FDR 校正" if res.fdr else "")
     subtitle = (f"{res.n_cases:,} 件案件 · 六边形网格 {res.cell_size_m:.0f} 米 · 距离带 {res.band_m:.0f} 米 · {method}"
                 f" · 截至 {pd.Timestamp(as_of):%Y-%m-%d}")
-    files["map"] = save_folium(hotspot_map(res.cells, **context), out / "hotspots.html")
+    dissolved = dissolve_classes(res.cells, "gi_bin")  # one union per class for the web map and the PNG
+    files["map"] = save_folium(hotspot_map(res.cells, dissolved=dissolved, **context), out / "hotspots.html")
     files["png"] = hotspot_png(res.cells, out / "hotspots.png", title="巡查案件热点分布（Gi* 置信度）",
-                               subtitle=subtitle, **context)
+                               subtitle=subtitle, dissolved=dissolved, **context)
     b = built.total_bounds
     pad = res.band_m
     kde = kernel_density(cases, (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad), crs=ws.crs)
@@ -120,12 +121,14 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
         ecells = gpd.GeoDataFrame(emerging.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,
                                   crs=res.cells.crs)
         ecells.attrs.update(res.cells.attrs)
+        edissolved = dissolve_classes(ecells, "category")
         files["emerging_map"] = save_folium(hotspot_map(ecells, title="新兴热点", column="category",
                                                         labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS,
-                                                        **context), out / "emerging.html")
+                                                        dissolved=edissolved, **context), out / "emerging.html")
         files["emerging_png"] = hotspot_png(ecells, out / "emerging.png", title="新兴热点（时空模式）",
                                             subtitle=f"按{_BY_ZH.get(by, by)}统计 · " + subtitle, column="category",
-                                            labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS, **context)
+                                            labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS,
+                                            dissolved=edissolved, **context)
     return HotspotOutputs(result=res, ranking=ranking, files=files, emerging=emerging, note=note)
 
 
