@@ -233,9 +233,11 @@ def test_missing_mech_swept_column_and_unknown_lamp_status_are_no_data(tmp_path)
     sheet = pd.read_excel(xlsx, sheet_name="全县指标")
     cell = sheet[sheet["指标代码"] == "mech_sweeping_rate"].iloc[0]
     assert cell["数值"] == "无数据" and cell["达标"] == "—"
-    # exit status 1: no cases, so the ledger and hot spots are incomplete (the report says so)
-    assert main(["report", str(ws.path), "--out", str(tmp_path / "rep")]) == 1
+    # no cases, so the ledger and hot spots are incomplete (the report says so); the exit status counts them
+    status = main(["report", str(ws.path), "--out", str(tmp_path / "rep")])
     report = json.loads((tmp_path / "rep" / "report.json").read_text(encoding="utf-8"))
+    incomplete = {k for k, v in report["sections"].items() if not v["ok"]}
+    assert {"ledger", "hotspots"} <= incomplete and status == len(incomplete)
     section = report["sections"]["indicators"]
     assert section["ok"], section.get("error")
     t_ws = ind.compute_indicators(ws)
@@ -357,8 +359,11 @@ def test_osm_town_indicators_agree_with_geopandas_and_report_finishes(town):
     for missing in ("lamp_lighting_rate", "mech_sweeping_rate"):
         r = row(t, missing)
         assert math.isnan(r["value"]) and pd.isna(r["passed"])
-    # exit status 1: no cases, so the ledger and hot spots are incomplete (the report says so)
-    assert main(["report", str(ws.path), "--out", str(tmp / "report")]) == 1
+    # no cases, so the ledger and hot spots are incomplete (the report says so); the exit status counts them
+    status = main(["report", str(ws.path), "--out", str(tmp / "report")])
+    sections = json.loads((tmp / "report" / "report.json").read_text(encoding="utf-8"))["sections"]
+    incomplete = {k for k, v in sections.items() if not v["ok"]}
+    assert {"ledger", "hotspots"} <= incomplete and status == len(incomplete)
     html = (tmp / "report" / "index.html").read_text(encoding="utf-8")
     assert "无数据" in html
     section = json.loads((tmp / "report" / "report.json").read_text(encoding="utf-8"))["sections"]["indicators"]

@@ -13,8 +13,8 @@ __all__ = ["register", "cmd_report", "cmd_demo", "made_by_demo"]
 def register(sub) -> None:
     p = sub.add_parser("report", help="迎检报告 the county's readiness report (HTML, ledger, patrol maps)",
                        description="生成迎检准备报告。缺少图层的部分会在报告中说明需要什么、缺少什么，其余部分照常生成；"
-                                   "最后一行给出未完成的部分数，有未完成部分时退出码为 1。 Writes the readiness report; "
-                                   "sections whose layers are missing say so; exit status 1 when any section is incomplete.")
+                                   "最后一行给出未完成的部分数，退出码即未完成的部分数（全部完成为 0）。 Writes the readiness report; "
+                                   "sections whose layers are missing say so; the exit status is the number of incomplete sections.")
     p.add_argument("workspace", help=WS_HELP)
     p.add_argument("--out", required=True, help="输出目录 output folder")
     p.add_argument("--as-of", help="台账与超期案件的统计日期 date the ledger and overdue cases are counted at (default today)")
@@ -82,7 +82,8 @@ def made_by_demo(workspace_path: Path, out: Path) -> bool:
 
 
 def _print_written(result) -> int:
-    """List the files, then the incomplete sections; the last line counts them. 1 when any is incomplete."""
+    """List the files, then the incomplete sections; the last line counts them, and so does the exit
+    status (0: every section complete; a script can test ``$?`` for how many are not)."""
     for path in result.written:
         info(f"  已写入 written {path}")
     for section, error in result.errors.items():
@@ -91,6 +92,6 @@ def _print_written(result) -> int:
     if n_incomplete:
         print(f"报告 report: {result.index} — {n_sections} 个部分中 {n_incomplete} 个未完成，原因写在报告中 "
               f"({n_incomplete} of {n_sections} sections incomplete)")
-        return 1
+        return min(n_incomplete, 125)  # exit statuses above 125 mean other things to a shell
     print(f"报告 report: {result.index} — 全部 {n_sections} 个部分已生成 (all {n_sections} sections complete)")
     return 0

@@ -11,8 +11,8 @@ says what went wrong and how to fix it, and the rest is reported. Each :class:`S
 workspace layers it needs (``layers``) and the ones it uses when present (``uses``): a section
 whose needed layers are missing is not attempted and says which are missing; a section built
 without some of its optional layers says what it left out (``partial``). ``ReportResult.incomplete``
-lists the sections that could not be made; ``civgis report`` prints their number last and exits 1
-when there is any.
+lists the sections that could not be made; ``civgis report`` prints their number last and exits
+with it (0 when every section is made).
 """
 
 from __future__ import annotations
