@@ -555,3 +555,43 @@ def test_initial_heap_pops_as_the_per_site_heap(ratio):
     heap = _initial_heap(gains, cost, ratio)
     assert len(heap) == int((gains > 0).sum())
     assert [heapq.heappop(heap) for _ in range(len(heap))] == [heapq.heappop(reference) for _ in range(len(reference))]
+
+
+def _fill_by_sub_matrix(A, Af, w, base, banned, k, cost, cap, budgeted):
+    """The greedy fill as it was: the sub-matrix of the sites left × the demand not yet covered."""
+    from civgis.analysis.greening import _lazy_greedy
+
+    n = A.shape[0]
+    room = None if k is None else int(k) - len(base)
+    left = cap - float(cost[base].sum()) if base else cap
+    if (room is not None and room <= 0) or left <= 0:
+        return list(base)
+    covered = np.asarray(Af[base].sum(axis=0)).ravel() > 0 if base else np.zeros(A.shape[1], bool)
+    rest = np.setdiff1d(np.arange(n), np.r_[base, list(banned)].astype(int))
+    sub_A, sub_w = A[rest][:, ~covered], w[~covered]
+    tries = [_lazy_greedy(sub_A, sub_w, room, cost[rest], left if budgeted else None, ratio=r)
+             for r in ((True, False) if budgeted else (False,))]
+    best = max(tries, key=lambda t: t.objective)
+    return list(base) + [int(rest[i]) for i in best.chosen]
+
+
+@pytest.mark.parametrize("budgeted", [False, True])
+def test_greedy_fill_equals_the_sub_matrix_fill(budgeted):
+    """The swap search's fill on the whole matrix with covered demand weighing nothing picks the
+    same sites, in the same order, as the fill on the copied sub-matrix it replaced."""
+    import scipy.sparse as sp
+
+    from civgis.analysis.greening import _fill
+
+    rng = np.random.default_rng(11)
+    A = sp.csr_matrix(rng.random((300, 2000)) < 0.01)
+    Af = A.astype(float)
+    w = rng.integers(1, 50, 2000).astype(float)
+    cost = rng.integers(1, 9, 300).astype(float)
+    cap = 60.0 if budgeted else np.inf
+    for trial in range(20):
+        base = sorted(rng.choice(300, size=trial % 6, replace=False).tolist())
+        banned = [int(rng.integers(300))]
+        k = None if budgeted else 10
+        expected = _fill_by_sub_matrix(A, Af, w, base, banned, k, cost, cap, budgeted)
+        assert _fill(A, Af, w, base, banned, k, cost, cap, budgeted) == expected

@@ -618,14 +618,17 @@ def _fill(A, Af, w, base: list[int], banned, k, cost, cap: float, budgeted: bool
     if (room is not None and room <= 0) or left <= 0:
         return list(base)
     covered = np.asarray(Af[base].sum(axis=0)).ravel() > 0 if base else np.zeros(A.shape[1], bool)
-    rest = np.setdiff1d(np.arange(n), np.r_[base, list(banned)].astype(int))
-    if len(rest) == 0:
+    excluded = np.zeros(n, dtype=bool)
+    excluded[np.r_[base, list(banned)].astype(int)] = True
+    if excluded.all():
         return list(base)
-    sub_A, sub_w = A[rest][:, ~covered], w[~covered]
-    tries = [_lazy_greedy(sub_A, sub_w, room, cost[rest], left if budgeted else None, ratio=r)
+    # the demand already covered weighs nothing (the same gains as the sub-matrix without those
+    # columns and rows, without copying it: the swap search makes ~10 000 fills at 10×)
+    open_w = np.where(covered, 0.0, w)
+    tries = [_lazy_greedy(Af, open_w, room, cost, left if budgeted else None, ratio=r, excluded=excluded)
              for r in ((True, False) if budgeted else (False,))]
     best_try = max(tries, key=lambda t: t.objective)
-    return list(base) + [int(rest[i]) for i in best_try.chosen]
+    return list(base) + [int(i) for i in best_try.chosen]
 
 
 def _swap_search(A: sp.csr_matrix, w: np.ndarray, chosen: list[int], k, costs, budget, max_rounds: int) -> list[int]:
@@ -678,7 +681,7 @@ def _swap_search(A: sp.csr_matrix, w: np.ndarray, chosen: list[int], k, costs, b
 
 
 def _row_sums(A: sp.csr_matrix, w: np.ndarray) -> np.ndarray:
-    return np.asarray(A.astype(float) @ w).ravel()
+    return np.asarray(A.astype(float, copy=False) @ w).ravel()
 
 
 def _initial_heap(gains0: np.ndarray, cost: np.ndarray, ratio: bool) -> list[tuple[float, int, int]]:
@@ -697,11 +700,13 @@ def _initial_heap(gains0: np.ndarray, cost: np.ndarray, ratio: bool) -> list[tup
     return list(zip((-keys[order]).tolist(), sites[order].tolist(), [0] * len(sites)))
 
 
-def _lazy_greedy(A, w, k, costs, budget, *, ratio: bool) -> CoverSolution:
+def _lazy_greedy(A, w, k, costs, budget, *, ratio: bool, excluded: np.ndarray | None = None) -> CoverSolution:
     n = A.shape[0]
     indptr, indices = A.indptr, A.indices
     covered = np.zeros(A.shape[1], dtype=bool)
     gains0 = _row_sums(A, w)
+    if excluded is not None:  # sites that may not be picked (already chosen, or just dropped)
+        gains0 = np.where(excluded, 0.0, gains0)
     cost = costs if costs is not None else np.ones(n)
     left = np.inf if budget is None else float(budget)
 
