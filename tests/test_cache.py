@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,6 +25,7 @@ import civgis.analysis.indicators as ind
 from civgis.store.cache import NO_CACHE, WorkspaceCache, content_key, workspace_cache
 from civgis.store.layers import Layers
 from civgis.store.workspace import Workspace
+from users import as_user, open_folder
 
 CRS = 4527
 X0, Y0 = 500_000.0, 3_000_000.0
@@ -129,32 +128,10 @@ def test_cached_and_uncached_tables_are_identical(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------- read-only workspaces
-TEST_USER = "civgis-test"
-
-
-def _user_cmd(cmd: list[str]) -> list[str]:
-    """Run as an unprivileged account when we are root (root may write anything)."""
-    if os.getuid() != 0:
-        return cmd
-    import pwd
-
-    try:
-        user = pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
-                       check=True, capture_output=True)
-        user = pwd.getpwnam(TEST_USER)
-    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--", *cmd]
-
-
 @pytest.fixture
 def open_dir():
-    folder = Path(tempfile.mkdtemp(prefix="civgis-cache-", dir="/tmp"))
-    os.chmod(folder, 0o755)
-    yield folder
-    for path in [folder, *folder.rglob("*")]:
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    shutil.rmtree(folder, ignore_errors=True)
+    with open_folder("civgis-cache-") as folder:
+        yield folder
 
 
 def test_read_only_workspace_works_and_writes_no_cache(open_dir):
@@ -162,7 +139,7 @@ def test_read_only_workspace_works_and_writes_no_cache(open_dir):
     (open_dir / "county.targets.toml").write_text("[parameters]\nwalk_cell_m = 10.0\n", encoding="utf-8")
     for path in [open_dir, *open_dir.iterdir()]:
         os.chmod(path, 0o555 if path.is_dir() else 0o444)
-    res = subprocess.run(_user_cmd([sys.executable, "-m", "civgis", "indicators", str(ws.path), "--json", "-q"]),
+    res = subprocess.run(as_user([sys.executable, "-m", "civgis", "indicators", str(ws.path), "--json", "-q"]),
                          capture_output=True, text=True, cwd="/", timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert res.returncode == 0, res.stderr

@@ -12,7 +12,6 @@ import errno
 import fcntl
 import hashlib
 import os
-import pwd
 import random
 import shutil
 import signal
@@ -32,10 +31,10 @@ from civgis.store import workspace as workspace_module
 from civgis.store.importers import import_frame
 from civgis.store.validate import ValidationError
 from civgis.store.workspace import LockHeldError, Workspace, WorkspaceError
+from users import as_user, open_folder, unprivileged_user
 
 ROOT = Path(__file__).resolve().parent.parent
 X0, Y0 = 39_500_000.0, 3_000_000.0  # CGCS2000 GK zone 39 (EPSG:4527) easting carries the zone
-TEST_USER = "civgis-faults"
 
 
 # ---------------------------------------------------------------------- helpers
@@ -66,34 +65,11 @@ def run_cli(*args, user: bool = False, timeout: float = 300) -> subprocess.Compl
                           timeout=timeout, cwd="/")
 
 
-def unprivileged_user() -> pwd.struct_passwd | None:
-    """A non-root account for permission tests (created when the tests run as root), else None."""
-    if os.getuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(TEST_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", TEST_USER],
-                       check=True, capture_output=True)
-        return pwd.getpwnam(TEST_USER)
-
-
-def as_user(cmd: list[str]) -> list[str]:
-    user = unprivileged_user()
-    if user is None:
-        return cmd
-    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--", *cmd]
-
-
 @pytest.fixture
 def shared_dir():
-    """A folder the non-root test user owns (pytest's tmp_path is root-only 0700)."""
-    folder = Path(tempfile.mkdtemp(prefix="civgis-faults-", dir="/tmp"))
-    os.chmod(folder, 0o755)
-    yield folder
-    for path in [folder, *folder.rglob("*")]:
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
-    shutil.rmtree(folder, ignore_errors=True)
+    """A folder the non-root test user can use (pytest's tmp_path is root-only 0700)."""
+    with open_folder("civgis-faults-") as folder:
+        yield folder
 
 
 def give_to_user(*paths: Path) -> None:
