@@ -26,8 +26,8 @@ from matplotlib.patches import Patch
 from civgis.analysis.hotspots import BIN_COLOURS, BIN_LABELS_ZH
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_legend, draw_north, draw_scalebar,
-                                      draw_streets, draw_zone_outlines, finish_axes, map_view, metric_scale)
-from civgis.render.webmap import escape_html, escape_text, save_map
+                                      draw_streets, draw_zone_outlines, finish_axes, map_view)
+from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
            "round_coords"]

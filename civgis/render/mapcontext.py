@@ -22,7 +22,7 @@ from civgis.store.catalogue import layer_spec
 
 __all__ = ["PX_TO_PT", "CONTEXT_ROAD_GREY", "nice_length", "fmt_m", "map_view", "within", "road_labels",
            "draw_streets", "draw_zone_outlines", "free_labels", "draw_built_up", "draw_scalebar", "draw_north", "finish_axes",
-           "draw_legend", "metric_scale"]
+           "draw_legend"]
 
 #: web-style weights (px) → printed line widths (pt)
 PX_TO_PT = 0.6
@@ -292,16 +292,3 @@ def draw_legend(ax, handles: list, fp, fontsize: float, *, title: str | None = N
         leg.set_title(title, prop=tprop)
     leg.set_zorder(30)
     return leg
-
-
-def metric_scale(m) -> None:
-    """A metric-only scale bar on a folium map (Leaflet's default also shows feet and miles)."""
-    from branca.element import MacroElement
-    from jinja2 import Template
-
-    class _MetricScale(MacroElement):
-        _template = Template("{% macro script(this, kwargs) %}"
-                             "L.control.scale({imperial: false, metric: true, maxWidth: 160})"
-                             ".addTo({{ this._parent.get_name() }});{% endmacro %}")
-
-    m.add_child(_MetricScale())

@@ -104,7 +104,7 @@ from civgis.store.inert import safe_stem
 from civgis.store.coords import wgs84_to_gcj02
 from civgis.store.targets import default_parameters, load_targets
 
-__all__ = ["escape_text", "HTML_ENTITIES", "BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
+__all__ = ["metric_scale", "escape_text", "HTML_ENTITIES", "BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
            "OVERLAP_STYLE", "OVERDUE_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
            "display_values", "zone_colours", "to_display_crs", "AUDIT_ALIASES", "load_map_layers",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
@@ -731,6 +731,11 @@ class _MetricScale(MacroElement):
         self._name = "CivgisMetricScale"
 
 
+def metric_scale(m) -> None:
+    """A metric-only scale bar on a folium map (every civgis web page; Leaflet's default also shows feet)."""
+    _MetricScale().add_to(m)
+
+
 def _legend_entries() -> dict[str, str]:
     """Legend key → swatch + Chinese label, in legend order (catalogue colours)."""
     st = {n: layer_spec(n).style for n in ("built_up", "residential", "green", "roads", "zones", "candidates",
@@ -1022,7 +1027,7 @@ def render_page(data: MapData, *, title: str, window=None, focus=None, highlight
         if lyr.radius_by_zoom is not None:
             _ZoomClass(LAMP_MIN_ZOOM, "civgis-hide-lamps").add_to(m)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    _MetricScale().add_to(m)
+    metric_scale(m)
     focus = data.home if focus is None else focus
     if focus is not None and data.crs is not None and np.all(np.isfinite(focus)):
         fb = to_display_crs(gpd.GeoDataFrame(geometry=[box(*focus)], crs=data.crs), data.basemap).total_bounds
