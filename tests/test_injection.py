@@ -220,3 +220,13 @@ def test_folium_pages_do_not_evaluate_user_text_as_jinja(tmp_path):
         assert JINJA_RESULT not in html, page.name
         # inside a <script>, JSON writes & as \u0026 (folium's tojson)
         assert entity in html.replace("\\u0026", "&"), page.name
+
+
+def test_plan_map_scale_is_metric_only(tmp_path):
+    """The pass plan's web map, like every civgis page, has a scale in m/km and none in feet."""
+    from civgis.render.plan_map import plan_map_html
+
+    tasks = pd.DataFrame({"task_id": ["T1"], "task": ["装灯"], "kind": ["install_lamp"], "resp_unit": ["市政"],
+                          "staff": ["张三"], "deadline": ["2026-12-31"], "lon": [114.3], "lat": [30.6]})
+    html = plan_map_html(types.SimpleNamespace(tasks=tasks, actions={}), {}, tmp_path / "p.html").read_text(encoding="utf-8")
+    assert "imperial: false" in html and "imperial: true" not in html and "L.control.scale({\"imperial\"" not in html

@@ -12,7 +12,7 @@ from matplotlib.patches import Patch
 
 from civgis.analysis.plan import KINDS, PassPlan
 from civgis.render.fonts import cjk_rc
-from civgis.render.webmap import escape_html, save_map
+from civgis.render.webmap import escape_html, metric_scale, save_map
 
 __all__ = ["KIND_STYLE", "plan_map_png", "plan_map_html"]
 
@@ -100,7 +100,8 @@ def plan_map_html(plan: PassPlan, layers: dict, path) -> Path:
         lon0, lat0, lon1, lat1 = t["lon"].min(), t["lat"].min(), t["lon"].max(), t["lat"].max()
     else:
         lon0 = lat0 = lon1 = lat1 = 0.0
-    m = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=14, tiles=None, control_scale=True)
+    m = folium.Map(location=[(lat0 + lat1) / 2, (lon0 + lon1) / 2], zoom_start=14, tiles=None)
+    metric_scale(m)  # folium's control_scale adds feet and miles
     if bu is not None and len(bu):
         folium.GeoJson(bu[[bu.geometry.name]].to_crs(4326), name="建成区",
                        style_function=lambda f: {"color": "#444", "weight": 2, "fillOpacity": 0, "dashArray": "8 4"}).add_to(m)
