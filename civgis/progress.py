@@ -18,6 +18,12 @@ import sys
 
 from tqdm.auto import tqdm
 
+# tqdm starts a monitor thread with the first bar, even a disabled one; a live thread makes the
+# process pools (patrol maps, web maps) fall back from fork to spawn, which re-imports everything
+# and copies the layers into every worker (the demo's patrol maps: 12 s → 35 s). civgis's bars
+# are updated by the job itself, so the monitor has nothing to do.
+tqdm.monitor_interval = 0
+
 __all__ = ["progress", "progress_enabled"]
 
 
