@@ -108,3 +108,91 @@ def test_malformed_layer_is_reported_and_the_rest_still_works(demo_ws, tmp_path)
     assert any(p["layer"] == "inspections" and p["field"] == "deadline" and p["severity"] == "error" for p in problems)
     page = result.index.read_text(encoding="utf-8")
     assert "本部分未能生成" in page and "deadline" in page
+
+
+# ---------------------------------------------------------------- patrol maps drawn beside the other sections
+@pytest.fixture
+def three_zone_ws(demo_ws, tmp_path):
+    path = tmp_path / "three.gpkg"
+    shutil.copy(demo_ws.path, path)
+    ws = Workspace(path)
+    ws.write("zones", ws.read("zones").head(3), source="test")
+    return ws
+
+
+def _pdf_text(path: Path) -> list[str]:
+    from pypdf import PdfReader
+
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def test_a_disabled_progress_bar_starts_no_thread():
+    # a live thread makes the report draw its patrol maps inline and the map pools spawn instead of fork
+    import threading
+
+    from civgis.progress import progress
+    from civgis.run.report import _fork_is_safe
+
+    before = threading.active_count()
+    bar = progress(total=3, enabled=False)
+    bar.update(3)
+    bar.close()
+    assert threading.active_count() == before
+    assert _fork_is_safe() == (before == 1)
+
+
+def test_background_patrol_maps_equal_those_drawn_inline(three_zone_ws, tmp_path):
+    from civgis.render.printmaps import render_patrol_maps
+    from civgis.run.context import RunContext
+    from civgis.run.report import _BackgroundPatrol, _Output, _fork_is_safe
+
+    if not _fork_is_safe():
+        pytest.fail("a thread is alive in the test process: the background path cannot be tested here")
+    with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
+        output = _Output(tmp_path / "bg", patrol_maps=True, progress=False)
+        with _BackgroundPatrol.start(output, run) as background:
+            assert background.running and background.process.pid != __import__("os").getpid()
+            paths, seconds = background.result()
+        # the forked process did not remove the snapshot the report still reads
+        assert len(run.layers.read("zones")) == 3 and Path(run.layers._pinned_path).exists()
+        inline = render_patrol_maps(run.layers, out_dir=tmp_path / "inline", fmt="pdf", progress=False,
+                                    as_of=run.as_of, workers=1)
+    assert seconds > 0
+    assert [p.name for p in paths] == [p.name for p in inline]
+    assert len(paths) == 3 + 1  # three zones and the combined file
+    for drawn, expected in zip(paths, inline):
+        assert _pdf_text(drawn) == _pdf_text(expected)
+
+
+def test_a_failing_background_patrol_reports_the_error(three_zone_ws, tmp_path, monkeypatch):
+    import civgis.run.report as report
+    from civgis.render.printmaps import PrintMapError
+    from civgis.run.context import RunContext
+
+    def no_font(*args, **kwargs):
+        raise PrintMapError("找不到中文字体 Noto Sans CJK SC：请安装 fonts-noto-cjk")
+
+    monkeypatch.setattr(report, "render_patrol_maps", no_font)   # the forked child inherits the patch
+    with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
+        output = report._Output(tmp_path / "bg", patrol_maps=True, progress=False)
+        with report._BackgroundPatrol.start(output, run) as output.background:
+            assert output.background.running
+            section = report._build_one(next(s for s in report.SECTIONS if s.key == "patrol"), output, run)
+    assert not section["ok"] and "fonts-noto-cjk" in section["error"]
+
+
+def test_patrol_maps_are_drawn_inline_when_a_thread_is_alive(three_zone_ws, tmp_path):
+    import threading
+
+    from civgis.run.context import RunContext
+    from civgis.run.report import _BackgroundPatrol, _Output
+
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
+            assert not _BackgroundPatrol.start(_Output(tmp_path, patrol_maps=True, progress=False), run).running
+    finally:
+        stop.set()
+        worker.join()

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing as mp
 import os
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -80,6 +82,7 @@ class _Output:
     def __init__(self, out: Path, patrol_maps: bool, progress: bool):
         self.out, self.patrol_maps, self.progress = out, patrol_maps, progress
         self.written: list[Path] = []
+        self.background = _BackgroundPatrol()
 
     def rel(self, path: Path) -> str:
         return os.path.relpath(path, self.out)
@@ -118,18 +121,102 @@ def _build_sections(output: _Output, run: RunContext) -> tuple[dict, dict[str, s
                   "generated": dt.datetime.now().isoformat(timespec="seconds"), "sections": {}}
     errors: dict[str, str] = {}
     bar = progress_bar(total=len(SECTIONS), unit="项", enabled=output.progress)
-    for section in SECTIONS:
-        bar.set_description(f"报告 {section.title}")
-        started = time.perf_counter()
-        built = _build_one(section, output, run)
-        if not built["ok"]:
-            errors[section.title] = built["error"]
-        built["title"] = section.title
-        built["seconds"] = round(time.perf_counter() - started, 2)
-        data["sections"][section.key] = built
-        bar.update(1)
+    with _BackgroundPatrol.start(output, run) as output.background:
+        for section in SECTIONS:
+            bar.set_description(f"报告 {section.title}")
+            started = time.perf_counter()
+            built = _build_one(section, output, run)
+            if not built["ok"]:
+                errors[section.title] = built["error"]
+            built["title"] = section.title
+            built["seconds"] = round(built.pop("_seconds", time.perf_counter() - started), 2)
+            data["sections"][section.key] = built
+            bar.update(1)
     bar.close()
     return data, errors
+
+
+#: the layers the patrol maps read (read in the report's process before the fork, so once per run)
+PATROL_LAYERS = ("zones", "built_up", "roads", "lamps", "toilets", "green", "residential", "inspections")
+
+
+class _BackgroundPatrol:
+    """The patrol maps drawn in a forked process while the other sections are computed.
+
+    The patrol maps are the report's largest section and need nothing the other sections
+    compute, only the layers; on two cores the report's wall time is then about the larger of
+    the two halves instead of their sum. The process is forked (the layers already read are
+    shared, not copied or pickled) only where fork is safe: a platform that has it and no other
+    thread alive in this process (a dask worker, a notebook kernel with threads: the section is
+    drawn inline as before). ``result()`` returns the files written, or raises the child's error.
+    """
+
+    def __init__(self, process=None, conn=None):
+        self.process, self.conn = process, conn
+
+    @classmethod
+    def start(cls, output: "_Output", run: RunContext) -> "_BackgroundPatrol":
+        if not (output.patrol_maps and _fork_is_safe() and run.layers.has("zones")):
+            return cls()
+        for name in PATROL_LAYERS:
+            run.layers.read_optional(name)
+        parent, child = mp.Pipe(duplex=False)
+        process = mp.get_context("fork").Process(target=_patrol_child, name="civgis-patrol", daemon=True,
+                                                 args=(child, run.layers, output.out / "patrol", run.as_of))
+        process.start()
+        child.close()
+        return cls(process, parent)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None
+
+    def result(self) -> tuple[list[Path], float]:
+        """The child's files and its own seconds; its exception raised here when it failed."""
+        try:
+            kind, value, seconds = self.conn.recv()
+        except EOFError:  # the child died without a word (killed, out of memory)
+            self.process.join()
+            raise RuntimeError(f"巡查图进程意外退出（退出码 {self.process.exitcode}）") from None
+        self.process.join()
+        if kind == "error":
+            raise value
+        return value, seconds
+
+    def __enter__(self) -> "_BackgroundPatrol":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.process is not None and self.process.is_alive():  # an interrupted report leaves no orphan
+            self.process.terminate()
+            self.process.join()
+
+
+def _fork_is_safe() -> bool:
+    return "fork" in mp.get_all_start_methods() and threading.active_count() == 1
+
+
+def _patrol_child(conn, layers, out_dir: Path, as_of) -> None:
+    """Runs in the forked process: draw every zone's patrol map, send back the paths (or the error)."""
+    started = time.perf_counter()
+    try:
+        # this process is one of two busy ones: a pool of its own would only contend with the parent
+        paths = render_patrol_maps(layers, out_dir=out_dir, fmt="pdf", progress=False, as_of=as_of, workers=1)
+        message = ("ok", paths, time.perf_counter() - started)
+    except Exception as exc:  # sent to the report, which shows it in the patrol section
+        message = ("error", _picklable(exc), time.perf_counter() - started)
+    conn.send(message)
+    conn.close()
+
+
+def _picklable(exc: Exception) -> Exception:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # an exception that cannot cross processes: its text can
+        return RuntimeError(_explain(exc))
 
 
 def _build_one(section: Section, output: _Output, run: RunContext) -> dict:
@@ -352,8 +439,14 @@ def _greening(output: _Output, run: RunContext) -> dict:
 def _patrol(output: _Output, run: RunContext) -> dict:
     if not output.patrol_maps:
         return {"skipped": True, "maps": []}
-    paths = render_patrol_maps(run.layers, out_dir=output.out / "patrol", fmt="pdf", progress=output.progress,
-                               as_of=run.as_of)
+    extra = {}
+    if output.background.running:
+        waited = time.perf_counter()
+        paths, seconds = output.background.result()
+        extra = {"_seconds": seconds, "background": True, "waited_seconds": round(time.perf_counter() - waited, 2)}
+    else:
+        paths = render_patrol_maps(run.layers, out_dir=output.out / "patrol", fmt="pdf", progress=output.progress,
+                                   as_of=run.as_of)
     output.add(*paths)
     names = _zone_names(run)
     maps = []
@@ -361,7 +454,7 @@ def _patrol(output: _Output, run: RunContext) -> dict:
         zid = p.stem.removeprefix("patrol_")
         label = "全部责任区合订本" if p.stem == "patrol_maps" else f"{names.get(zid, zid)}（{zid}）"
         maps.append({"href": output.rel(p), "label": label, "zone_id": zid if zid in names else None})
-    return {"skipped": False, "maps": maps}
+    return {"skipped": False, "maps": maps} | extra
 
 
 #: The report's parts in page order; ``needs`` names the run-context results each one reads,

@@ -67,6 +67,7 @@ class Layers:
         self._has: dict[str, bool] = {}
         self._crs: CRS | None = self._pinned.crs
         self.reads: dict[str, int] = {}
+        self._owner_pid = os.getpid()
 
     # ------------------------------------------------------------------ the Workspace read API
     @property
@@ -110,7 +111,13 @@ class Layers:
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
-        """Drop the pinned file (the live workspace is untouched)."""
+        """Drop the pinned file (the live workspace is untouched); only the process that pinned it does.
+
+        A report forks a process that reads this snapshot (its patrol maps): that process must not
+        remove the file the parent still reads.
+        """
+        if os.getpid() != getattr(self, "_owner_pid", os.getpid()):
+            return
         if self._own_dir is not None:
             shutil.rmtree(self._own_dir, ignore_errors=True)
             self._own_dir = None
