@@ -7,20 +7,14 @@ import sys
 
 import pandas as pd
 
+from civgis.errors import one_line
+
 __all__ = ["CliError", "describe_error", "set_verbosity", "info", "detail", "output_path", "open_workspace",
            "print_json",
            "print_table"]
 
 #: 0 quiet, 1 normal, 2 verbose (set by :func:`set_verbosity` from -q / -v)
 _VERBOSITY = [1]
-
-_OS_ERRORS_ZH = {
-    FileNotFoundError: "文件或文件夹不存在 no such file or folder",
-    PermissionError: "没有权限 permission denied",
-    NotADirectoryError: "路径中有一段是文件而不是文件夹 part of the path is a file, not a folder",
-    IsADirectoryError: "这是文件夹，需要文件 this is a folder, a file is needed",
-    FileExistsError: "已存在同名文件 a file of that name exists",
-}
 
 
 class CliError(Exception):
@@ -56,19 +50,7 @@ def describe_error(exc: BaseException) -> str:
     """One line naming what went wrong and where, for any exception reaching the command line."""
     if isinstance(exc, CliError):
         return str(exc)
-    if isinstance(exc, OSError) and getattr(exc, "filename", None):
-        what = next((zh for cls, zh in _OS_ERRORS_ZH.items() if isinstance(exc, cls)), exc.strerror or str(exc))
-        return (f"{what}: {exc.filename} — 请检查路径，或换一个可写的输出位置 (--out)"
-                f" check the path or choose a writable output location")
-    name = type(exc).__name__
-    text = " ".join(str(exc).split())
-    if isinstance(exc, OSError):
-        return f"文件读写失败 file error: {text} — 请检查路径 check the path"
-    if name in ("DataSourceError", "RasterioIOError", "DataLayerError", "CPLE_OpenFailedError"):
-        return f"无法打开或写入数据文件 cannot open or write a data file: {text}"
-    if isinstance(exc, (KeyError, ValueError, LookupError)) and text:
-        return text
-    return f"{text or name}（{name}；加 --debug 查看详细信息 run with --debug for the traceback）"
+    return one_line(exc, unexpected="加 --debug 查看详细信息 run with --debug for the traceback")
 
 
 def output_path(path, *, folder: bool = False):

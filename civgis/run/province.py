@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from civgis.errors import one_line
 from civgis.progress import progress as progress_bar
 from civgis.store.spreadsheets import write_csv, write_xlsx
 
@@ -182,13 +183,6 @@ def cases_parquet(path) -> Path | None:
 
 
 # ---------------------------------------------------------------------- one county (runs on a worker)
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if isinstance(exc, OSError) and getattr(exc, "filename", None):
-        text = f"{exc.strerror or text}: {exc.filename}"
-    return text or type(exc).__name__
-
-
 def _audit_summary(audit) -> dict:
     summary = audit.to_dict()["summary"]
     summary["unassigned"] = int(sum(len(v) for v in audit.unassigned.values()))
@@ -236,7 +230,7 @@ def run_county(path, *, as_of=None, plan: bool = True, report_dir=None, patrol_m
             if report_dir is not None:  # the same run: the report reuses the analyses above
                 result.report = _section(result, "report", lambda: _report(run, report_dir, patrol_maps)) or ""
     except Exception as exc:  # a bad county is reported in the province table; the others still run
-        result.error = _one_line(exc)
+        result.error = one_line(exc)
         result.section_errors["trace"] = traceback.format_exc(limit=4)
     result.seconds = time.perf_counter() - started
     result.cpu_seconds = time.thread_time() - cpu
@@ -254,14 +248,14 @@ def _check_readable(path) -> None:
         pyogrio.list_layers(p)
     except Exception as exc:  # pyogrio's DataSourceError: not a GeoPackage at all
         raise ValueError(f"无法打开工作空间（不是 GeoPackage？） cannot open the workspace: "
-                         f"{_one_line(exc).split(';')[0]}") from None
+                         f"{one_line(exc).split(';')[0]}") from None
 
 
 def _section(result: CountyResult, name: str, compute):
     try:
         return compute()
     except Exception as exc:  # one failed part (a malformed layer) does not drop the county's other numbers
-        result.section_errors[name] = _one_line(exc)
+        result.section_errors[name] = one_line(exc)
         return None
 
 
@@ -488,7 +482,7 @@ def _gather(client, futures: dict, paths: list[Path], progress: bool) -> list[Co
             results[i] = future.result()
         except Exception as exc:  # a worker that died (out of memory …): the county is reported, the rest run
             results[i] = CountyResult(path=str(paths[i]), county=county_name(paths[i]),
-                                      error=f"任务失败 task failed: {_one_line(exc)}")
+                                      error=f"任务失败 task failed: {one_line(exc)}")
         bar.set_postfix_str(results[i].county)
         bar.update(1)
     bar.close()

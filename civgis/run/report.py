@@ -32,6 +32,7 @@ import pandas as pd
 
 from civgis.analysis.trends import CATEGORY_LABELS_ZH
 from civgis.analysis.zones import columns_zh
+from civgis.errors import one_line
 from civgis.progress import progress as progress_bar
 from civgis.render.greening import write_outputs
 from civgis.render.ledger_xlsx import county_of, write_ledger_xlsx
@@ -216,7 +217,7 @@ def _picklable(exc: Exception) -> Exception:
         pickle.loads(pickle.dumps(exc))
         return exc
     except Exception:  # an exception that cannot cross processes: its text can
-        return RuntimeError(_explain(exc))
+        return RuntimeError(one_line(exc))
 
 
 def _build_one(section: Section, output: _Output, run: RunContext) -> dict:
@@ -232,7 +233,7 @@ def _build_one(section: Section, output: _Output, run: RunContext) -> dict:
     try:
         return section.build(output, run) | status | {"ok": True}
     except Exception as exc:  # a section's failure is reported in the section, not fatal
-        return status | {"ok": False, "error": _explain(exc), "trace": traceback.format_exc(limit=3)}
+        return status | {"ok": False, "error": one_line(exc), "trace": traceback.format_exc(limit=3)}
 
 
 def layer_title(name: str) -> str:
@@ -294,7 +295,7 @@ def _county_map(output: _Output, run: RunContext) -> dict:
         output.add(png)
         result["png"] = output.rel(png)
     except Exception as exc:  # reported in the section beside the links to the written maps
-        result["warnings"].append(f"全县静态图未能生成：{_explain(exc)}")
+        result["warnings"].append(f"全县静态图未能生成：{one_line(exc)}")
     return result
 
 
@@ -492,11 +493,6 @@ def _optional(get):
 # ---------------------------------------------------------------------- helpers
 def _records(df: pd.DataFrame) -> list[dict]:
     return json.loads(df.to_json(orient="records", force_ascii=False, date_format="iso", double_precision=15))
-
-
-def _explain(exc: Exception) -> str:
-    text = str(exc).strip().strip("'\"") or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if not any("\u4e00" <= ch <= "\u9fff" for ch in text) else text
 
 
 def _json_default(value):
