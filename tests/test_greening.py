@@ -595,3 +595,45 @@ def test_greedy_fill_equals_the_sub_matrix_fill(budgeted):
         k = None if budgeted else 10
         expected = _fill_by_sub_matrix(A, Af, w, base, banned, k, cost, cap, budgeted)
         assert _fill(A, Af, w, base, banned, k, cost, cap, budgeted) == expected
+
+
+# ---------------------------------------------------------------- the exchange search with a fixed number of sites
+def test_the_exchange_shortcut_finds_the_hand_worked_swap():
+    # demand a, b, c, d (weights 1, 1, 5, 5); sites 0 {a, b}, 1 {a}, 2 {c, d}; k = 2 from the start {0, 1}:
+    # dropping 1 (it covers only a, which 0 covers too: nothing lost) and adding 2 gains 10
+    A = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 0, 0], [0, 0, 1, 1]], dtype=bool))
+    w = np.array([1.0, 1.0, 5.0, 5.0])
+    assert greening._swap_search(A, w, [0, 1], 2, None, None, 10) == [0, 2]
+    assert greening._swap_search(A, w, [0, 1], 2, None, None, 10, shortcut=False) == [0, 2]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_exchange_shortcut_makes_the_moves_of_the_general_search(seed):
+    # the general search (one greedy refill per dropped site) is the reference: same sites, same order
+    rng = np.random.default_rng(seed)
+    compared = 0
+    for trial in range(60):
+        n, m = int(rng.integers(5, 60)), int(rng.integers(5, 150))
+        A = sp.csr_matrix(rng.random((n, m)) < rng.uniform(0.03, 0.3))
+        w = rng.integers(1, 4, m).astype(float) if trial % 2 else rng.random(m)   # integer weights: many ties
+        k = int(rng.integers(1, max(2, n // 2)))
+        start = [int(i) for i in rng.choice(n, k, replace=False)]
+        fast = greening._swap_search(A, w, start, k, None, None, 100)
+        general = greening._swap_search(A, w, start, k, None, None, 100, shortcut=False)
+        assert [int(i) for i in fast] == [int(i) for i in general], (seed, trial)
+        compared += fast != start
+    assert compared > 10  # the searches did move
+
+
+def test_the_farthest_fill_equals_the_distance_matrix_rule():
+    from civgis.analysis.plan import _farthest_fill
+
+    rng = np.random.default_rng(5)
+    cand = shapely.points(rng.random((50, 2)) * 1000)
+    for start in ([], [4], [2, 9]):
+        expected = list(start)
+        while len(expected) < 12:  # each new site the farthest from all chosen so far, from the full matrix
+            d = shapely.distance(cand[:, None], cand[expected][None, :]).min(axis=1) if expected else np.zeros(50)
+            d[expected] = -1
+            expected.append(int(np.argmax(d)))
+        assert _farthest_fill(cand, list(start), 12) == expected

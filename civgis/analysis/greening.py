@@ -631,13 +631,18 @@ def _fill(A, Af, w, base: list[int], banned, k, cost, cap: float, budgeted: bool
     return list(base) + [int(i) for i in best_try.chosen]
 
 
-def _swap_search(A: sp.csr_matrix, w: np.ndarray, chosen: list[int], k, costs, budget, max_rounds: int) -> list[int]:
+def _swap_search(A: sp.csr_matrix, w: np.ndarray, chosen: list[int], k, costs, budget, max_rounds: int,
+                 shortcut: bool = True) -> list[int]:
     """Local search from a greedy solution; each round applies the best improving move of:
 
     * exchange: drop one chosen site, add the single other site that gains most (one sparse
       mat-vec scores every site), then refill any budget left greedily;
     * drop and refill: drop one chosen site and refill the freed budget greedily (by gain per m²
       and by gain, the better), which lets one large site give way to several small ones.
+
+    With a fixed number of sites and no budget both moves are one exchange, scored for every
+    pair at once by :func:`_exchange_search` (``shortcut=False`` runs the general search, the
+    tests' reference).
     """
     n = A.shape[0]
     Af = A.astype(float)
@@ -652,6 +657,8 @@ def _swap_search(A: sp.csr_matrix, w: np.ndarray, chosen: list[int], k, costs, b
         return _fill(A, Af, w, base, banned, k, cost, cap, budget is not None)
 
     current = value(chosen)
+    if shortcut and budget is None and k is not None and len(chosen) == int(k):
+        return _exchange_search(A, Af, w, chosen, current, tol, max_rounds, value)
     for _ in range(max_rounds):
         in_set = np.zeros(n, dtype=bool)
         in_set[chosen] = True
@@ -678,6 +685,96 @@ def _swap_search(A: sp.csr_matrix, w: np.ndarray, chosen: list[int], k, costs, b
             break
         chosen, current = best_sel, best_val
     return chosen
+
+
+def _exchange_search(A: sp.csr_matrix, Af: sp.csr_matrix, w: np.ndarray, chosen: list[int], current: float,
+                     tol: float, max_rounds: int, value) -> list[int]:
+    """The swap search of :func:`_swap_search` when the number of sites is fixed and there is no budget.
+
+    Then dropping site ``i`` leaves room for exactly one site, so both moves are the exchange
+    ``i → j`` with ``j`` the site (not chosen) that gains most once ``i`` is gone. Its value is
+    ``current − lost(i) + gain₀(j) + extra(i, j)``: ``lost(i)`` the demand only ``i`` covers,
+    ``gain₀`` every site's gain against the whole chosen set (one mat-vec) and ``extra(i, j)`` the
+    part of ``lost(i)`` that ``j`` covers. The ``lost`` sets of different sites are disjoint, so
+    ``extra`` for every pair is one sparse product ``A · L`` (``L[c, i] = w[c]`` for ``c`` in
+    ``lost(i)``) with at most nnz(A) entries: a round costs O(nnz(A)) instead of |chosen| greedy
+    fills over every site, O(|chosen| · nnz(A)), which made the 10× county's plan superlinear.
+    The moves, their values and their ties (first chosen site, then lowest site index) are those
+    of the general search.
+    """
+    for _ in range(max_rounds):
+        move = _best_exchange(A, Af, w, chosen)
+        if move is None:
+            break
+        position, j, delta = move
+        if delta <= tol:
+            break
+        candidate = [c for k_, c in enumerate(chosen) if k_ != position] + [j]
+        candidate_value = value(candidate)
+        if candidate_value <= current + tol:  # rounding: the direct count decides, as in the general search
+            break
+        chosen, current = candidate, candidate_value
+    return chosen
+
+
+def _best_exchange(A: sp.csr_matrix, Af: sp.csr_matrix, w: np.ndarray, chosen: list[int]):
+    """``(position in chosen, site j, value change)`` of the best exchange, or None when no site is free."""
+    n, m = A.shape
+    rows = np.asarray(chosen, dtype=np.int64)
+    in_set = np.zeros(n, dtype=bool)
+    in_set[rows] = True
+    if in_set.all():
+        return None
+    count = np.asarray(Af[rows].sum(axis=0)).ravel()
+    gain0 = np.asarray(Af @ np.where(count == 0, w, 0.0)).ravel()
+    # lost(i): the columns of row i covered by no other chosen site; L holds their weights
+    starts, ends = A.indptr[rows], A.indptr[rows + 1]
+    owner = np.repeat(np.arange(len(rows)), ends - starts)
+    cols = A.indices[np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])] if len(owner) else np.empty(0, int)
+    only = count[cols] == 1
+    lost_cols, lost_owner = cols[only], owner[only]
+    lost_w = np.bincount(lost_owner, weights=w[lost_cols], minlength=len(rows))
+    L = sp.csc_matrix((w[lost_cols], (lost_cols, lost_owner)), shape=(m, len(rows)))
+    extra = (Af @ L).tocsc()
+    free_order = np.lexsort((np.arange(n), -gain0))  # best gain first, lowest index among ties
+    free_order = free_order[~in_set[free_order]]
+    # moves whose values differ by rounding only are ties, won by the first (as the general
+    # search, which compares the values counted afresh, where equal sums are equal)
+    tie = 1e-12 * max(1.0, float(w.sum()))
+    best = None
+    for position in range(len(rows)):
+        j, score = _best_partner(extra, position, gain0, in_set, free_order, tie)
+        delta = score - lost_w[position]
+        if best is None or delta > best[2] + tie:
+            best = (position, j, delta)
+    return best
+
+
+def _best_partner(extra: sp.csc_matrix, position: int, gain0: np.ndarray, in_set: np.ndarray,
+                  free_order: np.ndarray, tie: float) -> tuple[int, float]:
+    """The free site with the largest ``gain0 + extra[:, position]`` (lowest index among ties).
+
+    The sites the lost columns touch are scored directly; of the others the best is the first in
+    ``free_order`` (free sites by gain, lowest index first) that is not touched, found after at
+    most ``len(touched)`` steps.
+    """
+    lo, hi = extra.indptr[position], extra.indptr[position + 1]
+    touched, bonus = extra.indices[lo:hi], extra.data[lo:hi]
+    keep = ~in_set[touched]
+    touched, bonus = touched[keep], bonus[keep]
+    best_j, best_score = -1, -np.inf
+    if len(touched):
+        score = gain0[touched] + bonus
+        best_score = float(score.max())
+        best_j = int(touched[score >= best_score - tie].min())
+    touched_set = set(touched.tolist())
+    for j in free_order[:len(touched_set) + 1].tolist():
+        if j not in touched_set:
+            score = float(gain0[j])
+            if score > best_score + tie or (score >= best_score - tie and j < best_j):
+                best_j, best_score = j, max(score, best_score)
+            break
+    return best_j, best_score
 
 
 def _row_sums(A: sp.csr_matrix, w: np.ndarray) -> np.ndarray:

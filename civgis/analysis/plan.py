@@ -244,10 +244,25 @@ def toilet_sites(demand_points, weights, candidates, k: int, *, radius_m: float 
     sol = _gr.exact_max_cover(A, weights, k=k) if exact else _gr.greedy_max_cover(A, weights, k=k, refine=True)
     chosen = [int(i) for i, g in zip(sol.chosen, sol.gains or [1.0] * len(sol.chosen)) if g > 0 or exact]
     chosen = list(dict.fromkeys(chosen))[:k]
+    if len(chosen) < k:
+        chosen = _farthest_fill(cand, chosen, k)
+    return chosen
+
+
+def _farthest_fill(cand: np.ndarray, chosen: list[int], k: int) -> list[int]:
+    """``chosen`` completed to ``k`` sites, each the candidate farthest from every site so far.
+
+    The distance to the nearest chosen site is kept and lowered by each new site (O(n) per site,
+    not a full n × |chosen| distance matrix per site).
+    """
+    nearest = (shapely.distance(cand[:, None], cand[chosen][None, :]).min(axis=1) if chosen
+               else np.full(len(cand), np.inf))  # nothing chosen yet: every candidate ties, the first wins
+    nearest[chosen] = -1
     while len(chosen) < k:
-        d = shapely.distance(cand[:, None], cand[chosen][None, :]).min(axis=1) if chosen else np.zeros(len(cand))
-        d[chosen] = -1
-        chosen.append(int(np.argmax(d)))
+        site = int(np.argmax(nearest))
+        chosen.append(site)
+        nearest = np.minimum(nearest, shapely.distance(cand, cand[site]))
+        nearest[chosen] = -1
     return chosen
 
 
