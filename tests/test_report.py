@@ -141,27 +141,53 @@ def test_a_disabled_progress_bar_starts_no_thread():
     assert _fork_is_safe() == (before == 1)
 
 
+def _background(output, run, *keys):
+    from civgis.run.report import SECTIONS, _Background
+
+    return _Background.start(output, run, [s for s in SECTIONS if s.key in keys])
+
+
 def test_background_patrol_maps_equal_those_drawn_inline(three_zone_ws, tmp_path):
+    import os
+
     from civgis.render.printmaps import render_patrol_maps
     from civgis.run.context import RunContext
-    from civgis.run.report import _BackgroundPatrol, _Output, _fork_is_safe
+    from civgis.run.report import _Output, _fork_is_safe
 
     if not _fork_is_safe():
         pytest.fail("a thread is alive in the test process: the background path cannot be tested here")
     with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
         output = _Output(tmp_path / "bg", patrol_maps=True, progress=False)
-        with _BackgroundPatrol.start(output, run) as background:
-            assert background.running and background.process.pid != __import__("os").getpid()
-            paths, seconds = background.result()
+        with _background(output, run, "patrol") as background:
+            assert background.running and background.process.pid != os.getpid()
+            built = background.result("patrol", output)
         # the forked process did not remove the snapshot the report still reads
         assert len(run.layers.read("zones")) == 3 and Path(run.layers._pinned_path).exists()
         inline = render_patrol_maps(run.layers, out_dir=tmp_path / "inline", fmt="pdf", progress=False,
                                     as_of=run.as_of, workers=1)
-    assert seconds > 0
+    assert built["ok"] and built["background"] and built["seconds"] > 0
+    paths = [p for p in output.written]
     assert [p.name for p in paths] == [p.name for p in inline]
+    assert [m["href"] for m in built["maps"]] == [f"patrol/{p.name}" for p in inline]
     assert len(paths) == 3 + 1  # three zones and the combined file
     for drawn, expected in zip(paths, inline):
         assert _pdf_text(drawn) == _pdf_text(expected)
+
+
+def test_background_hot_spots_equal_those_computed_inline(three_zone_ws, tmp_path):
+    from civgis.run.context import RunContext
+    from civgis.run.report import SECTIONS, _build_one, _Output
+
+    hotspots = next(s for s in SECTIONS if s.key == "hotspots")
+    with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
+        output = _Output(tmp_path / "bg", patrol_maps=False, progress=False)
+        with _background(output, run, "hotspots") as background:
+            built = background.result("hotspots", output)
+        inline = _build_one(hotspots, _Output(tmp_path / "inline", patrol_maps=False, progress=False), run)
+    assert built["background"] and built["ok"] and inline["ok"]
+    assert built["n_cases"] == inline["n_cases"] and built["band_m"] == inline["band_m"]
+    assert built["zone_ranking"] == json.loads(json.dumps(inline["zone_ranking"], default=str))
+    assert sorted(p.name for p in output.written) == sorted(Path(v).name for v in inline["files"].values())
 
 
 def test_a_failing_background_patrol_reports_the_error(three_zone_ws, tmp_path, monkeypatch):
@@ -175,24 +201,38 @@ def test_a_failing_background_patrol_reports_the_error(three_zone_ws, tmp_path, 
     monkeypatch.setattr(report, "render_patrol_maps", no_font)   # the forked child inherits the patch
     with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
         output = report._Output(tmp_path / "bg", patrol_maps=True, progress=False)
-        with report._BackgroundPatrol.start(output, run) as output.background:
-            assert output.background.running
-            section = report._build_one(next(s for s in report.SECTIONS if s.key == "patrol"), output, run)
+        with _background(output, run, "patrol") as background:
+            assert background.running
+            section = background.result("patrol", output)
     assert not section["ok"] and "fonts-noto-cjk" in section["error"]
 
 
-def test_patrol_maps_are_drawn_inline_when_a_thread_is_alive(three_zone_ws, tmp_path):
+def test_a_background_process_that_dies_is_one_line_in_its_section(three_zone_ws, tmp_path, monkeypatch):
+    import os
+
+    import civgis.run.report as report
+    from civgis.run.context import RunContext
+
+    monkeypatch.setattr(report, "render_patrol_maps", lambda *a, **k: os._exit(9))  # as if killed
+    with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
+        output = report._Output(tmp_path / "bg", patrol_maps=True, progress=False)
+        with _background(output, run, "patrol") as background:
+            section = background.result("patrol", output)
+    assert not section["ok"] and "退出码 9" in section["error"]
+
+
+def test_sections_are_built_inline_when_a_thread_is_alive(three_zone_ws, tmp_path):
     import threading
 
     from civgis.run.context import RunContext
-    from civgis.run.report import _BackgroundPatrol, _Output
+    from civgis.run.report import _Output
 
     stop = threading.Event()
     worker = threading.Thread(target=stop.wait)
     worker.start()
     try:
         with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
-            assert not _BackgroundPatrol.start(_Output(tmp_path, patrol_maps=True, progress=False), run).running
+            assert not _background(_Output(tmp_path, patrol_maps=True, progress=False), run, "patrol", "hotspots").running
     finally:
         stop.set()
         worker.join()

@@ -60,6 +60,7 @@ class Section:
     needs: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()
     uses: tuple[str, ...] = ()
+    background: bool = False   # needs only the layers: may be built in the report's second process
 
 
 @dataclass
@@ -83,7 +84,7 @@ class _Output:
     def __init__(self, out: Path, patrol_maps: bool, progress: bool):
         self.out, self.patrol_maps, self.progress = out, patrol_maps, progress
         self.written: list[Path] = []
-        self.background = _BackgroundPatrol()
+        self.workers: int | None = None   # processes for the patrol maps (None: one per core)
 
     def rel(self, path: Path) -> str:
         return os.path.relpath(path, self.out)
@@ -122,74 +123,89 @@ def _build_sections(output: _Output, run: RunContext) -> tuple[dict, dict[str, s
                   "generated": dt.datetime.now().isoformat(timespec="seconds"), "sections": {}}
     errors: dict[str, str] = {}
     bar = progress_bar(total=len(SECTIONS), unit="项", enabled=output.progress)
-    with _BackgroundPatrol.start(output, run) as output.background:
+    with _Background.start(output, run, [s for s in SECTIONS if s.background]) as background:
         for section in SECTIONS:
             bar.set_description(f"报告 {section.title}")
             started = time.perf_counter()
-            built = _build_one(section, output, run)
+            if background.has(section.key):
+                built = background.result(section.key, output)
+            else:
+                built = _build_one(section, output, run)
+                built["seconds"] = round(time.perf_counter() - started, 2)
             if not built["ok"]:
                 errors[section.title] = built["error"]
             built["title"] = section.title
-            built["seconds"] = round(built.pop("_seconds", time.perf_counter() - started), 2)
             data["sections"][section.key] = built
             bar.update(1)
     bar.close()
     return data, errors
 
 
-#: the layers the patrol maps read (read in the report's process before the fork, so once per run)
-PATROL_LAYERS = ("zones", "built_up", "roads", "lamps", "toilets", "green", "residential", "inspections")
+#: the layers the background sections read (read before the fork, so once per run)
+BACKGROUND_READS = ("zones", "built_up", "roads", "lamps", "toilets", "green", "residential", "inspections")
 
 
-class _BackgroundPatrol:
-    """The patrol maps drawn in a forked process while the other sections are computed.
+class _Background:
+    """Sections built in a forked process while this one builds the others.
 
-    The patrol maps are the report's largest section and need nothing the other sections
-    compute, only the layers; on two cores the report's wall time is then about the larger of
-    the two halves instead of their sum. The process is forked (the layers already read are
-    shared, not copied or pickled) only where fork is safe: a platform that has it and no other
-    thread alive in this process (a dask worker, a notebook kernel with threads: the section is
-    drawn inline as before). ``result()`` returns the files written, or raises the child's error.
+    The hot spots and the patrol maps are the report's largest sections and need nothing the
+    other sections compute, only the layers and the instant; on two cores the report's wall time
+    is then about the larger of the two halves instead of their sum. The process is forked (the
+    layers read here are shared, not copied or pickled) only where fork is safe: a platform that
+    has it and no other thread alive in this process (in a dask worker or a threaded notebook
+    the sections are built inline, as before). Each section's result comes back as its JSON-ready
+    dict and the files it wrote; ``seconds`` is the section's own time in the other process and
+    ``waited_seconds`` how long the report waited for it.
     """
 
-    def __init__(self, process=None, conn=None):
-        self.process, self.conn = process, conn
+    def __init__(self, process=None, conn=None, keys=()):
+        self.process, self.conn, self.keys = process, conn, set(keys)
+        self._received: dict[str, tuple[dict, list[Path]]] = {}
 
     @classmethod
-    def start(cls, output: "_Output", run: RunContext) -> "_BackgroundPatrol":
-        if not (output.patrol_maps and _fork_is_safe() and run.layers.has("zones")):
+    def start(cls, output: "_Output", run: RunContext, sections: list[Section]) -> "_Background":
+        stored = set(run.layers.layers())
+        sections = [s for s in sections if set(s.layers) <= stored and (s.key != "patrol" or output.patrol_maps)]
+        if not sections or not _fork_is_safe():
             return cls()
-        for name in PATROL_LAYERS:
-            run.layers.read_optional(name)
+        for name in sorted(set(BACKGROUND_READS) & stored):
+            run.layers.read(name)  # read here, once: the forked process shares them
         parent, child = mp.Pipe(duplex=False)
-        process = mp.get_context("fork").Process(target=_patrol_child, name="civgis-patrol", daemon=True,
-                                                 args=(child, run.layers, output.out / "patrol", run.as_of))
+        process = mp.get_context("fork").Process(target=_background_child, name="civgis-report", daemon=True,
+                                                 args=(child, sections, output, run))
         process.start()
         child.close()
-        return cls(process, parent)
+        return cls(process, parent, [s.key for s in sections])
 
     @property
     def running(self) -> bool:
         return self.process is not None
 
-    def result(self) -> tuple[list[Path], float]:
-        """The child's files and its own seconds; its exception raised here when it failed."""
-        try:
-            kind, value, seconds = self.conn.recv()
-        except EOFError:  # the child died without a word (killed, out of memory)
-            self.process.join()
-            raise RuntimeError(f"巡查图进程意外退出（退出码 {self.process.exitcode}）") from None
-        self.process.join()
-        if kind == "error":
-            raise value
-        return value, seconds
+    def has(self, key: str) -> bool:
+        return key in self.keys
 
-    def __enter__(self) -> "_BackgroundPatrol":
+    def result(self, key: str, output: "_Output") -> dict:
+        """Section ``key`` as the other process built it (waiting for it); its files join ``output``."""
+        waited = time.perf_counter()
+        while key not in self._received:
+            try:
+                got_key, built, written = self.conn.recv()
+            except EOFError:  # the process died without a word (killed, out of memory)
+                self.process.join()
+                self._received[key] = (_failed(f"报告后台进程意外退出（退出码 {self.process.exitcode}）"), [])
+                break
+            self._received[got_key] = (built, written)
+        built, written = self._received.pop(key)
+        output.add(*written)
+        return built | {"background": True, "waited_seconds": round(time.perf_counter() - waited, 2)}
+
+    def __enter__(self) -> "_Background":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.process is not None and self.process.is_alive():  # an interrupted report leaves no orphan
-            self.process.terminate()
+        if self.process is not None:
+            if self.process.is_alive() and exc[0] is not None:  # an interrupted report leaves no orphan
+                self.process.terminate()
             self.process.join()
 
 
@@ -197,27 +213,29 @@ def _fork_is_safe() -> bool:
     return "fork" in mp.get_all_start_methods() and threading.active_count() == 1
 
 
-def _patrol_child(conn, layers, out_dir: Path, as_of) -> None:
-    """Runs in the forked process: draw every zone's patrol map, send back the paths (or the error)."""
-    started = time.perf_counter()
-    try:
-        # this process is one of two busy ones: a pool of its own would only contend with the parent
-        paths = render_patrol_maps(layers, out_dir=out_dir, fmt="pdf", progress=False, as_of=as_of, workers=1)
-        message = ("ok", paths, time.perf_counter() - started)
-    except Exception as exc:  # sent to the report, which shows it in the patrol section
-        message = ("error", _picklable(exc), time.perf_counter() - started)
-    conn.send(message)
+def _failed(error: str) -> dict:
+    return {"ok": False, "error": error}
+
+
+def _background_child(conn, sections: list[Section], output: "_Output", run: RunContext) -> None:
+    """Runs in the forked process: build each section and send ``(key, built, files written)``."""
+    output.workers = 1  # one of two busy processes: a pool of its own would only contend (and may not fork here)
+    output.progress = False  # the report's own bar shows the sections; two bars would garble the terminal
+    for section in sections:
+        started = time.perf_counter()
+        output.written = []
+        try:
+            built = _build_one(section, output, run)
+        except BaseException as exc:  # _build_one reports section errors; this is anything else
+            built = _failed(one_line(exc))
+        built["seconds"] = round(time.perf_counter() - started, 2)
+        conn.send((section.key, _json_ready(built), list(output.written)))
     conn.close()
 
 
-def _picklable(exc: Exception) -> Exception:
-    import pickle
-
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # an exception that cannot cross processes: its text can
-        return RuntimeError(one_line(exc))
+def _json_ready(built: dict) -> dict:
+    """The section's dict as it will be written to report.json (so it crosses processes as data)."""
+    return json.loads(json.dumps(built, ensure_ascii=False, default=_json_default))
 
 
 def _build_one(section: Section, output: _Output, run: RunContext) -> dict:
@@ -440,14 +458,8 @@ def _greening(output: _Output, run: RunContext) -> dict:
 def _patrol(output: _Output, run: RunContext) -> dict:
     if not output.patrol_maps:
         return {"skipped": True, "maps": []}
-    extra = {}
-    if output.background.running:
-        waited = time.perf_counter()
-        paths, seconds = output.background.result()
-        extra = {"_seconds": seconds, "background": True, "waited_seconds": round(time.perf_counter() - waited, 2)}
-    else:
-        paths = render_patrol_maps(run.layers, out_dir=output.out / "patrol", fmt="pdf", progress=output.progress,
-                                   as_of=run.as_of)
+    paths = render_patrol_maps(run.layers, out_dir=output.out / "patrol", fmt="pdf", progress=output.progress,
+                               as_of=run.as_of, workers=output.workers)
     output.add(*paths)
     names = _zone_names(run)
     maps = []
@@ -455,7 +467,7 @@ def _patrol(output: _Output, run: RunContext) -> dict:
         zid = p.stem.removeprefix("patrol_")
         label = "全部责任区合订本" if p.stem == "patrol_maps" else f"{names.get(zid, zid)}（{zid}）"
         maps.append({"href": output.rel(p), "label": label, "zone_id": zid if zid in names else None})
-    return {"skipped": False, "maps": maps} | extra
+    return {"skipped": False, "maps": maps}
 
 
 #: The report's parts in page order; ``needs`` names the run-context results each one reads,
@@ -473,10 +485,10 @@ SECTIONS: list[Section] = [
     Section("scorecard", "责任单位记分卡", _scorecard, needs=("indicators", "zone_summary", "ledger"),
             layers=("built_up",), uses=("zones", "inspections")),
     Section("ledger", "问题整改台账", _ledger, needs=("ledger",), layers=("inspections",), uses=("zones",)),
-    Section("hotspots", "问题热点与趋势", _hotspots, layers=("inspections",), uses=("zones",)),
+    Section("hotspots", "问题热点与趋势", _hotspots, layers=("inspections",), uses=("zones",), background=True),
     Section("greening", "见缝插绿方案", _greening, needs=("greening",), layers=("built_up", "residential"),
             uses=("candidates", "canopy", "green")),
-    Section("patrol", "责任区巡查图", _patrol, layers=("zones",), uses=("inspections", "lamps")),
+    Section("patrol", "责任区巡查图", _patrol, layers=("zones",), uses=("inspections", "lamps"), background=True),
     Section("plan", "达标路径", lambda output, run: plan_section(run, output.out / "plan", rel=output.rel, add=output.add),
             needs=("indicators", "audit"), layers=("built_up", "zones")),
 ]
