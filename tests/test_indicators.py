@@ -477,3 +477,56 @@ def test_unlit_stretches_find_the_planted_dark_stretches_of_the_demo(demo_ws, de
         lo = 0.0 if p.get("whole_road") else p["from_m"] + 25.0
         hi = p["to_m"] if p.get("whole_road") else p["to_m"] - 25.0
         assert (mine["from_m"].iloc[0], mine["to_m"].iloc[0]) == pytest.approx((lo, hi), abs=0.5)
+
+
+# ---------------------------------------------------------------- clipping to chopped pieces
+def test_clip_to_pieces_equals_shapely_intersection_with_the_whole_union():
+    import shapely
+
+    from civgis.analysis.indicators import bbox_grid_cells, chop, clip_to_pieces
+
+    rng = np.random.default_rng(11)
+    blobs = shapely.buffer(shapely.points(rng.random((40, 2)) * 3000), rng.uniform(80, 400, 40), quad_segs=24)
+    region = shapely.union_all(blobs).difference(shapely.buffer(shapely.Point(1500, 1500), 300))   # with a hole
+    pieces = np.asarray(chop(region, max_vertices=64), dtype=object)
+    assert len(pieces) > 8
+    cells, _, _ = bbox_grid_cells(np.array([region], dtype=object), 70.0)
+    clipped = clip_to_pieces(cells, pieces)
+    reference = shapely.intersection(cells, region)          # the one big intersection it replaces
+    assert np.allclose(shapely.area(clipped), shapely.area(reference), rtol=1e-9, atol=1e-6)
+    # and the same shape, not only the same area: nothing of one is outside the other
+    assert shapely.area(shapely.symmetric_difference(clipped, reference)).max() < 1e-6
+    assert (shapely.is_empty(clipped) == (shapely.area(reference) == 0)).all()
+
+
+def test_new_green_area_of_a_site_is_its_part_in_the_built_up_area_not_yet_green():
+    import shapely
+    from shapely.geometry import box
+
+    from civgis.analysis.plan import _clip_new_area
+
+    rng = np.random.default_rng(4)
+    built_up = shapely.union_all(shapely.buffer(shapely.points(rng.random((25, 2)) * 2000), 300, quad_segs=32))
+    existing = shapely.union_all(shapely.buffer(shapely.points(rng.random((30, 2)) * 2000), 120, quad_segs=32))
+    corners = rng.random((60, 2)) * 2000
+    sites = shapely.box(corners[:, 0], corners[:, 1], corners[:, 0] + 150, corners[:, 1] + 90)
+    expected = shapely.area(shapely.difference(shapely.intersection(sites, built_up), existing))
+    assert np.allclose(_clip_new_area(sites, built_up, existing), expected, rtol=1e-9, atol=1e-6)
+    assert np.allclose(_clip_new_area(sites, built_up, None), shapely.area(shapely.intersection(sites, built_up)))
+    assert _clip_new_area(np.array([box(5000, 5000, 5100, 5100)], dtype=object), built_up, existing)[0] == 0
+
+
+def test_toilet_demand_cells_on_a_cut_between_pieces_count_once():
+    import shapely
+
+    from civgis.analysis.indicators import bbox_grid_cells, chop
+    from civgis.analysis.plan import _unique_boxes
+
+    region = shapely.buffer(shapely.Point(1013, 1027), 900, quad_segs=64)     # 257 vertices: chopped in four
+    pieces = np.asarray(chop(region, max_vertices=100), dtype=object)
+    cells, _, _ = bbox_grid_cells(pieces, 50.0)
+    unique = _unique_boxes(cells)
+    assert len(unique) < len(cells)          # the cut lines are not on the 50 m grid: shared cells
+    assert len(unique) == len(shapely.from_wkb(np.unique(shapely.to_wkb(cells))))
+    clipped = shapely.intersection(unique, region)
+    assert abs(float(shapely.area(clipped).sum()) - region.area) < 1e-6 * region.area   # the area counted once

@@ -75,7 +75,7 @@ from civgis.store.targets import Targets, default_parameters, load_targets
 
 __all__ = ["INDICATORS", "COLUMNS", "GREEN_SPACE_CATEGORIES", "PARK_CATEGORIES", "PARK_TIERS",
            "EDGE_TOLERANCE_M", "BORDER_MIN_M", "PARAMETER_NAMES", "IndicatorError", "union", "chop",
-           "union_pieces", "intersect_pieces", "area_by", "Regions", "city_region", "zone_regions", "park_radius",
+           "union_pieces", "intersect_pieces", "clip_to_pieces", "area_by", "Regions", "city_region", "zone_regions", "park_radius",
            "qualifying_parks", "park_service_area", "residential_service", "bbox_grid_cells", "assign_lamps",
            "convex_clip_intervals", "lamp_coverage", "unlit_stretches", "walk_samples", "green_coverage_ratio", "measure", "ORDER",
            "indicator_table", "compute_indicators", "green_space_ratio", "park_area_per_capita",
@@ -224,6 +224,46 @@ def intersect_pieces(a: np.ndarray, b: np.ndarray, a_owner: np.ndarray | None = 
     parts, idx = shapely.get_parts(inter, return_index=True)
     keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
     return parts[keep], a_owner[ia[idx[keep]]]
+
+
+def clip_to_pieces(geoms, pieces: np.ndarray) -> np.ndarray:
+    """Each polygon clipped to ``∪ pieces`` (disjoint pieces, as :func:`chop` makes them).
+
+    The same geometry as ``shapely.intersection(geoms, ∪ pieces)``, but each polygon meets only
+    the small pieces near it (STRtree), a polygon inside one piece is kept as it is (prepared
+    ``contains``), and only a polygon cut by piece edges is intersected — with those pieces,
+    its parts on either side of a cut merged again. Intersecting 80 000 grid cells with a whole
+    built-up area (1 456 vertices) costs each cell the whole outline: 15 s at 10× the demo,
+    ~0.3 s this way. Polygons outside every piece become empty polygons.
+
+    >>> from shapely.geometry import box
+    >>> pieces = chop(box(0, 0, 4, 4).difference(box(1, 1, 3, 3)), max_vertices=8)
+    >>> clipped = clip_to_pieces([box(0, 0, 2, 2), box(10, 10, 11, 11)], pieces)
+    >>> float(clipped[0].area), bool(clipped[1].is_empty)    # the 2×2 corner less the 1×1 of the hole
+    (3.0, True)
+    """
+    geoms = _geoms(geoms)
+    out = np.full(len(geoms), shapely.Polygon(), dtype=object)
+    if len(geoms) == 0 or len(pieces) == 0:
+        return out
+    gi, pi = shapely.STRtree(pieces).query(geoms, predicate="intersects")
+    shapely.prepare(pieces)
+    whole = shapely.contains(pieces[pi], geoms[gi])
+    out[gi[whole]] = geoms[gi[whole]]
+    inside_one = np.zeros(len(geoms), dtype=bool)
+    inside_one[gi[whole]] = True
+    cut = ~inside_one[gi]
+    parts, idx = shapely.get_parts(shapely.intersection(geoms[gi[cut]], pieces[pi[cut]]), return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+    parts, owner = parts[keep], gi[cut][idx[keep]]
+    order = np.argsort(owner, kind="stable")
+    parts, owner = parts[order], owner[order]
+    ids, first, count = np.unique(owner, return_index=True, return_counts=True)
+    one = count == 1
+    out[ids[one]] = parts[first[one]]
+    for geom_id, start, n in zip(ids[~one], first[~one], count[~one]):  # the few polygons across piece edges
+        out[geom_id] = shapely.union_all(parts[start:start + n])
+    return out
 
 
 def area_by(owner: np.ndarray, pieces: np.ndarray, n: int) -> np.ndarray:

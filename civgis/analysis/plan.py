@@ -563,11 +563,15 @@ def plan_frames(layers: dict, indicators: pd.DataFrame, *, targets: Targets, ins
 
 def _clip_new_area(sites: np.ndarray, bu, existing) -> np.ndarray:
     """Area (m²) of each site inside ``bu`` and not already in ``existing`` (a polygon)."""
-    inside = shapely.intersection(sites, bu)
+    inside = _ind.clip_to_pieces(sites, np.asarray(_ind.chop(bu), dtype=object))
+    area = shapely.area(inside)
     if existing is not None and not existing.is_empty:
-        shapely.prepare(existing)
-        inside = shapely.difference(inside, existing)
-    return shapely.area(inside)
+        # |site ∩ bu \ existing| = |site ∩ bu| − |site ∩ bu ∩ existing|, each site meeting small pieces
+        # of the existing green only (a difference with the whole union: 14 s at 10× the demo)
+        hit = np.flatnonzero(area > 0)
+        parts, owner = _ind.intersect_pieces(inside[hit], np.asarray(_ind.chop(existing), dtype=object), hit)
+        area = np.maximum(area - _ind.area_by(owner, parts, len(sites)), 0.0)
+    return area
 
 
 def _plan_green(layers, city, targets, param, pp, T, actions, reaches, qty, after):
@@ -670,6 +674,13 @@ def _new_parks(sites: gpd.GeoDataFrame, green: gpd.GeoDataFrame, pp: dict) -> gp
                             geometry=sites.geometry.to_numpy(), crs=green.crs)
 
 
+def _unique_boxes(cells: np.ndarray) -> np.ndarray:
+    """The grid cells without repeats (same lower-left corner), in their first order."""
+    corners = shapely.bounds(cells)[:, :2]
+    _, first = np.unique(corners, axis=0, return_index=True)
+    return cells[np.sort(first)]
+
+
 def _plan_toilets(layers, city, targets, param, pp, T, actions, reaches, qty):
     toilets, bu, roads = layers.get("toilets"), layers["built_up"], layers.get("roads")
     if toilets is None:
@@ -693,8 +704,10 @@ def _plan_toilets(layers, city, targets, param, pp, T, actions, reaches, qty):
         pop = param.get("population") or float(city.loc[city["indicator"] == "residents", "value"].iloc[0])
         n_new = max(n_new, count_needed(lambda r: _passes(tgt, (count + r) * 1e4 / pop)) or 0)
     # demand: cells of B not within the radius of a toilet; candidates along the streets
-    cells, _, _ = _ind.bbox_grid_cells(np.asarray(_ind.chop(B), dtype=object), float(pp.get("toilet_demand_cell_m", 50.0)))
-    cells = shapely.intersection(cells, B)
+    pieces = np.asarray(_ind.chop(B), dtype=object)
+    cells, _, _ = _ind.bbox_grid_cells(pieces, float(pp.get("toilet_demand_cell_m", 50.0)))
+    cells = _unique_boxes(cells)   # a cell on a cut between two pieces is in both pieces' boxes: once
+    cells = _ind.clip_to_pieces(cells, pieces)
     cells = cells[shapely.area(cells) > 0]
     cpts = shapely.point_on_surface(cells)
     far = np.ones(len(cpts), bool)
