@@ -398,6 +398,9 @@ class _Zones:
     def __init__(self, zones: gpd.GeoDataFrame | None):
         self.zones = zones
         self.tree = shapely.STRtree(np.asarray(zones.geometry.values, dtype=object)) if zones is not None and len(zones) else None
+        # the zone fields as arrays once: a plan looks up a zone per task (911 tasks × 500 zones at 10×)
+        self.fields = {c: zones[c].astype(object).to_numpy() if zones is not None and c in zones else None
+                       for c in ("zone_id", "name", "unit", "staff")}
 
     def of(self, points) -> pd.DataFrame:
         pts = np.asarray(points, dtype=object)
@@ -410,10 +413,8 @@ class _Zones:
             if len(miss):
                 mp, mz = self.tree.query_nearest(pts[miss], all_matches=False)
                 idx[miss[mp]] = mz
-        cols = {}
-        for c in ("zone_id", "name", "unit", "staff"):
-            v = self.zones[c].astype(object).to_numpy() if self.zones is not None and c in self.zones else None
-            cols[c] = [v[i] if v is not None and i >= 0 and pd.notna(v[i]) else None for i in idx]
+        cols = {c: [v[i] if v is not None and i >= 0 and pd.notna(v[i]) else None for i in idx]
+                for c, v in self.fields.items()}
         return pd.DataFrame(cols)
 
 
