@@ -219,8 +219,10 @@ def polygon_paths(geoms) -> list[MplPath]:
 
 def fill_polygons(ax, geoms, colours, *, zorder: float = 1) -> PatchCollection:
     """Fill (multi)polygons, no outline, each in its colour: what ``GeoDataFrame.plot(color=…, edgecolor="none",
-    linewidth=0)`` draws, its paths from :func:`polygon_paths`."""
-    collection = PatchCollection([PathPatch(path) for path in polygon_paths(geoms)], facecolor=colours,
+    linewidth=0)`` draws (normalised geometries), its paths from :func:`polygon_paths`."""
+    # normalised first, as geopandas does before plotting: ring order and winding decide what is a hole
+    paths = polygon_paths(shapely.normalize(np.asarray(geoms, dtype=object)))
+    collection = PatchCollection([PathPatch(path) for path in paths], facecolor=colours,
                                  edgecolor="none", linewidth=0, zorder=zorder)
     ax.add_collection(collection, autolim=True)
     ax.autoscale_view()
