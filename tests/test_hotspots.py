@@ -450,16 +450,6 @@ def _polygons_with_holes():
             Polygon([(30.123456789, 1.5), (31.000000001, 1.5), (31, 2.25)])]
 
 
-def test_geo_dict_is_geopandas_to_geo_dict():
-    frame = gpd.GeoDataFrame({"label": ["a", "<b>", "c"], "n_cells": [1, 2, 3], "gi_z": [0.5, np.nan, -1.25]},
-                             geometry=_polygons_with_holes(), index=[5, 7, 9])
-    from civgis.render.hotspots import geo_dict
-
-    assert json.dumps(geo_dict(frame), sort_keys=True) == json.dumps(frame.to_geo_dict(), sort_keys=True)
-    points = gpd.GeoDataFrame({"a": [1, 2]}, geometry=gpd.points_from_xy([0, 1], [2, 3]))   # left to mapping
-    assert json.dumps(geo_dict(points), sort_keys=True) == json.dumps(points.to_geo_dict(), sort_keys=True)
-
-
 def test_polygon_paths_are_geopandas_patches():
     from geopandas.plotting import _PolygonPatch
 

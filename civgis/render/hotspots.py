@@ -20,7 +20,6 @@ import geopandas as gpd
 import matplotlib
 import numpy as np
 import shapely
-import shapely.geometry
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, PathPatch
@@ -33,8 +32,7 @@ from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_leg
 from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
-           "round_coords", "geo_dict", "polygon_geometry_dicts",
-           "polygon_paths", "fill_polygons"]
+           "round_coords", "polygon_paths", "fill_polygons"]
 
 #: road classes whose names the county-scale hot-spot maps print
 LABELLED_ROAD_CLASSES = ("arterial", "secondary")
@@ -59,45 +57,6 @@ def round_coords(geoms, decimals: int = 6) -> np.ndarray:
     return shapely.transform(np.asarray(geoms), lambda xy: np.round(xy, decimals))
 
 
-def polygon_geometry_dicts(geoms) -> list[dict]:
-    """GeoJSON geometry dicts of (multi)polygons, as ``shapely.geometry.mapping`` gives them, in bulk.
-
-    The coordinates of every ring come out of GEOS in one ``get_coordinates`` call and are cut
-    into rings, parts and geometries by their counts: the same floats as ``mapping`` (lists where
-    it has tuples, the same JSON) without a Python object per ring and coordinate on the way.
-    Anything but non-empty 2-D Polygons and MultiPolygons is left to ``mapping``.
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    types = shapely.get_type_id(geoms)
-    if len(geoms) == 0 or not np.isin(types, (3, 6)).all() or shapely.is_empty(geoms).any() \
-            or shapely.has_z(geoms).any():
-        return [shapely.geometry.mapping(g) if g else None for g in geoms]
-    parts, part_of = shapely.get_parts(geoms, return_index=True)
-    rings, ring_of = shapely.get_rings(parts, return_index=True)
-    xy = shapely.get_coordinates(rings).tolist()
-    ring_lists = _cut(xy, shapely.get_num_coordinates(rings))
-    part_lists = _cut(ring_lists, np.bincount(ring_of, minlength=len(parts)))
-    geom_parts = _cut(part_lists, np.bincount(part_of, minlength=len(geoms)))
-    return [{"type": "Polygon", "coordinates": ps[0]} if t == 3 else {"type": "MultiPolygon", "coordinates": ps}
-            for t, ps in zip(types.tolist(), geom_parts)]
-
-
-def _cut(items: list, sizes) -> list[list]:
-    """``items`` cut into consecutive lists of ``sizes`` items."""
-    ends = np.cumsum(sizes).tolist()
-    return [items[a:b] for a, b in zip([0, *ends[:-1]], ends)]
-
-
-def geo_dict(gdf: gpd.GeoDataFrame) -> dict:
-    """``gdf.to_geo_dict()`` (ids, properties, geometries), its (multi)polygons through :func:`polygon_geometry_dicts`."""
-    bare = gpd.GeoDataFrame(gdf.drop(columns=[gdf.geometry.name]),
-                            geometry=gpd.GeoSeries([None] * len(gdf), index=gdf.index), crs=gdf.crs)
-    out = bare.to_geo_dict()
-    for feature, geometry in zip(out["features"], polygon_geometry_dicts(gdf.geometry.values)):
-        feature["geometry"] = geometry
-    return out
-
-
 def context_layers(m, *, built_up=None, zones=None, roads=None) -> None:
     """Add the context of a web map (built-up boundary, streets with names, zones with names), offline."""
     if built_up is not None and len(built_up):
@@ -116,7 +75,7 @@ def context_layers(m, *, built_up=None, zones=None, roads=None) -> None:
                               "zone_id": escape_html(zones["zone_id"].astype(str))},
                              geometry=zones.geometry.values, crs=zones.crs).to_crs(4326)
         z = z.set_geometry(round_coords(z.geometry.values))
-        folium.GeoJson(geo_dict(z), name="包保责任区",
+        folium.GeoJson(z.to_geo_dict(), name="包保责任区",
                        style_function=lambda f: {"color": "#1f5fbf", "weight": 1.5, "fill": False},
                        tooltip=folium.GeoJsonTooltip(["name", "zone_id"], aliases=["责任区", "编号"])).add_to(m)
 
@@ -155,7 +114,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
                "gi_p": "p 值", "label": "类别"}
     fields = [c for c in ("label", "cell_id", "n_cells", "count", "total", "gi_z", "gi_p") if c in show]
     folium.GeoJson(
-        geo_dict(show.drop(columns=[column]).assign(_cls=show[column].astype(str))), name=escape_text(title),
+        show.drop(columns=[column]).assign(_cls=show[column].astype(str)).to_geo_dict(), name=escape_text(title),
         # dissolved classes are stroked in their own colour: it hides the anti-aliasing seams between
         # neighbouring classes; single cells keep a thin grey outline
         style_function=lambda f, _c=colours, _pc=per_cell: {
