@@ -521,3 +521,22 @@ def test_save_map_writes_what_branca_renders(tmp_path, monkeypatch):
     got = save_map(build(), tmp_path / "m.html", offline=False).read_text(encoding="utf-8")
     assert got == expected and "geo_json_" in got
     assert branca.element.Template is Template     # the patch is gone after saving
+
+
+def test_isa_on_the_lattice_equals_the_kd_tree_pairs_on_an_irregular_grid():
+    from shapely.geometry import Polygon
+
+    area = Polygon([(X0, Y0), (X0 + 2000, Y0), (X0 + 2000, Y0 + 700), (X0 + 800, Y0 + 700), (X0 + 800, Y0 + 1500),
+                    (X0, Y0 + 1500)], holes=[[(X0 + 200, Y0 + 200), (X0 + 500, Y0 + 200), (X0 + 500, Y0 + 500)]])
+    grid = hs.hex_grid(area, 50.0, crs=CRS)
+    rng = np.random.default_rng(2)
+    counts = rng.poisson(0.6, len(grid))
+    counts[:30] += 5
+    coords = hs.grid_centres(grid)
+    dists = 50.0 * (1.0 + np.arange(10)) * (1.0 + 1e-6)
+    pairs = cKDTree(coords).query_pairs(dists[-1], output_type="ndarray")     # the independent pair list
+    band_of = np.searchsorted(dists, np.hypot(*(coords[pairs[:, 0]] - coords[pairs[:, 1]]).T), side="left")
+    expected = hs.morans_i_z_bands(counts, pairs[:, 0], pairs[:, 1], band_of, 10)
+    got = hs.morans_i_z_hex_bands(counts, grid["q"].to_numpy(), grid["r"].to_numpy(), 50.0, dists)
+    assert np.allclose(got, expected, rtol=0, atol=1e-12)
+    assert max(abs(z) for z in got) > 1.0          # a real signal, not all zeros

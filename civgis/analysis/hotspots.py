@@ -78,7 +78,7 @@ from civgis.store.catalogue import layer_spec
 __all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
            "hex_polygons", "hex_grid", "grid_centres", "hex_cell_index", "count_in_hexes",
            "distance_band_pairs", "distance_band_weights", "hex_offsets",
-           "hex_band_pairs", "hex_band_weights", "morans_i_z_hex_bands", "gi_star_from_weights", "getis_ord_gi_star",
+           "hex_band_pairs", "hex_band_weights", "offset_rows", "row_window_sums", "morans_i_z_hex_bands", "gi_star_from_weights", "getis_ord_gi_star",
            "fdr_critical_p", "fdr_bins", "morans_i_z", "morans_i_z_bands", "OHSAChoice",
            "locational_outliers", "ohsa_cell_size", "ohsa_band", "optimized_parameters", "HotspotResult",
            "hotspots", "filter_cases", "check_case_points", "hotspots_workspace",
@@ -346,6 +346,43 @@ def _lattice(q, r) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     r = np.asarray(r, dtype=np.int64)
     qi, ri = q - q.min(), r - r.min()
     return qi, ri, (int(qi.max()) + 1, int(ri.max()) + 1)
+
+
+def offset_rows(dq, dr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lattice offsets of one sign (:func:`hex_offsets`), both signs and the cell itself, as row intervals.
+
+    Returns ``rows, lo, hi``: for each ``dr`` in ``rows`` every ``dq`` in ``[lo, hi]``. Offsets within
+    a distance are one interval per row (``dq² + dq·dr + dr²`` is convex in ``dq``), checked here.
+    """
+    dq = np.concatenate([np.asarray(dq, np.int64), -np.asarray(dq, np.int64), [0]])
+    dr = np.concatenate([np.asarray(dr, np.int64), -np.asarray(dr, np.int64), [0]])
+    rows = np.unique(dr)
+    lo = np.array([dq[dr == k].min() for k in rows.tolist()])
+    hi = np.array([dq[dr == k].max() for k in rows.tolist()])
+    if (hi - lo + 1).sum() != len(dq):
+        raise AssertionError("hexagon lattice offsets are not one interval per row")
+    return rows, lo, hi
+
+
+def row_window_sums(cols, q, r, rows, lo, hi) -> np.ndarray:
+    """For each cell ``(q, r)``, the sum of integer ``cols`` (one row per cell) over the cells at the offsets
+    ``rows, lo, hi`` (:func:`offset_rows`) — a band lag without a weights matrix.
+
+    The cells go onto a dense, zero-padded ``(q, r)`` array; along ``q`` its prefix sums make each
+    row's interval a difference of two values. int64 throughout: exact, whatever the order.
+    """
+    qi, ri, (nq, nr) = _lattice(q, r)
+    pq, pr = int(max(-lo.min(), hi.max())), int(np.abs(rows).max())
+    dense = np.zeros((nq + 2 * pq + 1, nr + 2 * pr, cols.shape[1]), np.int64)
+    dense[qi + pq + 1, ri + pr] = cols               # row 0 along q stays 0: the prefix sums start at 0
+    width = dense.shape[1]
+    prefix = np.cumsum(dense, axis=0).reshape(-1, cols.shape[1])   # flat (q, r) index: one take per window end
+    at = (qi + pq + 1) * width + ri + pr
+    out = np.zeros(cols.shape, np.int64)
+    for dr, a, b in zip(rows.tolist(), lo.tolist(), hi.tolist()):
+        out += prefix.take(at + b * width + dr, axis=0)
+        out -= prefix.take(at + (a - 1) * width + dr, axis=0)
+    return out
 
 
 def _shift(shape: tuple[int, int], dq: int, dr: int):
@@ -621,9 +658,10 @@ def ohsa_cell_size(xy, *, min_multiplier: float = 2.0) -> tuple[float, float, fl
 def morans_i_z_hex_bands(values, q, r, cell_size: float, dists) -> list[float]:
     """:func:`morans_i_z_bands` on the cells ``(q, r)`` of a hexagon lattice at the distances ``dists``.
 
-    The sums are accumulated offset by offset (:func:`hex_offsets`) on dense ``(q, r)`` arrays —
-    the values, and 1 where a cell exists: for each offset the cross-product sum is the product of
-    two shifted slices, and the pairs and neighbour counts are the product of the masks. Memory
+    The cross-product sums are accumulated offset by offset (:func:`hex_offsets`) on a dense
+    ``(q, r)`` array of the values: for each offset the product of two shifted slices. The
+    neighbour counts of each band are window sums on the lattice rows (:func:`row_window_sums`),
+    exact integers, and the pairs half their total. Memory
     O(cells × bands) however many pairs the widest band has (8.5 million on the demo county), no
     KD-tree, no pair list, no pair distances.
     """
@@ -637,22 +675,19 @@ def morans_i_z_hex_bands(values, q, r, cell_size: float, dists) -> list[float]:
     qi, ri, shape = _lattice(q, r)
     Z = np.zeros(shape)
     Z[qi, ri] = zc
-    M = np.zeros(shape)
-    M[qi, ri] = 1.0
     dq, dr, d = hex_offsets(float(dists[-1]) / cell_size)
     band_of = np.searchsorted(np.asarray(dists, float), d * cell_size, side="left")
     cross = np.zeros(n_bands)
-    npairs = np.zeros(n_bands)
-    D = np.zeros((n_bands, *shape))      # neighbours of every cell at each band (not yet cumulative)
     for a, b, k in zip(dq.tolist(), dr.tolist(), band_of.tolist()):
         src, dst = _shift(shape, a, b)
-        both = M[src] * M[dst]
         cross[k] += 2.0 * float(np.vdot(Z[src], Z[dst]))
-        npairs[k] += float(both.sum())
-        D[k][src] += both
-        D[k][dst] += both
-    deg = np.cumsum(D[:, qi, ri], axis=0).T
-    return _moran_z_from_sums(zc, m2, np.cumsum(cross), np.cumsum(npairs), deg)
+    # neighbours of every cell within each band: counted on the lattice rows (exact integers, the
+    # same as summing the offset masks; a cell is not its own neighbour)
+    ones = np.ones((n, 1), np.int64)
+    deg = np.column_stack([row_window_sums(ones, q, r, *offset_rows(dq[band_of <= k], dr[band_of <= k]))[:, 0] - 1
+                           for k in range(n_bands)]).astype(float)
+    npairs = deg.sum(axis=0) / 2.0
+    return _moran_z_from_sums(zc, m2, np.cumsum(cross), npairs, deg)
 
 
 def ohsa_band(counts, coords, cell_size: float, *, n_bands: int = 10, z_crit: float = 1.96,

@@ -67,9 +67,9 @@ import pandas as pd
 from scipy import sparse
 from scipy.stats import norm
 
-from civgis.analysis.hotspots import (HotspotResult, _grid_params, _lattice, _points_xy, distance_band_weights,
-                                      fdr_bins, filter_cases, grid_centres, hex_cell_index, hex_offsets,
-                                      hotspots_workspace)
+from civgis.analysis.hotspots import (HotspotResult, _grid_params, _points_xy, distance_band_weights, fdr_bins,
+                                      filter_cases, grid_centres, hex_cell_index, hex_offsets, hotspots_workspace,
+                                      offset_rows, row_window_sums)
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS_ZH", "CATEGORY_COLOURS", "MannKendallResult", "mann_kendall_many",
            "mann_kendall", "classify_emerging", "time_steps", "gi_star_space_time", "space_time_weights",
@@ -274,14 +274,7 @@ def hex_band_rows(cell_size: float, band: float) -> tuple[np.ndarray, np.ndarray
     ``dq`` form one interval (``dq² + dq·dr + dr² ≤ R²`` is convex in ``dq``), checked here.
     """
     dq, dr, _ = hex_offsets(band * (1.0 + 1e-9) / cell_size)
-    dq = np.concatenate([dq, -dq, [0]])
-    dr = np.concatenate([dr, -dr, [0]])
-    rows = np.unique(dr)
-    lo = np.array([dq[dr == k].min() for k in rows.tolist()])
-    hi = np.array([dq[dr == k].max() for k in rows.tolist()])
-    if (hi - lo + 1).sum() != len(dq):
-        raise AssertionError("hexagon band offsets are not one interval per lattice row")
-    return rows, lo, hi
+    return offset_rows(dq, dr)
 
 
 def hex_band_lag(values, q, r, cell_size: float, band: float) -> tuple[np.ndarray, np.ndarray]:
@@ -290,9 +283,10 @@ def hex_band_lag(values, q, r, cell_size: float, band: float) -> tuple[np.ndarra
     The same sums as :func:`civgis.analysis.hotspots.hex_band_weights` ``@ values``, without the
     weights: on each lattice row the band is an interval of ``q`` (:func:`hex_band_rows`), so a
     cell's lag is, row by row, a difference of prefix sums along ``q`` of the dense lattice
-    array. ``values`` must be integers (counts, shape ``(n_cells,)`` or ``(n_cells, n_steps)``):
-    the sums are taken in int64, so they are exact and equal, bit for bit, to the sparse product
-    in floating point, whatever the order of addition. Returns float arrays.
+    array (:func:`civgis.analysis.hotspots.row_window_sums`). ``values`` must be integers
+    (counts, shape ``(n_cells,)`` or ``(n_cells, n_steps)``): the sums are taken in int64, so they
+    are exact and equal, bit for bit, to the sparse product in floating point, whatever the order
+    of addition. Returns float arrays.
     """
     counts = np.asarray(values)
     if not np.issubdtype(counts.dtype, np.integer):
@@ -300,28 +294,11 @@ def hex_band_lag(values, q, r, cell_size: float, band: float) -> tuple[np.ndarra
         if not np.array_equal(as_int, counts):
             raise ValueError("hex_band_lag needs integer values (case counts)")
         counts = as_int
-    qi, ri, shape = _lattice(q, r)
-    rows, lo, hi = hex_band_rows(cell_size, band)
-    pq, pr = int(max(-lo.min(), hi.max())), int(np.abs(rows).max())
-    cols = counts.reshape(len(qi), -1)
-    lag = _row_window_sums(cols.astype(np.int64), qi, ri, shape, rows, lo, hi, pq, pr)
-    deg = _row_window_sums(np.ones((len(qi), 1), np.int64), qi, ri, shape, rows, lo, hi, pq, pr)[:, 0]
+    rows = hex_band_rows(cell_size, band)
+    cols = counts.reshape(len(counts), -1).astype(np.int64)
+    lag = row_window_sums(cols, q, r, *rows)
+    deg = row_window_sums(np.ones((len(cols), 1), np.int64), q, r, *rows)[:, 0]
     return lag.astype(float).reshape(counts.shape), deg.astype(float)
-
-
-def _row_window_sums(cols, qi, ri, shape, rows, lo, hi, pq: int, pr: int) -> np.ndarray:
-    """Σ over band rows of the window sums of ``cols`` on the padded dense lattice, at the cells ``(qi, ri)``."""
-    nq, nr = shape
-    dense = np.zeros((nq + 2 * pq + 1, nr + 2 * pr, cols.shape[1]), np.int64)
-    dense[qi + pq + 1, ri + pr] = cols               # row 0 along q stays 0: the prefix sums start at 0
-    width = dense.shape[1]
-    prefix = np.cumsum(dense, axis=0).reshape(-1, cols.shape[1])   # flat (q, r) index: one take per window end
-    at = (qi + pq + 1) * width + ri + pr
-    out = np.zeros_like(cols)
-    for dr, a, b in zip(rows.tolist(), lo.tolist(), hi.tolist()):
-        out += prefix.take(at + b * width + dr, axis=0)
-        out -= prefix.take(at + (a - 1) * width + dr, axis=0)
-    return out
 
 
 def gi_star_space_time(counts, spatial: sparse.spmatrix | None, time_window: int = 0, *,
