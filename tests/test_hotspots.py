@@ -540,3 +540,11 @@ def test_isa_on_the_lattice_equals_the_kd_tree_pairs_on_an_irregular_grid():
     got = hs.morans_i_z_hex_bands(counts, grid["q"].to_numpy(), grid["r"].to_numpy(), 50.0, dists)
     assert np.allclose(got, expected, rtol=0, atol=1e-12)
     assert max(abs(z) for z in got) > 1.0          # a real signal, not all zeros
+
+
+def test_hex_band_sums_equal_the_weights_product():
+    grid = hs.hex_grid(box(X0, Y0, X0 + 1300, Y0 + 900), 40.0, crs=CRS)
+    cols = np.random.default_rng(4).poisson(1.2, (len(grid), 3))
+    for band in (40.0, 80.0, 121.0):
+        W = hs.distance_band_weights(hs.grid_centres(grid), band)      # KD-tree pairs, cell included
+        assert np.array_equal(hs.hex_band_sums(cols, grid, band), (W.tocsr() @ cols).astype(np.int64))

@@ -78,7 +78,7 @@ from civgis.store.catalogue import layer_spec
 __all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
            "hex_polygons", "hex_grid", "grid_centres", "hex_cell_index", "count_in_hexes",
            "distance_band_pairs", "distance_band_weights", "hex_offsets",
-           "hex_band_pairs", "hex_band_weights", "offset_rows", "row_window_sums", "morans_i_z_hex_bands", "gi_star_from_weights", "getis_ord_gi_star",
+           "hex_band_pairs", "hex_band_weights", "offset_rows", "row_window_sums", "hex_band_sums", "morans_i_z_hex_bands", "gi_star_from_weights", "getis_ord_gi_star",
            "fdr_critical_p", "fdr_bins", "morans_i_z", "morans_i_z_bands", "OHSAChoice",
            "locational_outliers", "ohsa_cell_size", "ohsa_band", "optimized_parameters", "HotspotResult",
            "hotspots", "filter_cases", "check_case_points", "hotspots_workspace",
@@ -447,6 +447,15 @@ def hex_band_weights(grid: gpd.GeoDataFrame, band: float, *, self_weight: bool =
     return sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
 
 
+def hex_band_sums(cols, grid: gpd.GeoDataFrame, band: float) -> np.ndarray:
+    """:func:`row_window_sums` of integer ``cols`` (one row per cell of a :func:`hex_grid`) over the distance band:
+    ``hex_band_weights(grid, band) @ cols`` (the cell included), exact, without the matrix."""
+    cell_size, _ = _grid_params(grid)
+    dq, dr, _ = hex_offsets(band * (1.0 + 1e-9) / cell_size)      # the offsets of hex_band_weights
+    return row_window_sums(np.asarray(cols, np.int64), grid["q"].to_numpy(), grid["r"].to_numpy(),
+                           *offset_rows(dq, dr))
+
+
 def gi_star_from_weights(values, weights: sparse.spmatrix) -> tuple[np.ndarray, np.ndarray]:
     """Getis-Ord Gi* z-scores and two-sided p-values for any (sparse) weights matrix.
 
@@ -460,11 +469,17 @@ def gi_star_from_weights(values, weights: sparse.spmatrix) -> tuple[np.ndarray, 
     if n < 3:
         raise ValueError("Gi* needs at least 3 cells")
     W = weights.tocoo() if sparse.issparse(weights) else sparse.coo_matrix(weights)
-    xbar = x.mean()
-    s = math.sqrt(max(float((x * x).mean() - xbar * xbar), 0.0))
     wi = np.bincount(W.row, weights=W.data, minlength=n)
     s1 = np.bincount(W.row, weights=W.data * W.data, minlength=n)
     lag = np.bincount(W.row, weights=W.data * x[W.col], minlength=n)
+    return _gi_star_from_sums(x, wi, s1, lag)
+
+
+def _gi_star_from_sums(x: np.ndarray, wi: np.ndarray, s1: np.ndarray, lag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gi* z and p from each cell's weight sum ``wi``, sum of squared weights ``s1`` and lag ``Σ_j w_ij x_j``."""
+    n = len(x)
+    xbar = x.mean()
+    s = math.sqrt(max(float((x * x).mean() - xbar * xbar), 0.0))
     den = s * np.sqrt(np.maximum(n * s1 - wi * wi, 0.0) / (n - 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(den > 0, (lag - xbar * wi) / den, 0.0)
@@ -843,11 +858,15 @@ def hotspots(points, study_area, *, cell_size: float | None = None, band: float 
         how = {"method": "given 指定"}
     idx = hex_cell_index(xy, grid)
     counts = np.bincount(idx[idx >= 0], minlength=len(grid))
-    W = hex_band_weights(grid, band, self_weight=True)
-    z, p = gi_star_from_weights(counts, W)
+    W = hex_band_weights(grid, band, self_weight=True)    # kept on the result (its public weights)
+    if len(grid) < 3:
+        raise ValueError("Gi* needs at least 3 cells")
+    # the band sums on the lattice: the same integers as W's row sums and W @ counts, so the same z
+    lag, deg = hex_band_sums(np.column_stack([counts, np.ones(len(grid), np.int64)]), grid, band).T.astype(float)
+    z, p = _gi_star_from_sums(counts.astype(float), deg, deg, lag)   # binary weights: Σw² = Σw
     cells = grid.copy()
     cells["count"] = counts.astype(np.int64)
-    cells["n_neighbours"] = (np.bincount(W.row, minlength=len(grid)) - 1).astype(np.int64)
+    cells["n_neighbours"] = (deg - 1).astype(np.int64)
     cells["gi_z"] = z
     cells["gi_p"] = p
     cells["gi_bin"] = fdr_bins(z, p, fdr=fdr)
