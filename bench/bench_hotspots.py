@@ -20,10 +20,15 @@ built-up area, hexagons of 100 m (≈ 104 000 cells), band 300 m (binary weights
 * the demo county against the previous release (``--previous DIR``, a checkout of it): the hot
   spot analysis of the report (OHSA parameters, Gi*, emerging hot spots by month) in fresh
   processes, the two codes alternated three times, best of three each.
+* the report's hot-spot section against a previous checkout (``--write DIR``):
+  ``write_hotspots(layers, out, as_of="2026-11-28")`` on the demo with its layers already read,
+  in fresh processes alternated three times, wall and per-part seconds (best of three), and every
+  output file compared byte for byte (branca's random element ids replaced by a counter).
 
 Prints times per step, the ratio baseline / civgis, and the largest |z| difference.
 
 Usage: python bench/bench_hotspots.py [--cases N] [--cell M] [--band M] [--side KM] [--dask] [--previous DIR]
+       [--write DIR]
 """
 
 from __future__ import annotations
@@ -90,6 +95,67 @@ def demo_against(previous: str) -> None:
           f"emerging {e0:.2f} → {e1:.2f} s (×{e0 / e1:.1f}); previous release → this, best of 3 alternated")
 
 
+WRITE_RUN = """
+import itertools, json, sys, time
+from collections import defaultdict
+import branca.element
+ids = itertools.count()
+branca.element.Element._generate_id = classmethod(lambda cls: f"{next(ids):032x}")   # comparable pages
+import pyogrio
+from civgis.demo import demo_workspace
+from civgis.store.layers import Layers
+import civgis.run.hotspots as rh
+parts = defaultdict(float)
+def timed(name, fn):
+    def wrapper(*a, **k):
+        t = time.perf_counter()
+        try:
+            return fn(*a, **k)
+        finally:
+            parts[name] += time.perf_counter() - t
+    return wrapper
+for name in ("hotspots_workspace", "emerging_hotspots_workspace", "dissolve_classes", "hotspot_map", "save_folium",
+             "hotspot_png", "kernel_density", "zone_ranking_frame"):
+    setattr(rh, name, timed(name, getattr(rh, name)))
+pyogrio.write_dataframe = timed("gpkg write", pyogrio.write_dataframe)
+L = Layers(demo_workspace())
+for n in ("inspections", "built_up", "zones", "roads"):
+    L.read(n)
+t = time.perf_counter(); rh.write_hotspots(L, sys.argv[1], as_of="2026-11-28"); wall = time.perf_counter() - t
+print(json.dumps({"wall": wall, **parts, "code": rh.__file__}))
+"""
+
+
+def write_against(previous: str, runs: int = 3) -> None:
+    """write_hotspots on the demo: this checkout against ``previous``, alternated, best of ``runs``; outputs compared."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent.parent)
+    best: dict[str, dict[str, float]] = {previous: {}, here: {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        outs = {previous: Path(tmp) / "previous", here: Path(tmp) / "this"}
+        for _ in range(runs):
+            for code in (previous, here):
+                # cwd outside both checkouts: ``python -c`` puts the working directory first on sys.path
+                line = subprocess.run([sys.executable, "-c", WRITE_RUN, str(outs[code])], capture_output=True,
+                                      text=True, check=True, cwd=tmp, env={**os.environ, "PYTHONPATH": code}).stdout
+                record = json.loads(line.splitlines()[-1])
+                assert record.pop("code").startswith(code), "imported the wrong checkout"
+                for key, value in record.items():
+                    best[code][key] = min(value, best[code].get(key, float("inf")))
+        for f in ("hotspots.html", "emerging.html", "hotspots.png", "emerging.png", "kde.tif", "zone_ranking.csv"):
+            same = (outs[previous] / f).read_bytes() == (outs[here] / f).read_bytes()
+            print(f"{f:17s} {'byte-identical' if same else 'DIFFERENT'}")
+    print(f"{'write_hotspots (demo)':30s} {'previous':>9s} {'this':>9s}")
+    for key in best[here]:
+        print(f"{key:30s} {best[previous].get(key, float('nan')):8.2f}s {best[here][key]:8.2f}s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=2_000_000)
@@ -98,7 +164,11 @@ def main() -> None:
     parser.add_argument("--side", type=float, default=30.0, help="side of the square study area, km")
     parser.add_argument("--dask", action="store_true", help="also time the Dask LocalCluster counting path")
     parser.add_argument("--previous", help="checkout of the previous release: compare the demo's hot spot analysis")
+    parser.add_argument("--write", help="a previous checkout: compare write_hotspots on the demo (then stop)")
     args = parser.parse_args()
+    if args.write:
+        write_against(args.write)
+        return
     if args.previous:
         demo_against(args.previous)
     side = args.side * 1000.0

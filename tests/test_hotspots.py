@@ -438,3 +438,113 @@ def test_dissolved_web_map_keeps_every_hexagon_vertex():
         page = shapely.geometry.shape(feats[str(b)])
         assert shapely.get_num_coordinates(page) == shapely.get_num_coordinates(ref)
         assert page.hausdorff_distance(ref) <= 0.5e-6 * 2 ** 0.5 + 1e-12   # only the 1e-6° rounding
+
+
+# ------------------------------------------------------------------------------ fast render paths
+def _polygons_with_holes():
+    from shapely.geometry import MultiPolygon, Polygon
+
+    ring = Polygon([(0, 0), (10, 0), (10, 10), (0, 10)], holes=[[(2, 2), (4, 2), (4, 4), (2, 4)],
+                                                               [(6, 6), (8, 6), (8, 8)]])
+    return [ring, MultiPolygon([Polygon([(20, 0), (25, 0), (25, 5)]), ring]),
+            Polygon([(30.123456789, 1.5), (31.000000001, 1.5), (31, 2.25)])]
+
+
+def test_polygon_paths_are_geopandas_patches():
+    from geopandas.plotting import _PolygonPatch
+
+    from civgis.render.hotspots import polygon_paths
+
+    geoms = _polygons_with_holes()
+    for path, geom in zip(polygon_paths(geoms), geoms):
+        expected = _PolygonPatch(geom).get_path()
+        assert np.array_equal(path.vertices, expected.vertices)
+        assert np.array_equal(path.codes, expected.codes)
+
+
+def test_fill_polygons_draws_the_pixels_of_geodataframe_plot(tmp_path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from civgis.render.hotspots import fill_polygons
+
+    frame = gpd.GeoDataFrame(geometry=_polygons_with_holes(), crs=CRS)
+    colours = ["#d62f27", "#4575b5", "#fab984"]
+    pictures = []
+    for draw in (lambda ax: frame.plot(ax=ax, color=colours, edgecolor="none", linewidth=0, zorder=1),
+                 lambda ax: fill_polygons(ax, frame.geometry.values, colours, zorder=1)):
+        fig = Figure(figsize=(4, 2), dpi=80)
+        ax = fig.add_axes([0, 0, 1, 1])
+        draw(ax)
+        ax.set_xlim(-1, 32)
+        ax.set_ylim(-1, 11)
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.set_axis_off()                 # geopandas also labels the axes (X/Y [m]); the map clears them
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        pictures.append(np.asarray(canvas.buffer_rgba()).copy())
+    assert pictures[0].shape == pictures[1].shape and np.array_equal(pictures[0], pictures[1])
+    assert (pictures[1][..., :3] != 255).any()          # something was drawn
+
+
+def test_cached_template_renders_what_jinja_renders():
+    from jinja2 import Template
+
+    from civgis.render.webmap import cached_template
+
+    texts = ["", "\n", "plain", "trailing\n", "two\n\n", " a\r\nb ", "{{ this }} and {{ kwargs }}",
+             "{% if this %}x{% endif %}\n", "{# c #}y", "var d = {\"a\": [1, 2]};\n    "]
+    for text in texts:
+        assert cached_template(text).render(this="T", kwargs={}) == Template(text).render(this="T", kwargs={})
+    assert cached_template("{{ this }}") is cached_template("{{ this }}")     # compiled once
+
+
+def test_save_map_writes_what_branca_renders(tmp_path, monkeypatch):
+    import itertools
+
+    import branca.element
+    from jinja2 import Template
+
+    from civgis.render.hotspots import hotspot_map
+    from civgis.render.webmap import save_map
+
+    grid = hs.hex_grid(box(X0, Y0, X0 + 600, Y0 + 500), 100.0, crs=CRS)
+    grid["count"] = np.arange(len(grid))
+    grid["gi_z"], grid["gi_p"], grid["gi_bin"] = 0.5, 0.6, np.arange(len(grid)) % 7 - 3
+
+    def build():     # the same map twice: element ids from a counter instead of urandom
+        ids = itertools.count()
+        monkeypatch.setattr(branca.element.Element, "_generate_id", classmethod(lambda cls: f"{next(ids):032x}"))
+        return hotspot_map(grid, max_cells=3)       # dissolved classes: big rendered macros
+
+    expected = build().get_root().render()          # branca's own templates, every text compiled
+    got = save_map(build(), tmp_path / "m.html", offline=False).read_text(encoding="utf-8")
+    assert got == expected and "geo_json_" in got
+    assert branca.element.Template is Template     # the patch is gone after saving
+
+
+def test_isa_on_the_lattice_equals_the_kd_tree_pairs_on_an_irregular_grid():
+    from shapely.geometry import Polygon
+
+    area = Polygon([(X0, Y0), (X0 + 2000, Y0), (X0 + 2000, Y0 + 700), (X0 + 800, Y0 + 700), (X0 + 800, Y0 + 1500),
+                    (X0, Y0 + 1500)], holes=[[(X0 + 200, Y0 + 200), (X0 + 500, Y0 + 200), (X0 + 500, Y0 + 500)]])
+    grid = hs.hex_grid(area, 50.0, crs=CRS)
+    rng = np.random.default_rng(2)
+    counts = rng.poisson(0.6, len(grid))
+    counts[:30] += 5
+    coords = hs.grid_centres(grid)
+    dists = 50.0 * (1.0 + np.arange(10)) * (1.0 + 1e-6)
+    pairs = cKDTree(coords).query_pairs(dists[-1], output_type="ndarray")     # the independent pair list
+    band_of = np.searchsorted(dists, np.hypot(*(coords[pairs[:, 0]] - coords[pairs[:, 1]]).T), side="left")
+    expected = hs.morans_i_z_bands(counts, pairs[:, 0], pairs[:, 1], band_of, 10)
+    got = hs.morans_i_z_hex_bands(counts, grid["q"].to_numpy(), grid["r"].to_numpy(), 50.0, dists)
+    assert np.allclose(got, expected, rtol=0, atol=1e-12)
+    assert max(abs(z) for z in got) > 1.0          # a real signal, not all zeros
+
+
+def test_hex_band_sums_equal_the_weights_product():
+    grid = hs.hex_grid(box(X0, Y0, X0 + 1300, Y0 + 900), 40.0, crs=CRS)
+    cols = np.random.default_rng(4).poisson(1.2, (len(grid), 3))
+    for band in (40.0, 80.0, 121.0):
+        W = hs.distance_band_weights(hs.grid_centres(grid), band)      # KD-tree pairs, cell included
+        assert np.array_equal(hs.hex_band_sums(cols, grid, band), (W.tocsr() @ cols).astype(np.int64))

@@ -183,3 +183,82 @@ def test_demo_growing_trend_is_intensifying(demo_ws, demo_dir):
     assert whole.cells["category"].iloc[cell] == "consecutive_hot"
     first_hot = int(np.argmax(whole.bins[cell] > 0))
     assert str(whole.periods[first_hot]) >= grow["start"][:7]
+
+
+# ------------------------------------------------------------------------------ lattice band sums
+def _irregular_grid(cell: float = 50.0):
+    """A hex grid over an L-shaped area with a hole: lattice positions without a cell inside the window."""
+    from shapely.geometry import Polygon
+
+    area = Polygon([(0, 0), (2000, 0), (2000, 700), (800, 700), (800, 1500), (0, 1500)],
+                   holes=[[(200, 200), (500, 200), (500, 500), (200, 500)]])
+    return hs.hex_grid(area, cell, crs=None)
+
+
+@pytest.mark.parametrize("band", [50.0, 100.0, 137.0, 260.0])
+def test_hex_band_lag_equals_the_kd_tree_weights_product(band):
+    grid = _irregular_grid()
+    rng = np.random.default_rng(int(band))
+    counts = rng.poisson(0.7, (len(grid), 5))
+    W = hs.distance_band_weights(hs.grid_centres(grid), band)    # KD-tree pairs: the independent oracle
+    lag, deg = tr.hex_band_lag(counts, grid["q"].to_numpy(), grid["r"].to_numpy(), 50.0, band)
+    assert np.array_equal(lag, W.tocsr() @ counts.astype(float))
+    assert np.array_equal(deg, np.bincount(W.row, minlength=len(grid)).astype(float))
+    # a 1-D vector too; and a cell's own count always counts (w_ii = 1)
+    lag1, _ = tr.hex_band_lag(counts[:, 0], grid["q"].to_numpy(), grid["r"].to_numpy(), 50.0, band)
+    assert lag1.shape == (len(grid),) and np.array_equal(lag1, lag[:, 0])
+
+
+def test_hex_band_rows_by_hand():
+    # band of one cell width: the 6 neighbours and the cell itself — rows dr = −1, 0, 1 with
+    # dq ∈ [0, 1], [−1, 1], [−1, 0] (the neighbour (q+dq, r+dr) is at √(dq² + dq·dr + dr²) widths)
+    rows, lo, hi = tr.hex_band_rows(100.0, 100.0)
+    assert rows.tolist() == [-1, 0, 1] and lo.tolist() == [0, -1, -1] and hi.tolist() == [1, 1, 0]
+
+
+def test_hex_band_lag_refuses_non_integer_values():
+    grid = _irregular_grid()
+    with pytest.raises(ValueError, match="integer"):
+        tr.hex_band_lag(np.full(len(grid), 0.5), grid["q"].to_numpy(), grid["r"].to_numpy(), 50.0, 100.0)
+
+
+def test_space_time_gi_on_the_lattice_equals_the_sparse_weights():
+    grid = _irregular_grid()
+    rng = np.random.default_rng(3)
+    counts = rng.poisson(0.5, (len(grid), 7)).astype(float)
+    W = hs.hex_band_weights(grid, 160.0)
+    for window in (0, 1, 2):
+        z0, p0 = tr.gi_star_space_time(counts, W, window)
+        z1, p1 = tr.gi_star_space_time(counts, None, window,
+                                       lattice=(grid["q"].to_numpy(), grid["r"].to_numpy(), 50.0, 160.0))
+        assert np.array_equal(z0, z1) and np.array_equal(p0, p1)
+
+
+def test_one_step_cube_on_the_lattice_matches_esda():
+    import esda
+    from libpysal.weights import DistanceBand
+
+    grid = _irregular_grid()
+    rng = np.random.default_rng(11)
+    counts = rng.poisson(0.4, len(grid))
+    counts[:40] += 6                        # a cluster at one end of the grid
+    z, _ = tr.gi_star_space_time(counts[:, None], None, 0,
+                                 lattice=(grid["q"].to_numpy(), grid["r"].to_numpy(), 50.0, 160.0))
+    w = DistanceBand(hs.grid_centres(grid), threshold=160.0 * (1 + 1e-9), binary=True, silence_warnings=True)
+    g = esda.G_Local(counts.astype(float), w, transform="B", star=True, permutations=0)
+    assert np.abs(z[:, 0] - g.Zs).max() < 1e-9
+
+
+def test_emerging_on_the_lattice_equals_the_given_weights():
+    rng = np.random.default_rng(5)
+    grid = hs.hex_grid(box(0, 0, 1500, 1200), 60.0, crs=None)
+    n = 4000
+    xy = np.r_[rng.uniform([0, 0], [1500, 1200], (n // 2, 2)), rng.normal([600, 500], 80, (n // 2, 2))]
+    times = pd.Timestamp("2025-01-01") + pd.to_timedelta(rng.uniform(0, 360, n), unit="D")
+    times = times.where(~((xy[:, 0] > 450) & (np.arange(n) % 3 == 0)), pd.Timestamp("2025-12-20"))
+    lattice = tr.emerging_hotspots(xy, times, grid, 150.0)
+    given = tr.emerging_hotspots(xy, times, grid, 150.0, weights=hs.hex_band_weights(grid, 150.0))
+    for name in ("z", "p", "bins", "counts"):
+        assert np.array_equal(getattr(lattice, name), getattr(given, name)), name
+    assert lattice.cells["category"].tolist() == given.cells["category"].tolist()
+    assert np.array_equal(lattice.cells["trend_z"], given.cells["trend_z"])

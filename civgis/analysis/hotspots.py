@@ -78,7 +78,7 @@ from civgis.store.catalogue import layer_spec
 __all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
            "hex_polygons", "hex_grid", "grid_centres", "hex_cell_index", "count_in_hexes",
            "distance_band_pairs", "distance_band_weights", "hex_offsets",
-           "hex_band_pairs", "hex_band_weights", "morans_i_z_hex_bands", "gi_star_from_weights", "getis_ord_gi_star",
+           "hex_band_pairs", "hex_band_weights", "offset_rows", "row_window_sums", "hex_band_sums", "morans_i_z_hex_bands", "gi_star_from_weights", "getis_ord_gi_star",
            "fdr_critical_p", "fdr_bins", "morans_i_z", "morans_i_z_bands", "OHSAChoice",
            "locational_outliers", "ohsa_cell_size", "ohsa_band", "optimized_parameters", "HotspotResult",
            "hotspots", "filter_cases", "check_case_points", "hotspots_workspace",
@@ -348,6 +348,43 @@ def _lattice(q, r) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     return qi, ri, (int(qi.max()) + 1, int(ri.max()) + 1)
 
 
+def offset_rows(dq, dr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lattice offsets of one sign (:func:`hex_offsets`), both signs and the cell itself, as row intervals.
+
+    Returns ``rows, lo, hi``: for each ``dr`` in ``rows`` every ``dq`` in ``[lo, hi]``. Offsets within
+    a distance are one interval per row (``dq² + dq·dr + dr²`` is convex in ``dq``), checked here.
+    """
+    dq = np.concatenate([np.asarray(dq, np.int64), -np.asarray(dq, np.int64), [0]])
+    dr = np.concatenate([np.asarray(dr, np.int64), -np.asarray(dr, np.int64), [0]])
+    rows = np.unique(dr)
+    lo = np.array([dq[dr == k].min() for k in rows.tolist()])
+    hi = np.array([dq[dr == k].max() for k in rows.tolist()])
+    if (hi - lo + 1).sum() != len(dq):
+        raise AssertionError("hexagon lattice offsets are not one interval per row")
+    return rows, lo, hi
+
+
+def row_window_sums(cols, q, r, rows, lo, hi) -> np.ndarray:
+    """For each cell ``(q, r)``, the sum of integer ``cols`` (one row per cell) over the cells at the offsets
+    ``rows, lo, hi`` (:func:`offset_rows`) — a band lag without a weights matrix.
+
+    The cells go onto a dense, zero-padded ``(q, r)`` array; along ``q`` its prefix sums make each
+    row's interval a difference of two values. int64 throughout: exact, whatever the order.
+    """
+    qi, ri, (nq, nr) = _lattice(q, r)
+    pq, pr = int(max(-lo.min(), hi.max())), int(np.abs(rows).max())
+    dense = np.zeros((nq + 2 * pq + 1, nr + 2 * pr, cols.shape[1]), np.int64)
+    dense[qi + pq + 1, ri + pr] = cols               # row 0 along q stays 0: the prefix sums start at 0
+    width = dense.shape[1]
+    prefix = np.cumsum(dense, axis=0).reshape(-1, cols.shape[1])   # flat (q, r) index: one take per window end
+    at = (qi + pq + 1) * width + ri + pr
+    out = np.zeros(cols.shape, np.int64)
+    for dr, a, b in zip(rows.tolist(), lo.tolist(), hi.tolist()):
+        out += prefix.take(at + b * width + dr, axis=0)
+        out -= prefix.take(at + (a - 1) * width + dr, axis=0)
+    return out
+
+
 def _shift(shape: tuple[int, int], dq: int, dr: int):
     """Slices ``(source, target)`` of a dense ``(q, r)`` array: ``target`` holds the cell at offset
     ``(dq, dr)`` from the one ``source`` holds (``dr ≥ 0``)."""
@@ -410,6 +447,15 @@ def hex_band_weights(grid: gpd.GeoDataFrame, band: float, *, self_weight: bool =
     return sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
 
 
+def hex_band_sums(cols, grid: gpd.GeoDataFrame, band: float) -> np.ndarray:
+    """:func:`row_window_sums` of integer ``cols`` (one row per cell of a :func:`hex_grid`) over the distance band:
+    ``hex_band_weights(grid, band) @ cols`` (the cell included), exact, without the matrix."""
+    cell_size, _ = _grid_params(grid)
+    dq, dr, _ = hex_offsets(band * (1.0 + 1e-9) / cell_size)      # the offsets of hex_band_weights
+    return row_window_sums(np.asarray(cols, np.int64), grid["q"].to_numpy(), grid["r"].to_numpy(),
+                           *offset_rows(dq, dr))
+
+
 def gi_star_from_weights(values, weights: sparse.spmatrix) -> tuple[np.ndarray, np.ndarray]:
     """Getis-Ord Gi* z-scores and two-sided p-values for any (sparse) weights matrix.
 
@@ -423,11 +469,17 @@ def gi_star_from_weights(values, weights: sparse.spmatrix) -> tuple[np.ndarray, 
     if n < 3:
         raise ValueError("Gi* needs at least 3 cells")
     W = weights.tocoo() if sparse.issparse(weights) else sparse.coo_matrix(weights)
-    xbar = x.mean()
-    s = math.sqrt(max(float((x * x).mean() - xbar * xbar), 0.0))
     wi = np.bincount(W.row, weights=W.data, minlength=n)
     s1 = np.bincount(W.row, weights=W.data * W.data, minlength=n)
     lag = np.bincount(W.row, weights=W.data * x[W.col], minlength=n)
+    return _gi_star_from_sums(x, wi, s1, lag)
+
+
+def _gi_star_from_sums(x: np.ndarray, wi: np.ndarray, s1: np.ndarray, lag: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Gi* z and p from each cell's weight sum ``wi``, sum of squared weights ``s1`` and lag ``Σ_j w_ij x_j``."""
+    n = len(x)
+    xbar = x.mean()
+    s = math.sqrt(max(float((x * x).mean() - xbar * xbar), 0.0))
     den = s * np.sqrt(np.maximum(n * s1 - wi * wi, 0.0) / (n - 1))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(den > 0, (lag - xbar * wi) / den, 0.0)
@@ -621,9 +673,10 @@ def ohsa_cell_size(xy, *, min_multiplier: float = 2.0) -> tuple[float, float, fl
 def morans_i_z_hex_bands(values, q, r, cell_size: float, dists) -> list[float]:
     """:func:`morans_i_z_bands` on the cells ``(q, r)`` of a hexagon lattice at the distances ``dists``.
 
-    The sums are accumulated offset by offset (:func:`hex_offsets`) on dense ``(q, r)`` arrays —
-    the values, and 1 where a cell exists: for each offset the cross-product sum is the product of
-    two shifted slices, and the pairs and neighbour counts are the product of the masks. Memory
+    The cross-product sums are accumulated offset by offset (:func:`hex_offsets`) on a dense
+    ``(q, r)`` array of the values: for each offset the product of two shifted slices. The
+    neighbour counts of each band are window sums on the lattice rows (:func:`row_window_sums`),
+    exact integers, and the pairs half their total. Memory
     O(cells × bands) however many pairs the widest band has (8.5 million on the demo county), no
     KD-tree, no pair list, no pair distances.
     """
@@ -637,22 +690,19 @@ def morans_i_z_hex_bands(values, q, r, cell_size: float, dists) -> list[float]:
     qi, ri, shape = _lattice(q, r)
     Z = np.zeros(shape)
     Z[qi, ri] = zc
-    M = np.zeros(shape)
-    M[qi, ri] = 1.0
     dq, dr, d = hex_offsets(float(dists[-1]) / cell_size)
     band_of = np.searchsorted(np.asarray(dists, float), d * cell_size, side="left")
     cross = np.zeros(n_bands)
-    npairs = np.zeros(n_bands)
-    D = np.zeros((n_bands, *shape))      # neighbours of every cell at each band (not yet cumulative)
     for a, b, k in zip(dq.tolist(), dr.tolist(), band_of.tolist()):
         src, dst = _shift(shape, a, b)
-        both = M[src] * M[dst]
         cross[k] += 2.0 * float(np.vdot(Z[src], Z[dst]))
-        npairs[k] += float(both.sum())
-        D[k][src] += both
-        D[k][dst] += both
-    deg = np.cumsum(D[:, qi, ri], axis=0).T
-    return _moran_z_from_sums(zc, m2, np.cumsum(cross), np.cumsum(npairs), deg)
+    # neighbours of every cell within each band: counted on the lattice rows (exact integers, the
+    # same as summing the offset masks; a cell is not its own neighbour)
+    ones = np.ones((n, 1), np.int64)
+    deg = np.column_stack([row_window_sums(ones, q, r, *offset_rows(dq[band_of <= k], dr[band_of <= k]))[:, 0] - 1
+                           for k in range(n_bands)]).astype(float)
+    npairs = deg.sum(axis=0) / 2.0
+    return _moran_z_from_sums(zc, m2, np.cumsum(cross), npairs, deg)
 
 
 def ohsa_band(counts, coords, cell_size: float, *, n_bands: int = 10, z_crit: float = 1.96,
@@ -808,11 +858,15 @@ def hotspots(points, study_area, *, cell_size: float | None = None, band: float 
         how = {"method": "given 指定"}
     idx = hex_cell_index(xy, grid)
     counts = np.bincount(idx[idx >= 0], minlength=len(grid))
-    W = hex_band_weights(grid, band, self_weight=True)
-    z, p = gi_star_from_weights(counts, W)
+    W = hex_band_weights(grid, band, self_weight=True)    # kept on the result (its public weights)
+    if len(grid) < 3:
+        raise ValueError("Gi* needs at least 3 cells")
+    # the band sums on the lattice: the same integers as W's row sums and W @ counts, so the same z
+    lag, deg = hex_band_sums(np.column_stack([counts, np.ones(len(grid), np.int64)]), grid, band).T.astype(float)
+    z, p = _gi_star_from_sums(counts.astype(float), deg, deg, lag)   # binary weights: Σw² = Σw
     cells = grid.copy()
     cells["count"] = counts.astype(np.int64)
-    cells["n_neighbours"] = (np.bincount(W.row, minlength=len(grid)) - 1).astype(np.int64)
+    cells["n_neighbours"] = (deg - 1).astype(np.int64)
     cells["gi_z"] = z
     cells["gi_p"] = p
     cells["gi_bin"] = fdr_bins(z, p, fdr=fdr)

@@ -81,11 +81,15 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import threading
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import branca.element
 import folium
 import geopandas as gpd
 import numpy as np
@@ -108,7 +112,7 @@ __all__ = ["metric_scale", "escape_text", "HTML_ENTITIES", "BASEMAPS", "ASSETS_D
            "OVERLAP_STYLE", "OVERDUE_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
            "display_values", "zone_colours", "to_display_crs", "AUDIT_ALIASES", "load_map_layers",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
-           "save_map", "script_hashes", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps",
+           "save_map", "cached_template", "script_hashes", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps",
            "LAMP_MIN_ZOOM", "feature_strings", "PreparedLayer", "MapData", "prepare_map_data", "render_page",
            "render_zone_page", "zone_title", "legend_html", "map_workers", "write_zone_pages", "write_assets"]
 
@@ -1264,6 +1268,72 @@ def zone_map(ws, zone_id: str, *, audit=None, gaps=None, overlaps=None, basemap:
 
 
 # ====================================================================== saving
+class _LiteralTemplate:
+    """A template text with no Jinja syntax, rendered as Jinja renders it: the text less one trailing newline.
+
+    branca's ``MacroElement.render`` wraps each rendered macro (a GeoJSON layer's script holds
+    all its features) in a new ``Element(text)``, which compiles the text as a Jinja template:
+    1.3 s of the demo's two hot-spot pages went to lexing GeoJSON that has nothing to substitute.
+    """
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str):
+        self._text = text[:-1] if text.endswith("\n") else text   # Jinja's keep_trailing_newline=False
+
+    def render(self, *args, **kwargs) -> str:
+        return self._text
+
+
+_JINJA_MARKS = ("{{", "{%", "{#", "\r")   # \r: Jinja normalises newlines; let Jinja do it
+_BRANCA_TEMPLATE = branca.element.Template
+_TEMPLATE_PATCH_LOCK = threading.Lock()
+_template_patch_depth = 0
+
+
+@lru_cache(maxsize=512)
+def _compiled_template(text: str):
+    """One compiled Jinja template per text per process (branca builds the same link and tag templates per page)."""
+    return _BRANCA_TEMPLATE(text)
+
+
+def cached_template(text: str):
+    """What ``branca.element.Template(text)`` gives, without compiling a text twice or a text with no Jinja in it.
+
+    Parameters
+    ----------
+    text : str
+        Template source, as given to ``branca.element.Element(template=...)``.
+
+    Returns
+    -------
+    An object whose ``render(**kwargs)`` returns what the compiled template would.
+    """
+    if not any(mark in text for mark in _JINJA_MARKS):
+        return _LiteralTemplate(text)
+    return _compiled_template(text)
+
+
+@contextmanager
+def _cached_templates():
+    """While rendering, let branca's ``Element`` build its templates with :func:`cached_template`.
+
+    Nested and concurrent saves share one patch (a depth count under a lock); the original is
+    put back when the last one ends.
+    """
+    global _template_patch_depth
+    with _TEMPLATE_PATCH_LOCK:
+        if _template_patch_depth == 0:
+            branca.element.Template = cached_template
+        _template_patch_depth += 1
+    try:
+        yield
+    finally:
+        with _TEMPLATE_PATCH_LOCK:
+            _template_patch_depth -= 1
+            if _template_patch_depth == 0:
+                branca.element.Template = _BRANCA_TEMPLATE
+
 _INLINE_SCRIPT_RE = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
 
@@ -1330,7 +1400,8 @@ def save_map(m: folium.Map, path, *, offline: bool = True, assets: bool = True) 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     root = m.get_root()
-    html = root.render()
+    with _cached_templates():   # same page, without compiling every rendered macro as a template
+        html = root.render()
     if offline:
         html = localise_html(html)
         has_tiles = any(isinstance(c, folium.TileLayer) for c in m._children.values())
