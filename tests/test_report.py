@@ -159,7 +159,7 @@ def test_background_patrol_maps_equal_those_drawn_inline(three_zone_ws, tmp_path
     with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
         output = _Output(tmp_path / "bg", patrol_maps=True, progress=False)
         with _background(output, run, "patrol") as background:
-            assert background.running and background.process.pid != os.getpid()
+            assert background.running and background.jobs["patrol"][0].pid != os.getpid()
             built = background.result("patrol", output)
         # the forked process did not remove the snapshot the report still reads
         assert len(run.layers.read("zones")) == 3 and Path(run.layers._pinned_path).exists()

@@ -146,21 +146,22 @@ BACKGROUND_READS = ("zones", "built_up", "roads", "lamps", "toilets", "green", "
 
 
 class _Background:
-    """Sections built in a forked process while this one builds the others.
+    """Sections built in forked processes, one per section, while this one builds the others.
 
     The hot spots and the patrol maps are the report's largest sections and need nothing the
-    other sections compute, only the layers and the instant; on two cores the report's wall time
-    is then about the larger of the two halves instead of their sum. The process is forked (the
-    layers read here are shared, not copied or pickled) only where fork is safe: a platform that
-    has it and no other thread alive in this process (in a dask worker or a threaded notebook
-    the sections are built inline, as before). Each section's result comes back as its JSON-ready
-    dict and the files it wrote; ``seconds`` is the section's own time in the other process and
-    ``waited_seconds`` how long the report waited for it.
+    other sections compute, only the layers and the instant. Each gets a process of its own from
+    the start (the patrol maps' process draws its zones in a pool over the cores), so the machine's
+    cores share all the work and the report's wall time is about its CPU time divided by the
+    cores instead of the sections' sum. The processes are forked (the layers read here are
+    shared, not copied or pickled) only where fork is safe: a platform that has it and no other
+    thread alive in this process (in a dask worker or a threaded notebook the sections are built
+    inline, as before). Each section's result comes back as its JSON-ready dict and the files it
+    wrote; ``seconds`` is the section's own time in its process and ``waited_seconds`` how long
+    the report waited for it.
     """
 
-    def __init__(self, process=None, conn=None, keys=()):
-        self.process, self.conn, self.keys = process, conn, set(keys)
-        self._received: dict[str, tuple[dict, list[Path]]] = {}
+    def __init__(self, jobs: dict | None = None):
+        self.jobs: dict[str, tuple] = jobs or {}
 
     @classmethod
     def start(cls, output: "_Output", run: RunContext, sections: list[Section]) -> "_Background":
@@ -169,33 +170,35 @@ class _Background:
         if not sections or not _fork_is_safe():
             return cls()
         for name in sorted(set(BACKGROUND_READS) & stored):
-            run.layers.read(name)  # read here, once: the forked process shares them
-        parent, child = mp.Pipe(duplex=False)
-        process = mp.get_context("fork").Process(target=_background_child, name="civgis-report", daemon=True,
-                                                 args=(child, sections, output, run))
-        process.start()
-        child.close()
-        return cls(process, parent, [s.key for s in sections])
+            run.layers.read(name)  # read here, once: the forked processes share them
+        jobs = {}
+        for section in sections:
+            parent, child = mp.Pipe(duplex=False)
+            # not a daemon: the patrol maps' process starts a pool of its own
+            process = mp.get_context("fork").Process(target=_background_child, name=f"civgis-{section.key}",
+                                                     args=(child, section, output, run))
+            process.start()
+            child.close()
+            jobs[section.key] = (process, parent)
+        return cls(jobs)
 
     @property
     def running(self) -> bool:
-        return self.process is not None
+        return bool(self.jobs)
 
     def has(self, key: str) -> bool:
-        return key in self.keys
+        return key in self.jobs
 
     def result(self, key: str, output: "_Output") -> dict:
-        """Section ``key`` as the other process built it (waiting for it); its files join ``output``."""
+        """Section ``key`` as its process built it (waiting for it); its files join ``output``."""
         waited = time.perf_counter()
-        while key not in self._received:
-            try:
-                got_key, built, written = self.conn.recv()
-            except EOFError:  # the process died without a word (killed, out of memory)
-                self.process.join()
-                self._received[key] = (_failed(f"报告后台进程意外退出（退出码 {self.process.exitcode}）"), [])
-                break
-            self._received[got_key] = (built, written)
-        built, written = self._received.pop(key)
+        process, conn = self.jobs[key]
+        try:
+            built, written = conn.recv()
+        except EOFError:  # the process died without a word (killed, out of memory)
+            process.join()
+            built, written = _failed(f"报告后台进程意外退出（退出码 {process.exitcode}）"), []
+        process.join()
         output.add(*written)
         return built | {"background": True, "waited_seconds": round(time.perf_counter() - waited, 2)}
 
@@ -203,10 +206,11 @@ class _Background:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.process is not None:
-            if self.process.is_alive() and exc[0] is not None:  # an interrupted report leaves no orphan
-                self.process.terminate()
-            self.process.join()
+        for process, conn in self.jobs.values():
+            if process.is_alive() and exc[0] is not None:  # an interrupted report leaves no orphan
+                process.terminate()
+            process.join()
+            conn.close()
 
 
 def _fork_is_safe() -> bool:
@@ -217,19 +221,17 @@ def _failed(error: str) -> dict:
     return {"ok": False, "error": error}
 
 
-def _background_child(conn, sections: list[Section], output: "_Output", run: RunContext) -> None:
-    """Runs in the forked process: build each section and send ``(key, built, files written)``."""
-    output.workers = 1  # one of two busy processes: a pool of its own would only contend (and may not fork here)
-    output.progress = False  # the report's own bar shows the sections; two bars would garble the terminal
-    for section in sections:
-        started = time.perf_counter()
-        output.written = []
-        try:
-            built = _build_one(section, output, run)
-        except BaseException as exc:  # _build_one reports section errors; this is anything else
-            built = _failed(one_line(exc))
-        built["seconds"] = round(time.perf_counter() - started, 2)
-        conn.send((section.key, _json_ready(built), list(output.written)))
+def _background_child(conn, section: Section, output: "_Output", run: RunContext) -> None:
+    """Runs in the forked process: build the section and send ``(built, files written)``."""
+    output.progress = False  # the report's own bar shows the sections; more bars would garble the terminal
+    output.written = []
+    started = time.perf_counter()
+    try:
+        built = _build_one(section, output, run)
+    except BaseException as exc:  # _build_one reports section errors; this is anything else
+        built = _failed(one_line(exc))
+    built["seconds"] = round(time.perf_counter() - started, 2)
+    conn.send((_json_ready(built), list(output.written)))
     conn.close()
 
 
