@@ -37,8 +37,8 @@ from civgis.analysis.cases import as_of_instant, case_states
 from civgis.progress import progress as _progress
 from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, register_font_files, subset_cjk_family,
                                  subset_font_files)
-from civgis.render.mapcontext import (PX_TO_PT, draw_north, draw_scalebar, draw_streets, finish_axes, map_view,
-                                      nice_length, within)
+from civgis.render.mapcontext import (PX_TO_PT, add_lines, add_polygons, draw_north, draw_scalebar, draw_streets,
+                                      finish_axes, map_view, nice_length, within)
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
 
@@ -201,7 +201,8 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     if others is not None:
         others = others[others["zone_id"].astype(str) != zid]
         if len(others):
-            others.boundary.plot(ax=ax, color="#9e9e9e", linewidth=0.8, linestyle="--", zorder=2)
+            add_lines(ax, shapely.boundary(np.asarray(others.geometry.values)), color="#9e9e9e", linewidth=0.8,
+                      linestyle="--", zorder=2)
             handles.append(Line2D([], [], color="#9e9e9e", linestyle="--", linewidth=0.8, label="相邻责任区"))
             for g, name in zip(others.geometry, others["name"].astype(str)):
                 p = g.intersection(shapely.box(*view))
@@ -209,24 +210,24 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
                     rp = p.representative_point()
                     ax.text(rp.x, rp.y, name, ha="center", va="center", color="#9e9e9e", fontproperties=fp,
                             fontsize=fs * 1.1, zorder=3)
-    gpd.GeoSeries([zgeom]).plot(ax=ax, color=zst.get("fill_color", "#6fa8ff"), alpha=zst.get("fill_opacity", 0.12),
-                                zorder=1)
+    add_polygons(ax, [zgeom], color=zst.get("fill_color", "#6fa8ff"), alpha=zst.get("fill_opacity", 0.12), zorder=1)
 
     res = layers.within(layers.residential, view)
     if res is not None:
         rs = _style("residential")
-        res.plot(ax=ax, color=rs.get("fill_color"), alpha=0.45, edgecolor=rs.get("color"), linewidth=0.3, zorder=1.2)
+        add_polygons(ax, res.geometry.values, color=rs.get("fill_color"), alpha=0.45, edgecolor=rs.get("color"),
+                     linewidth=0.3, zorder=1.2)
         handles.append(Patch(facecolor=rs.get("fill_color"), alpha=0.7, edgecolor=rs.get("color"), label="居住用地"))
     gr = layers.within(layers.green, view)
     if gr is not None:
         gst = _style("green")
-        gr.plot(ax=ax, color=gst.get("fill_color"), alpha=0.35, linewidth=0, zorder=1.5)
+        add_polygons(ax, gr.geometry.values, color=gst.get("fill_color"), alpha=0.35, linewidth=0, zorder=1.5)
         handles.append(Patch(facecolor=gst.get("fill_color"), alpha=0.5, label="绿地"))
     bu = layers.within(layers.built_up, view)
     if bu is not None:
         bst = _style("built_up")
-        layers.built_up.boundary.plot(ax=ax, color=bst.get("color", "#444444"), linewidth=1.0, linestyle=(0, (6, 3)),
-                                      zorder=2.5)
+        add_lines(ax, shapely.boundary(np.asarray(layers.built_up.geometry.values)), color=bst.get("color", "#444444"),
+                  linewidth=1.0, linestyle=(0, (6, 3)), zorder=2.5)
         handles.append(Line2D([], [], color=bst.get("color", "#444444"), linewidth=1.0, linestyle=(0, (6, 3)),
                               label="建成区范围"))
 
@@ -234,8 +235,8 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
                             label_clip=zgeom.buffer(0.02 * max(vx1 - vx0, vy1 - vy0)))
 
     # zone outline on top of the roads
-    gpd.GeoSeries([zgeom]).boundary.plot(ax=ax, color=zst.get("color", "#1f5fbf"),
-                                         linewidth=zst.get("weight", 2) * 1.4 * scale, zorder=6)
+    add_lines(ax, [shapely.boundary(zgeom)], color=zst.get("color", "#1f5fbf"),
+              linewidth=zst.get("weight", 2) * 1.4 * scale, zorder=6)
 
     lst = _style("lamps")
     lamps = layers.within(layers.lamps, view)
