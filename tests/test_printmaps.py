@@ -318,3 +318,30 @@ def test_page_text_draws_each_string_where_fig_text_would(tmp_path):
     assert positions == sorted(positions)   # drawn in the order added
     with pytest.raises(ValueError):
         PageText().add(0, 0, "x", fp, 8, va="center")
+
+
+def test_font_subset_is_kept_and_reused_by_a_later_run(tmp_path, monkeypatch):
+    """The subset fonts go to the cache folder once; a later run (fresh process state) registers them without
+    subsetting again, and they hold the glyphs of the text asked for."""
+    from fontTools import ttLib
+
+    from civgis.render import fonts
+
+    monkeypatch.setenv("CIVGIS_FONT_DIR", str(tmp_path / "fonts"))
+    text = f"巡查缓存测试 {tmp_path.name}"
+    family = fonts.subset_cjk_family(text)
+    files = sorted((tmp_path / "fonts").glob("cjk-*.otf"))
+    assert family != fonts.CJK_FAMILY and [f.name.rsplit("-", 1)[1] for f in files] == ["bold.otf", "normal.otf"]
+    cmap = ttLib.TTFont(files[1])["cmap"].getBestCmap()
+    assert set(map(ord, text)) <= set(cmap) and len(cmap) < 200   # the asked-for characters, not the 20 MB face
+
+    for key in [k for k, v in fonts._SUBSET_DONE.items() if v == family]:
+        del fonts._SUBSET_DONE[key]   # as a new process would start
+    fonts._SUBSET_FILES.pop(family)
+
+    def no_subsetting(*args, **kw):
+        raise AssertionError("subset again")
+
+    monkeypatch.setattr(fonts, "_write_subset", no_subsetting)
+    assert fonts.subset_cjk_family(text) == family   # from the cache (a failure would give the original family)
+    assert sorted(fonts.subset_font_files(family)) == sorted(map(str, files))
