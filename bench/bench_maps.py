@@ -44,7 +44,14 @@ does not pay (each process gets a fraction of a core); the pages are identical e
   patrol PDFs + checklists      —               21.9 serial, 27.4 pool (≈ 55 checklist pages)
   ============================  ==============  ====================================
 
+* ``--patrol [--against CHECKOUT]``: ``render_patrol_maps`` on the demo (50 zone maps, 54 checklist
+  pages, the combined PDF) with 1 and 2 workers, each run in a fresh process, alternating with
+  another checkout when given. See the table of the patrol-map speed-up below.
+
+PATROL_TABLE
+
 Usage: python bench/bench_maps.py [--scale 1.0] [--zones N] [--png] [--webmap-only] [--render]
+       [--patrol [--against CHECKOUT] [--rounds N]]
 """
 
 from __future__ import annotations
@@ -181,6 +188,46 @@ def bench_render(zones: int | None = None) -> dict[str, float]:
     return out
 
 
+_PATROL_RUN = """
+import datetime, json, os, sys, tempfile, time
+from civgis.demo import demo_workspace
+from civgis.render.printmaps import render_patrol_maps
+from civgis.store.layers import Layers
+layers = Layers(demo_workspace())
+out = tempfile.mkdtemp(prefix="bench-patrol-")
+c0, t0 = os.times(), time.perf_counter()
+paths = render_patrol_maps(layers, out_dir=out, fmt="pdf", progress=False, as_of="2026-11-28",
+                           date=datetime.date(2026, 12, 2), workers=int(sys.argv[1]))
+wall, c1 = time.perf_counter() - t0, os.times()
+cpu = sum(c1[:4]) - sum(c0[:4])
+print(json.dumps({"wall": wall, "cpu": cpu, "files": len(paths)}))
+"""
+
+
+def bench_patrol(against: str | None, rounds: int = 1) -> None:
+    """``render_patrol_maps`` on the demo (50 zones, checklists, combined PDF), workers 1 and 2.
+
+    Each run is a fresh process (``PYTHONPATH`` = the checkout), so the font subset, imports and
+    font caches start as a real run's do; with ``against`` (another checkout, e.g. a ``git worktree``
+    of main) the two alternate, so both see the same load on a shared machine.
+    """
+    import json
+    import subprocess
+    import sys
+
+    here = str(Path(__file__).resolve().parent.parent)
+    roots = [("this", here)] + ([("against", str(Path(against).resolve()))] if against else [])
+    for _ in range(rounds):
+        for workers in (1, 2):
+            for label, root in roots:
+                env = {**os.environ, "PYTHONPATH": root}
+                res = subprocess.run([sys.executable, "-c", _PATROL_RUN, str(workers)], env=env, check=True,
+                                     capture_output=True, text=True)
+                r = json.loads(res.stdout.strip().splitlines()[-1])
+                print(f"  {label:8s} workers={workers}: {r['wall']:6.1f} s wall, {r['cpu']:6.1f} s CPU, "
+                      f"{r['files']} files  ({root})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0, help="demo county scale (1.0 = the demo)")
@@ -188,7 +235,13 @@ def main() -> None:
     ap.add_argument("--png", action="store_true", help="also time PNG output (150 dpi)")
     ap.add_argument("--webmap-only", action="store_true", help="only the web maps (write_all_maps)")
     ap.add_argument("--render", action="store_true", help="time the report's printed outputs on the demo")
+    ap.add_argument("--patrol", action="store_true", help="time render_patrol_maps on the demo, workers 1 and 2")
+    ap.add_argument("--against", default=None, help="with --patrol: another checkout to time alternately")
+    ap.add_argument("--rounds", type=int, default=1, help="with --patrol: repetitions")
     args = ap.parse_args()
+    if args.patrol:
+        bench_patrol(args.against, args.rounds)
+        return
     if args.render:
         bench_render(args.zones)
         return

@@ -1,4 +1,4 @@
-"""The CJK font every static map and PDF uses: found by family, checked, subset once per run.
+"""The CJK font every static map and PDF uses: found by family, checked, subset once and kept for later runs.
 
 Chinese text is set in a real CJK font (default "Noto Sans CJK SC", Debian ``fonts-noto-cjk``)
 found by family name through matplotlib's font manager; PDFs embed it as TrueType (fonttype 42)

@@ -615,7 +615,12 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
     matplotlib embeds (subsets) the CJK font once per worker rather than once per file; the
     per-zone PDFs and the combined PDF are then copied page by page out of those (pikepdf). On the
     demo county (50 zones, 2 cores) embedding the font was ~35 % of the time when every zone's
-    PDF embedded it (bench/bench_maps.py ``--render``).
+    PDF embedded it (bench/bench_maps.py ``--render``). Polygons and lines are matplotlib
+    collections built from vectorised shapely coordinates
+    (:func:`civgis.render.mapcontext.add_polygons`, :func:`~civgis.render.mapcontext.add_lines`),
+    each checklist page's text is one :class:`PageText`, and the font subset is kept between runs
+    (:func:`civgis.render.fonts.subset_cjk_family`): the same pages, pixel for pixel, in less time
+    (bench/bench_maps.py ``--patrol``).
     """
     fmt = fmt.lower()
     if fmt not in ("pdf", "png"):
