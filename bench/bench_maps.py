@@ -48,7 +48,26 @@ does not pay (each process gets a fraction of a core); the pages are identical e
   pages, the combined PDF) with 1 and 2 workers, each run in a fresh process, alternating with
   another checkout when given. See the table of the patrol-map speed-up below.
 
-PATROL_TABLE
+  Patrol maps, measured 2026-12-02 on the demo (before = a143594, after = this branch), the two
+  run alternately in one script; the machine was shared (load average 3-4 on 2 cores, so wall
+  and even CPU seconds swing by ±30 %; compare pairs, not rows):
+
+  ============================  ====================  ====================
+  run (wall s / CPU s)          before                after
+  ============================  ====================  ====================
+  workers=1, pair 1             69.7 / 47.4           42.0 / 33.7
+  workers=2, pair 1             72.4 / 51.0           39.1 / 38.2
+  workers=1, pair 2             70.4 / 47.9           48.2 / 35.1
+  workers=1, pair 3             60.5 / 43.3           49.2 / 32.9
+  workers=1, ``--patrol``       34.9 / 32.1           38.6 / 34.0
+  workers=2, ``--patrol``       44.5 / 39.4           43.7 / 37.8
+  ============================  ====================  ====================
+
+  The parts, timed in one process, old and new code alternating (CPU s, best of 4): 10 zone maps
+  drawn and saved 5.25 → 4.07 (collections instead of geopandas ``.plot``); their checklist pages
+  2.09 → 1.75 (one ``PageText`` a page); splitting the 104 pages into 50 PDFs 2.63 → 0.44 and the
+  combined PDF 0.13–0.31 → 0.02 (pikepdf instead of pypdf); the font subset 1.4–3.5 → 0.01 when
+  kept from an earlier run. Every page is pixel-identical to before (PNG and 60 dpi PDF renders).
 
 Usage: python bench/bench_maps.py [--scale 1.0] [--zones N] [--png] [--webmap-only] [--render]
        [--patrol [--against CHECKOUT] [--rounds N]]
