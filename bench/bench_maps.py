@@ -61,6 +61,10 @@ does not pay (each process gets a fraction of a core); the pages are identical e
   workers=1, pair 3             60.5 / 43.3           49.2 / 32.9
   workers=1, ``--patrol``       34.9 / 32.1           38.6 / 34.0
   workers=2, ``--patrol``       44.5 / 39.4           43.7 / 37.8
+  workers=2, after run first    50.2 / 49.4           39.2 / 39.2
+  workers=1, after run first    44.2 / 43.6           35.1 / 33.5
+  workers=1, ``--patrol`` #2    34.6 / 34.4           38.8 / 32.9
+  workers=2, ``--patrol`` #2    43.2 / 43.5           38.9 / 40.9
   ============================  ====================  ====================
 
   The parts, timed in one process, old and new code alternating (CPU s, best of 4): 10 zone maps
