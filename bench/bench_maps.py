@@ -217,11 +217,11 @@ from civgis.demo import demo_workspace
 from civgis.render.printmaps import render_patrol_maps
 from civgis.store.layers import Layers
 layers = Layers(demo_workspace())
-out = tempfile.mkdtemp(prefix="bench-patrol-")
-c0, t0 = os.times(), time.perf_counter()
-paths = render_patrol_maps(layers, out_dir=out, fmt="pdf", progress=False, as_of="2026-11-28",
-                           date=datetime.date(2026, 12, 2), workers=int(sys.argv[1]))
-wall, c1 = time.perf_counter() - t0, os.times()
+with tempfile.TemporaryDirectory(prefix="bench-patrol-") as out:
+    c0, t0 = os.times(), time.perf_counter()
+    paths = render_patrol_maps(layers, out_dir=out, fmt="pdf", progress=False, as_of="2026-11-28",
+                               date=datetime.date(2026, 12, 2), workers=int(sys.argv[1]))
+    wall, c1 = time.perf_counter() - t0, os.times()
 cpu = sum(c1[:4]) - sum(c0[:4])
 print(json.dumps({"wall": wall, "cpu": cpu, "files": len(paths)}))
 """
