@@ -174,3 +174,56 @@ def test_patrol_map_and_checklist_of_the_busiest_zone(ws, tmp_path):
     assert len(pages) >= 3   # 50+ open cases: the list continues on a second checklist page
     for p in paths:
         _not_blank(p, min_colours=3)
+
+
+def _drawn(draw) -> np.ndarray:
+    """The RGBA pixels of a small map axes after ``draw(ax)`` (Agg, fixed limits)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = Figure(figsize=(3, 3), dpi=80)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes([0, 0, 1, 1])
+    draw(ax)
+    ax.set_xlim(-1, 11)
+    ax.set_ylim(-1, 11)
+    ax.set_aspect("equal", adjustable="datalim")
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+def test_collection_helpers_hold_the_shapely_coordinates_and_draw_like_geopandas():
+    """The vectorised collections: one path per (multi)polygon with its holes, one segment per line part,
+    and the same pixels as geopandas' ``.plot`` (normalized rings, so dash patterns fall the same)."""
+    import shapely
+    from matplotlib.path import Path as MPath
+    from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon, box
+
+    from civgis.render.mapcontext import add_lines, add_polygons, line_segments, polygon_paths
+
+    holed = Polygon([(0, 0), (6, 0), (6, 6), (0, 6)], [[(2, 2), (4, 2), (4, 4), (2, 4)]])
+    multi = MultiPolygon([box(7, 7, 9, 9), box(7, 0, 10, 3)])
+    paths = polygon_paths([holed, None, multi])
+    assert len(paths) == 2   # None dropped; the multipolygon is one compound path
+    rings = [np.asarray(r.coords) for r in (shapely.normalize(holed).exterior, *shapely.normalize(holed).interiors)]
+    assert np.array_equal(paths[0].vertices, np.vstack(rings))
+    sizes = [len(r) for r in rings]   # 5 and 5: MOVETO, 3 × LINETO, CLOSEPOLY per ring
+    expected = np.concatenate([[MPath.MOVETO] + [MPath.LINETO] * (n - 2) + [MPath.CLOSEPOLY] for n in sizes])
+    assert np.array_equal(paths[0].codes, expected)
+    assert len(paths[1].vertices) == 10 and (paths[1].codes == MPath.MOVETO).sum() == 2
+    lines = [MultiLineString([[(0, 0), (5, 5)], [(6, 6), (8, 6), (8, 9)]]), LineString([(1, 9), (9, 1)])]
+    segs = line_segments(lines)
+    parts = [q for g in lines for q in getattr(shapely.normalize(g), "geoms", [shapely.normalize(g)])]
+    assert [s.tolist() for s in segs] == [np.asarray(q.coords).tolist() for q in parts]   # one per part, 3 in all
+    assert sorted(map(len, segs)) == [2, 2, 3]
+
+    frame = gpd.GeoDataFrame(geometry=[holed, multi])
+    kw = dict(alpha=0.5, edgecolor="#1f5fbf", linewidth=1.5, zorder=2)
+    ours = _drawn(lambda ax: (add_polygons(ax, frame.geometry.values, color="#6fa8ff", **kw),
+                              add_lines(ax, shapely.boundary(np.asarray(frame.geometry.values)), color="#444444",
+                                        linewidth=1.0, linestyle=(0, (6, 3)), zorder=3)))
+    theirs = _drawn(lambda ax: (frame.plot(ax=ax, color="#6fa8ff", **kw),
+                                frame.boundary.plot(ax=ax, color="#444444", linewidth=1.0, linestyle=(0, (6, 3)),
+                                                    zorder=3)))
+    assert (ours[..., :3] != 255).any()   # something was drawn
+    assert np.array_equal(ours, theirs)
+    assert add_lines(Figure().add_subplot(), []) is None and add_polygons(Figure().add_subplot(), [None]) is None

@@ -261,3 +261,87 @@ def test_cli_maps_all(ws, tmp_path):
     r = subprocess.run([sys.executable, "-m", "civgis", "maps", str(ws.path), "--zone", "Z77", "--out", str(out)],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "Z77" in r.stderr
+
+
+def _page_pixels(fill, family) -> np.ndarray:
+    """Agg pixels of an A4 figure at 60 dpi after ``fill(fig)``, in the CJK rc."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from civgis.render.fonts import cjk_rc
+
+    with matplotlib.rc_context(cjk_rc(family)):
+        fig = Figure(figsize=PAPER_IN["A4"], dpi=60)
+        FigureCanvasAgg(fig)
+        fill(fig)
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba()).copy()
+
+
+def test_page_text_draws_each_string_where_fig_text_would(tmp_path):
+    """PageText (the checklist's one text artist) puts every string where ``fig.text`` puts it — top and
+    baseline, left and right, bold and regular, CJK and Latin with a descender — and keeps their order in the PDF."""
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    from civgis.render.printmaps import PageText
+
+    fp, fpb = cjk_font(), cjk_font(weight="bold")
+    cells = [(0.07, 0.955, "城关第一责任区 巡查清单", fpb, 18, "left", "top", "black"),
+             (0.07, 0.80, "AJ202412130015", fp, 8.3, "left", "top", "#b71c1c"),
+             (0.30, 0.80, "人民路（约 12 米）", fp, 7.1, "left", "top", "black"),
+             (0.55, 0.80, "gypsy qjp", fp, 8.3, "left", "top", "black"),
+             (0.07, 0.035, "制图日期 2026-06-02", fp, 8, "left", "baseline", "#424242"),
+             (0.93, 0.035, "第 1/2 页", fp, 8, "right", "baseline", "#424242")]
+
+    def with_page_text(fig):
+        text = PageText()
+        for x, y, s, prop, size, ha, va, color in cells:
+            text.add(x, y, s, prop, size, ha=ha, va=va, color=color)
+        fig.add_artist(text)
+
+    def with_fig_text(fig):
+        for x, y, s, prop, size, ha, va, color in cells:
+            fig.text(x, y, s, fontproperties=prop, fontsize=size, ha=ha, va=va, color=color)
+
+    ours, theirs = _page_pixels(with_page_text, fp.get_family()[0]), _page_pixels(with_fig_text, fp.get_family()[0])
+    assert (ours[..., :3] < 128).sum() > 2000   # the strings were drawn
+    assert np.array_equal(ours, theirs)
+
+    fig = Figure(figsize=PAPER_IN["A4"])
+    with_page_text(fig)
+    with PdfPages(tmp_path / "t.pdf") as pdf:
+        pdf.savefig(fig)
+    text = pypdf.PdfReader(tmp_path / "t.pdf").pages[0].extract_text()
+    positions = [text.index(c[2]) for c in cells]
+    assert positions == sorted(positions)   # drawn in the order added
+    with pytest.raises(ValueError):
+        PageText().add(0, 0, "x", fp, 8, va="center")
+
+
+def test_font_subset_is_kept_and_reused_by_a_later_run(tmp_path, monkeypatch):
+    """The subset fonts go to the cache folder once; a later run (fresh process state) registers them without
+    subsetting again, and they hold the glyphs of the text asked for."""
+    from fontTools import ttLib
+
+    from civgis.render import fonts
+
+    monkeypatch.setenv("CIVGIS_FONT_DIR", str(tmp_path / "fonts"))
+    text = f"巡查缓存测试 {tmp_path.name}"
+    family = fonts.subset_cjk_family(text)
+    files = sorted((tmp_path / "fonts").glob("cjk-*.otf"))
+    assert family != fonts.CJK_FAMILY and [f.name.rsplit("-", 1)[1] for f in files] == ["bold.otf", "normal.otf"]
+    cmap = ttLib.TTFont(files[1])["cmap"].getBestCmap()
+    assert set(map(ord, text)) <= set(cmap) and len(cmap) < 200   # the asked-for characters, not the 20 MB face
+
+    for key in [k for k, v in fonts._SUBSET_DONE.items() if v == family]:
+        del fonts._SUBSET_DONE[key]   # as a new process would start
+    fonts._SUBSET_FILES.pop(family)
+
+    def no_subsetting(*args, **kw):
+        raise AssertionError("subset again")
+
+    monkeypatch.setattr(fonts, "_write_subset", no_subsetting)
+    assert fonts.subset_cjk_family(text) == family   # from the cache (a failure would give the original family)
+    assert sorted(fonts.subset_font_files(family)) == sorted(map(str, files))

@@ -20,7 +20,8 @@ import shapely
 
 from civgis.store.catalogue import layer_spec
 
-__all__ = ["PX_TO_PT", "CONTEXT_ROAD_GREY", "nice_length", "fmt_m", "map_view", "within", "road_labels",
+__all__ = ["PX_TO_PT", "CONTEXT_ROAD_GREY", "nice_length", "fmt_m", "map_view", "within", "line_segments",
+           "polygon_paths", "add_lines", "add_polygons", "road_labels",
            "draw_streets", "draw_zone_outlines", "free_labels", "draw_built_up", "draw_scalebar", "draw_north", "finish_axes",
            "draw_legend"]
 
@@ -69,6 +70,89 @@ def within(gdf: gpd.GeoDataFrame | None, bounds) -> gpd.GeoDataFrame | None:
         return None
     idx = gdf.sindex.query(shapely.box(*bounds))
     return gdf.iloc[np.sort(idx)] if len(idx) else None
+
+
+def _normalized(geoms) -> np.ndarray:
+    """``geoms`` as geopandas' ``.plot`` draws them: normalized (rings start and turn the same way, so dash
+    patterns fall the same), collections exploded one level, None and empty geometries dropped."""
+    geoms = shapely.normalize(np.asarray(geoms, dtype=object))
+    collection = shapely.get_type_id(geoms) == 7
+    if collection.any():
+        geoms = np.concatenate([shapely.get_parts(g) if c else [g] for g, c in zip(geoms, collection)])
+    return geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
+
+
+def line_segments(geoms) -> list[np.ndarray]:
+    """One ``(n, 2)`` array of x, y per single line part of ``geoms`` (multi-lines exploded, in order).
+
+    The segments geopandas' ``.plot`` gives a LineCollection, taken from one vectorised
+    ``shapely.get_coordinates`` call instead of one ``.coords`` per part.
+    """
+    parts = shapely.get_parts(_normalized(geoms))
+    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]   # LineString, LinearRing
+    coords, owner = shapely.get_coordinates(parts, return_index=True)
+    return np.split(coords, np.flatnonzero(np.diff(owner)) + 1) if len(coords) else []
+
+
+def polygon_paths(geoms) -> list:
+    """One compound matplotlib ``Path`` per (multi)polygon of ``geoms``: each part's exterior, then its holes.
+
+    Each ring is MOVETO, LINETO …, CLOSEPOLY on its closing vertex — the path geopandas'
+    ``_PolygonPatch`` builds — so a filled collection of them paints holes as holes. The
+    coordinates come from one vectorised ``shapely.get_coordinates`` call.
+    """
+    from matplotlib.path import Path
+
+    geoms = _normalized(geoms)
+    geoms = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]   # Polygon, MultiPolygon
+    polys, poly_owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_poly = shapely.get_rings(polys, return_index=True)
+    coords, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+    if len(coords) == 0:
+        return []
+    codes = np.full(len(coords), Path.LINETO, dtype=Path.code_type)
+    ring_start = np.r_[0, np.flatnonzero(np.diff(vertex_ring)) + 1]
+    codes[ring_start] = Path.MOVETO
+    codes[np.r_[ring_start[1:], len(coords)] - 1] = Path.CLOSEPOLY
+    cut = np.flatnonzero(np.diff(poly_owner[ring_poly[vertex_ring]])) + 1   # where the next geometry begins
+    return [Path(v, c) for v, c in zip(np.split(coords, cut), np.split(codes, cut))]
+
+
+def add_lines(ax, geoms, **kw):
+    """Draw the lines (or polygon boundaries already taken with ``shapely.boundary``) as one LineCollection.
+
+    Keyword arguments go to ``LineCollection`` (``color``, ``linewidth``, ``linestyle``, ``zorder``,
+    ``capstyle`` …) exactly as geopandas' ``.plot`` passes them, so the page is drawn the same;
+    building the collection from vectorised coordinates is what saves the time. Returns the
+    collection (None when there is nothing to draw).
+    """
+    from matplotlib.collections import LineCollection
+
+    segments = line_segments(geoms)
+    if not segments:
+        return None
+    collection = LineCollection(segments, **kw)
+    ax.add_collection(collection, autolim=True)
+    ax.autoscale_view()
+    return collection
+
+
+def add_polygons(ax, geoms, *, color=None, **kw):
+    """Fill the polygons as one collection, ``color`` being the face colour as in geopandas' ``.plot``.
+
+    Without an ``edgecolor`` the edges are not stroked (geopandas' default too). Other keywords
+    (``alpha``, ``edgecolor``, ``linewidth``, ``zorder``) go to the collection. Returns it (None
+    when there is nothing to draw).
+    """
+    from matplotlib.collections import PathCollection
+
+    paths = polygon_paths(geoms)
+    if not paths:
+        return None
+    collection = PathCollection(paths, facecolor=color, **kw)
+    ax.add_collection(collection, autolim=True)
+    ax.autoscale_view()
+    return collection
 
 
 def road_labels(roads: gpd.GeoDataFrame, clip_geom, min_len: float) -> list[tuple[float, float, float, str]]:
@@ -149,7 +233,7 @@ def draw_streets(ax, roads: gpd.GeoDataFrame | None, view, *, fp=None, fontsize:
         color = CONTEXT_ROAD_GREY if grey else rst.get("by_value", {}).get("road_class", {}).get(code, rst["color"])
         weight = rst.get("weight_by_value", {}).get("road_class", {}).get(code, rst.get("weight", 2))
         lw = weight * PX_TO_PT * scale * (0.55 if grey else 1.0)
-        sub.plot(ax=ax, color=color, linewidth=lw, zorder=zorder, capstyle="round")
+        add_lines(ax, sub.geometry.values, color=color, linewidth=lw, zorder=zorder, capstyle="round")
         handles.append(Line2D([], [], color=color, linewidth=max(lw, 0.8), label=label))
     if grey and handles:
         handles = [Line2D([], [], color=CONTEXT_ROAD_GREY, linewidth=1.4, label="道路")]
@@ -181,7 +265,7 @@ def draw_zone_outlines(ax, zones: gpd.GeoDataFrame | None, view, *, fp=None, fon
     if zones is None:
         return []
     color = color or style("zones").get("color", "#1f5fbf")
-    zones.boundary.plot(ax=ax, color=color, linewidth=linewidth, zorder=zorder)
+    add_lines(ax, shapely.boundary(np.asarray(zones.geometry.values)), color=color, linewidth=linewidth, zorder=zorder)
     if fp is not None and "name" in zones:
         parts = shapely.intersection(np.asarray(zones.geometry.values), shapely.box(*view))
         names = zones["name"].astype("string").fillna(zones["zone_id"].astype("string")).to_numpy()
@@ -227,7 +311,8 @@ def draw_built_up(ax, built_up: gpd.GeoDataFrame | None, *, linewidth: float = 1
     if built_up is None or len(built_up) == 0:
         return []
     color = style("built_up").get("color", "#444444")
-    built_up.boundary.plot(ax=ax, color=color, linewidth=linewidth, linestyle=(0, (6, 3)), zorder=zorder)
+    add_lines(ax, shapely.boundary(np.asarray(built_up.geometry.values)), color=color, linewidth=linewidth,
+              linestyle=(0, (6, 3)), zorder=zorder)
     return [Line2D([], [], color=color, linewidth=linewidth, linestyle=(0, (6, 3)), label="建成区范围")]
 
 

@@ -29,21 +29,25 @@ import threading
 from pathlib import Path
 
 import geopandas as gpd
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
 import shapely
+from matplotlib import colors as mcolors
+from matplotlib.artist import Artist
+from matplotlib.text import Text, _get_text_metrics_with_cache
 
 from civgis.analysis.cases import as_of_instant, case_states
 from civgis.progress import progress as _progress
 from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, register_font_files, subset_cjk_family,
                                  subset_font_files)
-from civgis.render.mapcontext import (PX_TO_PT, draw_north, draw_scalebar, draw_streets, finish_axes, map_view,
-                                      nice_length, within)
+from civgis.render.mapcontext import (PX_TO_PT, add_lines, add_polygons, draw_north, draw_scalebar, draw_streets,
+                                      finish_axes, map_view, nice_length, within)
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
 
 __all__ = ["PAPER_IN", "PX_TO_PT", "PrintMapError", "CHECKLIST_ROWS", "nearest_street", "checklist_rows",
-           "draw_patrol_map", "draw_checklist_pages", "render_patrol_maps"]
+           "draw_patrol_map", "draw_checklist_pages", "PageText", "render_patrol_maps"]
 
 #: paper sizes in inches (portrait width, height)
 PAPER_IN = {"A4": (8.27, 11.69), "A3": (11.69, 16.54)}
@@ -201,7 +205,8 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     if others is not None:
         others = others[others["zone_id"].astype(str) != zid]
         if len(others):
-            others.boundary.plot(ax=ax, color="#9e9e9e", linewidth=0.8, linestyle="--", zorder=2)
+            add_lines(ax, shapely.boundary(np.asarray(others.geometry.values)), color="#9e9e9e", linewidth=0.8,
+                      linestyle="--", zorder=2)
             handles.append(Line2D([], [], color="#9e9e9e", linestyle="--", linewidth=0.8, label="相邻责任区"))
             for g, name in zip(others.geometry, others["name"].astype(str)):
                 p = g.intersection(shapely.box(*view))
@@ -209,24 +214,24 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
                     rp = p.representative_point()
                     ax.text(rp.x, rp.y, name, ha="center", va="center", color="#9e9e9e", fontproperties=fp,
                             fontsize=fs * 1.1, zorder=3)
-    gpd.GeoSeries([zgeom]).plot(ax=ax, color=zst.get("fill_color", "#6fa8ff"), alpha=zst.get("fill_opacity", 0.12),
-                                zorder=1)
+    add_polygons(ax, [zgeom], color=zst.get("fill_color", "#6fa8ff"), alpha=zst.get("fill_opacity", 0.12), zorder=1)
 
     res = layers.within(layers.residential, view)
     if res is not None:
         rs = _style("residential")
-        res.plot(ax=ax, color=rs.get("fill_color"), alpha=0.45, edgecolor=rs.get("color"), linewidth=0.3, zorder=1.2)
+        add_polygons(ax, res.geometry.values, color=rs.get("fill_color"), alpha=0.45, edgecolor=rs.get("color"),
+                     linewidth=0.3, zorder=1.2)
         handles.append(Patch(facecolor=rs.get("fill_color"), alpha=0.7, edgecolor=rs.get("color"), label="居住用地"))
     gr = layers.within(layers.green, view)
     if gr is not None:
         gst = _style("green")
-        gr.plot(ax=ax, color=gst.get("fill_color"), alpha=0.35, linewidth=0, zorder=1.5)
+        add_polygons(ax, gr.geometry.values, color=gst.get("fill_color"), alpha=0.35, linewidth=0, zorder=1.5)
         handles.append(Patch(facecolor=gst.get("fill_color"), alpha=0.5, label="绿地"))
     bu = layers.within(layers.built_up, view)
     if bu is not None:
         bst = _style("built_up")
-        layers.built_up.boundary.plot(ax=ax, color=bst.get("color", "#444444"), linewidth=1.0, linestyle=(0, (6, 3)),
-                                      zorder=2.5)
+        add_lines(ax, shapely.boundary(np.asarray(layers.built_up.geometry.values)), color=bst.get("color", "#444444"),
+                  linewidth=1.0, linestyle=(0, (6, 3)), zorder=2.5)
         handles.append(Line2D([], [], color=bst.get("color", "#444444"), linewidth=1.0, linestyle=(0, (6, 3)),
                               label="建成区范围"))
 
@@ -234,8 +239,8 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
                             label_clip=zgeom.buffer(0.02 * max(vx1 - vx0, vy1 - vy0)))
 
     # zone outline on top of the roads
-    gpd.GeoSeries([zgeom]).boundary.plot(ax=ax, color=zst.get("color", "#1f5fbf"),
-                                         linewidth=zst.get("weight", 2) * 1.4 * scale, zorder=6)
+    add_lines(ax, [shapely.boundary(zgeom)], color=zst.get("color", "#1f5fbf"),
+              linewidth=zst.get("weight", 2) * 1.4 * scale, zorder=6)
 
     lst = _style("lamps")
     lamps = layers.within(layers.lamps, view)
@@ -427,43 +432,126 @@ def draw_checklist_pages(figure_factory, layers: _Layers, zone: pd.Series, *, da
     left, width = 0.07, 0.86
     for k, page in enumerate(pages, start=1):
         fig = figure_factory(PAPER_IN["A4"])
-        fig.text(left, 0.955, f"{name} 巡查清单" + ("（续）" if k > 1 else ""), fontproperties=fpb, fontsize=18,
-                 va="top")
+        text = PageText()
+        text.add(left, 0.955, f"{name} 巡查清单" + ("（续）" if k > 1 else ""), fpb, 18, va="top")
         unit = "未填写" if _blank(zone.get("unit")) else str(zone["unit"])
         staff = "未填写" if _blank(zone.get("staff")) else str(zone["staff"])
         when = f"　　状态截至 {stamp:%Y-%m-%d %H:%M}" if stamp is not None else ""
-        fig.text(left, 0.925, f"责任区编号 {zid}　　责任单位 {unit}　　责任人 {staff}{when}",
-                 fontproperties=fp, fontsize=9.5, va="top")
-        y, step = 0.885, 0.0215
-        for line in page:
-            kind = line[0]
-            if kind == "section":
-                y -= 0.006
-                fig.text(left, y, line[1], fontproperties=fpb, fontsize=11.5, va="top")
-                y -= step * 1.25
-            elif kind == "note":
-                fig.text(left + 0.02, y, line[1], fontproperties=fp, fontsize=9.5, va="top", color="#424242")
-                y -= step
-            elif kind == "gap":
-                y -= step * 0.6
-            else:
-                head, cols = (CASE_HEADER, CASE_COLS) if line[1] == "case" else (LAMP_HEADER, LAMP_COLS)
-                cells = head if kind == "header" else line[2]
-                bold = kind == "header"
-                color = "#b71c1c" if kind == "row" and line[3] else "black"
-                if bold:
-                    fig.patches.append(_band(fig, left, y, width, step))
-                for x, nxt, text in zip(cols, cols[1:] + [1.0], cells):
-                    fig.text(left + x * width, y - 0.003, text, fontproperties=fpb if bold else fp, va="top",
-                             fontsize=_fit(text, 8.3, (nxt - x) * width * PAPER_IN["A4"][0] - 0.06), color=color)
-                y -= step
-                fig.lines.append(_rule(fig, left, y + 0.002, width))
-        fig.text(left, 0.035, f"制图日期 {date:%Y-%m-%d}　　超期：未结且已过处置时限（与台账同一口径）　　核查后在□内打√",
-                 fontproperties=fp, fontsize=8, color="#424242")
-        fig.text(left + width, 0.035, f"第 {k}/{len(pages)} 页", fontproperties=fp, fontsize=8, ha="right",
-                 color="#424242")
+        text.add(left, 0.925, f"责任区编号 {zid}　　责任单位 {unit}　　责任人 {staff}{when}", fp, 9.5, va="top")
+        _checklist_body(fig, text, page, fp, fpb, left, width)
+        text.add(left, 0.035, f"制图日期 {date:%Y-%m-%d}　　超期：未结且已过处置时限（与台账同一口径）　　核查后在□内打√",
+                 fp, 8, color="#424242")
+        text.add(left + width, 0.035, f"第 {k}/{len(pages)} 页", fp, 8, ha="right", color="#424242")
+        fig.add_artist(text)
         figs.append(fig)
     return figs
+
+
+def _checklist_body(fig, text: "PageText", page: list[tuple], fp, fpb, left: float, width: float) -> None:
+    """One checklist page's sections, notes and table rows: text into ``text``, bands and rules onto ``fig``."""
+    y, step = 0.885, 0.0215
+    for line in page:
+        kind = line[0]
+        if kind == "section":
+            y -= 0.006
+            text.add(left, y, line[1], fpb, 11.5, va="top")
+            y -= step * 1.25
+        elif kind == "note":
+            text.add(left + 0.02, y, line[1], fp, 9.5, va="top", color="#424242")
+            y -= step
+        elif kind == "gap":
+            y -= step * 0.6
+        else:
+            head, cols = (CASE_HEADER, CASE_COLS) if line[1] == "case" else (LAMP_HEADER, LAMP_COLS)
+            cells = head if kind == "header" else line[2]
+            bold = kind == "header"
+            color = "#b71c1c" if kind == "row" and line[3] else "black"
+            if bold:
+                fig.patches.append(_band(fig, left, y, width, step))
+            for x, nxt, cell in zip(cols, cols[1:] + [1.0], cells):
+                text.add(left + x * width, y - 0.003, cell, fpb if bold else fp,
+                         _fit(cell, 8.3, (nxt - x) * width * PAPER_IN["A4"][0] - 0.06), va="top", color=color)
+            y -= step
+            fig.lines.append(_rule(fig, left, y + 0.002, width))
+
+
+class PageText(Artist):
+    """The single-line texts of one page (figure coordinates), drawn exactly as one ``fig.text`` each would be.
+
+    A checklist page has ~300 table cells; as ``Text`` artists they cost ~1 ms each to lay out and
+    draw, most of it per-artist bookkeeping (a ``_get_layout`` with the font's metric tables for
+    every cell). This artist places each string as ``Text`` does for ``rotation=0`` (``ha`` left or
+    right; ``va`` top: the line's ascent, at least the font's, below ``y``; ``va`` baseline: on
+    ``y``) and hands it to the renderer's ``draw_text`` in the order added, so the PDF holds the
+    same text operators. Strings with ``$`` (mathtext) or a line break fall back to a real ``Text``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.set_zorder(3)   # where fig.text puts text: above the rules and bands
+        self.cells: list[tuple] = []
+        self._ascent: dict[tuple, float] = {}
+
+    def add(self, x: float, y: float, s: str, fp, size: float, *, ha: str = "left", va: str = "baseline",
+            color="black") -> None:
+        """Queue ``s`` at figure fraction ``(x, y)`` in ``fp`` at ``size`` pt."""
+        if ha not in ("left", "right") or va not in ("top", "baseline"):
+            raise ValueError(f"PageText: ha {ha!r} / va {va!r} not supported")
+        prop = fp.copy()
+        prop.set_size(size)
+        self.cells.append((x, y, str(s), prop, ha, va, color))
+
+    def texts(self) -> list[str]:
+        """The strings in drawing order (what a PDF text extraction reads)."""
+        return [c[2] for c in self.cells]
+
+    def _min_ascent(self, renderer, template: Text, prop) -> float:
+        """The font's ascent at this size (what ``Text`` uses as the least ascent of a line)."""
+        key = (hash(prop), self.get_figure(root=True).dpi)
+        if key not in self._ascent:
+            template.set_fontproperties(prop)
+            template.set_text("")
+            _, info, _ = template._get_layout(renderer)
+            self._ascent[key] = info[0][1][1]   # (line, (width, ascent, descent), xy) of the empty line
+        return self._ascent[key]
+
+    def draw(self, renderer):
+        if not self.get_visible():
+            return
+        fig = self.get_figure(root=True)
+        template = Text(figure=fig)   # measures the font and is passed on as ``mtext`` (features, language)
+        trans = fig.transFigure
+        _, canvash = renderer.get_canvas_width_height()
+        antialiased = mpl.rcParams["text.antialiased"]
+        for x, y, s, prop, ha, va, color in self.cells:
+            if not s:
+                continue
+            if "$" in s or "\n" in s:
+                self._draw_as_text(renderer, fig, x, y, s, prop, ha, va, color)
+                continue
+            posx, posy = trans.transform((x, y))
+            w, h, d = _get_text_metrics_with_cache(renderer, s, prop, ismath=False, dpi=fig.dpi)
+            if va == "top":
+                posy -= max(h - d, self._min_ascent(renderer, template, prop))
+            if ha == "right":
+                posx -= w
+            if renderer.flipy():
+                posy = canvash - posy
+            gc = renderer.new_gc()
+            gc.set_foreground(mcolors.to_rgba(color), isRGBA=True)
+            gc.set_alpha(None)
+            gc.set_url(None)
+            gc.set_antialiased(antialiased)
+            gc.set_snap(None)
+            gc.set_clip_path(None)
+            template.set_fontproperties(prop)
+            renderer.draw_text(gc, posx, posy, s, prop, 0.0, ismath=False, mtext=template)
+            gc.restore()
+        self.stale = False
+
+    def _draw_as_text(self, renderer, fig, x, y, s, prop, ha, va, color) -> None:
+        t = Text(x, y, s, fontproperties=prop, ha=ha, va=va, color=color, transform=fig.transFigure, figure=fig)
+        t.draw(renderer)
 
 
 def _fit(text: str, size: float, width_in: float) -> float:
@@ -525,9 +613,14 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
     -----
     Each page is drawn once. For PDFs each worker draws its share of the zones into one PDF, so
     matplotlib embeds (subsets) the CJK font once per worker rather than once per file; the
-    per-zone PDFs and the combined PDF are then copied page by page out of those (pypdf). On the
+    per-zone PDFs and the combined PDF are then copied page by page out of those (pikepdf). On the
     demo county (50 zones, 2 cores) embedding the font was ~35 % of the time when every zone's
-    PDF embedded it (bench/bench_maps.py ``--render``).
+    PDF embedded it (bench/bench_maps.py ``--render``). Polygons and lines are matplotlib
+    collections built from vectorised shapely coordinates
+    (:func:`civgis.render.mapcontext.add_polygons`, :func:`~civgis.render.mapcontext.add_lines`),
+    each checklist page's text is one :class:`PageText`, and the font subset is kept between runs
+    (:func:`civgis.render.fonts.subset_cjk_family`): the same pages, pixel for pixel, in less time
+    (bench/bench_maps.py ``--patrol``).
     """
     fmt = fmt.lower()
     if fmt not in ("pdf", "png"):
@@ -670,36 +763,46 @@ def _pdf_chunk(job: _Job, zids: list[str]) -> tuple[Path, list[tuple[str, str, i
 
 
 def _split_pdfs(parts, out_dir: Path) -> list[Path]:
-    """``patrol_<id>.pdf`` per zone: its pages copied out of the chunk PDFs (nothing drawn again)."""
-    from pypdf import PdfReader, PdfWriter
+    """``patrol_<id>.pdf`` per zone: its pages copied out of the chunk PDFs (nothing drawn again).
+
+    pikepdf (qpdf) copies a page with the objects it uses — the chunk's one font subset among
+    them — in C++: on the demo (104 pages into 50 files) pypdf's object-by-object cloning took
+    ~6 s of one core, qpdf a few tenths of a second.
+    """
+    import pikepdf
 
     written = []
     for chunk, counts in parts:
-        reader = PdfReader(chunk)
-        start = 0
-        for zid, name, n in counts:
-            writer = PdfWriter()
-            for k in range(start, start + n):
-                writer.add_page(reader.pages[k])
-            writer.add_metadata({"/Title": f"{name} 巡查责任区图", "/Creator": "civgis"})
-            path = out_dir / f"patrol_{_safe(zid)}.pdf"
-            with open(path, "wb") as fh:
-                writer.write(fh)
-            written.append(path)
-            start += n
+        with pikepdf.open(chunk) as source:
+            start = 0
+            for zid, name, n in counts:
+                path = out_dir / f"patrol_{_safe(zid)}.pdf"
+                _write_pages(source.pages[start:start + n], f"{name} 巡查责任区图", path)
+                written.append(path)
+                start += n
     return written
 
 
-def _combine_pdfs(paths: list[Path], target: Path) -> Path:
-    """One PDF of the pages of ``paths`` in order (pypdf copies the pages; nothing is drawn again)."""
-    from pypdf import PdfWriter
+def _write_pages(pages, title: str, path: Path) -> None:
+    """A new PDF of ``pages`` (pikepdf pages of open files) with a title, written to ``path``."""
+    import pikepdf
 
-    writer = PdfWriter()
-    for p in paths:
-        writer.append(str(p))
-    writer.add_metadata({"/Title": "巡查责任区图", "/Creator": "civgis"})
+    with pikepdf.new() as pdf:
+        pdf.pages.extend(pages)
+        pdf.docinfo["/Title"] = title
+        pdf.docinfo["/Creator"] = "civgis"
+        pdf.save(path)
+
+
+def _combine_pdfs(paths: list[Path], target: Path) -> Path:
+    """One PDF of the pages of ``paths`` in order (pikepdf copies the pages; nothing is drawn again)."""
+    import contextlib
+
+    import pikepdf
+
     tmp = target.with_suffix(".tmp.pdf")
-    with open(tmp, "wb") as fh:
-        writer.write(fh)
+    with contextlib.ExitStack() as stack:
+        sources = [stack.enter_context(pikepdf.open(p)) for p in paths]
+        _write_pages([pg for src in sources for pg in src.pages], "巡查责任区图", tmp)
     os.replace(tmp, target)
     return target
