@@ -23,16 +23,15 @@ import shapely
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, PathPatch
-from matplotlib.path import Path as MplPath
 
 from civgis.analysis.hotspots import BIN_COLOURS, BIN_LABELS_ZH
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_legend, draw_north, draw_scalebar,
-                                      draw_streets, draw_zone_outlines, finish_axes, map_view)
+                                      draw_streets, draw_zone_outlines, finish_axes, map_view, polygon_paths)
 from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
-           "round_coords", "polygon_paths", "fill_polygons"]
+           "round_coords", "fill_polygons"]
 
 #: road classes whose names the county-scale hot-spot maps print
 LABELLED_ROAD_CLASSES = ("arterial", "secondary")
@@ -155,32 +154,12 @@ def save_folium(m, path) -> Path:
     return save_map(m, path, offline=True)
 
 
-def polygon_paths(geoms) -> list[MplPath]:
-    """One matplotlib compound ``Path`` per (multi)polygon, as geopandas' ``_PolygonPatch`` builds it, in bulk.
-
-    Every ring is a closed sub-path (MOVETO, LINETO …, CLOSEPOLY), exterior then holes, part by
-    part — the same vertices and codes as geopandas (the same pixels), from one
-    ``get_coordinates`` call instead of a NumPy array per ring.
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    parts, part_of = shapely.get_parts(geoms, return_index=True)
-    rings, ring_of = shapely.get_rings(parts, return_index=True)
-    xy = shapely.get_coordinates(rings)
-    n_coords = shapely.get_num_coordinates(rings)
-    ends = np.cumsum(n_coords)
-    codes = np.full(len(xy), MplPath.LINETO, dtype=MplPath.code_type)
-    codes[ends - n_coords] = MplPath.MOVETO
-    codes[ends - 1] = MplPath.CLOSEPOLY
-    per_geom = np.bincount(part_of[ring_of], weights=n_coords, minlength=len(geoms)).astype(np.int64)
-    cuts = np.cumsum(per_geom)[:-1]
-    return [MplPath(v, c) for v, c in zip(np.split(xy, cuts), np.split(codes, cuts))]
-
-
 def fill_polygons(ax, geoms, colours, *, zorder: float = 1) -> PatchCollection:
     """Fill (multi)polygons, no outline, each in its colour: what ``GeoDataFrame.plot(color=…, edgecolor="none",
-    linewidth=0)`` draws (normalised geometries), its paths from :func:`polygon_paths`."""
-    # normalised first, as geopandas does before plotting: ring order and winding decide what is a hole
-    paths = polygon_paths(shapely.normalize(np.asarray(geoms, dtype=object)))
+    linewidth=0)`` draws, its paths from :func:`civgis.render.mapcontext.polygon_paths` (normalised
+    as geopandas does: ring order and winding decide what is a hole). ``geoms`` are non-empty
+    polygons, one colour each (the dissolved classes)."""
+    paths = polygon_paths(geoms)
     collection = PatchCollection([PathPatch(path) for path in paths], facecolor=colours,
                                  edgecolor="none", linewidth=0, zorder=zorder)
     ax.add_collection(collection, autolim=True)
