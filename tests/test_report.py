@@ -236,3 +236,34 @@ def test_sections_are_built_inline_when_a_thread_is_alive(three_zone_ws, tmp_pat
     finally:
         stop.set()
         worker.join()
+
+
+def test_one_run_computes_the_case_states_once(demo_ws, tmp_path, monkeypatch):
+    # the ledger, the zone table and the web maps of one run share the run's case_states
+    import civgis.analysis.cases as cases
+    from civgis.render.webmap import write_all_maps
+    from civgis.run.context import RunContext
+
+    calls = []
+    parse = cases.parse_cases
+    monkeypatch.setattr(cases, "parse_cases", lambda frame: calls.append(len(frame)) or parse(frame))
+    with RunContext(demo_ws, as_of=DEMO_TODAY) as run:
+        ledger, table = run.ledger, run.zone_summary
+        write_all_maps(run.layers, tmp_path / "maps", zones=["Z01"], progress=False, as_of=run.as_of,
+                       states=run.case_states)
+        alone = cases.case_states(run.layers.read("inspections"), run.as_of, run.layers.read("zones"))
+    assert calls == [len(alone)] * 2      # once for the run, once for the reference just above
+    # the shared states give the numbers each computes alone
+    assert ledger.totals["overdue"] == int(alone["overdue"].sum())
+    in_zones = alone[alone["zone_id"].isin(table["zone_id"])]
+    assert int(table["cases_overdue"].sum()) == int(in_zones["overdue"].sum())
+
+
+def test_case_states_of_other_cases_are_refused(demo_ws):
+    from civgis.analysis.cases import case_states
+    from civgis.analysis.ledger import build_ledger
+
+    cases = demo_ws.read("inspections")
+    states = case_states(cases.iloc[:10], DEMO_TODAY)
+    with pytest.raises(ValueError, match="case_states"):
+        build_ledger(cases, as_of=DEMO_TODAY, states=states)

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["UNZONED", "NO_UNIT", "DAY", "STATE_FLAGS", "OUTCOMES", "as_of_instant", "assign_zones",
+__all__ = ["checked_states", "UNZONED", "NO_UNIT", "DAY", "STATE_FLAGS", "OUTCOMES", "as_of_instant", "assign_zones",
            "case_states", "zone_counts", "natural_key", "parse_cases"]
 
 #: label of cases outside every responsibility zone
@@ -277,3 +277,13 @@ def zone_counts(states: pd.DataFrame, columns: list[str], zone_ids) -> pd.DataFr
     zoned = states[states["zone_id"].notna()]
     counts = zoned[columns].astype(int).groupby(zoned["zone_id"].astype("string")).sum()
     return counts.reindex(ids, fill_value=0).astype(int)
+
+
+def checked_states(states: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
+    """``states`` if it is :func:`case_states` of ``cases`` (one row per case, the same case ids), else an error."""
+    same = len(states) == len(cases) and ("case_id" not in cases or "case_id" not in states or np.array_equal(
+        states["case_id"].astype(str).to_numpy(), cases["case_id"].astype(str).to_numpy()))
+    if not same:
+        raise ValueError(f"case states of {len(states)} cases given for {len(cases)} other cases: "
+                         "compute them with case_states() from the same inspections layer")
+    return states

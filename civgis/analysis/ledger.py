@@ -50,7 +50,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from civgis.analysis.cases import (DAY, NO_UNIT, UNZONED, as_of_instant, assign_zones, case_states,
+from civgis.analysis.cases import (DAY, NO_UNIT, UNZONED, as_of_instant, assign_zones, case_states, checked_states,
                                    natural_key)
 from civgis.store.catalogue import layer_spec
 
@@ -138,7 +138,8 @@ def _jsonable(record: dict) -> dict:
 
 
 # ---------------------------------------------------------------------- building
-def build_ledger(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None = None, *, as_of=None) -> Ledger:
+def build_ledger(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None = None, *, as_of=None,
+                 states: pd.DataFrame | None = None) -> Ledger:
     """Build the ledger from inspection cases and responsibility zones (definitions: module docstring).
 
     Parameters
@@ -151,6 +152,9 @@ def build_ledger(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None = None,
         "未划分责任区".
     as_of : date, datetime, str or None
         The ledger's instant (a date means the end of that day; None the end of today).
+    states : DataFrame, optional
+        ``case_states(cases, as_of, zones)`` when the caller already has it (a run computes it
+        once for the ledger, the zone table and the maps); computed here otherwise.
 
     Returns
     -------
@@ -164,7 +168,8 @@ def build_ledger(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None = None,
     """
     if "category" not in cases:
         raise ValueError("图层 inspections 缺少字段 missing field(s): category")
-    states = case_states(cases.reset_index(drop=True), as_of, zones)
+    states = (case_states(cases.reset_index(drop=True), as_of, zones) if states is None
+              else checked_states(states, cases).reset_index(drop=True))
     T = states.attrs["as_of"]
     excluded = int((~states["in_scope"]).sum())
     df = states[states["in_scope"]].copy()
@@ -277,6 +282,6 @@ def _unit_view(df: pd.DataFrame, zones) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------- workspace
-def ledger_workspace(ws, as_of=None) -> Ledger:
+def ledger_workspace(ws, as_of=None, *, states: pd.DataFrame | None = None) -> Ledger:
     """The ledger of a workspace's ``inspections`` and ``zones`` (see :func:`build_ledger`)."""
-    return build_ledger(ws.read("inspections"), ws.read_optional("zones"), as_of=as_of)
+    return build_ledger(ws.read("inspections"), ws.read_optional("zones"), as_of=as_of, states=states)

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from civgis.analysis.cases import case_states, zone_counts
+from civgis.analysis.cases import case_states, checked_states, zone_counts
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["COLUMNS_ZH", "road_classes", "columns_zh", "summarize_zones", "zone_summary"]
@@ -84,7 +84,7 @@ def _count(zone_geoms, gdf, mask=None) -> np.ndarray:
 
 
 def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=None, green=None,
-                    residential=None, inspections=None, as_of=None) -> pd.DataFrame:
+                    residential=None, inspections=None, as_of=None, states: pd.DataFrame | None = None) -> pd.DataFrame:
     """The zone summary table (pure function on GeoDataFrames in one metric CRS).
 
     Parameters
@@ -149,7 +149,10 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
         pop = pd.to_numeric(residential["population"], errors="coerce").fillna(0).to_numpy(dtype=float)[ri]
         out["residents"] = np.rint(np.bincount(zi, weights=pop * share, minlength=n)).astype(int)
 
-    states = case_states(inspections, as_of, zones) if inspections is not None and len(inspections) else None
+    if inspections is None or len(inspections) == 0:
+        states = None
+    else:  # the run's case states when given (computed once per run), else computed here
+        states = case_states(inspections, as_of, zones) if states is None else checked_states(states, inspections)
     counts = (zone_counts(states, ["open", "overdue"], out["zone_id"]) if states is not None
               else pd.DataFrame({"open": 0, "overdue": 0}, index=out["zone_id"]))
     out["cases_open"] = counts["open"].to_numpy()
@@ -159,8 +162,9 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
     return out[cols]
 
 
-def zone_summary(ws, as_of=None) -> pd.DataFrame:
-    """:func:`summarize_zones` on a workspace (every layer it has); ``as_of`` defaults to now."""
+def zone_summary(ws, as_of=None, *, states: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`summarize_zones` on a workspace (every layer it has); ``as_of`` defaults to now.
+    ``states``: the run's ``case_states`` of the inspections, when it has them."""
     layers = {name: ws.read_optional(name) for name in
               ("roads", "lamps", "toilets", "green", "residential", "inspections")}
-    return summarize_zones(ws.read("zones"), as_of=as_of, **layers)
+    return summarize_zones(ws.read("zones"), as_of=as_of, states=states, **layers)

@@ -101,7 +101,7 @@ from jinja2 import Template
 from shapely.geometry import box
 
 from civgis.analysis.audit import audit_workspace
-from civgis.analysis.cases import case_states
+from civgis.analysis.cases import case_states, checked_states
 from civgis.progress import progress as progress_bar
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
@@ -842,7 +842,7 @@ def _home_bounds(layers: dict, crs) -> tuple | None:
 def prepare_map_data(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
                      basemap: str = "offline", tianditu_key: str | None = None,
                      toilet_radius_m: float | None = None, cases: str = "open", label_px: float = 80.0,
-                     as_of=None) -> MapData:
+                     as_of=None, states: pd.DataFrame | None = None) -> MapData:
     """Reproject, escape and serialise every layer the web maps draw, once (see :class:`MapData`).
 
     Parameters are those of :func:`build_map`. The result is cut into pages by :func:`render_page`.
@@ -887,7 +887,7 @@ def prepare_map_data(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None
 
     add("candidates", layers.get("candidates"), "候选地块", False, "civgis-candidates", "candidates")
     if cases != "none":
-        out += _prepare_cases(layers.get("inspections"), zones, cases, as_of, basemap)
+        out += _prepare_cases(layers.get("inspections"), zones, cases, as_of, basemap, states)
 
     toilets = layers.get("toilets")
     if toilets is not None and len(toilets):
@@ -934,14 +934,14 @@ def _prepare_zones(zones: gpd.GeoDataFrame, basemap: str) -> list[PreparedLayer]
 OVERDUE_STYLE = {"color": "#ffffff", "fill_color": "#212121", "radius": 4.5}
 
 
-def _prepare_cases(insp, zones, cases: str, as_of, basemap: str) -> list[PreparedLayer]:
+def _prepare_cases(insp, zones, cases: str, as_of, basemap: str, states=None) -> list[PreparedLayer]:
     """Cases by their state at ``as_of`` (:func:`civgis.analysis.cases.case_states`, the one rule):
     the overdue ones (超期 = open and past the deadline) in a layer that is on, with the days
     overdue in the popup; the other open ones (or, ``cases="all"``, every other case reported by
-    ``as_of``) off."""
+    ``as_of``) off. ``states``: the run's ``case_states`` of ``insp`` when it has them."""
     if insp is None or len(insp) == 0:
         return []
-    st = case_states(insp, as_of, zones)
+    st = case_states(insp, as_of, zones) if states is None else checked_states(states, insp)
     overdue = st["overdue"].to_numpy(dtype=bool)
     rest = (st["open"] if cases == "open" else st["in_scope"]).to_numpy(dtype=bool) & ~overdue
     out = []
@@ -1544,7 +1544,8 @@ def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | N
 
 def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str | None = None, audit="auto",
                    toilet_radius_m: float | None = None, zones: list[str] | None = None, cases: str = "open",
-                   progress: bool = True, workers: int | None = None, as_of=None) -> list[Path]:
+                   progress: bool = True, workers: int | None = None, as_of=None,
+                   states: pd.DataFrame | None = None) -> list[Path]:
     """The county map and one map per zone into ``out_dir`` (plus ``index.html`` linking them).
 
     Files: ``county.html``, ``zone_<zone_id>.html`` (unsafe characters → ``_``), ``index.html``,
@@ -1553,7 +1554,8 @@ def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str |
     features from them with the spatial index, and the zone pages are written by a process pool
     (``workers``, default ``os.cpu_count()``; see :func:`write_zone_pages`). Returns the map
     paths (county first, then zones; the index is not included). ``as_of`` decides which cases
-    are overdue (:func:`civgis.analysis.cases.case_states`; default the end of today).
+    are overdue (:func:`civgis.analysis.cases.case_states`; default the end of today); ``states``
+    the run's case states at ``as_of`` when it has them.
     """
     _check_basemap(basemap, tianditu_key or None)
     out_dir = Path(out_dir)
@@ -1561,7 +1563,7 @@ def write_all_maps(ws, out_dir, *, basemap: str = "offline", tianditu_key: str |
     gaps, overlaps = _resolve_audit(audit, None, None, ws)
     data = prepare_map_data(layers, crs=ws.crs, gaps=gaps, overlaps=overlaps, basemap=basemap,
                             tianditu_key=tianditu_key, toilet_radius_m=_toilet_radius(ws, toilet_radius_m),
-                            cases=cases, as_of=as_of)
+                            cases=cases, as_of=as_of, states=states)
     paths = [save_map(render_page(data, title="全县城管专题图"), out_dir / "county.html")]
     ids = [str(z) for z in zones] if zones is not None else [str(z) for z in data.zone_ids]
     paths += write_zone_pages(data, ids, out_dir, workers=workers, progress=progress)

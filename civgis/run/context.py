@@ -27,6 +27,7 @@ from functools import cached_property
 import pandas as pd
 
 from civgis.analysis.audit import AuditResult, audit_workspace
+from civgis.analysis.cases import case_states
 from civgis.analysis.greening import GreeningPlan, plan_greening
 from civgis.analysis.indicators import compute_indicators
 from civgis.analysis.ledger import Ledger, as_of_instant, ledger_workspace
@@ -83,12 +84,18 @@ class RunContext:
         return audit_workspace(self.layers)
 
     @cached_property
+    def case_states(self) -> pd.DataFrame:
+        """Every case's state at the run's instant and its one zone (:func:`case_states`), once per run."""
+        return case_states(self.layers.read("inspections"), self.as_of, self.layers.read_optional("zones"))
+
+    @cached_property
     def ledger(self) -> Ledger:
-        return ledger_workspace(self.layers, as_of=self.as_of)
+        return ledger_workspace(self.layers, as_of=self.as_of, states=self.case_states)
 
     @cached_property
     def zone_summary(self) -> pd.DataFrame:
-        return zone_summary(self.layers, as_of=self.as_of)
+        states = self.case_states if self.layers.has("inspections") else None
+        return zone_summary(self.layers, as_of=self.as_of, states=states)
 
     @cached_property
     def greening(self) -> GreeningPlan:

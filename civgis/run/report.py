@@ -303,7 +303,8 @@ def _indicators(output: _Output, run: RunContext) -> dict:
 def _county_map(output: _Output, run: RunContext) -> dict:
     audit = _optional(lambda: run.audit) if run.layers.has("zones") else None
     maps_dir = output.out / "maps"
-    paths = write_all_maps(run.layers, maps_dir, audit=audit, progress=False, as_of=run.as_of)
+    states = _optional(lambda: run.case_states) if run.layers.has("inspections") else None
+    paths = write_all_maps(run.layers, maps_dir, audit=audit, progress=False, as_of=run.as_of, states=states)
     output.add(*paths)
     names = _zone_names(run)
     zone_maps = [{"zone_id": zid, "name": names.get(zid, zid), "href": output.rel(p)}
