@@ -548,3 +548,27 @@ def test_hex_band_sums_equal_the_weights_product():
     for band in (40.0, 80.0, 121.0):
         W = hs.distance_band_weights(hs.grid_centres(grid), band)      # KD-tree pairs, cell included
         assert np.array_equal(hs.hex_band_sums(cols, grid, band), (W.tocsr() @ cols).astype(np.int64))
+
+
+def test_neighbouring_hexagons_share_their_corners_exactly():
+    # a corner shared by three cells must be the same floats in each (far from the origin, where
+    # centre + offset rounds differently): the cells then form an exact coverage
+    from civgis.analysis.hotspots import hex_polygons
+
+    q, r = np.meshgrid(np.arange(-3, 4), np.arange(-3, 4))
+    q, r = q.ravel() + 1_900_000, r.ravel() + 340_000      # Gauss-Krüger-sized coordinates
+    cells = hex_polygons(q, r, 20.554449373185335)
+    corners = shapely.get_coordinates(cells).reshape(len(cells), 7, 2)[:, :6]
+    unique = np.unique(corners.reshape(-1, 2), axis=0)
+    # a hexagonal patch of n cells has 2n + 2·(its rows) + … corners; count them by hand: each
+    # interior corner is shared by 3 cells, so the distinct corners are far fewer than 6 per cell
+    assert len(unique) < 0.45 * corners.reshape(-1, 2).shape[0]
+    union = shapely.coverage_union_all(cells)
+    assert union.geom_type == "Polygon" and len(union.interiors) == 0
+    assert abs(union.area - len(cells) * np.sqrt(3) / 2 * 20.554449373185335 ** 2) < 1e-6 * union.area
+    # the outline keeps only boundary corners: no interior vertex survives the dissolve
+    boundary_corners = {tuple(c) for c in shapely.get_coordinates(union.exterior)}
+    counts = {}
+    for c in map(tuple, corners.reshape(-1, 2)):
+        counts[c] = counts.get(c, 0) + 1
+    assert boundary_corners == {c for c, n in counts.items() if n < 3}
