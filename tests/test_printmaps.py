@@ -345,3 +345,26 @@ def test_font_subset_is_kept_and_reused_by_a_later_run(tmp_path, monkeypatch):
     monkeypatch.setattr(fonts, "_write_subset", no_subsetting)
     assert fonts.subset_cjk_family(text) == family   # from the cache (a failure would give the original family)
     assert sorted(fonts.subset_font_files(family)) == sorted(map(str, files))
+
+
+def test_a_subset_in_use_is_not_pruned_and_a_removed_one_is_made_again(tmp_path, monkeypatch):
+    # the report's test session makes more than FONT_CACHE_KEEP subsets; the first run's font must survive
+    # (its workers register it by path), and a file removed by hand is written again, not assumed
+    import os
+    import time
+
+    from civgis.render import fonts
+
+    monkeypatch.setenv("CIVGIS_FONT_DIR", str(tmp_path / "fonts"))
+    first = fonts.subset_cjk_family(f"首个字体 {tmp_path.name}")
+    first_files = fonts.subset_font_files(first)
+    for k in range(fonts.FONT_CACHE_KEEP + 2):   # more subsets than the cache keeps
+        fonts.subset_cjk_family(f"其他字体{k} {tmp_path.name}")
+    assert all(os.path.exists(f) for f in first_files)       # used a moment ago: kept
+    old = time.time() - 2 * fonts.FONT_CACHE_MAX_AGE_S
+    for f in first_files:
+        os.utime(f, (old, old))                              # unused for two days
+    fonts.subset_cjk_family(f"最后字体 {tmp_path.name}")          # the next write prunes
+    assert not any(os.path.exists(f) for f in first_files)
+    assert fonts.subset_cjk_family(f"首个字体 {tmp_path.name}") == first   # asked again: made again
+    assert all(os.path.exists(f) for f in fonts.subset_font_files(first))

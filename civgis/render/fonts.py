@@ -65,9 +65,11 @@ def subset_cjk_family(text: str, family: str = CJK_FAMILY) -> str:
     chars = "".join(sorted(set(text)))
     tag = hashlib.sha1(f"{family}|{chars}".encode()).hexdigest()[:10]
     key = (family, tag)
-    if key in _SUBSET_DONE:
+    if key in _SUBSET_DONE and all(os.path.exists(f) for f in _SUBSET_FILES.get(_SUBSET_DONE[key], [])):
+        for f in _SUBSET_FILES.get(_SUBSET_DONE[key], []):
+            os.utime(f)   # in use again: not to be pruned while this run draws with it
         return _SUBSET_DONE[key]
-    new_family = f"{family} civgis {tag}"
+    _SUBSET_FILES.pop(new_family := f"{family} civgis {tag}", None)
     try:
         for weight in ("normal", "bold"):
             path = fm.findfont(cjk_font(family, weight=weight), fallback_to_default=False)
@@ -85,8 +87,10 @@ def subset_cjk_family(text: str, family: str = CJK_FAMILY) -> str:
     return new_family
 
 
-#: subset fonts kept in the cache folder (the oldest beyond this are removed)
+#: subset fonts kept in the cache folder: beyond this many, those unused for FONT_CACHE_MAX_AGE_S are removed
 FONT_CACHE_KEEP = 8
+#: a subset used within this many seconds is never removed (a run, or a concurrent one, may still draw with it)
+FONT_CACHE_MAX_AGE_S = 86_400
 
 
 def font_cache_dir() -> Path:
@@ -154,11 +158,20 @@ def _write_subset(path: str, family: str, new_family: str, tag: str, weight: str
 
 
 def _prune(folder: Path) -> None:
-    """Keep the :data:`FONT_CACHE_KEEP` newest subset fonts of the cache folder."""
+    """Keep the :data:`FONT_CACHE_KEEP` newest subset fonts, and any used in the last day.
+
+    A run registers its subset and reads the file again when it embeds it (and its worker
+    processes register it by path), so a file in use must not go: only files beyond the newest
+    :data:`FONT_CACHE_KEEP` and unused for :data:`FONT_CACHE_MAX_AGE_S` are removed.
+    """
+    import time
+
     fonts = sorted(folder.glob("cjk-*.otf"), key=lambda p: p.stat().st_mtime, reverse=True)
+    stale = time.time() - FONT_CACHE_MAX_AGE_S
     for old in fonts[FONT_CACHE_KEEP:]:
         try:
-            old.unlink()
+            if old.stat().st_mtime < stale:
+                old.unlink()
         except OSError:
             pass
 
