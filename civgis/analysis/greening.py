@@ -729,8 +729,11 @@ def _best_exchange(A: sp.csr_matrix, Af: sp.csr_matrix, w: np.ndarray, chosen: l
     gain0 = np.asarray(Af @ np.where(count == 0, w, 0.0)).ravel()
     # lost(i): the columns of row i covered by no other chosen site; L holds their weights
     starts, ends = A.indptr[rows], A.indptr[rows + 1]
-    owner = np.repeat(np.arange(len(rows)), ends - starts)
-    cols = A.indices[np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])] if len(owner) else np.empty(0, int)
+    lengths = ends - starts
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    # the CSR positions of the chosen rows, one vectorised range per row
+    positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    cols = A.indices[positions]
     only = count[cols] == 1
     lost_cols, lost_owner = cols[only], owner[only]
     lost_w = np.bincount(lost_owner, weights=w[lost_cols], minlength=len(rows))
