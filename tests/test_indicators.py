@@ -499,6 +499,31 @@ def test_clip_to_pieces_equals_shapely_intersection_with_the_whole_union():
     assert (shapely.is_empty(clipped) == (shapely.area(reference) == 0)).all()
 
 
+def test_intersecting_pieces_pairwise_keeps_a_contained_one_whole_and_equals_shapely():
+    import shapely
+
+    from civgis.analysis.indicators import _intersect_pairs, chop, intersect_pieces
+
+    rng = np.random.default_rng(5)
+    blobs = shapely.buffer(shapely.points(rng.random((30, 2)) * 3000), rng.uniform(50, 350, 30), quad_segs=16)
+    small = shapely.buffer(shapely.points(rng.random((300, 2)) * 3000), rng.uniform(5, 60, 300), quad_segs=8)
+    pieces = np.asarray(chop(shapely.union_all(blobs), max_vertices=48), dtype=object)
+    ia, ib = shapely.STRtree(pieces).query(small, predicate="intersects")
+    a, b = small[ia], pieces[ib]
+    fast, reference = _intersect_pairs(a, b), shapely.intersection(a, b)
+    # both cases occur: a small polygon inside a piece, and one crossing piece edges
+    inside = shapely.contains(b, a)
+    assert inside.any() and (~inside).any()
+    assert np.allclose(shapely.area(fast), shapely.area(reference), rtol=1e-9, atol=1e-6)
+    assert shapely.area(shapely.symmetric_difference(fast, reference)).max() < 1e-6
+    big = np.array([shapely.box(-1000, -1000, 5000, 5000)], dtype=object)
+    whole = _intersect_pairs(np.repeat(big, len(pieces)), pieces)
+    assert all(w is p for w, p in zip(whole, pieces))           # a piece inside the polygon: the piece itself
+    parts, owner = intersect_pieces(small, pieces)
+    expected = shapely.area(shapely.intersection(small, shapely.union_all(pieces)))
+    assert np.allclose(np.bincount(owner, shapely.area(parts), minlength=len(small)), expected, rtol=1e-9, atol=1e-6)
+
+
 def test_new_green_area_of_a_site_is_its_part_in_the_built_up_area_not_yet_green():
     import shapely
     from shapely.geometry import box

@@ -220,10 +220,33 @@ def intersect_pieces(a: np.ndarray, b: np.ndarray, a_owner: np.ndarray | None = 
     if len(a) == 0 or len(b) == 0:
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
     ia, ib = shapely.STRtree(b).query(a, predicate="intersects")
-    inter = shapely.intersection(a[ia], b[ib])
-    parts, idx = shapely.get_parts(inter, return_index=True)
+    parts, idx = shapely.get_parts(_intersect_pairs(a[ia], b[ib]), return_index=True)
     keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
     return parts[keep], a_owner[ia[idx[keep]]]
+
+
+def _intersect_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``shapely.intersection(a, b)`` pair by pair, where one of the pair lying inside the other is kept whole.
+
+    Most pairs of a layer and small chopped pieces are a polygon inside a piece or a piece inside
+    a polygon: a prepared ``contains`` answers those for a fraction of an overlay (the 10× county's
+    green polygons against its zone pieces: 10 000 pairs, 0.30 s of overlays → 0.08 s), and only the
+    pairs that cross are intersected. The kept geometry is the intersection's (its area equal to
+    rounding; its vertices need not be listed in the same order).
+    """
+    out = np.empty(len(a), dtype=object)
+    if len(a) == 0:
+        return out
+    shapely.prepare(b)
+    a_in_b = shapely.contains(b, a)
+    out[a_in_b] = a[a_in_b]
+    rest = np.flatnonzero(~a_in_b)
+    shapely.prepare(a[rest])
+    b_in_a = shapely.contains(a[rest], b[rest])
+    out[rest[b_in_a]] = b[rest[b_in_a]]
+    cross = rest[~b_in_a]
+    out[cross] = shapely.intersection(a[cross], b[cross])
+    return out
 
 
 def clip_to_pieces(geoms, pieces: np.ndarray) -> np.ndarray:
@@ -625,7 +648,10 @@ def _clip_lines(parts: np.ndarray, regions: Regions):
     if len(parts) == 0 or len(regions.pieces) == 0:
         return e, e, np.empty(0), np.empty(0)
     il, ip = shapely.STRtree(regions.pieces).query(parts, predicate="intersects")
-    inter = shapely.intersection(parts[il], regions.pieces[ip])
+    shapely.prepare(regions.pieces)
+    inside = shapely.contains(regions.pieces[ip], parts[il])   # most parts lie in one piece: no overlay
+    inter = parts[il].copy()
+    inter[~inside] = shapely.intersection(parts[il[~inside]], regions.pieces[ip[~inside]])
     pair, a, b = _net.line_intervals(parts[il], inter, np.arange(len(il)))
     part_i, reg = il[pair], regions.owner[ip[pair]]
     band = shapely.buffer(shapely.boundary(regions.pieces), EDGE_TOLERANCE_M, quad_segs=1)
