@@ -248,6 +248,7 @@ def test_sections_are_built_inline_when_a_thread_is_alive(three_zone_ws, tmp_pat
 def test_one_run_computes_the_case_states_once(demo_ws, tmp_path, monkeypatch):
     # the ledger, the zone table and the web maps of one run share the run's case_states
     import civgis.analysis.cases as cases
+    from civgis.render.printmaps import render_patrol_maps
     from civgis.render.webmap import write_all_maps
     from civgis.run.context import RunContext
 
@@ -258,6 +259,8 @@ def test_one_run_computes_the_case_states_once(demo_ws, tmp_path, monkeypatch):
         ledger, table = run.ledger, run.zone_summary
         write_all_maps(run.layers, tmp_path / "maps", zones=["Z01"], progress=False, as_of=run.as_of,
                        states=run.case_states)
+        render_patrol_maps(run.layers, ["Z01"], tmp_path / "patrol", progress=False, as_of=run.as_of,
+                           checklist=True, workers=1, states=run.case_states)
         alone = cases.case_states(run.layers.read("inspections"), run.as_of, run.layers.read("zones"))
     assert calls == [len(alone)] * 2      # once for the run, once for the reference just above
     # the shared states give the numbers each computes alone
@@ -266,7 +269,7 @@ def test_one_run_computes_the_case_states_once(demo_ws, tmp_path, monkeypatch):
     assert int(table["cases_overdue"].sum()) == int(in_zones["overdue"].sum())
 
 
-def test_case_states_of_other_cases_are_refused(demo_ws):
+def test_case_states_of_other_cases_are_refused(demo_ws, tmp_path):
     from civgis.analysis.cases import case_states
     from civgis.analysis.ledger import build_ledger
 
@@ -274,3 +277,6 @@ def test_case_states_of_other_cases_are_refused(demo_ws):
     states = case_states(cases.iloc[:10], DEMO_TODAY)
     with pytest.raises(ValueError, match="case_states"):
         build_ledger(cases, as_of=DEMO_TODAY, states=states)
+    from civgis.render.printmaps import render_patrol_maps
+    with pytest.raises(ValueError, match="case_states"):
+        render_patrol_maps(demo_ws, ["Z01"], tmp_path, progress=False, as_of=DEMO_TODAY, states=states)

@@ -37,7 +37,7 @@ from matplotlib import colors as mcolors
 from matplotlib.artist import Artist
 from matplotlib.text import Text, _get_text_metrics_with_cache
 
-from civgis.analysis.cases import as_of_instant, case_states
+from civgis.analysis.cases import as_of_instant, case_states, checked_states
 from civgis.progress import progress as _progress
 from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, register_font_files, subset_cjk_family,
                                  subset_font_files)
@@ -126,7 +126,7 @@ class _Layers:
     ``street`` (:func:`nearest_street`); ``broken_lamps`` the broken lamps with their street.
     """
 
-    def __init__(self, ws, as_of=None):
+    def __init__(self, ws, as_of=None, states=None):
         self.crs = ws.crs
         self.zones = ws.read("zones").reset_index(drop=True)
         self.built_up = ws.read_optional("built_up")
@@ -139,7 +139,8 @@ class _Layers:
         self.open_cases = None
         self.as_of = as_of_instant(as_of)
         if cases is not None and len(cases):
-            states = case_states(cases, as_of, self.zones)   # the one rule (analysis.cases)
+            # the one rule (analysis.cases); a run passes the states it computed once
+            states = case_states(cases, as_of, self.zones) if states is None else checked_states(states, cases)
             self.as_of = states.attrs["as_of"]
             keep = states["open"].to_numpy(dtype=bool)
             cols = ["case_id", "category", "reported_at", "deadline", "overdue", "days_overdue", "zone_id"]
@@ -577,7 +578,7 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
                        progress: bool = True, *, combined: bool | None = None, date: dt.date | None = None,
                        as_of=None, dpi: int = 150, family: str = CJK_FAMILY,
                        subset_fonts: bool | None = None, checklist: bool = True,
-                       workers: int | None = None) -> list[Path]:
+                       workers: int | None = None, states=None) -> list[Path]:
     """Render one patrol map per zone (and its checklist pages) into ``out_dir``; returns the files written.
 
     Parameters
@@ -608,6 +609,9 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
     workers : int, optional
         Processes drawing pages in parallel (default ``os.cpu_count()``; one zone is drawn in this
         process).
+    states : DataFrame, optional
+        :func:`civgis.analysis.cases.case_states` of the inspections layer at ``as_of``, when the
+        caller has them (a report run computes them once); checked against the layer.
 
     Notes
     -----
@@ -630,7 +634,7 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
         raise PrintMapError(f"paper must be one of {sorted(PAPER_IN)}, not {paper!r}")
     cjk_font(family)  # fail before any work when the font is missing
 
-    layers = _Layers(ws, as_of)
+    layers = _Layers(ws, as_of, states)
     ids = layers.zones["zone_id"].astype(str)
     every = zone_ids is None
     if every:

@@ -171,6 +171,8 @@ class _Background:
             return cls()
         for name in sorted(set(BACKGROUND_READS) & stored):
             run.layers.read(name)  # read here, once: the forked processes share them
+        if "inspections" in stored:
+            _optional(lambda: run.case_states)  # so are the case states (the patrol maps' and this process's)
         jobs = {}
         for section in sections:
             parent, child = mp.Pipe(duplex=False)
@@ -461,8 +463,9 @@ def _greening(output: _Output, run: RunContext) -> dict:
 def _patrol(output: _Output, run: RunContext) -> dict:
     if not output.patrol_maps:
         return {"skipped": True, "maps": []}
+    states = _optional(lambda: run.case_states) if run.layers.has("inspections") else None
     paths = render_patrol_maps(run.layers, out_dir=output.out / "patrol", fmt="pdf", progress=output.progress,
-                               as_of=run.as_of, workers=output.workers)
+                               as_of=run.as_of, workers=output.workers, states=states)
     output.add(*paths)
     names = _zone_names(run)
     maps = []
