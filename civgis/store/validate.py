@@ -45,7 +45,7 @@ __all__ = ["TRUE_WORDS", "FALSE_WORDS", "GEOMETRY_TYPE_IDS", "ACCEPTED_GEOMETRY"
            "ValidationError", "errors", "FeatureLabels", "feature_labels", "conform", "SAMPLE_IDS",
            "unknown_value_problems", "combine", "check",
            "validate_layer", "LIFECYCLE_FIELDS", "check_case_lifecycle", "check_future_dates", "repair_geometry",
-           "check_stored_layer", "validate_workspace"]
+           "check_stored_layer", "stored_layer_problems", "validate_workspace"]
 
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有", "√", "✓", "对", "已机扫", "机扫"}
 FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无", "×", "✗", "不是", "未机扫"}
@@ -589,6 +589,11 @@ def check_stored_layer(ws, name: str, *, extent=None) -> tuple[gpd.GeoDataFrame,
     code ``broken`` belongs) are errors — then the geometry, id, required-field and life-cycle
     checks of :func:`validate_layer`. Returns the layer (with catalogue types) and the problems.
     """
+    return ws.read(name), stored_layer_problems(ws, name, extent=extent)
+
+
+def stored_layer_problems(ws, name: str, *, extent=None) -> list[Problem]:
+    """The problems :func:`check_stored_layer` finds, without reading the layer a second time for its result."""
     spec = layer_spec(name)
     raw = pyogrio.read_dataframe(ws.path, layer=name)
     conformed, problems = conform(raw.copy(), spec)
@@ -603,8 +608,7 @@ def check_stored_layer(ws, name: str, *, extent=None) -> tuple[gpd.GeoDataFrame,
             problems.append(Problem(name, labels[idx], fname, "label_not_code",
                                     f"存的是中文名称而不是代码 stored {text[idx]!r}, the code is {converted[idx]!r}",
                                     f"set it to {converted[idx]} (the analysis counts codes)"))
-    problems = combine(problems, validate_layer(conformed, spec, extent=extent))
-    return ws.read(name), problems
+    return combine(problems, validate_layer(conformed, spec, extent=extent))
 
 
 def validate_workspace(ws, *, repair: bool = False, extent_margin_m: float = 5000.0) -> list[Problem]:
@@ -614,17 +618,18 @@ def validate_workspace(ws, *, repair: bool = False, extent_margin_m: float = 500
     """
 
     problems: list[Problem] = []
-    extent = ws.extent(buffer_m=extent_margin_m) if ws.has("built_up") else None
+    stored = set(ws.layers())   # one listing of the file, not one per catalogue layer
+    extent = ws.extent(buffer_m=extent_margin_m) if "built_up" in stored else None
     for name, spec in load_catalogue().items():
-        if not ws.has(name):
+        if name not in stored:
             problems.append(Problem(name, None, None, "layer_missing", f"尚未导入图层 {spec.title_zh}",
                                     f"civgis import {ws.path} {name} FILE", "warning"))
             continue
         if spec.kind != "vector":
             continue
-        gdf, found = check_stored_layer(ws, name, extent=None if name == "built_up" else extent)
+        found = stored_layer_problems(ws, name, extent=None if name == "built_up" else extent)
         if repair and any(p.code == "invalid_geometry" for p in found):
-            fixed, count = repair_geometry(gdf, spec)
+            fixed, count = repair_geometry(ws.read(name), spec)
             ws.write(name, fixed, source=str(ws.path), action="repair")
             found = [p for p in found if p.code != "invalid_geometry"] + [
                 Problem(name, None, "geometry", "repaired", f"已修复 {count} 个无效几何 repaired {count} geometries",
