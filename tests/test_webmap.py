@@ -508,3 +508,13 @@ def test_prepared_zone_page_equals_the_page_built_from_layers(ws):
     assert set(a) == set(b)
     for name in a:
         assert a[name].data == b[name].data, name
+
+
+def test_inline_scripts_match_the_regex_they_replace():
+    """The closing-tag search finds what the lazy findall found (case, src scripts, unclosed tail)."""
+    import re
+    from civgis.render.webmap import _inline_scripts
+    old = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+    page = ('<SCRIPT type="x">a\n<b></Script><script src="lib/x.js"></script><script>{"s":"</scr"}</script>'
+            "<scripts>c</script><script>unclosed")
+    assert _inline_scripts(page) == old.findall(page)
