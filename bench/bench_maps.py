@@ -14,7 +14,8 @@
 
 Measured 2026-12-02, 2 cores shared with other jobs (load average 5–9), old and new code in one process:
 
-==========================  ======================  ================``write_all_maps``          demo (51 pages)         10× county (501 pages)
+==========================  ======================  =======================
+``write_all_maps``          demo (51 pages)         10× county (501 pages)
 ==========================  ======================  =======================
 before (per-page layers)    18.7–33.0 s             868 s
 prepared once, serial       4.5–5.9 s               38.1 s
@@ -24,7 +25,7 @@ prepared once, 2 workers    4.6–6.3 s               58.0 s
 At 10× the split is: read 5.7 s, audit 5.9 s, ``prepare_map_data`` 4.7 s, county page 1.4 s,
 500 zone pages 35 s wall / 13.7 s CPU (≈ 27 ms of CPU a page). On this loaded machine the pool
 does not pay (each process gets a fraction of a core); the pages are identical either way.
-=======
+
 * ``--render``: the report's printed outputs on the cached demo county — every zone's patrol PDF
   plus the combined PDF (``render_patrol_maps``), and the Gi* and emerging hot-spot maps (web page
   and PNG). Run it once on the code before a change and once after, back to back, to compare. It
