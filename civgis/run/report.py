@@ -171,8 +171,7 @@ class _Background:
             return cls()
         for name in sorted(set(BACKGROUND_READS) & stored):
             run.layers.read(name)  # read here, once: the forked processes share them
-        if "inspections" in stored:
-            _optional(lambda: run.case_states)  # so are the case states (the patrol maps' and this process's)
+        _case_states(run)  # so are the case states (the patrol maps' and this process's)
         jobs = {}
         for section in sections:
             parent, child = mp.Pipe(duplex=False)
@@ -305,8 +304,8 @@ def _indicators(output: _Output, run: RunContext) -> dict:
 def _county_map(output: _Output, run: RunContext) -> dict:
     audit = _optional(lambda: run.audit) if run.layers.has("zones") else None
     maps_dir = output.out / "maps"
-    states = _optional(lambda: run.case_states) if run.layers.has("inspections") else None
-    paths = write_all_maps(run.layers, maps_dir, audit=audit, progress=False, as_of=run.as_of, states=states)
+    paths = write_all_maps(run.layers, maps_dir, audit=audit, progress=False, as_of=run.as_of,
+                           states=_case_states(run))
     output.add(*paths)
     names = _zone_names(run)
     zone_maps = [{"zone_id": zid, "name": names.get(zid, zid), "href": output.rel(p)}
@@ -463,9 +462,8 @@ def _greening(output: _Output, run: RunContext) -> dict:
 def _patrol(output: _Output, run: RunContext) -> dict:
     if not output.patrol_maps:
         return {"skipped": True, "maps": []}
-    states = _optional(lambda: run.case_states) if run.layers.has("inspections") else None
     paths = render_patrol_maps(run.layers, out_dir=output.out / "patrol", fmt="pdf", progress=output.progress,
-                               as_of=run.as_of, workers=output.workers, states=states)
+                               as_of=run.as_of, workers=output.workers, states=_case_states(run))
     output.add(*paths)
     names = _zone_names(run)
     maps = []
@@ -498,6 +496,11 @@ SECTIONS: list[Section] = [
     Section("plan", "达标路径", lambda output, run: plan_section(run, output.out / "plan", rel=output.rel, add=output.add),
             needs=("indicators", "audit"), layers=("built_up", "zones")),
 ]
+
+
+def _case_states(run: RunContext):
+    """The run's case states for a section that uses them (None without inspections or when they fail)."""
+    return _optional(lambda: run.case_states) if run.layers.has("inspections") else None
 
 
 def _optional(get):
