@@ -65,7 +65,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.stats import norm
+from scipy.special import ndtr  # the normal CDF (the survival function is ndtr(-x)); no scipy.stats import
 
 from civgis.analysis.hotspots import (HotspotResult, _grid_params, _points_xy, distance_band_weights, fdr_bins,
                                       filter_cases, grid_centres, hex_cell_index, hex_offsets, hotspots_workspace,
@@ -153,7 +153,7 @@ def mann_kendall_many(series, *, alpha: float = 0.10) -> dict[str, np.ndarray]:
         sd = np.sqrt(var_s)
         z = np.where(s > 0, (s - 1) / sd, np.where(s < 0, (s + 1) / sd, 0.0))
     z = np.where(var_s > 0, z, 0.0)
-    p = 2.0 * norm.sf(np.abs(z))
+    p = 2.0 * ndtr(-np.abs(z))
     tau = s / (n * (n - 1) / 2.0)
     trend = np.where(p <= alpha, np.sign(z), 0).astype(np.int8)
     return {"s": s.astype(np.int64), "var_s": var_s, "z": z, "p": p, "tau": tau, "trend": trend}
@@ -338,7 +338,7 @@ def gi_star_space_time(counts, spatial: sparse.spmatrix | None, time_window: int
     den = s * np.sqrt(np.maximum(n * wi - wi * wi, 0.0) / (n - 1))       # binary: Σw² = Σw
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(den > 0, (lag - xbar * wi) / den, 0.0)
-    return z, 2.0 * norm.sf(np.abs(z))
+    return z, 2.0 * ndtr(-np.abs(z))
 
 
 def space_time_weights(spatial: sparse.spmatrix, n_steps: int, time_window: int = 0) -> sparse.coo_matrix:
