@@ -320,6 +320,72 @@ def test_page_text_draws_each_string_where_fig_text_would(tmp_path):
         PageText().add(0, 0, "x", fp, 8, va="center")
 
 
+def test_page_text_writes_into_a_pdf_what_fig_text_writes(tmp_path, monkeypatch):
+    """In a PDF, PageText writes its strings itself (one shaping per string and file, no draw_text) — and the
+    page is the one ``fig.text`` makes: the same pixels through poppler, the same text at the same positions,
+    the glyphs of every string in the embedded subset. A mathtext string still goes through draw_text."""
+    import matplotlib
+    from matplotlib.backends import backend_pdf
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    from civgis.render.fonts import cjk_rc
+    from civgis.render.printmaps import PageText
+
+    fp, fpb = cjk_font(), cjk_font(weight="bold")
+    cells = [(0.07, 0.955, "城关第一责任区 巡查清单", fpb, 18, "left", "top", "black"),
+             (0.07, 0.80, "AJ202412130015", fp, 8.3, "left", "top", "#b71c1c"),
+             (0.30, 0.80, "人民路（约 12 米）", fp, 7.1, "left", "top", "black"),
+             (0.55, 0.80, "gypsy qjp AV Wa", fp, 8.3, "left", "top", "black"),
+             (0.07, 0.70, "AJ202412130015", fp, 8.3, "left", "top", "#b71c1c"),   # the same string again
+             (0.30, 0.70, "超期 3.5 天 □", fpb, 9.5, "left", "baseline", "#b71c1c"),
+             (0.55, 0.70, "面积 $x^2$", fp, 9.5, "left", "baseline", "black"),      # mathtext: draw_text
+             (0.07, 0.035, "制图日期 2026-06-02", fp, 8, "left", "baseline", "#424242"),
+             (0.93, 0.035, "第 1/2 页", fp, 8, "right", "baseline", "#424242")]
+    family = fp.get_family()[0]
+
+    def write(path, with_page_text):
+        fig = Figure(figsize=PAPER_IN["A4"])
+        if with_page_text:
+            text = PageText()
+            for x, y, s, prop, size, ha, va, color in cells:
+                text.add(x, y, s, prop, size, ha=ha, va=va, color=color)
+            fig.add_artist(text)
+        else:
+            for x, y, s, prop, size, ha, va, color in cells:
+                fig.text(x, y, s, fontproperties=prop, fontsize=size, ha=ha, va=va, color=color)
+        with matplotlib.rc_context(cjk_rc(family)), PdfPages(path) as pdf:
+            pdf.savefig(fig)
+
+    calls = []
+    draw_text = backend_pdf.RendererPdf.draw_text
+    monkeypatch.setattr(backend_pdf.RendererPdf, "draw_text", lambda self, gc, x, y, s, *a, **k:
+                        calls.append(s) or draw_text(self, gc, x, y, s, *a, **k))
+    write(tmp_path / "ours.pdf", True)
+    assert calls == ["面积 $x^2$"]   # every other string was written without draw_text
+    write(tmp_path / "theirs.pdf", False)
+
+    def placed(path):
+        out = []
+        pypdf.PdfReader(path).pages[0].extract_text(visitor_text=lambda t, cm, tm, font, size: t.strip() and out.append(
+            (t, round(cm[4] + tm[4] * cm[0], 6), round(cm[5] + tm[5] * cm[3], 6))))
+        return out
+
+    ours, theirs = placed(tmp_path / "ours.pdf"), placed(tmp_path / "theirs.pdf")
+    assert [t for t, *_ in ours] == [t for t, *_ in theirs] and len(ours) >= len(cells)
+    np.testing.assert_allclose([xy for _, *xy in ours], [xy for _, *xy in theirs], atol=1e-6)
+
+    def pixels(path):
+        subprocess.run(["pdftoppm", "-r", "110", "-png", "-singlefile", str(path), str(path.with_suffix(""))],
+                       check=True)
+        import matplotlib.image as mimg
+        return mimg.imread(path.with_suffix(".png"))
+
+    ours_px, theirs_px = pixels(tmp_path / "ours.pdf"), pixels(tmp_path / "theirs.pdf")
+    assert (ours_px[..., :3] < 0.5).sum() > 2000   # the strings were drawn (with glyphs from the subset)
+    assert np.array_equal(ours_px, theirs_px)
+
+
 def test_font_subset_is_kept_and_reused_by_a_later_run(tmp_path, monkeypatch):
     """The subset fonts go to the cache folder once; a later run (fresh process state) registers them without
     subsetting again, and they hold the glyphs of the text asked for."""

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import tempfile
 import threading
@@ -523,6 +524,7 @@ class PageText(Artist):
         template = Text(figure=fig)   # measures the font and is passed on as ``mtext`` (features, language)
         trans = fig.transFigure
         _, canvash = renderer.get_canvas_width_height()
+        pdf = _PdfText.of(renderer, fig.dpi)
         antialiased = mpl.rcParams["text.antialiased"]
         for x, y, s, prop, ha, va, color in self.cells:
             if not s:
@@ -531,13 +533,21 @@ class PageText(Artist):
                 self._draw_as_text(renderer, fig, x, y, s, prop, ha, va, color)
                 continue
             posx, posy = trans.transform((x, y))
-            w, h, d = _get_text_metrics_with_cache(renderer, s, prop, ismath=False, dpi=fig.dpi)
+            shaped = pdf.shaped(s, prop, template) if pdf is not None else None
             if va == "top":
-                posy -= max(h - d, self._min_ascent(renderer, template, prop))
+                if shaped is not None:
+                    top = shaped[1]
+                else:
+                    w, h, d = _get_text_metrics_with_cache(renderer, s, prop, ismath=False, dpi=fig.dpi)
+                    top = h - d
+                posy -= max(top, self._min_ascent(renderer, template, prop))
             if ha == "right":
-                posx -= w
+                posx -= _get_text_metrics_with_cache(renderer, s, prop, ismath=False, dpi=fig.dpi)[0]
             if renderer.flipy():
                 posy = canvash - posy
+            if shaped is not None:
+                pdf.show(posx, posy, shaped[0], color)
+                continue
             gc = renderer.new_gc()
             gc.set_foreground(mcolors.to_rgba(color), isRGBA=True)
             gc.set_alpha(None)
@@ -548,11 +558,134 @@ class PageText(Artist):
             template.set_fontproperties(prop)
             renderer.draw_text(gc, posx, posy, s, prop, 0.0, ismath=False, mtext=template)
             gc.restore()
+            if pdf is not None:
+                pdf.forget_color()   # draw_text set the renderer's colour
         self.stale = False
 
     def _draw_as_text(self, renderer, fig, x, y, s, prop, ha, va, color) -> None:
         t = Text(x, y, s, fontproperties=prop, ha=ha, va=va, color=color, transform=fig.transFigure, figure=fig)
         t.draw(renderer)
+
+
+class _PdfText:
+    """Unrotated single-line text written straight into a matplotlib PDF page, as ``RendererPdf.draw_text`` writes it.
+
+    ``draw_text`` costs ~0.7 ms a string: it shapes the string (libraqm), loads every glyph's
+    outline (unused), and writes each operator through its own ``output`` call; a checklist page
+    has ~300 strings, many of them repeated (headers, dates, categories, □). This writes the same
+    operators — ``q``, the text matrix, ``BT``, one ``Tf``/``Td``/``TJ`` per font chunk with the
+    shaper's kerns, ``ET``, ``Q`` — from the same shaping (``FT2Font._layout``) and through the same
+    font subsetting (the file's character tracker, so the embedded subset and its ToUnicode map
+    hold every glyph). A string is shaped and encoded once per PDF file and font size; its ink top
+    (``h - d`` of its metrics) is the top of its glyphs' boxes, each loaded once. The fill colour
+    goes through the renderer's own graphics-state bookkeeping (``check_gc``).
+
+    :meth:`of` returns None — and :class:`PageText` draws through ``draw_text`` — for any other
+    renderer (Agg for PNGs), for Type 3 or core fonts, or when this matplotlib lacks the internals
+    used (``_character_tracker.track_glyph``, ``_encode_glyphs``), so a matplotlib upgrade can only
+    make it slower, not wrong; the test compares its pages with ``fig.text``'s.
+    """
+
+    _FILES: "dict[int, tuple]" = {}   # id(PdfFile) → (file, its cache of shaped strings)
+
+    def __init__(self, pdf):
+        self.pdf, self.file = pdf, pdf.file
+        held = self._FILES.get(id(self.file))
+        if held is None or held[0] is not self.file:   # a new file (an id may be reused after one is freed)
+            held = self._FILES[id(self.file)] = (self.file, {})
+        self._shaped: dict[tuple, tuple | None] = held[1]
+        self._gcs: dict = {}
+        self._color = None
+
+    @classmethod
+    def of(cls, renderer, dpi: float) -> "_PdfText | None":
+        from matplotlib.backends.backend_mixed import MixedModeRenderer
+        from matplotlib.backends.backend_pdf import RendererPdf
+
+        pdf = renderer._renderer if isinstance(renderer, MixedModeRenderer) else renderer
+        usable = (isinstance(pdf, RendererPdf) and dpi == 72 and mpl.rcParams["pdf.fonttype"] == 42
+                  and not mpl.rcParams["pdf.use14corefonts"] and hasattr(pdf, "_encode_glyphs")
+                  and hasattr(getattr(pdf.file, "_character_tracker", None), "track_glyph"))
+        return cls(pdf) if usable else None
+
+    def shaped(self, s: str, prop, template: Text) -> tuple[bytes, float] | None:
+        """``(the string's text operators between BT and ET, its ink top in points)``, or None when
+        a glyph is raised or lowered (``draw_text`` writes those with a text rise)."""
+        features, language = template.get_fontfeatures(), template.get_language()
+        key = (prop, s, features, language)   # FontProperties hash and compare by family, style, weight, size …
+        if key not in self._shaped:
+            from matplotlib.ft2font import LoadFlags
+
+            font = self.pdf._get_font_ttf(prop)   # sets the size, as draw_text does
+            size = prop.get_size_in_points()
+            items = list(font._layout(s, LoadFlags.NO_HINTING, features=features, language=language))
+            self._shaped[key] = None if any(item.y for item in items) else (self._encode(items, size),
+                                                                           self._top(items, size))
+        return self._shaped[key]
+
+    def _top(self, items: list, size: float) -> float:
+        """The highest glyph box top on the baseline: the top of the string's box, which ``h - d`` measures."""
+        from matplotlib.ft2font import LoadFlags
+
+        tops = self._shaped.setdefault("glyph tops", {})
+        top = 0.0
+        for item in items:
+            font = item.ft_object
+            key = (font.fname, font.face_index, size, item.glyph_index)
+            if key not in tops:
+                tops[key] = font.load_glyph(item.glyph_index, flags=LoadFlags.NO_HINTING).bbox[3] / 64
+            top = max(top, tops[key])
+        return top
+
+    def _encode(self, items: list, size: float) -> bytes:
+        """``draw_text``'s operators for the shaped glyphs (font chunks, kerns), the glyphs tracked for the subset."""
+        from matplotlib.backends.backend_pdf import Op, _fill, pdfRepr
+        from matplotlib.font_manager import FontPath
+
+        ops: list = []
+        chunk: list = []
+        prev_font, prev_start_x = None, 0
+
+        def flush():
+            if chunk:
+                ops.extend([[(-1000 * next(group) / size) if tp is float else self.pdf._encode_glyphs(group, 42)
+                             for tp, group in itertools.groupby(chunk, type)], Op.showkern])
+                chunk.clear()
+
+        for item in items:
+            subset, charcode = self.file._character_tracker.track_glyph(item.ft_object, item.char, item.glyph_index)
+            if (item.ft_object, subset) != prev_font:
+                flush()
+                name = self.file.fontName(FontPath(item.ft_object.fname, item.ft_object.face_index), subset)
+                ops.extend([name, size, Op.selectfont, item.x - prev_start_x, 0, Op.textpos])
+                prev_font, prev_start_x = (item.ft_object, subset), item.x
+            if item.prev_kern:
+                chunk.append(item.prev_kern)
+            chunk.append(charcode)
+        flush()
+        return _fill([pdfRepr(op) for op in ops])
+
+    def show(self, x: float, y: float, operators: bytes, color) -> None:
+        """Write a shaped string's operators at ``(x, y)`` (points) in ``color``."""
+        from matplotlib.backends.backend_pdf import pdfRepr
+
+        self._set_color(color)
+        self.file.write(b"q 1 0 -0 1 %s %s cm BT\n%s\nET Q\n" % (pdfRepr(float(x)), pdfRepr(float(y)), operators))
+
+    def forget_color(self) -> None:
+        """Another drawing changed the page's fill colour: set it again before the next string."""
+        self._color = None
+
+    def _set_color(self, color) -> None:
+        if color == self._color:
+            return
+        if color not in self._gcs:
+            gc = self.pdf.new_gc()
+            gc.set_foreground(mcolors.to_rgba(color), isRGBA=True)
+            self._gcs[color] = gc
+        gc = self._gcs[color]
+        self.pdf.check_gc(gc, gc._rgb)
+        self._color = color
 
 
 def _fit(text: str, size: float, width_in: float) -> float:
