@@ -386,6 +386,54 @@ def test_page_text_writes_into_a_pdf_what_fig_text_writes(tmp_path, monkeypatch)
     assert np.array_equal(ours_px, theirs_px)
 
 
+@pytest.mark.parametrize("n_handles, ncol", [(13, 7), (5, 5), (3, 7), (8, 3)])
+def test_row_legend_places_its_entries_where_fig_legend_does(n_handles, ncol):
+    """RowLegend (the patrol map's one-pass legend) puts each label where matplotlib's ``fig.legend`` with the
+    same settings puts it — columns as numpy.array_split makes them, shorter columns top-aligned — and draws the
+    same pixels (handles: patch, dashed line, marker)."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from civgis.render.fonts import cjk_rc
+    from civgis.render.printmaps import RowLegend
+
+    fp = cjk_font()
+    label_fp = fp.copy()
+    label_fp.set_size(7.9)
+    names = ["本责任区", "相邻责任区", "居住用地", "绿地", "建成区范围", "主干道", "次干道", "支路", "背街小巷",
+             "路灯（正常）", "故障路灯", "公厕", "超期案件"]
+    makers = [lambda n: Patch(facecolor="#6fa8ff", alpha=0.5, edgecolor="#1f5fbf", linewidth=1.5, label=n),
+              lambda n: Line2D([], [], color="#9e9e9e", linestyle="--", linewidth=0.8, label=n),
+              lambda n: Line2D([], [], linestyle="", marker="X", markersize=7, color="#c62828", label=n)]
+    handles = [makers[i % 3](names[i]) for i in range(n_handles)]
+    anchor = (0.5, 0.05)
+    with matplotlib.rc_context(cjk_rc(fp.get_family()[0])):
+        theirs_fig = Figure(figsize=PAPER_IN["A4"][::-1], dpi=100)
+        FigureCanvasAgg(theirs_fig)
+        legend = theirs_fig.legend(handles=handles, loc="lower center", bbox_to_anchor=anchor, ncol=ncol, prop=fp.copy(),
+                                   frameon=False, handlelength=2.2, columnspacing=1.2)
+        for text in legend.get_texts():
+            text.set_fontsize(7.9)
+        theirs_fig.canvas.draw()
+        theirs = [(t.get_text(), *t.get_transform().transform(t.get_position())) for t in legend.get_texts()]
+
+        ours_fig = Figure(figsize=PAPER_IN["A4"][::-1], dpi=100)
+        FigureCanvasAgg(ours_fig)
+        row = RowLegend(handles, label_fp, fp.get_size_in_points(), anchor, ncol=ncol, handlelength=2.2,
+                        columnspacing=1.2)
+        ours_fig.add_artist(row)
+        ours_fig.canvas.draw()
+    assert row.get_texts() == [t for t, *_ in theirs] == names[:n_handles]
+    assert [t for t, *_ in row.placed] == names[:n_handles]
+    np.testing.assert_allclose([xy for _, *xy in row.placed], [xy for _, *xy in theirs], atol=1e-6)
+    ours_px, theirs_px = (np.asarray(f.canvas.buffer_rgba())[..., :3].astype(int) for f in (ours_fig, theirs_fig))
+    assert (ours_px < 128).all(axis=2).sum() > 500   # handles and labels were drawn
+    assert np.array_equal(ours_px, theirs_px)         # the same page, handles included
+
+
 def test_font_subset_is_kept_and_reused_by_a_later_run(tmp_path, monkeypatch):
     """The subset fonts go to the cache folder once; a later run (fresh process state) registers them without
     subsetting again, and they hold the glyphs of the text asked for."""
