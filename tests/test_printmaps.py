@@ -430,7 +430,7 @@ def test_row_legend_places_its_entries_where_fig_legend_does(n_handles, ncol):
     assert [t for t, *_ in row.placed] == names[:n_handles]
     np.testing.assert_allclose([xy for _, *xy in row.placed], [xy for _, *xy in theirs], atol=1e-6)
     ours_px, theirs_px = (np.asarray(f.canvas.buffer_rgba())[..., :3].astype(int) for f in (ours_fig, theirs_fig))
-    assert (ours_px < 128).all(axis=2).sum() > 500   # handles and labels were drawn
+    assert (ours_px < 128).all(axis=2).sum() > 100 * n_handles   # handles and labels were drawn
     assert np.array_equal(ours_px, theirs_px)         # the same page, handles included
 
 
