@@ -100,6 +100,16 @@ def test_verbose_adds_details_on_stderr(small_ws):
     assert "took" in r.stderr and "took" not in quiet.stderr
 
 
+def test_verbose_logs_civgis_at_info_and_libraries_only_their_warnings():
+    """-v turns civgis's log on, not every library's: fontTools would print each font subset's glyph lists."""
+    code = ("import logging; from civgis.cli._common import set_verbosity; set_verbosity(verbose=True); "
+            "logging.getLogger('fontTools.subset').info('GLYPHS'); logging.getLogger('fontTools.subset').warning('WARN');"
+            "logging.getLogger('civgis.run').info('CIVGIS')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "CIVGIS" in r.stderr and "WARN" in r.stderr and "GLYPHS" not in r.stderr
+
+
 USER_ERRORS = {
     "import-osm of a non-OSM file": (["import-osm", "{tmp}/new.gpkg", "{tmp}/not_osm.osm.pbf"], "not_osm.osm.pbf"),
     "export of a missing raster": (["export", "{ws}", "canopy", "{tmp}/canopy.tif"], "canopy"),

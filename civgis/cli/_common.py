@@ -26,12 +26,17 @@ class CliError(Exception):
 
 
 def set_verbosity(*, quiet: bool = False, verbose: bool = False) -> None:
-    """-q → messages off; -v → details on (and civgis's log at INFO on standard error)."""
+    """-q → messages off; -v → details on (and civgis's log at INFO on standard error).
+
+    Only civgis's own loggers go to INFO: the libraries keep their warnings (the root logger's
+    default), not their chatter — fontTools alone logs every glyph list of every font subset.
+    """
     import logging
 
     _VERBOSITY[0] = 0 if quiet else (2 if verbose else 1)
     if verbose:
-        logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stderr)
+        logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
+        logging.getLogger("civgis").setLevel(logging.INFO)
 
 
 def info(message: str) -> None:
