@@ -132,8 +132,9 @@ def add_lines(ax, geoms, **kw):
     if not segments:
         return None
     collection = LineCollection(segments, **kw)
+    # add_collection requests the autoscale lazily (done once, when the limits are next needed); geopandas'
+    # explicit autoscale_view() after every layer computed the same limits once per layer
     ax.add_collection(collection, autolim=True)
-    ax.autoscale_view()
     return collection
 
 
@@ -150,8 +151,7 @@ def add_polygons(ax, geoms, *, color=None, **kw):
     if not paths:
         return None
     collection = PathCollection(paths, facecolor=color, **kw)
-    ax.add_collection(collection, autolim=True)
-    ax.autoscale_view()
+    ax.add_collection(collection, autolim=True)   # autoscaled lazily, as in add_lines
     return collection
 
 
