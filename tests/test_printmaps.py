@@ -386,6 +386,57 @@ def test_page_text_writes_into_a_pdf_what_fig_text_writes(tmp_path, monkeypatch)
     assert np.array_equal(ours_px, theirs_px)
 
 
+def test_patrol_pages_through_the_text_canvas_equal_matplotlibs_own(ws, tmp_path, monkeypatch):
+    """The patrol PDF's canvas (text shaped and measured once per file, rotated street names included) writes
+    the pages matplotlib's own PDF canvas writes: the same pixels through poppler and the same text, with
+    no string left to RendererPdf.draw_text."""
+    import matplotlib
+    from matplotlib.backends import backend_pdf
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    from civgis.render.fonts import cjk_rc
+    from civgis.render.printmaps import _Layers, _pdf_canvas_class, draw_checklist_pages, draw_patrol_map
+
+    layers = _Layers(ws, "2026-06-01")
+
+    def pages():
+        out = []
+        for k in range(len(layers.zones)):
+            fig = Figure(figsize=PAPER_IN["A4"][::-1])
+            draw_patrol_map(fig, layers, layers.zones.iloc[k], date=dt.date(2026, 6, 2))
+            out += [fig, *draw_checklist_pages(lambda size: Figure(figsize=size), layers, layers.zones.iloc[k],
+                                               date=dt.date(2026, 6, 2))]
+        return out
+
+    family = cjk_font().get_family()[0]
+    with matplotlib.rc_context(cjk_rc(family)), PdfPages(tmp_path / "theirs.pdf") as pdf:
+        for page in pages():
+            pdf.savefig(page)
+    calls = []
+    draw_text = backend_pdf.RendererPdf.draw_text
+    monkeypatch.setattr(backend_pdf.RendererPdf, "draw_text", lambda self, gc, x, y, s, *a, **k:
+                        calls.append(s) or draw_text(self, gc, x, y, s, *a, **k))
+    canvas_class = _pdf_canvas_class()
+    with matplotlib.rc_context(cjk_rc(family)), PdfPages(tmp_path / "ours.pdf") as pdf:
+        for page in pages():
+            canvas_class(page)
+            page.savefig(pdf, format="pdf")
+    assert calls == []
+    ours, theirs = pypdf.PdfReader(tmp_path / "ours.pdf"), pypdf.PdfReader(tmp_path / "theirs.pdf")
+    assert len(ours.pages) == len(theirs.pages) >= 6
+    assert [p.extract_text() for p in ours.pages] == [p.extract_text() for p in theirs.pages]
+    assert "巡查责任区图" in ours.pages[0].extract_text() and "人民路" in ours.pages[0].extract_text()
+    for name in ("ours", "theirs"):
+        subprocess.run(["pdftoppm", "-r", "50", "-png", str(tmp_path / f"{name}.pdf"), str(tmp_path / name)],
+                       check=True, capture_output=True)
+    import matplotlib.image as mimg
+    rasters = {name: sorted(tmp_path.glob(f"{name}-*.png")) for name in ("ours", "theirs")}
+    assert len(rasters["ours"]) == len(rasters["theirs"]) == len(ours.pages)
+    for k, (a, b) in enumerate(zip(rasters["ours"], rasters["theirs"]), start=1):
+        assert np.array_equal(mimg.imread(a), mimg.imread(b)), f"page {k}"
+
+
 @pytest.mark.parametrize("n_handles, ncol", [(13, 7), (5, 5), (3, 7), (8, 3)])
 def test_row_legend_places_its_entries_where_fig_legend_does(n_handles, ncol):
     """RowLegend (the patrol map's one-pass legend) puts each label where matplotlib's ``fig.legend`` with the

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import os
 import tempfile
 import threading
@@ -699,6 +700,7 @@ class _PdfText:
         if held is None or held[0] is not self.file:   # a new file (an id may be reused after one is freed)
             held = self._FILES[id(self.file)] = (self.file, {})
         self._shaped: dict[tuple, tuple | None] = held[1]
+        self.metrics: dict[tuple, tuple] = self._shaped.setdefault("metrics", {})   # (prop, s) → (w, h, d)
         self._gcs: dict = {}
         self._color = None
 
@@ -791,6 +793,93 @@ class _PdfText:
         gc = self._gcs[color]
         self.pdf.check_gc(gc, gc._rgb)
         self._color = color
+
+
+def _text_renderer_pdf_class():
+    """``RendererPdf`` whose text goes through :class:`_PdfText` (defined on first use: matplotlib's backend
+    is imported only when a PDF is drawn)."""
+    from matplotlib.backends.backend_pdf import RendererPdf, pdfRepr
+
+    class TextRendererPdf(RendererPdf):
+        """``RendererPdf`` that shapes and encodes each string once per PDF file and measures it once.
+
+        ``draw_text`` (any angle, no mathtext, no link) writes the operators :class:`_PdfText` caches —
+        the same as ``RendererPdf.draw_text``'s, with the rotation in the ``cm`` matrix as it puts it —
+        and ``get_text_width_height_descent`` keeps each string's metrics for the file: matplotlib
+        caches them per renderer, and a PDF page is a new renderer, so a street name, a legend label or a
+        footer was measured again on every page.
+        """
+
+        def __init__(self, file, *args):
+            super().__init__(file, *args)
+            self._text = _PdfText.of(self, 72)
+
+        def get_text_width_height_descent(self, s, prop, ismath):
+            if ismath or self._text is None:
+                return super().get_text_width_height_descent(s, prop, ismath)
+            metrics = self._text.metrics
+            key = (prop, s)
+            if key not in metrics:
+                metrics[key] = super().get_text_width_height_descent(s, prop, ismath)
+            return metrics[key]
+
+        def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+            shaped = None
+            if not ismath and gc.get_url() is None and self._text is not None:
+                shaped = self._text.shaped(s, prop, mtext if mtext is not None else _PLAIN_TEXT)
+            if shaped is None:
+                return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+            self.check_gc(gc, gc._rgb)
+            self._text.forget_color()   # check_gc set the page's fill colour
+            a = math.radians(angle)
+            matrix = b" ".join(pdfRepr(float(v)) for v in (math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y))
+            self.file.write(b"q %s cm BT\n%s\nET Q\n" % (matrix, shaped[0]))
+
+    return TextRendererPdf
+
+
+class _NoFeatures:
+    """What ``draw_text`` reads of its ``mtext`` when it has none: no font features, no language."""
+
+    @staticmethod
+    def get_fontfeatures():
+        return None
+
+    @staticmethod
+    def get_language():
+        return None
+
+
+_PLAIN_TEXT = _NoFeatures()
+
+
+def _pdf_canvas_class():
+    """A PDF canvas drawing with :func:`_text_renderer_pdf_class`'s renderer; otherwise ``FigureCanvasPdf``."""
+    from matplotlib.backends.backend_mixed import MixedModeRenderer
+    from matplotlib.backends.backend_pdf import FigureCanvasPdf, PdfPages
+
+    renderer_class = _text_renderer_pdf_class()
+
+    class TextCanvasPdf(FigureCanvasPdf):
+        def print_pdf(self, filename, *, bbox_inches_restore=None, metadata=None, **_):
+            """``FigureCanvasPdf.print_pdf`` (matplotlib 3.11) onto a page of a ``PdfPages``, with the renderer above."""
+            if not isinstance(filename, PdfPages):
+                raise TypeError("TextCanvasPdf draws pages of a PdfPages")
+            dpi = self.figure.dpi
+            self.figure.dpi = 72  # there are 72 pdf points to an inch
+            width, height = self.figure.get_size_inches()
+            file = filename._ensure_file()
+            try:
+                file.newPage(width, height)
+                renderer = MixedModeRenderer(self.figure, width, height, dpi,
+                                             renderer_class(file, dpi, height, width),
+                                             bbox_inches_restore=bbox_inches_restore)
+                self.figure.draw(renderer)
+                renderer.finalize()
+            finally:
+                file.endStream()
+
+    return TextCanvasPdf
 
 
 def _fit(text: str, size: float, width_in: float) -> float:
@@ -995,11 +1084,13 @@ def _pdf_chunk(job: _Job, zids: list[str]) -> tuple[Path, list[tuple[str, str, i
 
     path = job.tmp / f"chunk_{_safe(zids[0])}.pdf"
     counts = []
+    canvas_class = _pdf_canvas_class()
     with matplotlib.rc_context(cjk_rc(job.family)), PdfPages(path) as pdf:
         for zid in zids:
             zone, pages = _zone_pages(job, zid)
             for page in pages:
-                pdf.savefig(page)
+                canvas_class(page)
+                page.savefig(pdf, format="pdf")   # the page's own canvas (PdfPages.savefig would swap it)
             counts.append((zid, str(zone["name"]), len(pages)))
     return path, counts
 
