@@ -204,7 +204,7 @@ def test_a_failing_background_patrol_reports_the_error(three_zone_ws, tmp_path, 
     def no_font(*args, **kwargs):
         raise PrintMapError("找不到中文字体 Noto Sans CJK SC：请安装 fonts-noto-cjk")
 
-    monkeypatch.setattr(report, "render_patrol_maps", no_font)   # the forked child inherits the patch
+    monkeypatch.setattr("civgis.render.printmaps.render_patrol_maps", no_font)   # the forked child inherits it
     with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
         output = report._Output(tmp_path / "bg", patrol_maps=True, progress=False)
         with _background(output, run, "patrol") as background:
@@ -220,7 +220,7 @@ def test_a_background_process_that_dies_is_one_line_in_its_section(three_zone_ws
     import civgis.run.report as report
     from civgis.run.context import RunContext
 
-    monkeypatch.setattr(report, "render_patrol_maps", lambda *a, **k: os._exit(9))  # as if killed
+    monkeypatch.setattr("civgis.render.printmaps.render_patrol_maps", lambda *a, **k: os._exit(9))  # as if killed
     with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
         output = report._Output(tmp_path / "bg", patrol_maps=True, progress=False)
         with _background(output, run, "patrol") as background:

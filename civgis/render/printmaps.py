@@ -862,7 +862,7 @@ def _pdf_canvas_class():
 
     class TextCanvasPdf(FigureCanvasPdf):
         def print_pdf(self, filename, *, bbox_inches_restore=None, metadata=None, **_):
-            """``FigureCanvasPdf.print_pdf`` (matplotlib 3.11) onto a page of a ``PdfPages``, with the renderer above."""
+            """``FigureCanvasPdf.print_pdf`` (matplotlib 3.11) onto a ``PdfPages`` page, with the renderer above."""
             if not isinstance(filename, PdfPages):
                 raise TypeError("TextCanvasPdf draws pages of a PdfPages")
             dpi = self.figure.dpi

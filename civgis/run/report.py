@@ -30,20 +30,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from civgis.analysis.trends import CATEGORY_LABELS_ZH
 from civgis.analysis.zones import columns_zh
 from civgis.errors import one_line
 from civgis.progress import progress as progress_bar
-from civgis.render.greening import write_outputs
-from civgis.render.ledger_xlsx import county_of, write_ledger_xlsx
-from civgis.render.printmaps import render_patrol_maps
-from civgis.render.report import county_overview_png, render_html
-from civgis.render.webmap import write_all_maps
 from civgis.run.context import RunContext
-from civgis.run.hotspots import write_hotspots
-from civgis.run.plan import plan_section
 from civgis.store.catalogue import layer_spec
 from civgis.store.workspace import Workspace
+
+# The renderers (matplotlib, folium, openpyxl, fontTools …: ~1 s of imports) are imported by the sections
+# that use them, not here: the report forks its background sections right after reading the layers, so the
+# hot-spot and patrol-map processes import what they draw while this one imports the rest, on the other core.
 
 __all__ = ["SECTIONS", "Section", "ReportResult", "write_report", "failing_indicators_by_zone", "unit_scorecard",
            "layer_title"]
@@ -111,6 +107,8 @@ def write_report(ws: Workspace, out_dir, *, as_of=None, sites: int = 5, patrol_m
             data, errors = _build_sections(output, own_run)
     json_path = out / "report.json"
     _atomic_write(json_path, json.dumps(data, ensure_ascii=False, indent=1, default=_json_default))
+    from civgis.render.report import render_html  # lazy: after the background fork (see the imports)
+
     index = out / "index.html"
     _atomic_write(index, render_html(data))
     output.add(json_path, index)
@@ -118,12 +116,13 @@ def write_report(ws: Workspace, out_dir, *, as_of=None, sites: int = 5, patrol_m
 
 
 def _build_sections(output: _Output, run: RunContext) -> tuple[dict, dict[str, str]]:
-    data: dict = {"title": "创建全国文明城市 迎检准备报告", "workspace": str(run.workspace.path),
-                  "county": _county_name(run), "as_of": run.as_of.date().isoformat(),
-                  "generated": dt.datetime.now().isoformat(timespec="seconds"), "sections": {}}
+    generated = dt.datetime.now().isoformat(timespec="seconds")
     errors: dict[str, str] = {}
     bar = progress_bar(total=len(SECTIONS), unit="项", enabled=output.progress)
     with _Background.start(output, run, [s for s in SECTIONS if s.background]) as background:
+        data: dict = {"title": "创建全国文明城市 迎检准备报告", "workspace": str(run.workspace.path),
+                      "county": _county_name(run), "as_of": run.as_of.date().isoformat(),
+                      "generated": generated, "sections": {}}
         for section in SECTIONS:
             bar.set_description(f"报告 {section.title}")
             started = time.perf_counter()
@@ -266,6 +265,8 @@ def layer_title(name: str) -> str:
 
 
 def _county_name(run: RunContext) -> str:
+    from civgis.render.ledger_xlsx import county_of  # lazy: after the background fork (see the imports)
+
     built = _optional(lambda: run.layers.read_optional("built_up"))
     return county_of(built["name"]) if built is not None and "name" in built else ""
 
@@ -302,6 +303,9 @@ def _indicators(output: _Output, run: RunContext) -> dict:
 
 
 def _county_map(output: _Output, run: RunContext) -> dict:
+    from civgis.render.report import county_overview_png  # lazy: after the background fork (see the imports)
+    from civgis.render.webmap import write_all_maps  # lazy: after the background fork (see the imports)
+
     audit = _optional(lambda: run.audit) if run.layers.has("zones") else None
     maps_dir = output.out / "maps"
     paths = write_all_maps(run.layers, maps_dir, audit=audit, progress=False, as_of=run.as_of,
@@ -430,12 +434,17 @@ def _scorecard(output: _Output, run: RunContext) -> dict:
 
 
 def _ledger(output: _Output, run: RunContext) -> dict:
+    from civgis.render.ledger_xlsx import write_ledger_xlsx  # lazy: after the background fork (see the imports)
+
     path = write_ledger_xlsx(run.ledger, output.out / "ledger.xlsx", county=_county_name(run))
     output.add(path)
     return run.ledger.to_dict() | {"xlsx": output.rel(path)}
 
 
 def _hotspots(output: _Output, run: RunContext) -> dict:
+    from civgis.analysis.trends import CATEGORY_LABELS_ZH  # lazy: after the background fork (see the imports)
+    from civgis.run.hotspots import write_hotspots  # lazy: after the background fork (see the imports)
+
     result = write_hotspots(run.layers, output.out / "hotspots", as_of=run.as_of)
     output.add(*result.written)
     data = result.to_dict() | {"files": {k: output.rel(v) for k, v in result.files.items()}}
@@ -446,6 +455,8 @@ def _hotspots(output: _Output, run: RunContext) -> dict:
 
 
 def _greening(output: _Output, run: RunContext) -> dict:
+    from civgis.render.greening import write_outputs  # lazy: after the background fork (see the imports)
+
     plan = run.greening
     files = write_outputs(plan, output.out / "greening", boundary=run.layers.read("built_up"),
                           zones=run.layers.read_optional("zones"), roads=run.layers.read_optional("roads"))
@@ -462,8 +473,11 @@ def _greening(output: _Output, run: RunContext) -> dict:
 def _patrol(output: _Output, run: RunContext) -> dict:
     if not output.patrol_maps:
         return {"skipped": True, "maps": []}
-    paths = render_patrol_maps(run.layers, out_dir=output.out / "patrol", fmt="pdf", progress=output.progress,
-                               as_of=run.as_of, workers=output.workers, states=_case_states(run))
+    from civgis.render import printmaps  # lazy: after the background fork (see the imports)
+
+    paths = printmaps.render_patrol_maps(run.layers, out_dir=output.out / "patrol", fmt="pdf",
+                                         progress=output.progress, as_of=run.as_of, workers=output.workers,
+                                         states=_case_states(run))
     output.add(*paths)
     names = _zone_names(run)
     maps = []
@@ -476,6 +490,12 @@ def _patrol(output: _Output, run: RunContext) -> dict:
 
 #: The report's parts in page order; ``needs`` names the run-context results each one reads,
 #: ``layers`` the workspace layers it cannot do without, ``uses`` those it uses when present.
+def _plan(output: _Output, run: RunContext) -> dict:
+    from civgis.run.plan import plan_section  # lazy: after the background fork (see the imports)
+
+    return plan_section(run, output.out / "plan", rel=output.rel, add=output.add)
+
+
 SECTIONS: list[Section] = [
     Section("overview", "数据概况", _overview, needs=("validation",)),
     Section("indicators", "创建指标达标情况", _indicators, needs=("indicators",), layers=("built_up",),
@@ -493,7 +513,7 @@ SECTIONS: list[Section] = [
     Section("greening", "见缝插绿方案", _greening, needs=("greening",), layers=("built_up", "residential"),
             uses=("candidates", "canopy", "green")),
     Section("patrol", "责任区巡查图", _patrol, layers=("zones",), uses=("inspections", "lamps"), background=True),
-    Section("plan", "达标路径", lambda output, run: plan_section(run, output.out / "plan", rel=output.rel, add=output.add),
+    Section("plan", "达标路径", lambda output, run: _plan(output, run),
             needs=("indicators", "audit"), layers=("built_up", "zones")),
 ]
 
