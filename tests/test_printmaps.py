@@ -495,10 +495,12 @@ def test_font_subset_is_kept_and_reused_by_a_later_run(tmp_path, monkeypatch):
     monkeypatch.setenv("CIVGIS_FONT_DIR", str(tmp_path / "fonts"))
     text = f"巡查缓存测试 {tmp_path.name}"
     family = fonts.subset_cjk_family(text)
-    files = sorted((tmp_path / "fonts").glob("cjk-*.otf"))
-    assert family != fonts.CJK_FAMILY and [f.name.rsplit("-", 1)[1] for f in files] == ["bold.otf", "normal.otf"]
-    cmap = ttLib.TTFont(files[1])["cmap"].getBestCmap()
+    files = sorted((tmp_path / "fonts").glob("cjk-*.ttf"))
+    assert family != fonts.CJK_FAMILY and [f.name.rsplit("-", 1)[1] for f in files] == ["bold.ttf", "normal.ttf"]
+    subset_font = ttLib.TTFont(files[1])
+    cmap = subset_font["cmap"].getBestCmap()
     assert set(map(ord, text)) <= set(cmap) and len(cmap) < 200   # the asked-for characters, not the 20 MB face
+    assert "glyf" in subset_font and "CFF " not in subset_font   # TrueType outlines, as FontFile2 must hold
 
     for key in [k for k, v in fonts._SUBSET_DONE.items() if v == family]:
         del fonts._SUBSET_DONE[key]   # as a new process would start
@@ -510,6 +512,48 @@ def test_font_subset_is_kept_and_reused_by_a_later_run(tmp_path, monkeypatch):
     monkeypatch.setattr(fonts, "_write_subset", no_subsetting)
     assert fonts.subset_cjk_family(text) == family   # from the cache (a failure would give the original family)
     assert sorted(fonts.subset_font_files(family)) == sorted(map(str, files))
+
+
+def test_patrol_pdf_embeds_truetype_outlines_with_the_source_glyph_shapes(ws, tmp_path, monkeypatch):
+    """The patrol PDF's fonts are CIDFontType2 with FontFile2, which must hold TrueType: the subset of the CFF
+    Noto face is converted, poppler reads it without a font-type warning, and each glyph keeps its shape —
+    its outline's box within 2 font units of the source face's and its advance width unchanged."""
+    import pikepdf
+    from fontTools import ttLib
+    from matplotlib import font_manager as fm
+
+    from civgis.render import fonts
+
+    monkeypatch.setenv("CIVGIS_FONT_DIR", str(tmp_path / "fonts"))
+    (pdf,) = render_patrol_maps(ws, ["Z01"], tmp_path / "out", progress=False, as_of="2026-06-01", checklist=False)
+    with pikepdf.open(pdf) as doc:
+        descendants = [d for f in doc.pages[0].Resources.Font.values() for d in f.get("/DescendantFonts", [])]
+        assert descendants and all(d.Subtype == "/CIDFontType2" for d in descendants)
+        embedded = [bytes(d.FontDescriptor.FontFile2.read_bytes()[:4]) for d in descendants]
+    assert all(head in (b"\x00\x01\x00\x00", b"true") for head in embedded), embedded   # not b"OTTO" (CFF)
+    r = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
+    assert "Mismatch" not in r.stderr and "巡查责任区图" in r.stdout
+
+    (subset_path,) = [p for p in (tmp_path / "fonts").glob("cjk-*-normal.ttf")]
+    source_path = fm.findfont(cjk_font(), fallback_to_default=False)
+    index = 0
+    if source_path.lower().endswith((".ttc", ".otc")):
+        names = [f["name"].getBestFamilyName() for f in ttLib.TTCollection(source_path, lazy=True).fonts]
+        index = names.index(fonts.CJK_FAMILY)
+    ours, source = ttLib.TTFont(subset_path), ttLib.TTFont(source_path, fontNumber=index, lazy=True)
+    ours_set, source_set = ours.getGlyphSet(), source.getGlyphSet()
+    from fontTools.pens.boundsPen import BoundsPen
+    checked = 0
+    for code, name in ours["cmap"].getBestCmap().items():
+        source_name = source["cmap"].getBestCmap()[code]
+        assert ours["hmtx"][name][0] == source["hmtx"][source_name][0]
+        a, b = BoundsPen(ours_set), BoundsPen(source_set)
+        ours_set[name].draw(a)
+        source_set[source_name].draw(b)
+        if b.bounds is not None:
+            assert np.allclose(a.bounds, b.bounds, atol=2), (chr(code), a.bounds, b.bounds)
+            checked += 1
+    assert checked > 50
 
 
 def test_a_subset_in_use_is_not_pruned_and_a_removed_one_is_made_again(tmp_path, monkeypatch):

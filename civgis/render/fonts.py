@@ -114,7 +114,7 @@ def _subset_path(source: str, tag: str, weight: str) -> Path:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             if os.access(folder, os.W_OK):
-                return folder / f"cjk-{tag}-{src}-{weight}.otf"
+                return folder / f"cjk-{tag}-{src}-{weight}.ttf"   # TrueType outlines (_cff_to_truetype)
         except OSError:
             continue
     raise OSError("no folder for the font subset")
@@ -145,7 +145,9 @@ def _write_subset(path: str, family: str, new_family: str, tag: str, weight: str
             rec.string = f"{new_family} {'Bold' if weight == 'bold' else 'Regular'}"
         elif rec.nameID == 6:
             rec.string = f"{ps}-civgis{tag}"
-    fd, tmp = tempfile.mkstemp(suffix=".otf.tmp", dir=out.parent)
+    if "CFF " in font:
+        _cff_to_truetype(font)
+    fd, tmp = tempfile.mkstemp(suffix=".ttf.tmp", dir=out.parent)
     os.close(fd)
     try:
         font.save(tmp)
@@ -157,6 +159,55 @@ def _write_subset(path: str, family: str, new_family: str, tag: str, weight: str
     _prune(out.parent)
 
 
+def _cff_to_truetype(font) -> None:
+    """Give a CFF-outline (OpenType "OTTO") font TrueType outlines, in place.
+
+    matplotlib embeds a font for ``pdf.fonttype`` 42 as ``CIDFontType2`` with ``FontFile2``, which
+    the PDF format defines as TrueType (``glyf``) outlines; Noto Sans CJK (Debian's
+    ``fonts-noto-cjk``) has CFF outlines, so the patrol maps carried a font their own font
+    dictionary mislabels — poppler warns "Mismatch between font type and embedded font file", and
+    stricter readers (a print shop's RIP, Acrobat) may refuse the text. The subset's few hundred
+    glyphs are converted once, when the subset is made (fontTools' ``otf2ttf`` recipe: cubic to
+    quadratic curves within 1 font unit, contours reversed to TrueType's direction, ``maxp`` 1.0,
+    ``post`` format 2 with the glyph names).
+    """
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import newTable
+
+    font.recalcBBoxes = True   # the subsetter loads without it: glyph boxes, maxp and head must match the outlines
+    order = font.getGlyphOrder()
+    glyph_set = font.getGlyphSet()
+    quadratic = {}
+    for name in order:
+        pen = TTGlyphPen(glyph_set)
+        glyph_set[name].draw(Cu2QuPen(pen, max_err=1.0, reverse_direction=True))
+        quadratic[name] = pen.glyph()
+    font["loca"] = newTable("loca")
+    font["glyf"] = glyf = newTable("glyf")
+    glyf.glyphOrder, glyf.glyphs = order, quadratic
+    del font["CFF "]
+    if "VORG" in font:   # vertical origins belong to CFF fonts
+        del font["VORG"]
+    for glyph in quadratic.values():   # the subsetter loads fonts without recalculating boxes
+        glyph.recalcBounds(glyf)
+    glyf.compile(font)
+    hmtx = font["hmtx"]
+    for name, glyph in glyf.glyphs.items():   # TrueType's left side bearing is the outline's xMin
+        if hasattr(glyph, "xMin"):
+            hmtx[name] = (hmtx[name][0], glyph.xMin)
+    font["maxp"] = maxp = newTable("maxp")
+    maxp.tableVersion = 0x00010000
+    for field in ("maxZones", "maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+                  "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+        setattr(maxp, field, 1 if field == "maxZones" else 0)
+    maxp.numGlyphs = len(order)
+    maxp.recalc(font)   # points and contours from the new outlines
+    post = font["post"]
+    post.formatType, post.extraNames, post.mapping, post.glyphOrder = 2.0, [], {}, order
+    font.sfntVersion = "\000\001\000\000"
+
+
 def _prune(folder: Path) -> None:
     """Keep the :data:`FONT_CACHE_KEEP` newest subset fonts, and any used in the last day.
 
@@ -166,7 +217,8 @@ def _prune(folder: Path) -> None:
     """
     import time
 
-    fonts = sorted(folder.glob("cjk-*.otf"), key=lambda p: p.stat().st_mtime, reverse=True)
+    fonts = sorted((*folder.glob("cjk-*.ttf"), *folder.glob("cjk-*.otf")), key=lambda p: p.stat().st_mtime,
+                   reverse=True)   # .otf: the CFF subsets of earlier releases
     stale = time.time() - FONT_CACHE_MAX_AGE_S
     for old in fonts[FONT_CACHE_KEEP:]:
         try:
