@@ -534,7 +534,11 @@ def test_patrol_pdf_embeds_truetype_outlines_with_the_source_glyph_shapes(ws, tm
     r = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
     assert "Mismatch" not in r.stderr and "巡查责任区图" in r.stdout
 
-    (subset_path,) = [p for p in (tmp_path / "fonts").glob("cjk-*-normal.ttf")]
+    from civgis.render.printmaps import _Layers, _map_text
+
+    layers = _Layers(ws, "2026-06-01")
+    family = fonts.subset_cjk_family(_map_text(layers, ["Z01"]))   # the subset the PDF was drawn with
+    (subset_path,) = [p for p in fonts.subset_font_files(family) if p.endswith("-normal.ttf")]
     source_path = fm.findfont(cjk_font(), fallback_to_default=False)
     index = 0
     if source_path.lower().endswith((".ttc", ".otc")):
