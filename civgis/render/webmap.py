@@ -457,6 +457,7 @@ class PreparedLayer:
     radius_by_zoom: float | None = None
     kind: str = ""                  # "zones" / "labels" get per-page treatment
     _tree: object = None
+    _zone_texts: tuple | None = None
 
     def take(self, window=None) -> np.ndarray:
         """Indices (ascending) of the features whose ``select`` geometry intersects ``window`` (all if None)."""
@@ -472,6 +473,34 @@ class PreparedLayer:
         """Build the spatial index now (before worker processes fork, so that they share it)."""
         if self._tree is None:
             self._tree = shapely.STRtree(self.select)
+
+    def ready_for_pages(self) -> None:
+        """Build what every page reads — the spatial index, a zones layer's outline texts — before workers fork."""
+        self.build_index()
+        if self.kind == "zones":
+            self.zone_texts()
+
+    def zone_texts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A zones layer's features as a zone page draws them, made once per run (not parsed again per page).
+
+        Returns
+        -------
+        zone_ids : ndarray
+            Each feature's ``zone_id`` property (escaped, as the popup shows it; None when absent).
+        neighbour : ndarray
+            Each feature's JSON text as a neighbouring zone: thin outline (``_weight`` 1.5).
+        own : ndarray
+            Each feature's JSON text as the page's own zone: thick red outline.
+        """
+        if self._zone_texts is None:
+            self._zone_texts = _zone_outline_texts(self.features)
+        return self._zone_texts
+
+    def highlighted_text(self, idx: np.ndarray, zone_id: str) -> str:
+        """:meth:`text` of a zones layer with ``zone_id`` outlined red and thick, its neighbours thin."""
+        ids, neighbour, own = self.zone_texts()
+        hit = ids[idx] == escape_text(zone_id)   # as escape_html wrote the zone_id property
+        return '{"type":"FeatureCollection","features":[' + ",".join(np.where(hit, own[idx], neighbour[idx])) + "]}"
 
     def text(self, idx: np.ndarray) -> str:
         """The GeoJSON FeatureCollection of the features ``idx`` as JSON text."""
@@ -1071,11 +1100,10 @@ def render_page(data: MapData, *, title: str, window=None, focus=None, highlight
 
 def _page_layer(lyr: PreparedLayer, idx: np.ndarray, highlight_zone: str | None) -> _GeoJson:
     """The features ``idx`` of a prepared layer as a page layer, with its popup and zoom behaviour."""
-    text = lyr.text(idx)
     if lyr.kind == "zones" and highlight_zone is not None:
-        geo = json.loads(text)
-        _highlight(geo, highlight_zone)
-        text = json.dumps(geo, ensure_ascii=False, separators=(",", ":"))
+        text = lyr.highlighted_text(idx, highlight_zone)
+    else:
+        text = lyr.text(idx)
     kwargs = {k: v for k, v in (("style", lyr.style), ("pointToLayer", lyr.point)) if v is not None}
     gj = _GeoJson(_script_safe(text), name=lyr.title, show=lyr.show, control=lyr.control, **kwargs)
     if lyr.popup_fields:
@@ -1086,13 +1114,23 @@ def _page_layer(lyr: PreparedLayer, idx: np.ndarray, highlight_zone: str | None)
     return gj
 
 
-def _highlight(geo: dict, zone_id: str) -> None:
-    """Outline ``zone_id`` red and thick, the neighbouring zones thin (in place)."""
-    target = escape_text(zone_id)  # as escape_html wrote the zone_id property
-    for f in geo["features"]:
-        hit = f["properties"].get("zone_id") == target
-        f["properties"]["_stroke"] = "#d50000" if hit else f["properties"].get("_stroke")
-        f["properties"]["_weight"] = 5 if hit else 1.5
+def _zone_outline_texts(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each zone feature's ``zone_id`` property and its JSON text as a neighbour and as the page's zone.
+
+    The texts are what serialising the parsed feature gives (compact, non-ASCII kept), with
+    ``_stroke`` then ``_weight`` set: kept and 1.5 for a neighbour, red and 5 for the page's
+    zone. A page joins them instead of parsing and serialising the zones again.
+    """
+    ids, neighbour, own = [], [], []
+    for text in features:
+        feature = json.loads(text)
+        props = feature["properties"]
+        ids.append(props.get("zone_id"))
+        props["_stroke"], props["_weight"] = props.get("_stroke"), 1.5
+        neighbour.append(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+        props["_stroke"], props["_weight"] = "#d50000", 5
+        own.append(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+    return tuple(np.array(v, dtype=object) for v in (ids, neighbour, own))
 
 
 def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
@@ -1582,7 +1620,7 @@ def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | N
         finally:
             _WORKER.clear()
     for lyr in data.layers:
-        lyr.build_index()
+        lyr.ready_for_pages()
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                              initargs=(data, out_dir)) as pool:
