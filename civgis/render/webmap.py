@@ -103,6 +103,7 @@ from shapely.geometry import box
 
 from civgis.analysis.audit import audit_workspace
 from civgis.analysis.cases import case_states, checked_states
+from civgis.forking import fork_is_safe
 from civgis.progress import progress as progress_bar
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
@@ -1598,13 +1599,37 @@ def write_assets(out_dir) -> Path:
     return lib
 
 
+def _pool_context():
+    """The start method of the zone-page pool, or None to write the pages in this process.
+
+    Fork where it is safe (:func:`civgis.forking.fork_is_safe`): the workers share the prepared
+    data. With other threads alive (a notebook kernel, a caller's thread pool) a forked worker
+    could inherit a lock held for ever, so the pages are written here: a spawned worker would
+    import civgis and unpickle the prepared data again, more than the ~10 ms a page takes.
+    Where the platform cannot fork, its own start method (spawn), as before.
+    """
+    if "fork" not in mp.get_all_start_methods():
+        return mp.get_context()
+    return mp.get_context("fork") if fork_is_safe() else None
+
+
+def _write_pages_here(data: MapData, jobs: list[tuple[str, str]], out_dir: Path, bar: dict) -> list[Path]:
+    """The zone pages written one after another in this process (no pool)."""
+    _init_worker(data, out_dir)
+    try:
+        return [_write_zone_page(j) for j in progress_bar(jobs, **bar)]
+    finally:
+        _WORKER.clear()
+
+
 def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | None = None,
                      progress: bool = True) -> list[Path]:
     """Write ``zone_<stem>.html`` for each zone id from prepared data, in a process pool.
 
     Pages are independent, so they are rendered by ``map_workers(len(ids), workers)`` processes
-    (``concurrent.futures``, fork where the platform has it: the prepared data is shared, not
-    copied); one page, or one worker, runs in this process. Returns the paths in ``ids`` order.
+    (``concurrent.futures``, forked: the prepared data is shared, not copied); one page, or one
+    worker, runs in this process, and so do all of them when forking is not safe (another thread
+    alive; see :func:`_pool_context`). Returns the paths in ``ids`` order.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1613,15 +1638,11 @@ def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | N
     jobs = list(zip(ids, _file_stems(ids)))
     n = map_workers(len(jobs), workers)
     bar = dict(total=len(jobs), desc="责任区地图", unit="张", enabled=progress)
-    if n == 1:
-        _init_worker(data, out_dir)
-        try:
-            return [_write_zone_page(j) for j in progress_bar(jobs, **bar)]
-        finally:
-            _WORKER.clear()
+    ctx = _pool_context()
+    if n == 1 or ctx is None:
+        return _write_pages_here(data, jobs, out_dir, bar)
     for lyr in data.layers:
         lyr.ready_for_pages()
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                              initargs=(data, out_dir)) as pool:
         return list(progress_bar(pool.map(_write_zone_page, jobs, chunksize=max(1, len(jobs) // (4 * n))), **bar))
