@@ -19,8 +19,8 @@ import sys
 from tqdm.auto import tqdm
 
 # tqdm starts a monitor thread with the first bar, even a disabled one; a live thread makes the
-# process pools (patrol maps, web maps) fall back from fork to spawn, which re-imports everything
-# and copies the layers into every worker (the demo's patrol maps: 12 s → 35 s). civgis's bars
+# process pools fall back from fork (the patrol maps to spawn, which re-imports everything and
+# copies the layers into every worker: the demo's 12 s → 35 s; the web maps to one process). civgis's bars
 # are updated by the job itself, so the monitor has nothing to do.
 tqdm.monitor_interval = 0
 

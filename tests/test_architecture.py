@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "civgis"
 
 #: rank of each layer; a module may import its own layer and those below it
 RANKS = {"base": 0, "store": 1, "analysis": 2, "render": 3, "demo": 3, "run": 4, "cli": 5, "root": 6}
-BASE_MODULES = {"civgis._version", "civgis.progress", "civgis.errors"}
+BASE_MODULES = {"civgis._version", "civgis.progress", "civgis.errors", "civgis.forking"}
 #: third-party drawing libraries that only the renderers may use
 DRAWING = ("folium", "branca", "matplotlib", "jinja2")
 

@@ -127,7 +127,7 @@ def _pdf_text(path: Path) -> list[str]:
 
 
 def test_a_disabled_progress_bar_starts_no_thread():
-    # a live thread makes the report draw its patrol maps inline and the map pools spawn instead of fork
+    # a live thread makes the report draw its patrol maps inline, the patrol pool spawn and the web-map pages serial
     import threading
 
     from civgis.progress import progress

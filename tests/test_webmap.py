@@ -16,6 +16,7 @@ from shapely.geometry import LineString, Point, box, shape
 
 from civgis.render import webmap
 from civgis.cli import main as cli_main
+from civgis.store.catalogue import layer_spec
 from civgis.store.workspace import Workspace
 
 GEOD = Geod(ellps="WGS84")
@@ -497,6 +498,69 @@ def test_pool_and_serial_pages_are_the_same(tmp_path):
         assert normalised(a.read_text(encoding="utf-8")) == normalised(b.read_text(encoding="utf-8"))
     assert (tmp_path / "pool" / "lib" / "leaflet" / "leaflet.js").is_file()
     assert webmap.map_workers(1) == 1 and webmap.map_workers(50, 2) == 2 and webmap.map_workers(3, 8) == 3
+
+
+@pytest.fixture
+def another_thread():
+    """A second thread alive for the test's duration (what a notebook kernel or a caller's pool leaves)."""
+    import threading
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, name="civgis-test-idle", daemon=True)
+    thread.start()
+    yield thread
+    stop.set()
+    thread.join()
+
+
+def test_zone_pages_are_not_forked_while_another_thread_runs(tmp_path, monkeypatch, another_thread):
+    """Fork with a thread alive can leave the child a lock held for ever: the pages are written here, the same."""
+    import multiprocessing as mp
+
+    ws = make_ws(tmp_path)
+    serial = webmap.write_all_maps(ws, tmp_path / "serial", progress=False, workers=1)
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a process pool was started while another thread was alive")
+
+    if "fork" in mp.get_all_start_methods():   # where fork is not available the platform's spawn pool is used
+        assert webmap._pool_context() is None
+        monkeypatch.setattr(webmap, "ProcessPoolExecutor", no_pool)
+    threaded = webmap.write_all_maps(ws, tmp_path / "threaded", progress=False, workers=2)
+    assert another_thread.is_alive()
+    assert [p.name for p in threaded] == [p.name for p in serial] == ["county.html", "zone_Z1.html", "zone_Z2.html"]
+    for a, b in zip(serial, threaded):
+        assert normalised(a.read_text(encoding="utf-8")) == normalised(b.read_text(encoding="utf-8"))
+
+
+def test_zone_pages_fork_a_pool_when_this_is_the_only_thread(tmp_path, monkeypatch):
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(webmap, "fork_is_safe", lambda: True)   # an earlier test may have left a thread alive
+    assert webmap._pool_context().get_start_method() == "fork"
+
+
+def test_zone_outlines_are_the_zones_serialised_with_the_page_zone_red(tmp_path):
+    """The outline texts made once per run: the page's zone (an id with markup in it) red and thick,
+    the others thin, each feature as serialising the parsed collection writes it."""
+    import json
+
+    ws = Workspace.create(tmp_path / "w.gpkg", crs=4527)
+    ws.write("zones", gpd.GeoDataFrame({"zone_id": ["A&<1>", "B"], "name": ["甲 {{ 7*7 }}", None]},
+                                       geometry=[box(X0, Y0, X0 + 500, Y0 + 500), box(X0 + 500, Y0, X0 + 900, Y0 + 500)],
+                                       crs=4527))
+    data = webmap.prepare_map_data(webmap.load_map_layers(ws), crs=ws.crs)
+    zones = next(lyr for lyr in data.layers if lyr.kind == "zones")
+    text = zones.highlighted_text(np.arange(2), "A&<1>")
+    assert text == json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+    outline = layer_spec("zones").style.get("color", "#1f5fbf")
+    props = [f["properties"] for f in json.loads(text)["features"]]
+    assert [(p["zone_id"], p["_stroke"], p["_weight"]) for p in props] == [
+        ("A&amp;&lt;1&gt;", "#d50000", 5), ("B", outline, 1.5)]
+    on_b = [f["properties"] for f in json.loads(zones.highlighted_text(np.arange(2), "B"))["features"]]
+    assert [(p["_stroke"], p["_weight"]) for p in on_b] == [(outline, 1.5), ("#d50000", 5)]
 
 
 def test_prepared_zone_page_equals_the_page_built_from_layers(ws):

@@ -27,7 +27,6 @@ import itertools
 import math
 import os
 import tempfile
-import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,6 +39,7 @@ from matplotlib.artist import Artist
 from matplotlib.text import Text, _get_text_metrics_with_cache
 
 from civgis.analysis.cases import as_of_instant, case_states, checked_states
+from civgis.forking import fork_is_safe
 from civgis.progress import progress as _progress
 from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, register_font_files, subset_cjk_family,
                                  subset_font_files)
@@ -1021,7 +1021,7 @@ def _run_tasks(job: _Job, fn, tasks: list[list[str]], workers: int, progress: bo
     import multiprocessing as mp
 
     # fork shares the parsed layers and fonts at no cost; with other threads alive fork is unsafe
-    method = "fork" if threading.active_count() == 1 and "fork" in mp.get_all_start_methods() else "spawn"
+    method = "fork" if fork_is_safe() else "spawn"
     bar = _progress(total=sum(map(len, tasks)), desc="巡查图", unit="幅") if progress else None
     out = []
     if workers <= 1:

@@ -16,10 +16,12 @@ import jinja2
 from markupsafe import Markup
 import matplotlib.pyplot as plt
 import numpy as np
+import shapely
 from matplotlib.patches import Patch
 
 from civgis.render.charts import OUTCOMES_ZH, indicator_target_chart, monthly_cases_chart, scorecard_chart
 from civgis.render.fonts import cjk_font
+from civgis.render.mapcontext import add_lines, add_polygons
 from civgis.store.catalogue import load_catalogue
 
 __all__ = ["county_overview_png", "render_html", "format_number", "format_value", "standard_zh", "note_zh", "crs_zh", "markup_commands",
@@ -42,30 +44,31 @@ def zone_colours(n: int, cmap: str = "tab20") -> np.ndarray:
 def county_overview_png(ws, path, *, audit=None, dpi: int = 110) -> Path:
     """A static county map for the printed report: zones, roads, and the audit's gaps and overlaps.
 
-    Zones are filled from a colour array (one colour per zone), not ``plot(column=...)``, which
-    builds a categorical legend over every zone id and is slow for hundreds of zones.
+    Each layer is drawn as one matplotlib collection built from vectorised coordinates
+    (:func:`civgis.render.mapcontext.add_lines` / :func:`~civgis.render.mapcontext.add_polygons`),
+    the collections geopandas' ``.plot`` builds — the same picture, without the full figure draw
+    ``.plot`` makes after every layer. Zones are filled from a colour array (one colour per zone).
+
+    Parameters
+    ----------
+    ws : Workspace or Layers
+        Read for ``built_up`` (required), ``zones`` and ``roads`` (when present).
+    path : str or Path
+        Where the PNG is written (atomically: a temporary file, then renamed).
+    audit : AuditResult, optional
+        Its ``gaps`` and ``overlaps`` are drawn in red and orange.
+    dpi : int
+        Resolution of the 8 × 6.5 inch picture.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     font = cjk_font()
     fig, ax = plt.subplots(figsize=(8, 6.5), dpi=dpi)
     built = ws.read("built_up")
-    built.boundary.plot(ax=ax, color="#444", linewidth=1.2, linestyle="--")
-    handles = [plt.Line2D([], [], color="#444", linestyle="--", label="建成区边界")]
-    if ws.has("zones"):
-        zones = ws.read("zones")
-        colours = zone_colours(len(zones))
-        colours[:, 3] = 0.35
-        zones.plot(ax=ax, color=colours, edgecolor="#1f5fbf", linewidth=0.6)
-        handles.append(Patch(facecolor="#9ecae1", edgecolor="#1f5fbf", label=f"包保责任区 {len(zones)} 个"))
-    if ws.has("roads"):
-        ws.read("roads").plot(ax=ax, color="#616161", linewidth=0.5)
-        handles.append(plt.Line2D([], [], color="#616161", linewidth=0.8, label="道路"))
-    if audit is not None:
-        if len(audit.gaps):
-            audit.gaps.plot(ax=ax, color="#e53935", edgecolor="#b71c1c", linewidth=1.5)
-            handles.append(Patch(facecolor="#e53935", label=f"空白区（死角）{len(audit.gaps)} 处"))
-        if len(audit.overlaps):
-            audit.overlaps.plot(ax=ax, color="#ff9800", edgecolor="#e65100", linewidth=1.5)
-            handles.append(Patch(facecolor="#ff9800", label=f"重叠区 {len(audit.overlaps)} 处"))
+    handles = _draw_overview_layers(ax, built, ws, audit)
     xmin, ymin, xmax, ymax = built.total_bounds
     pad = 0.03 * max(xmax - xmin, ymax - ymin)
     ax.set_xlim(xmin - pad, xmax + pad)
@@ -81,6 +84,32 @@ def county_overview_png(ws, path, *, audit=None, dpi: int = 110) -> Path:
     plt.close(fig)
     os.replace(tmp, path)
     return path
+
+
+def _draw_overview_layers(ax, built, ws, audit) -> list:
+    """Draw the overview's layers bottom to top; returns their legend handles in that order."""
+    add_lines(ax, shapely.boundary(np.asarray(built.geometry.values)), color="#444", linewidth=1.2, linestyle="--")
+    handles = [plt.Line2D([], [], color="#444", linestyle="--", label="建成区边界")]
+    if ws.has("zones"):
+        zones = ws.read("zones")
+        geoms = np.asarray(zones.geometry.values)
+        colours = zone_colours(len(zones))
+        colours[:, 3] = 0.35
+        # colours stay one per drawn zone: a missing or empty geometry is skipped (as .plot skips it)
+        drawn = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        add_polygons(ax, geoms[drawn], color=colours[drawn], edgecolor="#1f5fbf", linewidth=0.6)
+        handles.append(Patch(facecolor="#9ecae1", edgecolor="#1f5fbf", label=f"包保责任区 {len(zones)} 个"))
+    if ws.has("roads"):
+        add_lines(ax, ws.read("roads").geometry.values, color="#616161", linewidth=0.5)
+        handles.append(plt.Line2D([], [], color="#616161", linewidth=0.8, label="道路"))
+    if audit is not None:
+        if len(audit.gaps):
+            add_polygons(ax, audit.gaps.geometry.values, color="#e53935", edgecolor="#b71c1c", linewidth=1.5)
+            handles.append(Patch(facecolor="#e53935", label=f"空白区（死角）{len(audit.gaps)} 处"))
+        if len(audit.overlaps):
+            add_polygons(ax, audit.overlaps.geometry.values, color="#ff9800", edgecolor="#e65100", linewidth=1.5)
+            handles.append(Patch(facecolor="#ff9800", label=f"重叠区 {len(audit.overlaps)} 处"))
+    return handles
 
 
 def render_html(data: dict) -> str:

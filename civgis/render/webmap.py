@@ -97,11 +97,13 @@ import pandas as pd
 import shapely
 from branca.element import Element, MacroElement
 from folium.utilities import JsCode, get_obj_in_upper_tree
+from geopandas.array import GeometryArray
 from jinja2 import Template
 from shapely.geometry import box
 
 from civgis.analysis.audit import audit_workspace
 from civgis.analysis.cases import case_states, checked_states
+from civgis.forking import fork_is_safe
 from civgis.progress import progress as progress_bar
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
@@ -110,7 +112,7 @@ from civgis.store.targets import default_parameters, load_targets
 
 __all__ = ["metric_scale", "escape_text", "HTML_ENTITIES", "BASEMAPS", "ASSETS_DIR", "LIB_DIRNAME", "MAP_LAYERS", "BASE_LAYERS", "ZONE_PALETTE", "GAP_STYLE",
            "OVERLAP_STYLE", "OVERDUE_STYLE", "OFFLINE_BACKGROUND", "DISPLAY_DECIMALS", "CASES", "WebmapError", "escape_html",
-           "display_values", "zone_colours", "to_display_crs", "AUDIT_ALIASES", "load_map_layers",
+           "display_values", "zone_colours", "to_display_crs", "display_geometry", "AUDIT_ALIASES", "load_map_layers",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
            "save_map", "cached_template", "script_hashes", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps",
            "LAMP_MIN_ZOOM", "feature_strings", "PreparedLayer", "MapData", "prepare_map_data", "render_page",
@@ -263,19 +265,48 @@ def to_display_crs(gdf: gpd.GeoDataFrame, basemap: str) -> gpd.GeoDataFrame:
     """Project to WGS84 lon/lat for Leaflet; for ``basemap="amap"`` shift forward into GCJ-02.
 
     The shift direction is WGS84 → GCJ-02 because Amap's tiles are drawn in GCJ-02: our true
-    (WGS84) positions must receive the same offset to land on Amap's streets.
+    (WGS84) positions must receive the same offset to land on Amap's streets. The other columns
+    are kept; :func:`display_geometry` does the same for the geometry alone.
     """
-    out = gdf.to_crs(4326)
-    if basemap == "amap" and len(out):
-        out = out.set_geometry(shapely.transform(out.geometry.values, _gcj02_xy))
-    if len(out):  # 1e-7° ≈ 1 cm: enough for any map, and a third less HTML
-        out = out.set_geometry(shapely.transform(out.geometry.values, lambda xy: np.round(xy, DISPLAY_DECIMALS)))
-    return out
+    return gdf.set_geometry(display_geometry(gdf.geometry.values, basemap))
+
+
+def display_geometry(geoms: GeometryArray, basemap: str) -> GeometryArray:
+    """The coordinates Leaflet is given: ``geoms`` (with their CRS) as lon/lat, shifted for Amap, rounded.
+
+    Works on the geometry array alone: a GeoDataFrame's ``to_crs`` and ``set_geometry`` copy the
+    frame and compare CRSs each time, 3 ms a call against 0.1 ms here (a zone page calls it for
+    its view; the preparation once per layer).
+
+    Parameters
+    ----------
+    geoms : geopandas.array.GeometryArray
+        Geometries with a CRS (``gdf.geometry.values``).
+    basemap : str
+        ``"amap"`` shifts WGS84 → GCJ-02 (see :func:`to_display_crs`); the others draw WGS84.
+
+    Returns
+    -------
+    GeometryArray
+        In EPSG:4326, coordinates rounded to :data:`DISPLAY_DECIMALS` decimals.
+    """
+    out = geoms.to_crs(4326)
+    if len(out) == 0:
+        return out
+    shift = basemap == "amap"
+    # 1e-7° ≈ 1 cm: enough for any map, and a third less HTML
+    moved = shapely.transform(np.asarray(out), lambda xy: np.round(_gcj02_xy(xy) if shift else xy, DISPLAY_DECIMALS))
+    return GeometryArray(moved, crs=out.crs)
 
 
 def _gcj02_xy(xy: np.ndarray) -> np.ndarray:
     lon, lat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
     return np.column_stack([lon, lat])
+
+
+def _as_geometry_array(geoms, crs) -> GeometryArray:
+    """Shapely geometries (a list or an object array) as a GeometryArray in ``crs``."""
+    return GeometryArray(np.asarray(geoms, dtype=object), crs=crs)
 
 
 # ====================================================================== layer styling in JavaScript
@@ -427,6 +458,7 @@ class PreparedLayer:
     radius_by_zoom: float | None = None
     kind: str = ""                  # "zones" / "labels" get per-page treatment
     _tree: object = None
+    _zone_texts: tuple | None = None
 
     def take(self, window=None) -> np.ndarray:
         """Indices (ascending) of the features whose ``select`` geometry intersects ``window`` (all if None)."""
@@ -442,6 +474,34 @@ class PreparedLayer:
         """Build the spatial index now (before worker processes fork, so that they share it)."""
         if self._tree is None:
             self._tree = shapely.STRtree(self.select)
+
+    def ready_for_pages(self) -> None:
+        """Build what every page reads — the spatial index, a zones layer's outline texts — before workers fork."""
+        self.build_index()
+        if self.kind == "zones":
+            self.zone_texts()
+
+    def zone_texts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """A zones layer's features as a zone page draws them, made once per run (not parsed again per page).
+
+        Returns
+        -------
+        zone_ids : ndarray
+            Each feature's ``zone_id`` property (escaped, as the popup shows it; None when absent).
+        neighbour : ndarray
+            Each feature's JSON text as a neighbouring zone: thin outline (``_weight`` 1.5).
+        own : ndarray
+            Each feature's JSON text as the page's own zone: thick red outline.
+        """
+        if self._zone_texts is None:
+            self._zone_texts = _zone_outline_texts(self.features)
+        return self._zone_texts
+
+    def highlighted_text(self, idx: np.ndarray, zone_id: str) -> str:
+        """:meth:`text` of a zones layer with ``zone_id`` outlined red and thick, its neighbours thin."""
+        ids, neighbour, own = self.zone_texts()
+        hit = ids[idx] == escape_text(zone_id)   # as escape_html wrote the zone_id property
+        return '{"type":"FeatureCollection","features":[' + ",".join(np.where(hit, own[idx], neighbour[idx])) + "]}"
 
     def text(self, idx: np.ndarray) -> str:
         """The GeoJSON FeatureCollection of the features ``idx`` as JSON text."""
@@ -482,8 +542,8 @@ def _catalogue_layer(gdf: gpd.GeoDataFrame, layer: str, title: str, basemap: str
     spec = layer_spec(layer)
     style = spec.style
     shown = display_values(gdf, layer)
-    disp = to_display_crs(gdf[[gdf.geometry.name]], basemap)
-    out = gpd.GeoDataFrame(shown, geometry=disp.geometry.values, crs=disp.crs)
+    disp = display_geometry(gdf.geometry.values, basemap)
+    out = gpd.GeoDataFrame(shown, geometry=disp, crs=disp.crs)
     colour = _by_value(gdf, style, "by_value", style.get("color"))
     if colour is not None:
         out["_stroke"] = colour.values
@@ -525,8 +585,8 @@ def _area_layer(gdf: gpd.GeoDataFrame, title: str, basemap: str, aliases: dict[s
         v = gdf[c].map(lambda x: "、".join(map(str, x)) if isinstance(x, (list, tuple, set, np.ndarray)) else x)
         cols[c] = escape_html(v.astype("string"))
     cols["area_m2_display"] = escape_html(gdf.geometry.area.round(1).astype("string"))
-    disp = to_display_crs(gdf[[gdf.geometry.name]], basemap)
-    return _Layer("audit", title, gpd.GeoDataFrame(cols, geometry=disp.geometry.values, crs=disp.crs))
+    disp = display_geometry(gdf.geometry.values, basemap)
+    return _Layer("audit", title, gpd.GeoDataFrame(cols, geometry=disp, crs=disp.crs))
 
 
 #: audit columns shown in popups (civgis.analysis.audit's gap/overlap tables), in this order
@@ -554,9 +614,8 @@ def _prepare_audit(gaps, overlaps, basemap, crs, ring_px: float = 11.0) -> list[
         common = dict(show=True, control=False, popup_fields=fields, aliases=aliases, group=title)
         out.append(_prepared(lyr, gdf.geometry.values, key,
                              style=_style_js(_path_style(style, fill=True), cls), **common))
-        rings = lyr.gdf.set_geometry(
-            to_display_crs(gpd.GeoDataFrame(geometry=shapely.point_on_surface(gdf.geometry.values), crs=gdf.crs),
-                           basemap).geometry.values)
+        rings = lyr.gdf.set_geometry(display_geometry(
+            _as_geometry_array(shapely.point_on_surface(gdf.geometry.values), gdf.crs), basemap))
         rings["_stroke"] = style["color"]
         ring_js = JsCode(
             "function(f, latlng) { return L.circleMarker(latlng, {radius: " + json.dumps(ring_px) + ", weight: 3,"
@@ -1034,7 +1093,7 @@ def render_page(data: MapData, *, title: str, window=None, focus=None, highlight
     metric_scale(m)
     focus = data.home if focus is None else focus
     if focus is not None and data.crs is not None and np.all(np.isfinite(focus)):
-        fb = to_display_crs(gpd.GeoDataFrame(geometry=[box(*focus)], crs=data.crs), data.basemap).total_bounds
+        fb = display_geometry(_as_geometry_array([box(*focus)], data.crs), data.basemap).total_bounds
         m.fit_bounds([[fb[1], fb[0]], [fb[3], fb[2]]])
     _page_chrome(m, title, present, data.basemap, data.toilet_radius_m)
     return m
@@ -1042,11 +1101,10 @@ def render_page(data: MapData, *, title: str, window=None, focus=None, highlight
 
 def _page_layer(lyr: PreparedLayer, idx: np.ndarray, highlight_zone: str | None) -> _GeoJson:
     """The features ``idx`` of a prepared layer as a page layer, with its popup and zoom behaviour."""
-    text = lyr.text(idx)
     if lyr.kind == "zones" and highlight_zone is not None:
-        geo = json.loads(text)
-        _highlight(geo, highlight_zone)
-        text = json.dumps(geo, ensure_ascii=False, separators=(",", ":"))
+        text = lyr.highlighted_text(idx, highlight_zone)
+    else:
+        text = lyr.text(idx)
     kwargs = {k: v for k, v in (("style", lyr.style), ("pointToLayer", lyr.point)) if v is not None}
     gj = _GeoJson(_script_safe(text), name=lyr.title, show=lyr.show, control=lyr.control, **kwargs)
     if lyr.popup_fields:
@@ -1057,13 +1115,23 @@ def _page_layer(lyr: PreparedLayer, idx: np.ndarray, highlight_zone: str | None)
     return gj
 
 
-def _highlight(geo: dict, zone_id: str) -> None:
-    """Outline ``zone_id`` red and thick, the neighbouring zones thin (in place)."""
-    target = escape_text(zone_id)  # as escape_html wrote the zone_id property
-    for f in geo["features"]:
-        hit = f["properties"].get("zone_id") == target
-        f["properties"]["_stroke"] = "#d50000" if hit else f["properties"].get("_stroke")
-        f["properties"]["_weight"] = 5 if hit else 1.5
+def _zone_outline_texts(features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each zone feature's ``zone_id`` property and its JSON text as a neighbour and as the page's zone.
+
+    The texts are what serialising the parsed feature gives (compact, non-ASCII kept), with
+    ``_stroke`` then ``_weight`` set: kept and 1.5 for a neighbour, red and 5 for the page's
+    zone. A page joins them instead of parsing and serialising the zones again.
+    """
+    ids, neighbour, own = [], [], []
+    for text in features:
+        feature = json.loads(text)
+        props = feature["properties"]
+        ids.append(props.get("zone_id"))
+        props["_stroke"], props["_weight"] = props.get("_stroke"), 1.5
+        neighbour.append(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+        props["_stroke"], props["_weight"] = "#d50000", 5
+        own.append(json.dumps(feature, ensure_ascii=False, separators=(",", ":")))
+    return tuple(np.array(v, dtype=object) for v in (ids, neighbour, own))
 
 
 def build_map(layers: dict[str, gpd.GeoDataFrame], *, crs=None, gaps=None, overlaps=None,
@@ -1531,13 +1599,37 @@ def write_assets(out_dir) -> Path:
     return lib
 
 
+def _pool_context():
+    """The start method of the zone-page pool, or None to write the pages in this process.
+
+    Fork where it is safe (:func:`civgis.forking.fork_is_safe`): the workers share the prepared
+    data. With other threads alive (a notebook kernel, a caller's thread pool) a forked worker
+    could inherit a lock held for ever, so the pages are written here: a spawned worker would
+    import civgis and unpickle the prepared data again, more than the ~10 ms a page takes.
+    Where the platform cannot fork, its own start method (spawn), as before.
+    """
+    if "fork" not in mp.get_all_start_methods():
+        return mp.get_context()
+    return mp.get_context("fork") if fork_is_safe() else None
+
+
+def _write_pages_here(data: MapData, jobs: list[tuple[str, str]], out_dir: Path, bar: dict) -> list[Path]:
+    """The zone pages written one after another in this process (no pool)."""
+    _init_worker(data, out_dir)
+    try:
+        return [_write_zone_page(j) for j in progress_bar(jobs, **bar)]
+    finally:
+        _WORKER.clear()
+
+
 def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | None = None,
                      progress: bool = True) -> list[Path]:
     """Write ``zone_<stem>.html`` for each zone id from prepared data, in a process pool.
 
     Pages are independent, so they are rendered by ``map_workers(len(ids), workers)`` processes
-    (``concurrent.futures``, fork where the platform has it: the prepared data is shared, not
-    copied); one page, or one worker, runs in this process. Returns the paths in ``ids`` order.
+    (``concurrent.futures``, forked: the prepared data is shared, not copied); one page, or one
+    worker, runs in this process, and so do all of them when forking is not safe (another thread
+    alive; see :func:`_pool_context`). Returns the paths in ``ids`` order.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1546,15 +1638,11 @@ def write_zone_pages(data: MapData, ids: list[str], out_dir, *, workers: int | N
     jobs = list(zip(ids, _file_stems(ids)))
     n = map_workers(len(jobs), workers)
     bar = dict(total=len(jobs), desc="责任区地图", unit="张", enabled=progress)
-    if n == 1:
-        _init_worker(data, out_dir)
-        try:
-            return [_write_zone_page(j) for j in progress_bar(jobs, **bar)]
-        finally:
-            _WORKER.clear()
+    ctx = _pool_context()
+    if n == 1 or ctx is None:
+        return _write_pages_here(data, jobs, out_dir, bar)
     for lyr in data.layers:
-        lyr.build_index()
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        lyr.ready_for_pages()
     with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
                              initargs=(data, out_dir)) as pool:
         return list(progress_bar(pool.map(_write_zone_page, jobs, chunksize=max(1, len(jobs) // (4 * n))), **bar))
