@@ -933,9 +933,28 @@ def check_case_points(cases: gpd.GeoDataFrame, layer: str = "inspections") -> No
 
 
 def hotspots_workspace(ws, *, category=None, since=None, until=None, cell_size: float | None = None,
-                       band: float | None = None, fdr: bool = True) -> HotspotResult:
-    """Hot spots of the workspace's ``inspections`` inside ``built_up`` (see :func:`hotspots`)."""
-    cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
+                       band: float | None = None, fdr: bool = True, cases=None) -> HotspotResult:
+    """Hot spots of the workspace's ``inspections`` inside ``built_up`` (see :func:`hotspots`).
+
+    Parameters
+    ----------
+    ws : Workspace or Layers
+        Read for ``built_up`` (and ``inspections`` without ``cases``).
+    category, since, until :
+        The case filters (:func:`filter_cases`), recorded in the result's ``filters``.
+    cell_size, band, fdr :
+        As in :func:`hotspots`.
+    cases : GeoDataFrame, optional
+        The inspections already read and filtered with the same ``category``/``since``/``until``,
+        when the caller needs them too (the report's section): the layer is then not read and
+        filtered a second time.
+
+    Returns
+    -------
+    HotspotResult
+    """
+    if cases is None:
+        cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
     check_case_points(cases)
     built = ws.read("built_up")
     res = hotspots(cases, built, cell_size=cell_size, band=band, fdr=fdr, crs=ws.crs)
