@@ -12,6 +12,7 @@ import pyogrio
 
 from civgis.analysis.hotspots import (BIN_COLOURS, BIN_LABELS_ZH, RANKING_COLUMNS_ZH, HotspotResult, filter_cases,
                                       hotspots_workspace, kernel_density, zone_ranking_frame)
+from civgis.analysis.cases import checked_states
 from civgis.analysis.trends import CATEGORIES, CATEGORY_COLOURS, CATEGORY_LABELS_ZH, emerging_hotspots_workspace
 from civgis.render.hotspots import dissolve_classes, hotspot_map, hotspot_png, save_folium
 from civgis.store.qgis_style import Category, StyleSpec, style_qml, write_layer_styles
@@ -64,7 +65,7 @@ class HotspotOutputs:
 
 def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=None, cell_size=None,
                    band=None, fdr: bool = True, by: str | None = "month", time_window: int = 0,
-                   gpkg_version: str = "AUTO") -> HotspotOutputs:
+                   gpkg_version: str = "AUTO", states: pd.DataFrame | None = None) -> HotspotOutputs:
     """Run hot spots (and emerging hot spots with ``by``) and write every output to ``out_dir``.
 
     Files: ``hotspots.gpkg`` with ArcGIS's field names (layer ``cells``: Join_Count, NNeighbors,
@@ -74,12 +75,21 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     writes hotspots.gpkg as GeoPackage 1.2 for QGIS 3.22 / GDAL 3.6. The result objects keep
     civgis's own column names (``gi_z``, ``gi_bin`` …); only the files use ArcGIS's.
 
+    ``states``: :func:`civgis.analysis.cases.case_states` of the inspections layer at ``as_of``
+    (default: the instant they were taken at) when the caller has them — a report run computes
+    them once — so the zone ranking does not compute them again; checked against the layer
+    (:func:`~civgis.analysis.cases.checked_states`) and the instant.
+
     Each layer is read once and the cases are filtered once; the hot spot, emerging and zone
     ranking analyses are all handed the same filtered cases.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
+    inspections = ws.read("inspections")
+    cases = filter_cases(inspections, category=category, since=since, until=until)
+    if states is not None:
+        states = checked_states(states, inspections).loc[cases.index]   # the filtered cases' rows
+        as_of = states.attrs["as_of"] if as_of is None else as_of
     res = hotspots_workspace(ws, category=category, since=since, until=until, cell_size=cell_size, band=band, fdr=fdr,
                              cases=cases)
     if as_of is None:
@@ -92,7 +102,7 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     subtitle = _subtitle(res, as_of)
     files.update(_hotspot_maps(out, res.cells, context, subtitle))
     files["kde"] = _density(cases, context["built_up"], res.band_m, ws.crs).write(out / "kde.tif")
-    ranking = zone_ranking_frame(zones, cases, res.cells, as_of) if zones is not None else pd.DataFrame()
+    ranking = zone_ranking_frame(zones, cases, res.cells, as_of, states=states) if zones is not None else pd.DataFrame()
     write_csv(ranking.rename(columns=RANKING_CSV_ZH), out / "zone_ranking.csv")
     files["ranking"] = out / "zone_ranking.csv"
     if ecells is not None:

@@ -436,7 +436,7 @@ def _ledger(output: _Output, run: RunContext) -> dict:
 
 
 def _hotspots(output: _Output, run: RunContext) -> dict:
-    result = write_hotspots(run.layers, output.out / "hotspots", as_of=run.as_of)
+    result = write_hotspots(run.layers, output.out / "hotspots", as_of=run.as_of, states=_case_states(run))
     output.add(*result.written)
     data = result.to_dict() | {"files": {k: output.rel(v) for k, v in result.files.items()}}
     if data.get("emerging"):
