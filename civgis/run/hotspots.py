@@ -14,7 +14,7 @@ from civgis.analysis.hotspots import (BIN_COLOURS, BIN_LABELS_ZH, RANKING_COLUMN
                                       hotspots_workspace, kernel_density, zone_ranking_frame)
 from civgis.analysis.cases import checked_states
 from civgis.analysis.trends import CATEGORIES, CATEGORY_COLOURS, CATEGORY_LABELS_ZH, emerging_hotspots_workspace
-from civgis.render.hotspots import dissolve_classes, hotspot_map, hotspot_png, save_folium
+from civgis.render.hotspots import dissolve_classes, hotspot_map, hotspot_png, save_folium, web_context
 from civgis.store.qgis_style import Category, StyleSpec, style_qml, write_layer_styles
 from civgis.store.spreadsheets import write_csv
 
@@ -99,14 +99,15 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     files = {"gpkg": _write_gpkg(out / "hotspots.gpkg", res, ecells, gpkg_version)}
     zones = ws.read_optional("zones")
     context = {"built_up": ws.read("built_up"), "zones": zones, "roads": ws.read_optional("roads")}
+    web = web_context(**context)   # the web maps' context converted once for both pages
     subtitle = _subtitle(res, as_of)
-    files.update(_hotspot_maps(out, res.cells, context, subtitle))
+    files.update(_hotspot_maps(out, res.cells, context, web, subtitle))
     files["kde"] = _density(cases, context["built_up"], res.band_m, ws.crs).write(out / "kde.tif")
     ranking = zone_ranking_frame(zones, cases, res.cells, as_of, states=states) if zones is not None else pd.DataFrame()
     write_csv(ranking.rename(columns=RANKING_CSV_ZH), out / "zone_ranking.csv")
     files["ranking"] = out / "zone_ranking.csv"
     if ecells is not None:
-        files.update(_emerging_maps(out, ecells, context, f"按{_BY_ZH.get(by, by)}统计 · " + subtitle))
+        files.update(_emerging_maps(out, ecells, context, web, f"按{_BY_ZH.get(by, by)}统计 · " + subtitle))
     return HotspotOutputs(result=res, ranking=ranking, files=files, emerging=emerging, note=note)
 
 
@@ -151,19 +152,22 @@ def _subtitle(res: HotspotResult, as_of) -> str:
             f" · 截至 {pd.Timestamp(as_of):%Y-%m-%d}")
 
 
-def _hotspot_maps(out: Path, cells: gpd.GeoDataFrame, context: dict, subtitle: str) -> dict[str, Path]:
-    """hotspots.html and hotspots.png of the Gi* classes, dissolved once for both."""
+def _hotspot_maps(out: Path, cells: gpd.GeoDataFrame, context: dict, web, subtitle: str) -> dict[str, Path]:
+    """hotspots.html and hotspots.png of the Gi* classes, dissolved once for both.
+
+    ``context``: the layers the PNG draws; ``web``: the same as the web map's GeoJSON (:func:`web_context`).
+    """
     dissolved = dissolve_classes(cells, "gi_bin")
-    return {"map": save_folium(hotspot_map(cells, dissolved=dissolved, **context), out / "hotspots.html"),
+    return {"map": save_folium(hotspot_map(cells, dissolved=dissolved, context=web), out / "hotspots.html"),
             "png": hotspot_png(cells, out / "hotspots.png", title="巡查案件热点分布（Gi* 置信度）",
                                subtitle=subtitle, dissolved=dissolved, **context)}
 
 
-def _emerging_maps(out: Path, ecells: gpd.GeoDataFrame, context: dict, subtitle: str) -> dict[str, Path]:
-    """emerging.html and emerging.png of the emerging categories, dissolved once for both."""
+def _emerging_maps(out: Path, ecells: gpd.GeoDataFrame, context: dict, web, subtitle: str) -> dict[str, Path]:
+    """emerging.html and emerging.png of the emerging categories, dissolved once for both (context as above)."""
     dissolved = dissolve_classes(ecells, "category")
     theme = {"column": "category", "labels": CATEGORY_LABELS_ZH, "colours": CATEGORY_COLOURS, "dissolved": dissolved}
-    return {"emerging_map": save_folium(hotspot_map(ecells, title="新兴热点", **theme, **context),
+    return {"emerging_map": save_folium(hotspot_map(ecells, title="新兴热点", **theme, context=web),
                                         out / "emerging.html"),
             "emerging_png": hotspot_png(ecells, out / "emerging.png", title="新兴热点（时空模式）", subtitle=subtitle,
                                         **theme, **context)}
