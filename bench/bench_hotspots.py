@@ -117,9 +117,10 @@ def timed(name, fn):
         finally:
             parts[name] += time.perf_counter() - t
     return wrapper
-for name in ("hotspots_workspace", "emerging_hotspots_workspace", "dissolve_classes", "hotspot_map", "save_folium",
-             "hotspot_png", "kernel_density", "zone_ranking_frame"):
-    setattr(rh, name, timed(name, getattr(rh, name)))
+for name in ("hotspots_workspace", "emerging_hotspots_workspace", "dissolve_classes", "web_context", "hotspot_map",
+             "save_folium", "hotspot_png", "kernel_density", "zone_ranking_frame"):
+    if hasattr(rh, name):   # web_context: the web maps' context, converted inside hotspot_map before
+        setattr(rh, name, timed(name, getattr(rh, name)))
 pyogrio.write_dataframe = timed("gpkg write", pyogrio.write_dataframe)
 L = Layers(demo_workspace())
 for n in ("inspections", "built_up", "zones", "roads"):
