@@ -21,9 +21,12 @@ built-up area, hexagons of 100 m (≈ 104 000 cells), band 300 m (binary weights
   spot analysis of the report (OHSA parameters, Gi*, emerging hot spots by month) in fresh
   processes, the two codes alternated three times, best of three each.
 * the report's hot-spot section against a previous checkout (``--write DIR``):
-  ``write_hotspots(layers, out, as_of="2026-11-28")`` on the demo with its layers already read,
-  in fresh processes alternated three times, wall and per-part seconds (best of three), and every
-  output file compared byte for byte (branca's random element ids replaced by a counter).
+  ``write_hotspots(layers, out, as_of="2026-11-28")`` on the demo with its layers already read
+  (and, where it takes them, the case states, computed beforehand as a report run does), in
+  fresh processes alternated three times, wall, CPU and per-part seconds (best of three), and every
+  output file compared byte for byte (branca's random element ids replaced by a counter; in
+  hotspots.gpkg the layers' GDAL dates fixed by ``OGR_CURRENT_DATE`` and the one timestamp left,
+  layer_styles' last_change, masked).
 
 Prints times per step, the ratio baseline / civgis, and the largest |z| difference.
 
@@ -96,7 +99,7 @@ def demo_against(previous: str) -> None:
 
 
 WRITE_RUN = """
-import itertools, json, sys, time
+import inspect, itertools, json, sys, time
 from collections import defaultdict
 import branca.element
 ids = itertools.count()
@@ -114,15 +117,22 @@ def timed(name, fn):
         finally:
             parts[name] += time.perf_counter() - t
     return wrapper
-for name in ("hotspots_workspace", "emerging_hotspots_workspace", "dissolve_classes", "hotspot_map", "save_folium",
-             "hotspot_png", "kernel_density", "zone_ranking_frame"):
-    setattr(rh, name, timed(name, getattr(rh, name)))
+for name in ("hotspots_workspace", "emerging_hotspots_workspace", "dissolve_classes", "web_context", "hotspot_map",
+             "save_folium", "hotspot_png", "kernel_density", "zone_ranking_frame"):
+    if hasattr(rh, name):   # web_context: the web maps' context, converted inside hotspot_map before
+        setattr(rh, name, timed(name, getattr(rh, name)))
 pyogrio.write_dataframe = timed("gpkg write", pyogrio.write_dataframe)
 L = Layers(demo_workspace())
 for n in ("inspections", "built_up", "zones", "roads"):
     L.read(n)
-t = time.perf_counter(); rh.write_hotspots(L, sys.argv[1], as_of="2026-11-28"); wall = time.perf_counter() - t
-print(json.dumps({"wall": wall, **parts, "code": rh.__file__}))
+kw = {}
+if "states" in inspect.signature(rh.write_hotspots).parameters:   # as the report: the run's states, computed before
+    from civgis.analysis.cases import case_states
+    kw["states"] = case_states(L.read("inspections"), "2026-11-28", L.read("zones"))
+t0, t = time.process_time(), time.perf_counter()
+rh.write_hotspots(L, sys.argv[1], as_of="2026-11-28", **kw)
+wall, cpu = time.perf_counter() - t, time.process_time() - t0
+print(json.dumps({"wall": wall, "cpu": cpu, **parts, "code": rh.__file__}))
 """
 
 
@@ -142,18 +152,30 @@ def write_against(previous: str, runs: int = 3) -> None:
         for _ in range(runs):
             for code in (previous, here):
                 # cwd outside both checkouts: ``python -c`` puts the working directory first on sys.path
+                env = {**os.environ, "PYTHONPATH": code, "OGR_CURRENT_DATE": "2026-01-01T00:00:00Z"}
                 line = subprocess.run([sys.executable, "-c", WRITE_RUN, str(outs[code])], capture_output=True,
-                                      text=True, check=True, cwd=tmp, env={**os.environ, "PYTHONPATH": code}).stdout
+                                      text=True, check=True, cwd=tmp, env=env).stdout
                 record = json.loads(line.splitlines()[-1])
                 assert record.pop("code").startswith(code), "imported the wrong checkout"
                 for key, value in record.items():
                     best[code][key] = min(value, best[code].get(key, float("inf")))
-        for f in ("hotspots.html", "emerging.html", "hotspots.png", "emerging.png", "kde.tif", "zone_ranking.csv"):
-            same = (outs[previous] / f).read_bytes() == (outs[here] / f).read_bytes()
-            print(f"{f:17s} {'byte-identical' if same else 'DIFFERENT'}")
+        for f in ("hotspots.html", "emerging.html", "hotspots.png", "emerging.png", "kde.tif", "zone_ranking.csv",
+                  "hotspots.gpkg"):
+            same = _comparable(outs[previous] / f) == _comparable(outs[here] / f)
+            print(f"{f:17s} {'byte-identical' if same else 'DIFFERENT'}{' (timestamps masked)' * f.endswith('.gpkg')}")
     print(f"{'write_hotspots (demo)':30s} {'previous':>9s} {'this':>9s}")
     for key in best[here]:
         print(f"{key:30s} {best[previous].get(key, float('nan')):8.2f}s {best[here][key]:8.2f}s")
+
+
+def _comparable(path) -> bytes:
+    """A written file's bytes; in a GeoPackage the ISO timestamps (SQLite's now) masked, same length."""
+    import re
+
+    data = path.read_bytes()
+    if path.suffix != ".gpkg":
+        return data
+    return re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", lambda m: b"#" * len(m.group()), data)
 
 
 def main() -> None:

@@ -310,6 +310,40 @@ def test_zone_ranking_hand_counted(small_ws):
     assert row["hot_cells"] == int(((res.cells["gi_bin"] >= 1) & (cent.x >= X0 + 2000)).sum())
 
 
+def test_write_hotspots_with_the_runs_states_writes_the_same_files(small_ws, tmp_path, monkeypatch):
+    """A report run hands its case states; every file is the one written without them (a filter too)."""
+    from civgis.analysis.cases import case_states
+    from civgis.run.hotspots import write_hotspots
+
+    ws, _ = small_ws
+    states = case_states(ws.read("inspections"), "2025-12-31", ws.read("zones"))
+    kw = dict(as_of="2025-12-31", category="05", cell_size=150.0, band=400.0)
+    plain = write_hotspots(ws, tmp_path / "plain", **kw)
+    monkeypatch.setattr(hs, "case_states", lambda *a, **k: pytest.fail("states given: not computed again"))
+    given = write_hotspots(ws, tmp_path / "given", states=states, **kw)
+    pd.testing.assert_frame_equal(given.ranking, plain.ranking)
+    assert plain.ranking["cases"].sum() == 400          # the filtered cases' states only
+    for name in ("zone_ranking.csv", "kde.tif", "hotspots.png", "emerging.png"):
+        assert (tmp_path / "given" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+    # without as_of, the states' instant is the ranking's
+    at_states = write_hotspots(ws, tmp_path / "at", states=states, by=None, **{**kw, "as_of": None})
+    pd.testing.assert_frame_equal(at_states.ranking, plain.ranking)
+
+
+def test_write_hotspots_refuses_states_of_other_cases_or_another_instant(small_ws, tmp_path):
+    from civgis.analysis.cases import case_states
+    from civgis.run.hotspots import write_hotspots
+
+    ws, _ = small_ws
+    cases = ws.read("inspections")
+    other = case_states(cases.iloc[:100], "2025-12-31", ws.read("zones"))
+    with pytest.raises(ValueError, match="case states of 100 cases"):
+        write_hotspots(ws, tmp_path / "a", as_of="2025-12-31", states=other, by=None)
+    earlier = case_states(cases, "2025-06-30", ws.read("zones"))
+    with pytest.raises(ValueError, match="case states taken at 2025-06-30"):
+        write_hotspots(ws, tmp_path / "b", as_of="2025-12-31", states=earlier, by=None)
+
+
 def test_cli_hotspots_writes_every_output(small_ws, tmp_path, capsys):
     import pyogrio
     import rasterio

@@ -58,7 +58,7 @@ import pandas as pd
 import shapely
 
 __all__ = ["checked_states", "UNZONED", "NO_UNIT", "DAY", "STATE_FLAGS", "OUTCOMES", "as_of_instant", "assign_zones",
-           "case_states", "zone_counts", "natural_key", "parse_cases"]
+           "case_states", "states_at", "zone_counts", "natural_key", "parse_cases"]
 
 #: label of cases outside every responsibility zone
 UNZONED = "未划分责任区"
@@ -286,4 +286,16 @@ def checked_states(states: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
     if not same:
         raise ValueError(f"case states of {len(states)} cases given for {len(cases)} other cases: "
                          "compute them with case_states() from the same inspections layer")
+    return states
+
+
+def states_at(states: pd.DataFrame, as_of) -> pd.DataFrame:
+    """``states`` if :func:`case_states` took them at the instant ``as_of`` resolves to, else an error.
+
+    ``as_of`` resolves as in :func:`case_states` (a date is the end of that day, the cases' time zone).
+    """
+    instant = as_of_instant(as_of, like=states["reported_at"])
+    if states.attrs.get("as_of") != instant:
+        raise ValueError(f"case states taken at {states.attrs.get('as_of')} given for {instant}: "
+                         "compute them with case_states() at the same as_of")
     return states

@@ -72,7 +72,7 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 from scipy.special import ndtr  # the normal CDF (the survival function is ndtr(-x)); no scipy.stats import
 
-from civgis.analysis.cases import case_states, zone_counts
+from civgis.analysis.cases import case_states, checked_states, states_at, zone_counts
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
@@ -933,9 +933,28 @@ def check_case_points(cases: gpd.GeoDataFrame, layer: str = "inspections") -> No
 
 
 def hotspots_workspace(ws, *, category=None, since=None, until=None, cell_size: float | None = None,
-                       band: float | None = None, fdr: bool = True) -> HotspotResult:
-    """Hot spots of the workspace's ``inspections`` inside ``built_up`` (see :func:`hotspots`)."""
-    cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
+                       band: float | None = None, fdr: bool = True, cases=None) -> HotspotResult:
+    """Hot spots of the workspace's ``inspections`` inside ``built_up`` (see :func:`hotspots`).
+
+    Parameters
+    ----------
+    ws : Workspace or Layers
+        Read for ``built_up`` (and ``inspections`` without ``cases``).
+    category, since, until :
+        The case filters (:func:`filter_cases`), recorded in the result's ``filters``.
+    cell_size, band, fdr :
+        As in :func:`hotspots`.
+    cases : GeoDataFrame, optional
+        The inspections already read and filtered with the same ``category``/``since``/``until``,
+        when the caller needs them too (the report's section): the layer is then not read and
+        filtered a second time.
+
+    Returns
+    -------
+    HotspotResult
+    """
+    if cases is None:
+        cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
     check_case_points(cases)
     built = ws.read("built_up")
     res = hotspots(cases, built, cell_size=cell_size, band=band, fdr=fdr, crs=ws.crs)
@@ -945,7 +964,7 @@ def hotspots_workspace(ws, *, category=None, since=None, until=None, cell_size: 
 
 
 def zone_ranking_frame(zones: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, cells: gpd.GeoDataFrame,
-                       as_of, *, min_bin: int = 1) -> pd.DataFrame:
+                       as_of, *, min_bin: int = 1, states: pd.DataFrame | None = None) -> pd.DataFrame:
     """Zones ranked by hot cells, then cases per km², then overdue cases (all descending).
 
     A cell belongs to the zone containing its centre; ``hot_cells`` counts cells with
@@ -953,6 +972,10 @@ def zone_ranking_frame(zones: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, cells: 
     zone ÷ zone area (km², workspace CRS). Cases are those reported by ``as_of`` in their one zone;
     ``overdue`` (超期未结) and ``closed_late`` (超期结案, shown apart) are their states at ``as_of``
     (:func:`civgis.analysis.cases.case_states`, the ledger's rule).
+
+    ``states``: :func:`~civgis.analysis.cases.case_states` of ``cases`` at ``as_of`` with these
+    zones, when the caller has them (a report run computes them once); checked to be of the same
+    cases (:func:`~civgis.analysis.cases.checked_states`) and the same instant.
     """
     z = zones[["zone_id", "name", "geometry"]].reset_index(drop=True)
     cent = gpd.GeoDataFrame({"gi_bin": cells["gi_bin"].to_numpy()},
@@ -962,7 +985,7 @@ def zone_ranking_frame(zones: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, cells: 
     hot = np.bincount(j["index_right"][j["gi_bin"] >= min_bin], minlength=len(z))
     hot99 = np.bincount(j["index_right"][j["gi_bin"] >= 3], minlength=len(z))
     n_cells = np.bincount(j["index_right"], minlength=len(z))
-    states = case_states(cases, as_of, z)
+    states = case_states(cases, as_of, z) if states is None else states_at(checked_states(states, cases), as_of)
     counts = zone_counts(states, ["in_scope", "overdue", "closed_late"], z["zone_id"].astype(str))
     n_cases = counts["in_scope"].to_numpy()
     area_km2 = z.geometry.area.to_numpy() / 1e6

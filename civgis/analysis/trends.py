@@ -448,17 +448,21 @@ def emerging_hotspots(points, times, grid: gpd.GeoDataFrame, band: float, *, by:
 
 def emerging_hotspots_workspace(ws, result: HotspotResult | None = None, *, by: str = "month", category=None,
                                 since=None, until=None, cell_size: float | None = None, band: float | None = None,
-                                time_window: int = 0, trend_alpha: float = 0.10) -> EmergingResult:
+                                time_window: int = 0, trend_alpha: float = 0.10, cases=None) -> EmergingResult:
     """Emerging hot spots of the workspace's inspections on the grid (and band) of a hot spot result.
 
     Without ``result``, :func:`civgis.analysis.hotspots.hotspots_workspace` is run first to choose the grid.
+    ``cases``: the inspections already read and filtered (the result's category, ``since``,
+    ``until``) when the caller has them, so the layer is not read and filtered again.
     """
 
     if result is None:
-        result = hotspots_workspace(ws, category=category, since=since, until=until, cell_size=cell_size, band=band)
-    f = result.filters or {}
-    category = category or f.get("category")
-    cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
+        result = hotspots_workspace(ws, category=category, since=since, until=until, cell_size=cell_size, band=band,
+                                    cases=cases)
+    if cases is None:
+        f = result.filters or {}
+        category = category or f.get("category")
+        cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
     grid = result.cells[["cell_id", "q", "r", "geometry"]].copy()
     grid.attrs.update(result.cells.attrs)
     # no weights passed: the grid is a hex_grid, so emerging_hotspots sums the band on its lattice

@@ -13,6 +13,7 @@ more than it saved in writing the page (bench/bench_maps.py ``--render``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import folium
@@ -31,7 +32,7 @@ from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_leg
 from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
-           "round_coords", "fill_polygons"]
+           "round_coords", "fill_polygons", "WebContext", "web_context"]
 
 #: road classes whose names the county-scale hot-spot maps print
 LABELLED_ROAD_CLASSES = ("arterial", "secondary")
@@ -56,32 +57,82 @@ def round_coords(geoms, decimals: int = 6) -> np.ndarray:
     return shapely.transform(np.asarray(geoms), lambda xy: np.round(xy, decimals))
 
 
-def context_layers(m, *, built_up=None, zones=None, roads=None) -> None:
-    """Add the context of a web map (built-up boundary, streets with names, zones with names), offline."""
+@dataclass(frozen=True)
+class WebContext:
+    """A web map's context layers as GeoJSON in EPSG:4326, converted once for every map that shows them.
+
+    The report's section draws the same streets, zones and built-up boundary on its Gi* and its
+    emerging map; reprojecting them and building their features was a tenth of a second per map
+    on the demo. folium reads the feature collections without changing them (each feature keeps
+    the ``id`` ``to_geo_dict`` gave it), so two maps can share them.
+
+    Attributes
+    ----------
+    built_up, roads, zones : dict or None
+        Feature collections (roads and zones with their HTML-escaped names, coordinates rounded
+        by :func:`round_coords`); None for a missing or empty layer.
+    bounds : tuple of float or None
+        ``(x0, y0, x1, y1)`` of the built-up area in degrees (the maps' view); None without it.
+    """
+
+    built_up: dict | None = None
+    roads: dict | None = None
+    zones: dict | None = None
+    bounds: tuple | None = None
+
+
+def web_context(*, built_up=None, zones=None, roads=None) -> WebContext:
+    """The context layers of the web maps (:class:`WebContext`) from the workspace's layers."""
+    built, bounds = None, None
     if built_up is not None and len(built_up):
-        folium.GeoJson(built_up.to_crs(4326)[["geometry"]].to_geo_dict(), name="建成区范围",
+        built_4326 = built_up.to_crs(4326)
+        built, bounds = built_4326[["geometry"]].to_geo_dict(), tuple(built_4326.total_bounds)
+    return WebContext(built_up=built, roads=_roads_geojson(roads), zones=_zones_geojson(zones), bounds=bounds)
+
+
+def _roads_geojson(roads) -> dict | None:
+    """Streets with their escaped names, degrees, rounded (None without streets)."""
+    if roads is None or not len(roads):
+        return None
+    r = gpd.GeoDataFrame({"name": escape_html(roads["name"].astype("string").fillna("")) if "name" in roads
+                          else ""}, geometry=roads.geometry.values, crs=roads.crs).to_crs(4326)
+    return r.set_geometry(round_coords(r.geometry.values)).to_geo_dict()
+
+
+def _zones_geojson(zones) -> dict | None:
+    """Zones with their escaped names (the id when unnamed) and ids, degrees, rounded (None without zones)."""
+    if zones is None or not len(zones):
+        return None
+    z = gpd.GeoDataFrame({"name": escape_html(zones["name"].astype("string").fillna(zones["zone_id"].astype(str))),
+                          "zone_id": escape_html(zones["zone_id"].astype(str))},
+                         geometry=zones.geometry.values, crs=zones.crs).to_crs(4326)
+    return z.set_geometry(round_coords(z.geometry.values)).to_geo_dict()
+
+
+def context_layers(m, *, built_up=None, zones=None, roads=None, context: WebContext | None = None) -> None:
+    """Add the context of a web map (built-up boundary, streets with names, zones with names), offline.
+
+    ``context``: the layers already converted (:func:`web_context`); the layer arguments are then unused.
+    """
+    context = web_context(built_up=built_up, zones=zones, roads=roads) if context is None else context
+    if context.built_up is not None:
+        folium.GeoJson(context.built_up, name="建成区范围",
                        style_function=lambda f: {"color": "#444444", "weight": 2, "fill": False,
                                                  "dashArray": "8 4"}).add_to(m)
-    if roads is not None and len(roads):
-        r = gpd.GeoDataFrame({"name": escape_html(roads["name"].astype("string").fillna("")) if "name" in roads
-                              else ""}, geometry=roads.geometry.values, crs=roads.crs).to_crs(4326)
-        r = r.set_geometry(round_coords(r.geometry.values))
-        folium.GeoJson(r.to_geo_dict(), name="道路",
+    if context.roads is not None:
+        folium.GeoJson(context.roads, name="道路",
                        style_function=lambda f: {"color": "#555555", "weight": 1.2, "opacity": 0.8},
                        tooltip=folium.GeoJsonTooltip(["name"], aliases=["道路"])).add_to(m)
-    if zones is not None and len(zones):
-        z = gpd.GeoDataFrame({"name": escape_html(zones["name"].astype("string").fillna(zones["zone_id"].astype(str))),
-                              "zone_id": escape_html(zones["zone_id"].astype(str))},
-                             geometry=zones.geometry.values, crs=zones.crs).to_crs(4326)
-        z = z.set_geometry(round_coords(z.geometry.values))
-        folium.GeoJson(z.to_geo_dict(), name="包保责任区",
+    if context.zones is not None:
+        folium.GeoJson(context.zones, name="包保责任区",
                        style_function=lambda f: {"color": "#1f5fbf", "weight": 1.5, "fill": False},
                        tooltip=folium.GeoJsonTooltip(["name", "zone_id"], aliases=["责任区", "编号"])).add_to(m)
 
 
 def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=None, title: str = "巡查案件热点",
                 column: str = "gi_bin", labels: dict | None = None, colours: dict | None = None,
-                max_cells: int = 5000, dissolved: gpd.GeoDataFrame | None = None):
+                max_cells: int = 5000, dissolved: gpd.GeoDataFrame | None = None,
+                context: WebContext | None = None):
     """A folium map of the cells coloured by ``gi_bin`` (or an emerging category), no tiles (offline).
 
     With more than ``max_cells`` cells, the cells are dissolved per class (one shape per class,
@@ -89,7 +140,10 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
     Streets, zones (with names in their tooltips) and the built-up boundary are drawn as context;
     the legend lists every class shown and the context layers. ``dissolved``: the cells'
     :func:`dissolve_classes` by ``column`` when the caller already has it (the PNG uses it too).
+    ``context``: the context layers already converted (:func:`web_context`) when the caller draws
+    several maps; ``built_up``, ``zones`` and ``roads`` are then unused.
     """
+    context = web_context(built_up=built_up, zones=zones, roads=roads) if context is None else context
     labels = labels or BIN_LABELS_ZH
     colours = colours or BIN_COLOURS
     per_cell = len(cells) <= max_cells
@@ -106,7 +160,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
     for c in ("gi_z", "gi_p"):
         if c in show:
             show[c] = show[c].round(4)
-    x0, y0, x1, y1 = (built_up.to_crs(4326) if built_up is not None and len(built_up) else show).total_bounds
+    x0, y0, x1, y1 = context.bounds if context.bounds is not None else show.total_bounds
     m = folium.Map(location=[(y0 + y1) / 2, (x0 + x1) / 2], zoom_start=13, tiles=None)
     metric_scale(m)
     aliases = {"cell_id": "网格", "count": "案件数", "total": "案件数", "n_cells": "网格数", "gi_z": "Gi* z",
@@ -121,16 +175,16 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
             "color": "#999999" if _pc else _c.get(_key(f["properties"]["_cls"]), "#f0f0d2"),
             "weight": 0.3 if _pc else 1.0, "opacity": 0.75, "fillOpacity": 0.75},
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases[f] for f in fields])).add_to(m)
-    context_layers(m, built_up=built_up, zones=zones, roads=roads)
+    context_layers(m, context=context)
     seen = set(show[column].tolist())
     swatch = '<span style="background:{};display:inline-block;width:12px;height:12px;margin-right:4px"></span>'
     line = '<span style="border-top:2px {} {};display:inline-block;width:14px;margin:0 4px 3px 0"></span>'
     rows = [swatch.format(escape_text(str(colours[k]))) + escape_text(str(labels[k]))
             for k in labels if k in colours and k in seen]
     rows += [line.format(style, colour) + name for present, style, colour, name in (
-        (built_up is not None and len(built_up), "dashed", "#444444", "建成区范围"),
-        (roads is not None and len(roads), "solid", CONTEXT_ROAD_GREY, "道路"),
-        (zones is not None and len(zones), "solid", "#1f5fbf", "包保责任区")) if present]
+        (context.built_up is not None, "dashed", "#444444", "建成区范围"),
+        (context.roads is not None, "solid", CONTEXT_ROAD_GREY, "道路"),
+        (context.zones is not None, "solid", "#1f5fbf", "包保责任区")) if present]
     m.get_root().html.add_child(folium.Element(
         f'<div class="civgis-legend" style="position:fixed;bottom:24px;right:10px;z-index:9999;background:white;'
         f'padding:6px;font-size:12px;border:1px solid #999"><b>{escape_text(title)}</b>'

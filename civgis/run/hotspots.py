@@ -12,8 +12,9 @@ import pyogrio
 
 from civgis.analysis.hotspots import (BIN_COLOURS, BIN_LABELS_ZH, RANKING_COLUMNS_ZH, HotspotResult, filter_cases,
                                       hotspots_workspace, kernel_density, zone_ranking_frame)
+from civgis.analysis.cases import checked_states
 from civgis.analysis.trends import CATEGORIES, CATEGORY_COLOURS, CATEGORY_LABELS_ZH, emerging_hotspots_workspace
-from civgis.render.hotspots import dissolve_classes, hotspot_map, hotspot_png, save_folium
+from civgis.render.hotspots import dissolve_classes, hotspot_map, hotspot_png, save_folium, web_context
 from civgis.store.qgis_style import Category, StyleSpec, style_qml, write_layer_styles
 from civgis.store.spreadsheets import write_csv
 
@@ -64,7 +65,7 @@ class HotspotOutputs:
 
 def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=None, cell_size=None,
                    band=None, fdr: bool = True, by: str | None = "month", time_window: int = 0,
-                   gpkg_version: str = "AUTO") -> HotspotOutputs:
+                   gpkg_version: str = "AUTO", states: pd.DataFrame | None = None) -> HotspotOutputs:
     """Run hot spots (and emerging hot spots with ``by``) and write every output to ``out_dir``.
 
     Files: ``hotspots.gpkg`` with ArcGIS's field names (layer ``cells``: Join_Count, NNeighbors,
@@ -73,65 +74,109 @@ def write_hotspots(ws, out_dir, *, as_of=None, category=None, since=None, until=
     ``hotspots.png``, ``kde.tif`` (cases/km²), ``zone_ranking.csv`` and, with ``by``, ``emerging.html`` / ``emerging.png``. ``gpkg_version="1.2"``
     writes hotspots.gpkg as GeoPackage 1.2 for QGIS 3.22 / GDAL 3.6. The result objects keep
     civgis's own column names (``gi_z``, ``gi_bin`` …); only the files use ArcGIS's.
+
+    ``states``: :func:`civgis.analysis.cases.case_states` of the inspections layer at ``as_of``
+    (default: the instant they were taken at) when the caller has them — a report run computes
+    them once — so the zone ranking does not compute them again; checked against the layer
+    (:func:`~civgis.analysis.cases.checked_states`) and the instant.
+
+    Each layer is read once and the cases are filtered once; the hot spot, emerging and zone
+    ranking analyses are all handed the same filtered cases.
     """
-    note = None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    res = hotspots_workspace(ws, category=category, since=since, until=until, cell_size=cell_size, band=band, fdr=fdr)
-    built = ws.read("built_up")
-    cases = filter_cases(ws.read("inspections"), category=category, since=since, until=until)
+    inspections = ws.read("inspections")
+    cases = filter_cases(inspections, category=category, since=since, until=until)
+    if states is not None:
+        states = checked_states(states, inspections).loc[cases.index]   # the filtered cases' rows
+        as_of = states.attrs["as_of"] if as_of is None else as_of
+    res = hotspots_workspace(ws, category=category, since=since, until=until, cell_size=cell_size, band=band, fdr=fdr,
+                             cases=cases)
     if as_of is None:
         as_of = pd.to_datetime(cases["reported_at"], format="mixed").max() if len(cases) else pd.Timestamp.now()
-    files: dict[str, Path] = {}
-    gpkg = out / "hotspots.gpkg"
-    tmp = out / ".hotspots.tmp.gpkg"
+    emerging, note = _emerging(ws, res, cases, by=by, time_window=time_window, since=since, until=until)
+    ecells = _emerging_cells(emerging, res) if emerging is not None else None
+    files = {"gpkg": _write_gpkg(out / "hotspots.gpkg", res, ecells, gpkg_version)}
+    zones = ws.read_optional("zones")
+    context = {"built_up": ws.read("built_up"), "zones": zones, "roads": ws.read_optional("roads")}
+    web = web_context(**context)   # the web maps' context converted once for both pages
+    subtitle = _subtitle(res, as_of)
+    files.update(_hotspot_maps(out, res.cells, context, web, subtitle))
+    files["kde"] = _density(cases, context["built_up"], res.band_m, ws.crs).write(out / "kde.tif")
+    ranking = zone_ranking_frame(zones, cases, res.cells, as_of, states=states) if zones is not None else pd.DataFrame()
+    write_csv(ranking.rename(columns=RANKING_CSV_ZH), out / "zone_ranking.csv")
+    files["ranking"] = out / "zone_ranking.csv"
+    if ecells is not None:
+        files.update(_emerging_maps(out, ecells, context, web, f"按{_BY_ZH.get(by, by)}统计 · " + subtitle))
+    return HotspotOutputs(result=res, ranking=ranking, files=files, emerging=emerging, note=note)
+
+
+def _emerging(ws, res: HotspotResult, cases, *, by, time_window, since, until):
+    """``(EmergingResult, None)``, or ``(None, why)`` when skipped: no ``by``, or too few time steps."""
+    if not by:
+        return None, None
+    try:
+        return emerging_hotspots_workspace(ws, res, by=by, time_window=time_window, until=until, since=since,
+                                           cases=cases), None
+    except ValueError as exc:   # too few time steps: the hot spots are still written
+        return None, str(exc)
+
+
+def _emerging_cells(emerging, res: HotspotResult) -> gpd.GeoDataFrame:
+    """The emerging cells on the hot spot cells' geometry and grid attributes (for the GeoPackage and the maps)."""
+    ecells = gpd.GeoDataFrame(emerging.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,
+                              crs=res.cells.crs)
+    ecells.attrs.update(res.cells.attrs)
+    return ecells
+
+
+def _write_gpkg(gpkg: Path, res: HotspotResult, ecells, gpkg_version: str) -> Path:
+    """hotspots.gpkg (layers ``cells`` and, with ``ecells``, ``emerging``, QGIS styles), written atomically."""
+    tmp = gpkg.with_name(".hotspots.tmp.gpkg")
     tmp.unlink(missing_ok=True)
     # use_arrow: the same layer (fields, types, values) in 0.8 s instead of 1.1 s on the demo
     pyogrio.write_dataframe(arcgis_cells(res.cells), tmp, layer="cells", driver="GPKG", use_arrow=True,
                             dataset_options=None if gpkg_version == "AUTO" else {"VERSION": gpkg_version})
-    emerging = None
-    if by:
-
-        try:
-            emerging = emerging_hotspots_workspace(ws, res, by=by, time_window=time_window, until=until, since=since)
-        except ValueError as exc:   # too few time steps: the hot spots are still written
-            emerging, note = None, str(exc)
-        if emerging is not None:
-            ecells = gpd.GeoDataFrame(emerging.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,
-                                      crs=res.cells.crs)
-            pyogrio.write_dataframe(arcgis_emerging(ecells), tmp, layer="emerging", driver="GPKG", append=False,
-                                    use_arrow=True)
-    write_layer_styles(tmp, hotspot_styles(emerging=emerging is not None))
+    if ecells is not None:
+        pyogrio.write_dataframe(arcgis_emerging(ecells), tmp, layer="emerging", driver="GPKG", append=False,
+                                use_arrow=True)
+    write_layer_styles(tmp, hotspot_styles(emerging=ecells is not None))
     os.replace(tmp, gpkg)
-    files["gpkg"] = gpkg
-    context = {"built_up": built, "zones": ws.read_optional("zones"), "roads": ws.read_optional("roads")}
+    return gpkg
+
+
+def _subtitle(res: HotspotResult, as_of) -> str:
+    """The maps' subtitle: cases, cell size, band, method and date."""
     method = "Getis-Ord Gi*" + ("，FDR 校正" if res.fdr else "")
-    subtitle = (f"{res.n_cases:,} 件案件 · 六边形网格 {res.cell_size_m:.0f} 米 · 距离带 {res.band_m:.0f} 米 · {method}"
-                f" · 截至 {pd.Timestamp(as_of):%Y-%m-%d}")
-    dissolved = dissolve_classes(res.cells, "gi_bin")  # one union per class for the web map and the PNG
-    files["map"] = save_folium(hotspot_map(res.cells, dissolved=dissolved, **context), out / "hotspots.html")
-    files["png"] = hotspot_png(res.cells, out / "hotspots.png", title="巡查案件热点分布（Gi* 置信度）",
-                               subtitle=subtitle, dissolved=dissolved, **context)
-    b = built.total_bounds
-    pad = res.band_m
-    kde = kernel_density(cases, (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad), crs=ws.crs)
-    files["kde"] = kde.write(out / "kde.tif")
-    ranking = zone_ranking_frame(ws.read("zones"), cases, res.cells, as_of) if ws.has("zones") else pd.DataFrame()
-    write_csv(ranking.rename(columns=RANKING_CSV_ZH), out / "zone_ranking.csv")
-    files["ranking"] = out / "zone_ranking.csv"
-    if emerging is not None:
-        ecells = gpd.GeoDataFrame(emerging.cells.drop(columns=["geometry"]), geometry=res.cells.geometry.values,
-                                  crs=res.cells.crs)
-        ecells.attrs.update(res.cells.attrs)
-        edissolved = dissolve_classes(ecells, "category")
-        files["emerging_map"] = save_folium(hotspot_map(ecells, title="新兴热点", column="category",
-                                                        labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS,
-                                                        dissolved=edissolved, **context), out / "emerging.html")
-        files["emerging_png"] = hotspot_png(ecells, out / "emerging.png", title="新兴热点（时空模式）",
-                                            subtitle=f"按{_BY_ZH.get(by, by)}统计 · " + subtitle, column="category",
-                                            labels=CATEGORY_LABELS_ZH, colours=CATEGORY_COLOURS,
-                                            dissolved=edissolved, **context)
-    return HotspotOutputs(result=res, ranking=ranking, files=files, emerging=emerging, note=note)
+    return (f"{res.n_cases:,} 件案件 · 六边形网格 {res.cell_size_m:.0f} 米 · 距离带 {res.band_m:.0f} 米 · {method}"
+            f" · 截至 {pd.Timestamp(as_of):%Y-%m-%d}")
+
+
+def _hotspot_maps(out: Path, cells: gpd.GeoDataFrame, context: dict, web, subtitle: str) -> dict[str, Path]:
+    """hotspots.html and hotspots.png of the Gi* classes, dissolved once for both.
+
+    ``context``: the layers the PNG draws; ``web``: the same as the web map's GeoJSON (:func:`web_context`).
+    """
+    dissolved = dissolve_classes(cells, "gi_bin")
+    return {"map": save_folium(hotspot_map(cells, dissolved=dissolved, context=web), out / "hotspots.html"),
+            "png": hotspot_png(cells, out / "hotspots.png", title="巡查案件热点分布（Gi* 置信度）",
+                               subtitle=subtitle, dissolved=dissolved, **context)}
+
+
+def _emerging_maps(out: Path, ecells: gpd.GeoDataFrame, context: dict, web, subtitle: str) -> dict[str, Path]:
+    """emerging.html and emerging.png of the emerging categories, dissolved once for both (context as above)."""
+    dissolved = dissolve_classes(ecells, "category")
+    theme = {"column": "category", "labels": CATEGORY_LABELS_ZH, "colours": CATEGORY_COLOURS, "dissolved": dissolved}
+    return {"emerging_map": save_folium(hotspot_map(ecells, title="新兴热点", **theme, context=web),
+                                        out / "emerging.html"),
+            "emerging_png": hotspot_png(ecells, out / "emerging.png", title="新兴热点（时空模式）", subtitle=subtitle,
+                                        **theme, **context)}
+
+
+def _density(cases, built_up, pad: float, crs):
+    """The cases' kernel density over the built-up area's bounds padded by ``pad`` (the band) metres."""
+    b = built_up.total_bounds
+    return kernel_density(cases, (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad), crs=crs)
 
 
 def arcgis_cells(cells: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -446,7 +446,7 @@ def _hotspots(output: _Output, run: RunContext) -> dict:
     from civgis.analysis.trends import CATEGORY_LABELS_ZH  # lazy: after the background fork (see the imports)
     from civgis.run.hotspots import write_hotspots  # lazy: after the background fork (see the imports)
 
-    result = write_hotspots(run.layers, output.out / "hotspots", as_of=run.as_of)
+    result = write_hotspots(run.layers, output.out / "hotspots", as_of=run.as_of, states=_case_states(run))
     output.add(*result.written)
     data = result.to_dict() | {"files": {k: output.rel(v) for k, v in result.files.items()}}
     if data.get("emerging"):
