@@ -309,8 +309,10 @@ def _county_map(output: _Output, run: RunContext) -> dict:
 
     audit = _optional(lambda: run.audit) if run.layers.has("zones") else None
     maps_dir = output.out / "maps"
+    # workers=1: the report already runs the hot spots and the patrol maps in processes of their own beside
+    # this one; a pool here only adds processes to share the same cores (more CPU for the pages, no less wall)
     paths = write_all_maps(run.layers, maps_dir, audit=audit, progress=False, as_of=run.as_of,
-                           states=_case_states(run))
+                           states=_case_states(run), workers=1)
     output.add(*paths)
     names = _zone_names(run)
     zone_maps = [{"zone_id": zid, "name": names.get(zid, zid), "href": output.rel(p)}
