@@ -425,6 +425,29 @@ def test_plan_on_a_workspace_with_what_if_indicators(small_ws):
     json.dumps(d)
 
 
+def test_without_a_green_layer_the_what_if_says_no_data_and_an_empty_one_says_zero(small_ws):
+    """Missing is not a number: with no green layer today's green land is unknown, so every what-if indicator
+    (before, after, change) is NaN and the table says 无数据 — not 0 % before and the sites alone after. An
+    empty green layer is a survey that found none: 0 m² of parks, 0 % green."""
+    from civgis.analysis.greening import plan_greening_frames
+    from civgis.render.greening import what_if_table_zh
+
+    frames = dict(residential=small_ws.read("residential"), candidates=small_ws.read("candidates"),
+                  built_up=small_ws.read("built_up"), sites=1)
+    missing = plan_greening_frames(green=None, **frames)
+    assert len(missing.sites) == 1   # sites are still chosen (everyone counted as unserved)
+    w = missing.what_if.set_index("indicator")
+    assert w[["before", "after", "change"]].isna().all().all()
+    table = what_if_table_zh(missing)
+    assert (table[["现状", "建设后", "变化"]] == "无数据").all().all()
+
+    green = small_ws.read("green")
+    empty = plan_greening_frames(green=green.iloc[:0], **frames).what_if.set_index("indicator")
+    assert empty.loc["green_ratio", "before"] == 0.0 and empty.loc["park_area_m2", "before"] == 0.0
+    s_area = missing.sites["area_m2"].iloc[0]
+    assert empty.loc["park_area_m2", "after"] == pytest.approx(s_area)   # the chosen site, all inside the built-up
+
+
 def test_cli_greening_json_and_outputs(small_ws, tmp_path, capsys):
     from civgis.cli import main
 

@@ -1147,7 +1147,13 @@ def green_indicators(*, green: gpd.GeoDataFrame | None, residential: gpd.GeoData
     (:func:`civgis.analysis.indicators.green_space_ratio`, ``park_area_per_capita``,
     ``park_service_coverage``), so "before" equals the indicator report. Without one, green land is
     not clipped and the land coverage is ``1 − uncovered_area_m2 ÷ residential area``.
+
+    ``green=None`` — the workspace has no green layer — gives NaN (无数据) for all five: with today's
+    green land unknown, neither its share nor the residents its parks serve are 0. An empty green
+    layer (surveyed, nothing found) gives 0.
     """
+    if green is None:
+        return dict.fromkeys(INDICATOR_LABELS, np.nan)
     res_area = float(residential.geometry.area.sum())
     res_pop = float(_population(residential, population_field, None).sum())
     pop = float(population) if population is not None else res_pop
@@ -1405,7 +1411,8 @@ def plan_greening_frames(*, residential: gpd.GeoDataFrame, candidates: gpd.GeoDa
         pd.concat([green[["category", green.geometry.name]].rename_geometry("geometry")
                    if green.geometry.name != "geometry" else green[["category", "geometry"]], new_green],
                   ignore_index=True), geometry="geometry", crs=crs)
-    after = green_indicators(green=green_after, residential=residential, built_up=built_up,
+    # without a green layer "after" is as unknown as "before" (the chosen sites plus an unknown stock)
+    after = green_indicators(green=None if green is None else green_after, residential=residential, built_up=built_up,
                              uncovered_area_m2=float(gap_after["area_m2"].sum()),
                              uncovered_residents=float(gap_after["residents"].sum()), population=population,
                              tiers=tiers)

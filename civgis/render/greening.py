@@ -47,8 +47,8 @@ def what_if_table_zh(plan: GreeningPlan) -> pd.DataFrame:
     rows = []
     for r in plan.what_if.itertuples():
         pct = r.unit == "%"
-        fmt = (lambda v: "—" if pd.isna(v) else f"{v:.1f}%") if pct else \
-              (lambda v: "—" if pd.isna(v) else f"{v:,.2f}")
+        fmt = (lambda v: "无数据" if pd.isna(v) else f"{v:.1f}%") if pct else \
+              (lambda v: "无数据" if pd.isna(v) else f"{v:,.2f}")
         rows.append({"指标": r.label_zh, "现状": fmt(r.before), "建设后": fmt(r.after),
                      "变化": fmt(r.change), "目标": fmt(r.target) if not pd.isna(r.target) else "—",
                      "单位": "" if pct else r.unit})
