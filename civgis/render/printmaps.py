@@ -149,6 +149,7 @@ class _Layers:
             st = states.loc[keep, [c for c in cols if c in states]]
             self.open_cases = gpd.GeoDataFrame(st, geometry=cases.geometry.values[keep], crs=cases.crs)
             self.open_cases["street"] = nearest_street(self.open_cases.geometry, self.roads).to_numpy()
+        self.cases_by_zone = _cases_by_zone(self.open_cases)   # zone_id → its open cases, sorted
         self.broken_lamps = None
         if self.lamps is not None and len(self.lamps):
             broken = self.lamps["status"].astype("string").fillna("").eq("broken").to_numpy()
@@ -333,13 +334,23 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     return [h.get_label() for h in handles]
 
 
+def _cases_by_zone(open_cases: gpd.GeoDataFrame | None) -> dict[str, pd.DataFrame]:
+    """Each zone's open cases (their one zone, case_states), overdue first, most overdue first: sorted and
+    split once per run, not filtered and sorted again for every zone's map and checklist."""
+    if open_cases is None:
+        return {}
+    ordered = open_cases.sort_values(["overdue", "days_overdue", "deadline", "case_id"],
+                                     ascending=[False, False, True, True])
+    return {str(k): g for k, g in ordered.groupby(ordered["zone_id"].astype("string"), sort=False)}
+
+
 def _zone_cases(layers: _Layers, zid: str) -> pd.DataFrame:
     """The open cases whose one zone (case_states) is ``zid``, overdue first, most overdue first."""
-    oc = layers.open_cases
-    if oc is None:
+    if zid in layers.cases_by_zone:
+        return layers.cases_by_zone[zid]
+    if layers.open_cases is None:
         return pd.DataFrame(columns=["case_id", "overdue"])
-    mine = oc[(oc["zone_id"].astype("string") == zid).to_numpy(dtype=bool, na_value=False)]
-    return mine.sort_values(["overdue", "days_overdue", "deadline", "case_id"], ascending=[False, False, True, True])
+    return layers.open_cases.iloc[:0]
 
 
 def _zone_broken_lamps(layers: _Layers, zgeom) -> pd.DataFrame:
