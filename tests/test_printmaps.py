@@ -361,8 +361,16 @@ def test_page_text_writes_into_a_pdf_what_fig_text_writes(tmp_path, monkeypatch)
     draw_text = backend_pdf.RendererPdf.draw_text
     monkeypatch.setattr(backend_pdf.RendererPdf, "draw_text", lambda self, gc, x, y, s, *a, **k:
                         calls.append(s) or draw_text(self, gc, x, y, s, *a, **k))
+    import gc
+
+    from civgis.render.printmaps import _PdfText
+
+    gc.collect()
+    held = len(_PdfText._FILES)
     write(tmp_path / "ours.pdf", True)
     assert calls == ["面积 $x^2$"]   # every other string was written without draw_text
+    gc.collect()
+    assert len(_PdfText._FILES) <= held   # the per-file caches went with the file
     write(tmp_path / "theirs.pdf", False)
 
     def placed(path):

@@ -27,6 +27,7 @@ import itertools
 import math
 import os
 import tempfile
+import weakref
 from pathlib import Path
 
 import geopandas as gpd
@@ -703,15 +704,15 @@ class _PdfText:
     make it slower, not wrong; the test compares its pages with ``fig.text``'s.
     """
 
-    _FILES: "dict[int, tuple]" = {}   # id(PdfFile) → (file, its cache of shaped strings)
+    #: PdfFile → its caches (held weakly: they go with the file)
+    _FILES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
     def __init__(self, pdf):
         self.pdf, self.file = pdf, pdf.file
-        held = self._FILES.get(id(self.file))
-        if held is None or held[0] is not self.file:   # a new file (an id may be reused after one is freed)
-            held = self._FILES[id(self.file)] = (self.file, {})
-        self._shaped: dict[tuple, tuple | None] = held[1]
-        self.metrics: dict[tuple, tuple] = self._shaped.setdefault("metrics", {})   # (prop, s) → (w, h, d)
+        cache = self._FILES.setdefault(self.file, {"shaped": {}, "metrics": {}, "tops": {}})
+        self._shaped: dict[tuple, tuple | None] = cache["shaped"]   # (prop, s, features, language) → (ops, top)
+        self.metrics: dict[tuple, tuple] = cache["metrics"]          # (prop, s) → (w, h, d)
+        self._tops: dict[tuple, float] = cache["tops"]               # (font, face, size, glyph) → box top
         self._gcs: dict = {}
         self._color = None
 
@@ -745,14 +746,13 @@ class _PdfText:
         """The highest glyph box top on the baseline: the top of the string's box, which ``h - d`` measures."""
         from matplotlib.ft2font import LoadFlags
 
-        tops = self._shaped.setdefault("glyph tops", {})
         top = 0.0
         for item in items:
             font = item.ft_object
             key = (font.fname, font.face_index, size, item.glyph_index)
-            if key not in tops:
-                tops[key] = font.load_glyph(item.glyph_index, flags=LoadFlags.NO_HINTING).bbox[3] / 64
-            top = max(top, tops[key])
+            if key not in self._tops:
+                self._tops[key] = font.load_glyph(item.glyph_index, flags=LoadFlags.NO_HINTING).bbox[3] / 64
+            top = max(top, self._tops[key])
         return top
 
     def _encode(self, items: list, size: float) -> bytes:
