@@ -117,6 +117,29 @@ def test_walk_figure_cold_warm_and_after_a_change(tmp_path):
     assert walk_value(ws) == pytest.approx(70.0)
 
 
+def lamp_rate(ws) -> float:
+    t = ind.compute_indicators(ws, walk_cell_m=10.0)
+    rows = t[(t.indicator == "lamp_installation_rate") & (t.scope == "city") & t.road_class.isna()]
+    return float(rows["value"].iloc[0])
+
+
+def test_lamp_cover_cold_warm_and_after_a_lamp_moves(tmp_path):
+    """The lamps' lit stretches are kept like the walking network: stored cold, read warm (not rewritten), and a
+    moved lamp is a new key. The street runs 700 m (x = −100 … 600); a lamp lights 25 m each way of its foot."""
+    from shapely.geometry import Point
+
+    ws = walk_scene(tmp_path)
+    lamps = lambda x: gdf([{"lamp_id": "L1", "status": "working"}], [moved(Point(x, -10))])   # noqa: E731
+    ws.write("lamps", lamps(250.0))
+    assert lamp_rate(ws) == pytest.approx(100 * 50 / 700)          # cold: 50 m of 700 m lit
+    assert "lamp_cover" in entries(ws)
+    stamp = {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.glob("lamp_cover-*")}
+    assert lamp_rate(ws) == pytest.approx(100 * 50 / 700)          # warm: read
+    assert {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.glob("lamp_cover-*")} == stamp
+    ws.write("lamps", lamps(-100.0))                                # at the street's end: 25 m lit
+    assert lamp_rate(ws) == pytest.approx(100 * 25 / 700)          # a stale cache would still say 50 m
+
+
 def test_cached_and_uncached_tables_are_identical(tmp_path, monkeypatch):
     ws = walk_scene(tmp_path)
     cold = ind.compute_indicators(ws, zones=False, walk_cell_m=10.0)

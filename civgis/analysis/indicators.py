@@ -552,6 +552,26 @@ def _road_cover(parts: np.ndarray, part_road: np.ndarray, lamps: gpd.GeoDataFram
     return _RoadCover(*_net.merge_intervals(key, a, b, span=span), span=span)
 
 
+def _lamp_cover(parts: np.ndarray, part_road: np.ndarray, roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *,
+                snap_m: float, reach_m: float, cache: WorkspaceCache = NO_CACHE) -> tuple[np.ndarray, _RoadCover]:
+    """``(each lamp's road, the lit stretches of every road part)``: each lamp assigned to its road
+    (:func:`assign_lamps`), lighting ``reach_m`` of it (:func:`_road_cover`).
+
+    From the workspace cache when the roads, the lamps and the two distances are unchanged (key: their
+    geometries and values), else computed and stored — the same intervals bit for bit, as the walking
+    inputs (:func:`_walk_inputs`). Warm, this is ~1 s less on the 10× county (41 599 lamps).
+    """
+    key = content_key("lamp_cover", roads, parts, part_road, lamps, float(snap_m), float(reach_m))
+    got = cache.get("lamp_cover", key)
+    if got is not None:
+        return got["owner"], _RoadCover(got["key"], got["a"], got["b"], float(got["span"]))
+    owner = assign_lamps(lamps, roads.geometry.values, snap_m=snap_m)
+    cover = _road_cover(parts, part_road, lamps, owner, reach_m)
+    cache.put("lamp_cover", key, {"owner": owner, "key": cover.key, "a": cover.a, "b": cover.b,
+                                  "span": np.float64(cover.span)})
+    return owner, cover
+
+
 def convex_clip_intervals(lines: np.ndarray, line_of: np.ndarray, centres: np.ndarray, ring: np.ndarray):
     """Stretches of single-part lines inside convex polygons, as intervals ``[a, b]`` in metres along them.
 
@@ -1016,12 +1036,9 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         part_class = rp["road_class"].astype(object).to_numpy() if "road_class" in rp else np.full(len(rp), None)
         part_i, reg, a, b = _clip_lines(parts, regions)
         seg_len = b - a
-        lamp_owner = (_once(shared, "lamp_owner", lambda: assign_lamps(lamps, roads.geometry.values,
-                                                                       snap_m=p["lamp_snap_m"]))
-                      if lamps is not None else None)
-        cover = (_once(shared, "lamp_cover", lambda: _road_cover(parts, rp["_road"].to_numpy(), lamps, lamp_owner,
-                                                                 p["lamp_reach_m"]))
-                 if lamps is not None else None)
+        lamp_owner, cover = (_once(shared, "lamp_cover", lambda: _lamp_cover(
+            parts, rp["_road"].to_numpy(), roads, lamps, snap_m=p["lamp_snap_m"], reach_m=p["lamp_reach_m"],
+            cache=cache)) if lamps is not None else (None, None))
         road_class = roads["road_class"].astype(object).to_numpy() if "road_class" in roads else np.full(len(roads), None)
         seg_cls = part_class[part_i]
         road_len = np.bincount(reg, weights=seg_len, minlength=n)
