@@ -102,7 +102,7 @@ def test_network_round_trips_bit_for_bit():
 def test_walk_figure_cold_warm_and_after_a_change(tmp_path):
     ws = walk_scene(tmp_path)
     assert walk_value(ws) == pytest.approx(70.0)                        # cold: computed and stored
-    assert entries(ws) == ["walk_network", "walk_samples", "walk_snap"]
+    assert entries(ws) == ["road_clip_city", "walk_network", "walk_samples", "walk_snap"]
     stamps = {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.iterdir()}
     with Layers(ws) as snap:                                            # a run's snapshot uses the same cache
         assert walk_value(snap) == pytest.approx(70.0)
@@ -111,8 +111,8 @@ def test_walk_figure_cold_warm_and_after_a_change(tmp_path):
     # park, so nobody walks to it — a stale network (the old street) would still say 70 %
     ws.write("roads", street(200.0))
     assert walk_value(ws) == 0.0
-    names = {p.name for p in workspace_cache(ws).folder.iterdir()}
-    assert names != set(stamps) and len(names) == 3                     # new network and snap entries
+    names = {p.name for p in workspace_cache(ws).folder.glob("walk_*")}
+    assert names != {n for n in stamps if n.startswith("walk_")} and len(names) == 3   # new network and snap
     ws.write("roads", street(-100.0))
     assert walk_value(ws) == pytest.approx(70.0)
 
@@ -138,6 +138,30 @@ def test_lamp_cover_cold_warm_and_after_a_lamp_moves(tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.glob("lamp_cover-*")} == stamp
     ws.write("lamps", lamps(-100.0))                                # at the street's end: 25 m lit
     assert lamp_rate(ws) == pytest.approx(100 * 25 / 700)          # a stale cache would still say 50 m
+
+
+def test_road_clip_cold_warm_and_after_a_zone_border_moves(tmp_path):
+    """The roads clipped to the city and to the zones are kept one entry each (so the two passes do not evict
+    each other), read warm, and a moved zone border is a new key. The street runs x = −100 … 600."""
+    ws = walk_scene(tmp_path)
+
+    def zones(x):
+        ws.write("zones", gdf([{"zone_id": "A", "name": "甲"}, {"zone_id": "B", "name": "乙"}],
+                              [moved(box(-1000, -1000, x, 3000)), moved(box(x, -1000, 3000, 3000))]))
+
+    def road_length():
+        t = ind.compute_indicators(ws, zones=True, walk_cell_m=10.0)
+        rows = t[(t.indicator == "road_length") & t.road_class.isna()]
+        return dict(zip(rows["zone_id"].fillna("city"), rows["value"]))
+
+    zones(250.0)
+    assert road_length() == pytest.approx({"city": 700.0, "A": 350.0, "B": 350.0})   # cold
+    assert {"road_clip_city", "road_clip_zones"} <= set(entries(ws))
+    stamps = {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.glob("road_clip_*")}
+    assert road_length() == pytest.approx({"city": 700.0, "A": 350.0, "B": 350.0})   # warm: read
+    assert {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.glob("road_clip_*")} == stamps
+    zones(300.0)
+    assert road_length() == pytest.approx({"city": 700.0, "A": 400.0, "B": 300.0})   # a stale clip would say 350
 
 
 def test_cached_and_uncached_tables_are_identical(tmp_path, monkeypatch):

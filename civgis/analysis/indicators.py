@@ -654,6 +654,24 @@ def _discs(points: np.ndarray, radius: float, *, quad_segs: int) -> np.ndarray:
     return shapely.polygons(template[None, :, :] + xy[:, None, :])
 
 
+def _clip_lines_cached(parts: np.ndarray, regions: Regions, cache: WorkspaceCache = NO_CACHE, *,
+                       kind: str = "road_clip"):
+    """:func:`_clip_lines` from the workspace cache when the road parts and the region pieces are unchanged.
+
+    Key: the parts' and pieces' geometries, the pieces' owners and the two border distances; the
+    intervals are the same bit for bit (as the walking inputs and the lamp cover). The cache keeps
+    one entry per ``kind``: the city and the zone pass each have their own.
+    """
+    key = content_key(kind, parts, regions.pieces, np.asarray(regions.owner, np.int64), int(regions.n),
+                      float(EDGE_TOLERANCE_M), float(BORDER_MIN_M))
+    got = cache.get(kind, key)
+    if got is not None:
+        return got["part"], got["region"], got["a"], got["b"]
+    part_i, reg, a, b = _clip_lines(parts, regions)
+    cache.put(kind, key, {"part": np.asarray(part_i, np.int64), "region": np.asarray(reg, np.int64), "a": a, "b": b})
+    return part_i, reg, a, b
+
+
 def _clip_lines(parts: np.ndarray, regions: Regions):
     """Road parts clipped to the regions: ``(part, region, a, b)`` intervals along the part.
 
@@ -1034,7 +1052,8 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         rp = _once(shared, "road_parts", lambda: _road_parts(roads))
         parts = np.asarray(rp.geometry.values, dtype=object)
         part_class = rp["road_class"].astype(object).to_numpy() if "road_class" in rp else np.full(len(rp), None)
-        part_i, reg, a, b = _clip_lines(parts, regions)
+        clip_kind = "road_clip_city" if city else "road_clip_zones"   # one cache entry each
+        part_i, reg, a, b = _clip_lines_cached(parts, regions, cache, kind=clip_kind)
         seg_len = b - a
         lamp_owner, cover = (_once(shared, "lamp_cover", lambda: _lamp_cover(
             parts, rp["_road"].to_numpy(), roads, lamps, snap_m=p["lamp_snap_m"], reach_m=p["lamp_reach_m"],
@@ -1200,7 +1219,8 @@ def indicator_table(built_up: gpd.GeoDataFrame, *, green=None, roads=None, lamps
     frames.append(_frame(rows, city, "city"))
     if zones is not None:
         zr = zone_regions(zones, built_up)
-        frames.append(_frame(measure(zr, **layers, params=p, city=False, notes=notes, shared=shared), zr, "zone"))
+        frames.append(_frame(measure(zr, **layers, params=p, city=False, notes=notes, shared=shared, cache=cache), zr,
+                             "zone"))
     table = pd.concat(frames, ignore_index=True)
     return _judge(table, targets)
 
