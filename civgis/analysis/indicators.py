@@ -914,7 +914,8 @@ def _once(shared: dict | None, key: str, compute):
 
 def _walk_inputs(res_pieces: np.ndarray, res_owner: np.ndarray, roads: gpd.GeoDataFrame, *, cell_m: float,
                  max_distance: float, cache: WorkspaceCache):
-    """Samples of the residential land, the street network and the samples' joins to it.
+    """Samples of the residential land (their area and owner), the street network and the samples' joins to it:
+    ``(area, owner, network, snap)``; the sample points themselves are only built to snap them.
 
     Each of the three comes from the workspace cache when its inputs are unchanged (keys: the
     residential pieces and ``cell_m``; the road geometries; both keys and ``max_distance``), else
@@ -922,12 +923,13 @@ def _walk_inputs(res_pieces: np.ndarray, res_owner: np.ndarray, roads: gpd.GeoDa
     """
     skey = content_key("walk_samples", res_pieces, res_owner, float(cell_m))
     got = cache.get("walk_samples", skey)
+    pts = None   # the sample points as geometries: only needed to snap them (a cached snap needs none)
     if got is not None:
-        pts, w, owner = shapely.points(got["xy"]), got["area"], got["owner"]
+        xy, w, owner = got["xy"], got["area"], got["owner"]
     else:
         pts, w, owner = _sample_cells(res_pieces, res_owner, cell_m)
-        cache.put("walk_samples", skey, {"xy": shapely.get_coordinates(pts).reshape(-1, 2), "area": w,
-                                         "owner": np.asarray(owner, np.int64)})
+        xy = shapely.get_coordinates(pts).reshape(-1, 2)
+        cache.put("walk_samples", skey, {"xy": xy, "area": w, "owner": np.asarray(owner, np.int64)})
     nkey = content_key("walk_network", roads, 0.01)
     got = cache.get("walk_network", nkey)
     if got is not None:
@@ -940,10 +942,10 @@ def _walk_inputs(res_pieces: np.ndarray, res_owner: np.ndarray, roads: gpd.GeoDa
     if got is not None:
         snap = _net.Snap(int(got["n_points"]), got["point"], got["edge"], got["s"], got["offset"])
     else:
-        snap = net.snap(pts, max_distance=max_distance)
+        snap = net.snap(shapely.points(xy) if pts is None else pts, max_distance=max_distance)
         cache.put("walk_snap", jkey, {"n_points": np.int64(snap.n_points), "point": snap.point, "edge": snap.edge,
                                       "s": snap.s, "offset": snap.offset})
-    return pts, w, owner, net, snap
+    return w, owner, net, snap
 
 
 def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=None, residential=None,
@@ -1014,11 +1016,11 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         add("park_service_coverage", _pct(area_by(served_owner, served_pieces, n), res_area))
         if city:
             if roads is not None and len(parks):
-                pts, w, owner, net, snap = _walk_inputs(res_pieces, res_owner, roads, cell_m=p["walk_cell_m"],
-                                                        max_distance=float(parks["radius_m"].max()), cache=cache)
-                covered = np.zeros(len(pts), dtype=bool)
+                w, owner, net, snap = _walk_inputs(res_pieces, res_owner, roads, cell_m=p["walk_cell_m"],
+                                                   max_distance=float(parks["radius_m"].max()), cache=cache)
+                covered = np.zeros(snap.n_points, dtype=bool)
                 for r in sorted(set(parks["radius_m"])):
-                    d = _net.walk_distance(net, parks[parks["radius_m"] == r], pts, limit=r,
+                    d = _net.walk_distance(net, parks[parks["radius_m"] == r], None, limit=r,
                                            entry_tolerance_m=p["park_entry_tolerance_m"], snap=snap)
                     covered |= d <= r
                 add("park_walk_coverage", _pct(np.bincount(owner[covered], weights=w[covered], minlength=n),

@@ -334,7 +334,7 @@ def walk_distance(network: StreetNetwork, parks, points, *, limit: float, entry_
     ----------
     network : StreetNetwork
     parks : polygons (array, GeoSeries or GeoDataFrame) in the network's CRS
-    points : shapely Points
+    points : shapely Points, or None with ``snap`` (then only their number, ``snap.n_points``, is needed)
     limit : float
         The service radius in metres; longer walks are reported as ``inf``.
     entry_tolerance_m : float
@@ -347,9 +347,12 @@ def walk_distance(network: StreetNetwork, parks, points, *, limit: float, entry_
     numpy.ndarray of float, one per point:
     ``offset to the nearest street + network distance`` (see the module notes).
     """
-    points = np.asarray(getattr(points, "geometry", points), dtype=object)
-    out = np.full(len(points), np.inf)
-    if network.n_edges == 0 or len(points) == 0:
+    if points is None and snap is None:
+        raise ValueError("walk_distance needs the points or their snap")
+    if points is not None:
+        points = np.asarray(getattr(points, "geometry", points), dtype=object)
+    out = np.full(len(points) if points is not None else snap.n_points, np.inf)
+    if network.n_edges == 0 or len(out) == 0:
         return out
     entries = park_entries(network, parks, entry_tolerance_m=entry_tolerance_m)
     if len(entries) == 0:
