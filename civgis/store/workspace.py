@@ -171,11 +171,20 @@ class Workspace:
             raise WorkspaceError(f"{layer} is a raster layer; open it with rasterio.open(ws.raster_uri({layer!r}))")
         if not self.has(layer):
             raise LayerMissingError(self, layer)
+        return self._read_stored(layer, spec, columns=columns, bbox=bbox)
+
+    def _read_stored(self, layer: str, spec, *, columns=None, bbox=None) -> gpd.GeoDataFrame:
         gdf = pyogrio.read_dataframe(self._source, layer=layer, columns=columns, bbox=bbox)
         return apply_catalogue_dtypes(gdf, spec)
 
-    def read_optional(self, layer: str, **kwargs) -> gpd.GeoDataFrame | None:
-        return self.read(layer, **kwargs) if self.has(layer) else None
+    def read_optional(self, layer: str, *, columns: list[str] | None = None, bbox=None) -> gpd.GeoDataFrame | None:
+        """:meth:`read`, or None when the layer is not stored (the layer list read once, not twice)."""
+        if not self.has(layer):
+            return None
+        spec = layer_spec(layer)
+        if spec.kind != "vector":
+            return self.read(layer)   # a raster: read says how to open it
+        return self._read_stored(layer, spec, columns=columns, bbox=bbox)
 
     def raster_uri(self, layer: str = "canopy") -> str | None:
         """A GDAL/rasterio path to a stored raster table, or None when there is none."""
