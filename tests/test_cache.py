@@ -102,7 +102,7 @@ def test_network_round_trips_bit_for_bit():
 def test_walk_figure_cold_warm_and_after_a_change(tmp_path):
     ws = walk_scene(tmp_path)
     assert walk_value(ws) == pytest.approx(70.0)                        # cold: computed and stored
-    assert entries(ws) == ["road_clip_city", "walk_network", "walk_samples", "walk_snap"]
+    assert [e for e in entries(ws) if e.startswith("walk_")] == ["walk_network", "walk_samples", "walk_snap"]
     stamps = {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.iterdir()}
     with Layers(ws) as snap:                                            # a run's snapshot uses the same cache
         assert walk_value(snap) == pytest.approx(70.0)
@@ -162,6 +162,33 @@ def test_road_clip_cold_warm_and_after_a_zone_border_moves(tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.glob("road_clip_*")} == stamps
     zones(300.0)
     assert road_length() == pytest.approx({"city": 700.0, "A": 400.0, "B": 300.0})   # a stale clip would say 350
+
+
+def test_green_cover_and_canopy_edges_cold_warm_and_after_a_change(tmp_path):
+    """The dissolved green land and the canopy raster's boundary pixels are kept like the walking inputs: read
+    warm (not rewritten), and a changed green layer is a new key (a stale cover would keep the old ratio)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    ws = walk_scene(tmp_path)                                       # built-up 4 000 × 4 000 m, park 80 × 50 m
+    tif = tmp_path / "canopy.tif"
+    with rasterio.open(tif, "w", driver="GTiff", width=410, height=410, count=1, dtype="float32", crs=f"EPSG:{CRS}",
+                       transform=from_origin(X0 - 1025, Y0 + 3025, 10, 10), nodata=-1) as dst:
+        dst.write(np.full((1, 410, 410), 0.25, dtype="float32"))
+
+    def figures():
+        t = ind.indicator_table(ws.read("built_up"), green=ws.read("green"), canopy=str(tif),
+                                cache=workspace_cache(ws))
+        city = t[t.scope == "city"].set_index("indicator")["value"]
+        return city["green_space_ratio"], city["green_coverage_ratio"]
+
+    assert figures() == pytest.approx((100 * 80 * 50 / 4000 ** 2, 25.0))            # cold
+    assert {"green_cover", "canopy_edge"} <= set(entries(ws))
+    stamps = {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.iterdir()}
+    assert figures() == pytest.approx((100 * 80 * 50 / 4000 ** 2, 25.0))            # warm: read
+    assert {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.iterdir()} == stamps
+    ws.write("green", gdf([{"green_id": "p", "category": "G1"}], [moved(box(0, 0, 160, 50))]))
+    assert figures()[0] == pytest.approx(100 * 160 * 50 / 4000 ** 2)                # a stale cover would say 80 × 50
 
 
 def test_cached_and_uncached_tables_are_identical(tmp_path, monkeypatch):

@@ -552,6 +552,21 @@ def _road_cover(parts: np.ndarray, part_road: np.ndarray, lamps: gpd.GeoDataFram
     return _RoadCover(*_net.merge_intervals(key, a, b, span=span), span=span)
 
 
+def _cached_geometries(cache: WorkspaceCache, kind: str, key: str, compute) -> np.ndarray:
+    """``compute()`` (an array of geometries) from the workspace cache under ``kind``/``key``, else computed and
+    stored as WKB — which keeps every coordinate's double exactly, so a cached array is the computed one."""
+    got = cache.get(kind, key)
+    if got is not None:
+        buf, end = got["wkb"].tobytes(), got["end"]
+        start = np.r_[0, end[:-1]]
+        return shapely.from_wkb(np.array([buf[a:b] for a, b in zip(start, end)], dtype=object))
+    geoms = np.asarray(compute(), dtype=object)
+    wkb = shapely.to_wkb(geoms, output_dimension=2)
+    end = np.cumsum([len(w) for w in wkb], dtype=np.int64)
+    cache.put(kind, key, {"wkb": np.frombuffer(b"".join(wkb), dtype=np.uint8), "end": end})
+    return geoms
+
+
 def _lamp_cover(parts: np.ndarray, part_road: np.ndarray, roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *,
                 snap_m: float, reach_m: float, cache: WorkspaceCache = NO_CACHE) -> tuple[np.ndarray, _RoadCover]:
     """``(each lamp's road, the lit stretches of every road part)``: each lamp assigned to its road
@@ -834,7 +849,32 @@ def green_coverage_ratio(built_up, canopy) -> float:
     return _canopy_cover(built_up, canopy)[0]
 
 
-def _canopy_cover(built_up, canopy) -> tuple[float, float]:
+def _edge_pixel_shares(area, transform, shape, cache: WorkspaceCache = NO_CACHE):
+    """``(rows, cols, share)`` of the pixels the area's boundary crosses: the share of each pixel inside the
+    area (exact overlay of the pixel box with the chopped area). From the workspace cache when the area and
+    the pixel grid are unchanged — the overlay is most of the canopy figure's time."""
+    from rasterio import features
+
+    key = content_key("canopy_edge", area, [float(v) for v in tuple(transform)[:6]], [int(v) for v in shape])
+    got = cache.get("canopy_edge", key)
+    if got is not None:
+        return got["rows"], got["cols"], got["share"]
+    edge = features.rasterize([area.boundary], out_shape=shape, transform=transform, all_touched=True,
+                              dtype="uint8").astype(bool)
+    rows, cols = np.nonzero(edge)
+    share = np.empty(0)
+    if len(rows):
+        t = transform
+        x0, y0 = t.c + t.a * cols + t.b * rows, t.f + t.d * cols + t.e * rows
+        x1, y1 = x0 + t.a + t.b, y0 + t.d + t.e
+        boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+        pieces, owner = intersect_pieces(boxes, chop(area))
+        share = area_by(owner, pieces, len(boxes)) / shapely.area(boxes)
+    cache.put("canopy_edge", key, {"rows": rows.astype(np.int64), "cols": cols.astype(np.int64), "share": share})
+    return rows, cols, share
+
+
+def _canopy_cover(built_up, canopy, cache: WorkspaceCache = NO_CACHE) -> tuple[float, float]:
     """(coverage %, share of the built-up area with valid pixels)."""
     import rasterio
     from rasterio import features, windows
@@ -858,17 +898,9 @@ def _canopy_cover(built_up, canopy) -> tuple[float, float]:
         transform = src.window_transform(win)
         shape = data.shape
         inside = features.rasterize([area], out_shape=shape, transform=transform, all_touched=False, dtype="uint8")
-        edge = features.rasterize([area.boundary], out_shape=shape, transform=transform, all_touched=True,
-                                  dtype="uint8").astype(bool)
         w = inside.astype(float)
-        rows, cols = np.nonzero(edge)
-        if len(rows):
-            t = transform
-            x0, y0 = t.c + t.a * cols + t.b * rows, t.f + t.d * cols + t.e * rows
-            x1, y1 = x0 + t.a + t.b, y0 + t.d + t.e
-            boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
-            pieces, owner = intersect_pieces(boxes, chop(area))
-            w[rows, cols] = area_by(owner, pieces, len(boxes)) / shapely.area(boxes)
+        rows, cols, share = _edge_pixel_shares(area, transform, shape, cache)
+        w[rows, cols] = share
         values = np.ma.filled(data, np.nan)
         valid = np.isfinite(values)
         if valid.any() and (np.nanmax(values) > 1.0 + 1e-6 or np.nanmin(values) < -1e-6):
@@ -977,7 +1009,8 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
     # --- green land
     if green is not None:
         gmask = _category_mask(green, p["green_space_categories"])
-        g_cover = _once(shared, "green_cover", lambda: chop(union_pieces(green[gmask])))
+        g_cover = _once(shared, "green_cover", lambda: _cached_geometries(   # the green land, dissolved and chopped
+            cache, "green_cover", content_key("green_cover", green[gmask]), lambda: chop(union_pieces(green[gmask]))))
         g_pieces, g_owner = intersect_pieces(regions.pieces, g_cover, regions.owner)
         add("green_space_ratio", _pct(area_by(g_owner, g_pieces, n), area))
     else:
@@ -1212,7 +1245,7 @@ def indicator_table(built_up: gpd.GeoDataFrame, *, green=None, roads=None, lamps
     shared: dict = {}          # computed once for the city and the zone pass
     rows = measure(city, **layers, params=p, city=True, notes=notes, shared=shared, cache=cache)
     if canopy is not None:
-        value, share = _canopy_cover(built_up, canopy)
+        value, share = _canopy_cover(built_up, canopy, cache)
         note = "" if share >= 0.999 else f"栅格仅覆盖建成区的 {100 * share:.1f}%，按覆盖部分计算"
         rows.append(dict(indicator="green_coverage_ratio", region=0, road_class=None, value=value, note=note))
     else:
