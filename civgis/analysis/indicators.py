@@ -552,21 +552,6 @@ def _road_cover(parts: np.ndarray, part_road: np.ndarray, lamps: gpd.GeoDataFram
     return _RoadCover(*_net.merge_intervals(key, a, b, span=span), span=span)
 
 
-def _cached_geometries(cache: WorkspaceCache, kind: str, key: str, compute) -> np.ndarray:
-    """``compute()`` (an array of geometries) from the workspace cache under ``kind``/``key``, else computed and
-    stored as WKB — which keeps every coordinate's double exactly, so a cached array is the computed one."""
-    got = cache.get(kind, key)
-    if got is not None:
-        buf, end = got["wkb"].tobytes(), got["end"]
-        start = np.r_[0, end[:-1]]
-        return shapely.from_wkb(np.array([buf[a:b] for a, b in zip(start, end)], dtype=object))
-    geoms = np.asarray(compute(), dtype=object)
-    wkb = shapely.to_wkb(geoms, output_dimension=2)
-    end = np.cumsum([len(w) for w in wkb], dtype=np.int64)
-    cache.put(kind, key, {"wkb": np.frombuffer(b"".join(wkb), dtype=np.uint8), "end": end})
-    return geoms
-
-
 def _lamp_cover(parts: np.ndarray, part_road: np.ndarray, roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *,
                 snap_m: float, reach_m: float, cache: WorkspaceCache = NO_CACHE) -> tuple[np.ndarray, _RoadCover]:
     """``(each lamp's road, the lit stretches of every road part)``: each lamp assigned to its road
@@ -576,15 +561,14 @@ def _lamp_cover(parts: np.ndarray, part_road: np.ndarray, roads: gpd.GeoDataFram
     geometries and values), else computed and stored — the same intervals bit for bit, as the walking
     inputs (:func:`_walk_inputs`). Warm, this is ~1 s less on the 10× county (41 599 lamps).
     """
+    def compute():
+        owner = assign_lamps(lamps, roads.geometry.values, snap_m=snap_m)
+        cover = _road_cover(parts, part_road, lamps, owner, reach_m)
+        return {"owner": owner, "key": cover.key, "a": cover.a, "b": cover.b, "span": cover.span}
+
     key = content_key("lamp_cover", roads, parts, part_road, lamps, float(snap_m), float(reach_m))
-    got = cache.get("lamp_cover", key)
-    if got is not None:
-        return got["owner"], _RoadCover(got["key"], got["a"], got["b"], float(got["span"]))
-    owner = assign_lamps(lamps, roads.geometry.values, snap_m=snap_m)
-    cover = _road_cover(parts, part_road, lamps, owner, reach_m)
-    cache.put("lamp_cover", key, {"owner": owner, "key": cover.key, "a": cover.a, "b": cover.b,
-                                  "span": np.float64(cover.span)})
-    return owner, cover
+    got = cache.get_or_compute("lamp_cover", key, compute)
+    return got["owner"], _RoadCover(got["key"], got["a"], got["b"], float(got["span"]))
 
 
 def convex_clip_intervals(lines: np.ndarray, line_of: np.ndarray, centres: np.ndarray, ring: np.ndarray):
@@ -679,12 +663,8 @@ def _clip_lines_cached(parts: np.ndarray, regions: Regions, cache: WorkspaceCach
     """
     key = content_key(kind, parts, regions.pieces, np.asarray(regions.owner, np.int64), int(regions.n),
                       float(EDGE_TOLERANCE_M), float(BORDER_MIN_M))
-    got = cache.get(kind, key)
-    if got is not None:
-        return got["part"], got["region"], got["a"], got["b"]
-    part_i, reg, a, b = _clip_lines(parts, regions)
-    cache.put(kind, key, {"part": np.asarray(part_i, np.int64), "region": np.asarray(reg, np.int64), "a": a, "b": b})
-    return part_i, reg, a, b
+    got = cache.get_or_compute(kind, key, lambda: dict(zip(("part", "region", "a", "b"), _clip_lines(parts, regions))))
+    return got["part"], got["region"], got["a"], got["b"]
 
 
 def _clip_lines(parts: np.ndarray, regions: Regions):
@@ -855,23 +835,23 @@ def _edge_pixel_shares(area, transform, shape, cache: WorkspaceCache = NO_CACHE)
     the pixel grid are unchanged — the overlay is most of the canopy figure's time."""
     from rasterio import features
 
+    def compute():
+        edge = features.rasterize([area.boundary], out_shape=shape, transform=transform, all_touched=True,
+                                  dtype="uint8").astype(bool)
+        rows, cols = np.nonzero(edge)
+        share = np.empty(0)
+        if len(rows):
+            t = transform
+            x0, y0 = t.c + t.a * cols + t.b * rows, t.f + t.d * cols + t.e * rows
+            x1, y1 = x0 + t.a + t.b, y0 + t.d + t.e
+            boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
+            pieces, owner = intersect_pieces(boxes, chop(area))
+            share = area_by(owner, pieces, len(boxes)) / shapely.area(boxes)
+        return {"rows": rows.astype(np.int64), "cols": cols.astype(np.int64), "share": share}
+
     key = content_key("canopy_edge", area, [float(v) for v in tuple(transform)[:6]], [int(v) for v in shape])
-    got = cache.get("canopy_edge", key)
-    if got is not None:
-        return got["rows"], got["cols"], got["share"]
-    edge = features.rasterize([area.boundary], out_shape=shape, transform=transform, all_touched=True,
-                              dtype="uint8").astype(bool)
-    rows, cols = np.nonzero(edge)
-    share = np.empty(0)
-    if len(rows):
-        t = transform
-        x0, y0 = t.c + t.a * cols + t.b * rows, t.f + t.d * cols + t.e * rows
-        x1, y1 = x0 + t.a + t.b, y0 + t.d + t.e
-        boxes = shapely.box(np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
-        pieces, owner = intersect_pieces(boxes, chop(area))
-        share = area_by(owner, pieces, len(boxes)) / shapely.area(boxes)
-    cache.put("canopy_edge", key, {"rows": rows.astype(np.int64), "cols": cols.astype(np.int64), "share": share})
-    return rows, cols, share
+    got = cache.get_or_compute("canopy_edge", key, compute)
+    return got["rows"], got["cols"], got["share"]
 
 
 def _canopy_cover(built_up, canopy, cache: WorkspaceCache = NO_CACHE) -> tuple[float, float]:
@@ -1009,8 +989,8 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
     # --- green land
     if green is not None:
         gmask = _category_mask(green, p["green_space_categories"])
-        g_cover = _once(shared, "green_cover", lambda: _cached_geometries(   # the green land, dissolved and chopped
-            cache, "green_cover", content_key("green_cover", green[gmask]), lambda: chop(union_pieces(green[gmask]))))
+        g_cover = _once(shared, "green_cover", lambda: cache.geometries(   # the green land, dissolved and chopped
+            "green_cover", content_key("green_cover", green[gmask]), lambda: chop(union_pieces(green[gmask]))))
         g_pieces, g_owner = intersect_pieces(regions.pieces, g_cover, regions.owner)
         add("green_space_ratio", _pct(area_by(g_owner, g_pieces, n), area))
     else:

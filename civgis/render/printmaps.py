@@ -785,10 +785,17 @@ class _PdfText:
 
     def show(self, x: float, y: float, operators: bytes, color) -> None:
         """Write a shaped string's operators at ``(x, y)`` (points) in ``color``."""
+        self._set_color(color)
+        self.write(x, y, operators)
+
+    def write(self, x: float, y: float, operators: bytes, angle: float = 0.0) -> None:
+        """A shaped string's operators at ``(x, y)`` (points), turned by ``angle``°, in the page's fill colour:
+        ``q``, the matrix ``draw_text`` concatenates, ``BT`` … ``ET``, ``Q``."""
         from matplotlib.backends.backend_pdf import pdfRepr
 
-        self._set_color(color)
-        self.file.write(b"q 1 0 -0 1 %s %s cm BT\n%s\nET Q\n" % (pdfRepr(float(x)), pdfRepr(float(y)), operators))
+        a = math.radians(angle)
+        matrix = b" ".join(pdfRepr(float(v)) for v in (math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y))
+        self.file.write(b"q %s cm BT\n%s\nET Q\n" % (matrix, operators))
 
     def forget_color(self) -> None:
         """Another drawing changed the page's fill colour: set it again before the next string."""
@@ -809,7 +816,7 @@ class _PdfText:
 def _text_renderer_pdf_class():
     """``RendererPdf`` whose text goes through :class:`_PdfText` (defined on first use: matplotlib's backend
     is imported only when a PDF is drawn)."""
-    from matplotlib.backends.backend_pdf import RendererPdf, pdfRepr
+    from matplotlib.backends.backend_pdf import RendererPdf
 
     class TextRendererPdf(RendererPdf):
         """``RendererPdf`` that shapes and encodes each string once per PDF file and measures it once.
@@ -842,9 +849,7 @@ def _text_renderer_pdf_class():
                 return super().draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
             self.check_gc(gc, gc._rgb)
             self._text.forget_color()   # check_gc set the page's fill colour
-            a = math.radians(angle)
-            matrix = b" ".join(pdfRepr(float(v)) for v in (math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y))
-            self.file.write(b"q %s cm BT\n%s\nET Q\n" % (matrix, shaped[0]))
+            self._text.write(x, y, shaped[0], angle)
 
     return TextRendererPdf
 

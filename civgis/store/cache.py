@@ -153,6 +153,29 @@ class WorkspaceCache:
                     old.unlink()
         return True
 
+    def get_or_compute(self, kind: str, key: str, compute) -> dict[str, np.ndarray]:
+        """The arrays under ``kind``/``key``; on a miss ``compute()`` (a dict of arrays), stored, and returned.
+
+        A hit and a miss give the same dict (the stored arrays are what ``compute`` returned).
+        """
+        got = self.get(kind, key)
+        if got is None:
+            got = {name: np.asarray(value) for name, value in compute().items()}
+            self.put(kind, key, got)
+        return got
+
+    def geometries(self, kind: str, key: str, compute) -> np.ndarray:
+        """An array of geometries under ``kind``/``key``, else ``compute()`` stored as WKB (every double kept,
+        so the cached array equals the computed one)."""
+        def packed():
+            wkb = shapely.to_wkb(np.asarray(compute(), dtype=object), output_dimension=2)
+            return {"wkb": np.frombuffer(b"".join(wkb), dtype=np.uint8),
+                    "end": np.cumsum([len(w) for w in wkb], dtype=np.int64)}
+
+        got = self.get_or_compute(kind, key, packed)
+        buf, end = got["wkb"].tobytes(), got["end"]
+        return shapely.from_wkb(np.array([buf[a:b] for a, b in zip(np.r_[0, end[:-1]], end)], dtype=object))
+
     def __repr__(self) -> str:
         return f"WorkspaceCache({str(self.folder)!r}, writable={self.writable})"
 
