@@ -220,6 +220,26 @@ def test_kernel_density_conserves_mass_and_matches_quartic_peak(tmp_path):
         assert np.allclose(src.read(1), surf.array.astype("float32"))
 
 
+@pytest.mark.parametrize("image_shape, kernel_shape", [((37, 52), (9, 9)), ((40, 41), (6, 7)), ((5, 3), (11, 11))])
+def test_convolve_same_equals_scipy_signal_and_a_direct_sum(image_shape, kernel_shape):
+    from scipy.signal import fftconvolve  # the oracle (civgis does not import scipy.signal)
+
+    rng = np.random.default_rng(sum(image_shape))
+    image, kernel = rng.random(image_shape), rng.random(kernel_shape)
+    ours = hs._convolve_same(image, kernel)
+    assert ours.shape == image.shape
+    np.testing.assert_allclose(ours, fftconvolve(image, kernel, mode="same"), rtol=1e-12, atol=1e-12)
+    # one pixel by the definition: the full convolution summed shift by shift, cropped as mode='same' does
+    (n_rows, n_cols), (k_rows, k_cols) = image.shape, kernel.shape
+    i, j = n_rows // 2, n_cols // 3
+    full = np.zeros((n_rows + k_rows - 1, n_cols + k_cols - 1))
+    for r in range(k_rows):
+        for c in range(k_cols):
+            full[r:r + n_rows, c:c + n_cols] += kernel[r, c] * image
+    start = ((k_rows - 1) // 2, (k_cols - 1) // 2)
+    assert ours[i, j] == pytest.approx(full[i + start[0], j + start[1]], rel=1e-12)
+
+
 # ------------------------------------------------------------------------------ a hand-built workspace
 @pytest.fixture(scope="module")
 def small_ws(tmp_path_factory):
