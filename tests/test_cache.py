@@ -191,6 +191,50 @@ def test_green_cover_and_canopy_edges_cold_warm_and_after_a_change(tmp_path):
     assert figures()[0] == pytest.approx(100 * 160 * 50 / 4000 ** 2)                # a stale cover would say 80 × 50
 
 
+def test_region_overlays_cold_warm_and_after_each_layer_changes(tmp_path):
+    """The per-region overlays (green land, residents and residential land, the lamps' and toilets' regions, the
+    toilets' service area) are kept one entry per pass, read warm (not rewritten), and a change of any of their
+    layers — a moved polygon, a new population — is a new key. Zones: A west of x = 250, B east; each zone is
+    1 250 (A) or 2 750 (B) × 4 000 m of built-up land."""
+    from shapely.geometry import Point
+
+    ws = walk_scene(tmp_path)                  # park 80 × 50 m at x 0…80 (A); block 100 × 30 m at x 300…400 (B)
+    ws.write("zones", gdf([{"zone_id": "A", "name": "甲"}, {"zone_id": "B", "name": "乙"}],
+                          [moved(box(-1000, -1000, 250, 3000)), moved(box(250, -1000, 3000, 3000))]))
+    ws.write("toilets", gdf([{"toilet_id": "t"}], [moved(Point(350, -35))]))
+    ws.write("lamps", gdf([{"lamp_id": "l", "status": "working"}], [moved(Point(100, -12))]))
+
+    def figures():
+        t = ind.compute_indicators(ws, zones=True, walk_cell_m=10.0)
+        z = t[(t.scope == "zone") & t.road_class.isna()]
+        return {(i, zid): v for i, zid, v in zip(z.indicator, z.zone_id, z.value)
+                if i in ("green_space_ratio", "residents", "toilet_count", "lamp_count")}
+
+    zone_m2 = {"A": 1250 * 4000, "B": 2750 * 4000}
+    first = {("green_space_ratio", "A"): 100 * 4000 / zone_m2["A"], ("green_space_ratio", "B"): 0.0,
+             ("residents", "A"): 0.0, ("residents", "B"): 100.0, ("toilet_count", "A"): 0, ("toilet_count", "B"): 1,
+             ("lamp_count", "A"): 1, ("lamp_count", "B"): 0}
+    assert figures() == pytest.approx(first)                                     # cold
+    assert {"region_overlays_city", "region_overlays_zones"} <= set(entries(ws))
+    stamps = {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.glob("region_overlays_*")}
+    assert figures() == pytest.approx(first)                                     # warm: read
+    assert {p.name: p.stat().st_mtime_ns for p in workspace_cache(ws).folder.glob("region_overlays_*")} == stamps
+
+    # each change below would leave the old figure with a stale entry
+    ws.write("residential", gdf([{"res_id": "r", "name": "甲", "population": 250}], [moved(box(300, -50, 400, -20))]))
+    assert figures()[("residents", "B")] == pytest.approx(250.0)
+    ws.write("residential", gdf([{"res_id": "r", "name": "甲", "population": 250}], [moved(box(200, -50, 300, -20))]))
+    assert (figures()[("residents", "A")], figures()[("residents", "B")]) == pytest.approx((125.0, 125.0))
+    ws.write("green", gdf([{"green_id": "p", "category": "G1"}], [moved(box(300, 0, 380, 50))]))
+    assert (figures()[("green_space_ratio", "A")], figures()[("green_space_ratio", "B")]) == pytest.approx(
+        (0.0, 100 * 4000 / zone_m2["B"]))
+    ws.write("toilets", gdf([{"toilet_id": "t"}], [moved(Point(100, -35))]))
+    ws.write("lamps", gdf([{"lamp_id": "l", "status": "working"}], [moved(Point(400, -12))]))
+    after = figures()
+    assert (after[("toilet_count", "A")], after[("lamp_count", "B")]) == (1, 1)
+    assert (after[("toilet_count", "B")], after[("lamp_count", "A")]) == (0, 0)
+
+
 def test_cached_and_uncached_tables_are_identical(tmp_path, monkeypatch):
     ws = walk_scene(tmp_path)
     cold = ind.compute_indicators(ws, zones=False, walk_cell_m=10.0)

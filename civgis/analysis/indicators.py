@@ -553,7 +553,8 @@ def _road_cover(parts: np.ndarray, part_road: np.ndarray, lamps: gpd.GeoDataFram
 
 
 def _lamp_cover(parts: np.ndarray, part_road: np.ndarray, roads: gpd.GeoDataFrame, lamps: gpd.GeoDataFrame, *,
-                snap_m: float, reach_m: float, cache: WorkspaceCache = NO_CACHE) -> tuple[np.ndarray, _RoadCover]:
+                snap_m: float, reach_m: float, cache: WorkspaceCache = NO_CACHE,
+                key: str | None = None) -> tuple[np.ndarray, _RoadCover]:
     """``(each lamp's road, the lit stretches of every road part)``: each lamp assigned to its road
     (:func:`assign_lamps`), lighting ``reach_m`` of it (:func:`_road_cover`).
 
@@ -566,7 +567,8 @@ def _lamp_cover(parts: np.ndarray, part_road: np.ndarray, roads: gpd.GeoDataFram
         cover = _road_cover(parts, part_road, lamps, owner, reach_m)
         return {"owner": owner, "key": cover.key, "a": cover.a, "b": cover.b, "span": cover.span}
 
-    key = content_key("lamp_cover", roads, parts, part_road, lamps, float(snap_m), float(reach_m))
+    if key is None:   # measure() passes its own (the layers hashed once per table)
+        key = content_key("lamp_cover", roads, parts, part_road, lamps, float(snap_m), float(reach_m))
     got = cache.get_or_compute("lamp_cover", key, compute)
     return got["owner"], _RoadCover(got["key"], got["a"], got["b"], float(got["span"]))
 
@@ -654,15 +656,16 @@ def _discs(points: np.ndarray, radius: float, *, quad_segs: int) -> np.ndarray:
 
 
 def _clip_lines_cached(parts: np.ndarray, regions: Regions, cache: WorkspaceCache = NO_CACHE, *,
-                       kind: str = "road_clip"):
+                       kind: str = "road_clip", key: str | None = None):
     """:func:`_clip_lines` from the workspace cache when the road parts and the region pieces are unchanged.
 
     Key: the parts' and pieces' geometries, the pieces' owners and the two border distances; the
     intervals are the same bit for bit (as the walking inputs and the lamp cover). The cache keeps
     one entry per ``kind``: the city and the zone pass each have their own.
     """
-    key = content_key(kind, parts, regions.pieces, np.asarray(regions.owner, np.int64), int(regions.n),
-                      float(EDGE_TOLERANCE_M), float(BORDER_MIN_M))
+    if key is None:
+        key = content_key(kind, parts, regions.pieces, np.asarray(regions.owner, np.int64), int(regions.n),
+                          float(EDGE_TOLERANCE_M), float(BORDER_MIN_M))
     got = cache.get_or_compute(kind, key, lambda: dict(zip(("part", "region", "a", "b"), _clip_lines(parts, regions))))
     return got["part"], got["region"], got["a"], got["b"]
 
@@ -924,25 +927,143 @@ def _once(shared: dict | None, key: str, compute):
     return shared[key]
 
 
-def _walk_inputs(res_pieces: np.ndarray, res_owner: np.ndarray, roads: gpd.GeoDataFrame, *, cell_m: float,
-                 max_distance: float, cache: WorkspaceCache):
+class _InputKeys:
+    """The workspace-cache keys of one :func:`measure` call, each layer hashed once per table.
+
+    A key is the SHA-256 of what the cached arrays are computed from (:func:`content_key`): the
+    region pieces and their owners, and per layer its geometries and the attributes and parameters
+    that matter (the green classes, the population, the park tiers, the toilet radius …). The layer
+    hashes are kept in ``shared``, so the city and the zone pass hash each layer once.
+    """
+
+    def __init__(self, shared: dict | None, regions: Regions, *, green, residential, toilets, lamps, roads, p: dict):
+        self.shared, self.p = shared, p
+        self.region = content_key("regions", regions.pieces, np.asarray(regions.owner, np.int64), int(regions.n))
+        self.green = self.green_cover = self.parks = self.residential = self.toilets = self.lamps = None
+        if green is not None:
+            self.green_cover = self.memo("green_cover", lambda: (green[_category_mask(green,
+                                                                                    p["green_space_categories"])],))
+            self.parks = self.memo("parks", lambda: (green[_category_mask(green, p["park_categories"])],
+                                                     list(map(list, p["park_tiers"]))))
+        if residential is not None:   # the population is checked here, before any cached figure is used
+            self.residential = self.memo("residential", lambda: (residential, _population(residential)))
+        if toilets is not None:
+            self.toilets = self.memo("toilets", lambda: (toilets, float(p["toilet_radius_m"])))
+        if lamps is not None:
+            self.lamps = self.memo("lamps", lambda: (lamps,))
+        self.roads = self.memo("roads", lambda: (roads,)) if roads is not None else None
+
+    def memo(self, name: str, parts) -> str:
+        return _once(self.shared, f"key_{name}", lambda: content_key(name, *parts()))
+
+    def overlays(self, city: bool) -> str:
+        return content_key("region_overlays", self.region, self.green_cover, self.parks, self.residential,
+                           self.toilets, self.lamps, bool(city))
+
+    def road_clip(self, kind: str, parts: np.ndarray) -> str:
+        return content_key(kind, self.memo("road_parts", lambda: (parts,)), self.region, float(EDGE_TOLERANCE_M),
+                           float(BORDER_MIN_M))
+
+    def lamp_cover(self, parts: np.ndarray, part_road: np.ndarray) -> str:
+        return content_key("lamp_cover", self.roads, self.memo("road_parts", lambda: (parts,)), part_road,
+                           self.lamps, float(self.p["lamp_snap_m"]), float(self.p["lamp_reach_m"]))
+
+    def walk_samples(self) -> str:
+        # the residential pieces are a function of the regions and the residential layer: keyed on those
+        return content_key("walk_samples", self.region, self.residential, float(self.p["walk_cell_m"]))
+
+    def walk_network(self) -> str:
+        return content_key("walk_network", self.roads, 0.01)
+
+
+def _residential_pieces(regions: Regions, residential: gpd.GeoDataFrame, shared: dict | None, keys: _InputKeys):
+    """``(residents per region, residential land pieces, their region)``, once per table and regions.
+
+    Residents are apportioned by area: each block's population times the share of its area in the
+    region. Land shares divide land by land, so the land pieces come from the blocks' union
+    (overlapping blocks count once; residents stay per block).
+    """
+    return _once(shared, "res_pieces_" + keys.region, lambda: _residential_pieces_of(regions, residential, shared))
+
+
+def _residential_pieces_of(regions: Regions, residential: gpd.GeoDataFrame, shared: dict | None):
+    rg = np.asarray(residential.geometry.values, dtype=object)
+    pop = _population(residential)
+    full = shapely.area(rg)
+    ia, ib = shapely.STRtree(rg).query(regions.pieces, predicate="intersects")
+    parts, idx = shapely.get_parts(shapely.intersection(regions.pieces[ia], rg[ib]), return_index=True)
+    keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+    block = ib[idx[keep]]
+    share = np.divide(shapely.area(parts[keep]), full[block], out=np.zeros(int(keep.sum())), where=full[block] > 0)
+    residents = np.bincount(regions.owner[ia[idx[keep]]], weights=pop[block] * share, minlength=regions.n)
+    res_pieces, res_owner = intersect_pieces(regions.pieces, _once(shared, "res_union", lambda: chop(union_pieces(rg))),
+                                             regions.owner)
+    return residents, res_pieces, res_owner
+
+
+def _region_overlays(regions: Regions, *, green, residential, toilets, lamps, p: dict, city: bool,
+                     shared: dict | None, cache: WorkspaceCache, keys: _InputKeys) -> dict[str, np.ndarray]:
+    """What :func:`measure` takes from overlaying the layers with the regions, per region.
+
+    ``green_area`` (green land, m²), ``residents`` and ``res_area`` (residential land, m²),
+    ``served_area`` (residential land within a park's service radius, m²), ``park_area`` (city
+    pass, m²), ``toilet_area`` (land within a toilet's radius, m²), and the (point, region) pairs
+    ``lamp_i``/``lamp_reg`` and ``toilet_i``/``toilet_reg``; a key is present when its layers are.
+    Plain arrays: the workspace cache keeps them (:meth:`_InputKeys.overlays`), so a warm run does
+    no overlay at all.
+    """
+    n = regions.n
+    out: dict[str, np.ndarray] = {}
+    if green is not None:
+        gmask = _category_mask(green, p["green_space_categories"])
+        g_cover = _once(shared, "green_cover", lambda: cache.geometries(   # the green land, dissolved and chopped
+            "green_cover", keys.green_cover, lambda: chop(union_pieces(green[gmask]))))
+        out["green_area"] = area_by(*intersect_pieces(regions.pieces, g_cover, regions.owner)[::-1], n)
+    if residential is not None:
+        out["residents"], res_pieces, res_owner = _residential_pieces(regions, residential, shared, keys)
+        out["res_area"] = area_by(res_owner, res_pieces, n)
+    if green is not None and residential is not None:
+        parks = _once(shared, "parks", lambda: qualifying_parks(green, tiers=p["park_tiers"],
+                                                                categories=p["park_categories"]))
+        service = _once(shared, "park_service", lambda: chop(union_pieces(shapely.buffer(
+            np.asarray(parks.geometry.values, dtype=object), parks["radius_m"].to_numpy(float), quad_segs=16))))
+        out["served_area"] = area_by(*intersect_pieces(res_pieces, service, res_owner)[::-1], n)
+    if city and green is not None:
+        pk = chop(union_pieces(green[_category_mask(green, p["park_categories"])]))
+        out["park_area"] = area_by(*intersect_pieces(regions.pieces, pk, regions.owner)[::-1], n)
+    if lamps is not None:
+        out["lamp_i"], out["lamp_reg"] = regions.points_in(np.asarray(lamps.geometry.values, dtype=object))
+    if toilets is not None:
+        tg = np.asarray(toilets.geometry.values, dtype=object)
+        out["toilet_i"], out["toilet_reg"] = regions.points_in(tg)
+        served = _once(shared, "toilet_service", lambda: chop(union_pieces(shapely.buffer(tg, p["toilet_radius_m"],
+                                                                                          quad_segs=32)))
+                       if len(tg) else np.empty(0, object))
+        out["toilet_area"] = area_by(*intersect_pieces(regions.pieces, served, regions.owner)[::-1], n)
+    return out
+
+
+def _walk_inputs(res_pieces, roads: gpd.GeoDataFrame, *, cell_m: float, max_distance: float,
+                 cache: WorkspaceCache, keys: _InputKeys):
     """Samples of the residential land (their area and owner), the street network and the samples' joins to it:
     ``(area, owner, network, snap)``; the sample points themselves are only built to snap them.
 
-    Each of the three comes from the workspace cache when its inputs are unchanged (keys: the
-    residential pieces and ``cell_m``; the road geometries; both keys and ``max_distance``), else
-    it is computed and stored. Cached or not, the arrays are the same bit for bit.
+    ``res_pieces``: a function giving the residential pieces and their regions, called only when the
+    samples are not cached. Each of the three comes from the workspace cache when its inputs are
+    unchanged (keys: the regions, the residential layer and ``cell_m``; the road geometries; both
+    keys and ``max_distance``), else it is computed and stored. Cached or not, the arrays are the
+    same bit for bit.
     """
-    skey = content_key("walk_samples", res_pieces, res_owner, float(cell_m))
+    skey = keys.walk_samples()
     got = cache.get("walk_samples", skey)
     pts = None   # the sample points as geometries: only needed to snap them (a cached snap needs none)
     if got is not None:
         xy, w, owner = got["xy"], got["area"], got["owner"]
     else:
-        pts, w, owner = _sample_cells(res_pieces, res_owner, cell_m)
+        pts, w, owner = _sample_cells(*res_pieces(), cell_m)
         xy = shapely.get_coordinates(pts).reshape(-1, 2)
         cache.put("walk_samples", skey, {"xy": xy, "area": w, "owner": np.asarray(owner, np.int64)})
-    nkey = content_key("walk_network", roads, 0.01)
+    nkey = keys.walk_network()
     got = cache.get("walk_network", nkey)
     if got is not None:
         net = _net.network_from_arrays(got, crs=roads.crs)
@@ -986,51 +1107,33 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
     area = regions.area()
     add("area", area)
 
+    keys = _InputKeys(shared, regions, green=green, residential=residential, toilets=toilets, lamps=lamps,
+                      roads=roads, p=p)
+    over = cache.get_or_compute("region_overlays_" + ("city" if city else "zones"), keys.overlays(city),
+                                lambda: _region_overlays(regions, green=green, residential=residential,
+                                                         toilets=toilets, lamps=lamps, p=p, city=city,
+                                                         shared=shared, cache=cache, keys=keys))
+
     # --- green land
     if green is not None:
-        gmask = _category_mask(green, p["green_space_categories"])
-        g_cover = _once(shared, "green_cover", lambda: cache.geometries(   # the green land, dissolved and chopped
-            "green_cover", content_key("green_cover", green[gmask]), lambda: chop(union_pieces(green[gmask]))))
-        g_pieces, g_owner = intersect_pieces(regions.pieces, g_cover, regions.owner)
-        add("green_space_ratio", _pct(area_by(g_owner, g_pieces, n), area))
+        add("green_space_ratio", _pct(over["green_area"], area))
     else:
         add("green_space_ratio", np.full(n, np.nan), note=notes.get("green", ""))
 
     # --- residents (area-apportioned) and residential land
-    residents = np.full(n, np.nan)
-    res_pieces = np.empty(0, dtype=object)
-    res_owner = np.empty(0, np.int64)
-    if residential is not None:
-        rg = np.asarray(residential.geometry.values, dtype=object)
-        pop = _population(residential)
-        full = shapely.area(rg)
-        ia, ib = shapely.STRtree(rg).query(regions.pieces, predicate="intersects")
-        inter = shapely.intersection(regions.pieces[ia], rg[ib])
-        parts, idx = shapely.get_parts(inter, return_index=True)
-        keep = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
-        res_pieces = parts[keep]
-        res_owner = regions.owner[ia[idx[keep]]]
-        res_block = ib[idx[keep]]
-        share = np.divide(shapely.area(res_pieces), full[res_block], out=np.zeros(len(res_pieces)),
-                          where=full[res_block] > 0)
-        residents = np.bincount(res_owner, weights=pop[res_block] * share, minlength=n)
-        # land shares divide land by land: overlapping blocks count once (residents stay per block)
-        res_pieces, res_owner = intersect_pieces(regions.pieces, _once(shared, "res_union", lambda: chop(union_pieces(rg))),
-                                                 regions.owner)
-    res_area = area_by(res_owner, res_pieces, n)
+    residents = over["residents"] if residential is not None else np.full(n, np.nan)
+    res_area = over["res_area"] if residential is not None else np.zeros(n)
 
     # --- park service (radius) and walk
     if green is not None and residential is not None:
-        parks = _once(shared, "parks", lambda: qualifying_parks(green, tiers=p["park_tiers"],
-                                                                categories=p["park_categories"]))
-        service = _once(shared, "park_service", lambda: chop(union_pieces(shapely.buffer(
-            np.asarray(parks.geometry.values, dtype=object), parks["radius_m"].to_numpy(float), quad_segs=16))))
-        served_pieces, served_owner = intersect_pieces(res_pieces, service, res_owner)
-        add("park_service_coverage", _pct(area_by(served_owner, served_pieces, n), res_area))
+        add("park_service_coverage", _pct(over["served_area"], res_area))
         if city:
+            parks = _once(shared, "parks", lambda: qualifying_parks(green, tiers=p["park_tiers"],
+                                                                    categories=p["park_categories"]))
             if roads is not None and len(parks):
-                w, owner, net, snap = _walk_inputs(res_pieces, res_owner, roads, cell_m=p["walk_cell_m"],
-                                                   max_distance=float(parks["radius_m"].max()), cache=cache)
+                w, owner, net, snap = _walk_inputs(
+                    lambda: _residential_pieces(regions, residential, shared, keys)[1:], roads, cell_m=p["walk_cell_m"],
+                    max_distance=float(parks["radius_m"].max()), cache=cache, keys=keys)
                 covered = np.zeros(snap.n_points, dtype=bool)
                 for r in sorted(set(parks["radius_m"])):
                     d = _net.walk_distance(net, parks[parks["radius_m"] == r], None, limit=r,
@@ -1048,15 +1151,11 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
             add("park_walk_coverage", np.full(n, np.nan), note=notes.get("residential") or notes.get("green", ""))
 
     if city:
-        if green is not None:
-            pk = chop(union_pieces(green[_category_mask(green, p["park_categories"])]))
-            park_pieces, park_owner = intersect_pieces(regions.pieces, pk, regions.owner)
-            park_area = area_by(park_owner, park_pieces, n)
         population = p.get("population")
         pop_note = "人口取自目标文件" if population else "人口为建成区内居住用地人口之和"
         pop_value = np.full(n, float(population)) if population else residents
         if green is not None and (population or residential is not None):
-            add("park_area_per_capita", np.divide(park_area, pop_value, out=np.full(n, np.nan),
+            add("park_area_per_capita", np.divide(over["park_area"], pop_value, out=np.full(n, np.nan),
                                                   where=pop_value > 0), note=pop_note)
         else:
             add("park_area_per_capita", np.full(n, np.nan), note=notes.get("green") or notes.get("residential", ""))
@@ -1068,11 +1167,12 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         parts = np.asarray(rp.geometry.values, dtype=object)
         part_class = rp["road_class"].astype(object).to_numpy() if "road_class" in rp else np.full(len(rp), None)
         clip_kind = "road_clip_city" if city else "road_clip_zones"   # one cache entry each
-        part_i, reg, a, b = _clip_lines_cached(parts, regions, cache, kind=clip_kind)
+        part_i, reg, a, b = _clip_lines_cached(parts, regions, cache, kind=clip_kind,
+                                               key=keys.road_clip(clip_kind, parts))
         seg_len = b - a
         lamp_owner, cover = (_once(shared, "lamp_cover", lambda: _lamp_cover(
             parts, rp["_road"].to_numpy(), roads, lamps, snap_m=p["lamp_snap_m"], reach_m=p["lamp_reach_m"],
-            cache=cache)) if lamps is not None else (None, None))
+            cache=cache, key=keys.lamp_cover(parts, rp["_road"].to_numpy()))) if lamps is not None else (None, None))
         road_class = roads["road_class"].astype(object).to_numpy() if "road_class" in roads else np.full(len(roads), None)
         seg_cls = part_class[part_i]
         road_len = np.bincount(reg, weights=seg_len, minlength=n)
@@ -1116,8 +1216,7 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
         road_class = np.empty(0, dtype=object)
 
     if lamps is not None:
-        lg = np.asarray(lamps.geometry.values, dtype=object)
-        li, lreg = regions.points_in(lg)
+        li, lreg = over["lamp_i"], over["lamp_reg"]
         status = lamps["status"].astype(object).to_numpy() if "status" in lamps else np.full(len(lamps), None)
         known = np.isin(status[li], ["working", "broken"])     # "unknown" or empty: not patrolled, not counted
         working = status[li] == "working"
@@ -1144,15 +1243,10 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
 
     # --- toilets
     if toilets is not None:
-        tg = np.asarray(toilets.geometry.values, dtype=object)
-        ti, treg = regions.points_in(tg)
+        ti, treg = over["toilet_i"], over["toilet_reg"]
         count = np.bincount(treg, minlength=n).astype(float)
         add("toilet_count", count)
-        served = _once(shared, "toilet_service", lambda: chop(union_pieces(shapely.buffer(tg, p["toilet_radius_m"],
-                                                                                          quad_segs=32)))
-                       if len(tg) else np.empty(0, object))
-        sp_, so_ = intersect_pieces(regions.pieces, served, regions.owner)
-        add("toilet_service_coverage", _pct(area_by(so_, sp_, n), area))
+        add("toilet_service_coverage", _pct(over["toilet_area"], area))
         if city:
             add("toilet_density", np.divide(count, area / 1e6, out=np.full(n, np.nan), where=area > 0))
             pop_value = np.full(n, float(p["population"])) if p.get("population") else residents
