@@ -6,12 +6,15 @@ from pathlib import Path
 
 import folium
 import matplotlib
+import numpy as np
+import shapely
 import matplotlib.pyplot as plt
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from civgis.analysis.plan import KINDS, PassPlan
 from civgis.render.fonts import cjk_rc
+from civgis.render.mapcontext import add_lines, add_polygons
 from civgis.render.webmap import escape_html, metric_scale, save_map
 
 __all__ = ["KIND_STYLE", "plan_map_png", "plan_map_html"]
@@ -48,19 +51,21 @@ def plan_map_png(plan: PassPlan, layers: dict, path, *, dpi: int = 130) -> Path:
     with plt.rc_context(cjk_rc()):
         fig, ax = plt.subplots(figsize=(11, 11), dpi=dpi)
         handles = []
+        # each layer one collection from vectorised coordinates (mapcontext), as geopandas' .plot draws it
         if green is not None:
-            green.plot(ax=ax, color="#c8e6c9", linewidth=0)
+            add_polygons(ax, green.geometry.values, color="#c8e6c9", linewidth=0)
         if roads is not None:
-            roads.plot(ax=ax, color="#bdbdbd", linewidth=0.5)
+            add_lines(ax, roads.geometry.values, color="#bdbdbd", linewidth=0.5)
             swept = roads[roads["road_id"].astype(str).isin(plan.actions.get("swept_roads") or [])]
             if len(swept):
-                swept.plot(ax=ax, color=KIND_STYLE["add_sweeping"][0], linewidth=2.0)
+                add_lines(ax, swept.geometry.values, color=KIND_STYLE["add_sweeping"][0], linewidth=2.0)
                 handles.append(Line2D([], [], color=KIND_STYLE["add_sweeping"][0], lw=2, label="纳入机械化清扫道路"))
         if bu is not None:
-            bu.boundary.plot(ax=ax, color="#424242", linewidth=1.2, linestyle="--")
+            add_lines(ax, shapely.boundary(np.asarray(bu.geometry.values)), color="#424242", linewidth=1.2,
+                      linestyle="--")
         if cand is not None and plan.actions.get("park_sites"):
             parks = cand[cand["site_id"].astype(str).isin(plan.actions["park_sites"])]
-            parks.plot(ax=ax, color="#2e7d32", edgecolor="#1b5e20", linewidth=0.8)
+            add_polygons(ax, parks.geometry.values, color="#2e7d32", edgecolor="#1b5e20", linewidth=0.8)
             handles.append(Patch(color="#2e7d32", label=f"新建公园绿地（{len(parks)} 块）"))
         for kind, geoms in _actions(plan, layers).items():
             colour, marker = KIND_STYLE[kind]
