@@ -13,13 +13,14 @@ import geopandas as gpd
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import shapely
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from civgis.analysis.greening import GreeningPlan
 from civgis.render.fonts import cjk_font, cjk_rc
-from civgis.render.mapcontext import (draw_built_up, draw_legend, draw_north, draw_scalebar, draw_streets,
+from civgis.render.mapcontext import (add_lines, add_polygons, draw_built_up, draw_legend, draw_north, draw_scalebar, draw_streets,
                                       draw_zone_outlines, finish_axes, map_view)
 from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 from civgis.store.inert import inert_frame
@@ -202,13 +203,14 @@ def plot_greening(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = Non
                         bbox.width * fw, bbox.height * fh, pad=0.04)
         handles = []
         if plan.parks is not None and len(plan.parks):
-            plan.parks.plot(ax=ax, color="#81c784", edgecolor="#2e7d32", linewidth=0.5, zorder=1)
+            add_polygons(ax, plan.parks.geometry.values, color="#81c784", edgecolor="#2e7d32", linewidth=0.5, zorder=1)
             handles.append(Patch(facecolor="#81c784", edgecolor="#2e7d32", label="现有公园绿地"))
         if len(plan.gap):
-            plan.gap.plot(ax=ax, color="#ef5350", alpha=0.55, linewidth=0, zorder=1.2)
+            add_polygons(ax, plan.gap.geometry.values, color="#ef5350", alpha=0.55, linewidth=0, zorder=1.2)
             handles.append(Patch(color="#ef5350", alpha=0.55, label="服务盲区（现状）"))
         if len(plan.candidates):
-            plan.candidates.plot(ax=ax, color="#ce93d8", edgecolor="#6a1b9a", linewidth=0.5, zorder=1.4)
+            add_polygons(ax, plan.candidates.geometry.values, color="#ce93d8", edgecolor="#6a1b9a", linewidth=0.5,
+                         zorder=1.4)
             handles.append(Patch(facecolor="#ce93d8", edgecolor="#6a1b9a", label="候选地块"))
         handles += draw_streets(ax, roads, view, fp=fp, fontsize=6.5, grey=True, label_classes=("arterial",),
                                 min_label_len=0.1 * (view[2] - view[0]), zorder=3)
@@ -216,10 +218,11 @@ def plot_greening(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = Non
                                       min_share=0.008, zorder=3.5)
         handles += draw_built_up(ax, boundary)
         if len(plan.chosen):
-            gpd.GeoSeries(plan.chosen.geometry.buffer(plan.chosen["radius_m"].to_numpy(), quad_segs=8),
-                          crs=plan.chosen.crs).boundary.plot(ax=ax, color="#1b5e20", linewidth=1.0, linestyle=":",
-                                                             zorder=7)
-            plan.chosen.plot(ax=ax, color="#1b5e20", edgecolor="#1b5e20", zorder=8)
+            reach = shapely.buffer(np.asarray(plan.chosen.geometry.values), plan.chosen["radius_m"].to_numpy(),
+                                   quad_segs=8)
+            add_lines(ax, shapely.boundary(reach), color="#1b5e20", linewidth=1.0, linestyle=":", zorder=7)
+            add_polygons(ax, plan.chosen.geometry.values, color="#1b5e20", edgecolor="#1b5e20", linewidth=1.0,
+                         zorder=8)
             _label_sites(ax, plan.chosen, fpb)
             handles += [Patch(color="#1b5e20", label="选中地块（序号 · 面积 · 新增覆盖人口）"),
                         Line2D([], [], color="#1b5e20", linestyle=":", linewidth=1.0, label="选中地块服务半径")]
