@@ -7,8 +7,8 @@ a straightforward per-zone geopandas overlay baseline.
 * floor: reading the layers from the workspace as GeoDataFrames (pyogrio), which every way of
   computing pays (the raw Arrow read, ``pyogrio.read_arrow``, is printed beside it);
 * civgis: ``compute_indicators(ws)`` (city) and ``compute_indicators(ws, zones=True)``, with the
-  workspace cache cold (cleared first) and warm (walking network and samples, lamp cover and road
-  clips cached), as ratios to the floor (goal ≤ 5×); floor and warm runs best of 3, cold best of 2;
+  workspace cache cold (cleared first) and warm (walking network and samples, lamp cover, road
+  clips, green cover and region overlays cached), as ratios to the floor (goal ≤ 5×); floor and warm runs best of 3, cold best of 2;
 * previous implementation: the same table with each pass computed on its own, full unions and
   per-lamp buffers, no cache (the slow reference of tests/test_speed_equivalence.py), and the
   largest relative difference of the values;
