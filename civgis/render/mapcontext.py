@@ -163,27 +163,35 @@ def road_labels(roads: gpd.GeoDataFrame, clip_geom, min_len: float) -> list[tupl
     """
     if roads is None or "name" not in roads:
         return []
-    named = roads[roads["name"].notna() & (roads["name"].astype("string").str.strip() != "")]
-    if named.empty:
+    names = roads["name"]
+    named = (names.notna() & (names.astype("string").str.strip() != "")).to_numpy(bool)
+    if not named.any():
         return []
-    pieces = shapely.intersection(np.asarray(named.geometry.values), clip_geom)
-    df = gpd.GeoDataFrame({"name": named["name"].astype(str).to_numpy()}, geometry=pieces)
-    df = df[~df.geometry.is_empty]
+    pieces = shapely.intersection(np.asarray(roads.geometry.values)[named], clip_geom)
+    label = names[named].astype(str).to_numpy()
+    drawn = ~shapely.is_empty(pieces)
+    pieces, label = pieces[drawn], label[drawn]
+    if len(pieces) == 0:
+        return []
+    # one union per street name, not per feature: the names sorted, each street's pieces in the layer's order
+    order = np.argsort(label, kind="stable")
+    pieces, label = pieces[order], label[order]
+    street, start = np.unique(label, return_index=True)
+    merged = shapely.line_merge(np.array([shapely.union_all(g) for g in np.split(pieces, start[1:])], dtype=object))
+    parts, owner = shapely.get_parts(merged, return_index=True)
+    single = shapely.get_type_id(parts) == 1
+    parts, owner = parts[single], owner[single]
+    length = shapely.length(parts)
+    # each street's longest part (the first of equal ones)
+    longest = np.lexsort((np.arange(len(parts)), -length, owner))
+    longest = longest[np.r_[True, owner[longest][1:] != owner[longest][:-1]]] if len(longest) else longest
+    longest = longest[length[longest] >= min_len]
     out = []
-    for name, g in df.groupby("name"):   # one union per street name, not per feature
-        merged = shapely.line_merge(shapely.union_all(np.asarray(g.geometry.values)))
-        parts = [p for p in shapely.get_parts(merged) if p.geom_type == "LineString"]
-        if not parts:
-            continue
-        best = max(parts, key=lambda p: p.length)
-        if best.length < min_len:
-            continue
-        mid = best.interpolate(0.5, normalized=True)
-        a = best.interpolate(0.45, normalized=True)
-        b = best.interpolate(0.55, normalized=True)
+    for best, name in zip(parts[longest], street[owner[longest]]):
+        mid, a, b = shapely.line_interpolate_point(best, [0.5, 0.45, 0.55], normalized=True)
         ang = math.degrees(math.atan2(b.y - a.y, b.x - a.x))
         ang = ang - 180 if ang > 90 else (ang + 180 if ang < -90 else ang)
-        out.append((mid.x, mid.y, ang, name))
+        out.append((mid.x, mid.y, ang, str(name)))
     return out
 
 
@@ -225,15 +233,16 @@ def draw_streets(ax, roads: gpd.GeoDataFrame | None, view, *, fp=None, fontsize:
     rst = style("roads")
     classes = layer_spec("roads").fields["road_class"].values
     cls = roads["road_class"].astype("string").fillna("")
+    geoms, road_class = np.asarray(roads.geometry.values), cls.to_numpy(dtype=object)
     handles = []
     for code, label in classes.items():
-        sub = roads[(cls == code).to_numpy()]
-        if sub.empty:
+        of_class = road_class == code
+        if not of_class.any():
             continue
         color = CONTEXT_ROAD_GREY if grey else rst.get("by_value", {}).get("road_class", {}).get(code, rst["color"])
         weight = rst.get("weight_by_value", {}).get("road_class", {}).get(code, rst.get("weight", 2))
         lw = weight * PX_TO_PT * scale * (0.55 if grey else 1.0)
-        add_lines(ax, sub.geometry.values, color=color, linewidth=lw, zorder=zorder, capstyle="round")
+        add_lines(ax, geoms[of_class], color=color, linewidth=lw, zorder=zorder, capstyle="round")
         handles.append(Line2D([], [], color=color, linewidth=max(lw, 0.8), label=label))
     if grey and handles:
         handles = [Line2D([], [], color=CONTEXT_ROAD_GREY, linewidth=1.4, label="道路")]
