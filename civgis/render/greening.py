@@ -20,8 +20,8 @@ from matplotlib.patches import Patch
 
 from civgis.analysis.greening import GreeningPlan
 from civgis.render.fonts import cjk_font, cjk_rc
-from civgis.render.mapcontext import (add_lines, add_polygons, draw_built_up, draw_legend, draw_north, draw_scalebar, draw_streets,
-                                      draw_zone_outlines, finish_axes, map_view)
+from civgis.render.mapcontext import (add_lines, add_polygons, draw_built_up, draw_legend, draw_north, draw_scalebar,
+                                      draw_streets, draw_zone_outlines, finish_axes, map_view)
 from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 from civgis.store.inert import inert_frame
 
