@@ -1090,8 +1090,10 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
     depend on the regions (the green and residential unions, the park service area, the lamp
     assignment and lit stretches, the toilet service area) is computed once and reused — the
     same arrays, so the same numbers as computing them again. The calls must share the layers
-    and ``params``. ``cache``: the workspace cache of the walking network and its samples
-    (:func:`_walk_inputs`).
+    and ``params`` (each layer's cache key is hashed once in it, :class:`_InputKeys`). ``cache``: the
+    workspace cache, which keeps the region overlays (:func:`_region_overlays`), the walking network
+    and its samples (:func:`_walk_inputs`), the lamps' lit stretches and the roads clipped to the
+    regions, each under a key of its inputs.
     """
     p = {**_DEFAULT.to_dict(), **(params or {})}
     notes = notes if notes is not None else {}
