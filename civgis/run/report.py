@@ -123,20 +123,24 @@ def _build_sections(output: _Output, run: RunContext) -> tuple[dict, dict[str, s
         data: dict = {"title": "创建全国文明城市 迎检准备报告", "workspace": str(run.workspace.path),
                       "county": _county_name(run), "as_of": run.as_of.date().isoformat(),
                       "generated": generated, "sections": {}}
-        for section in SECTIONS:
+        built: dict[str, dict] = {}
+        # this process's own sections first, then the background ones: waiting for a background section in
+        # page order left this process idle while it still had sections to build (the greening and the plan
+        # come after the hot spots and the patrol maps on the page)
+        for section in sorted(SECTIONS, key=lambda s: background.has(s.key)):
             bar.set_description(f"报告 {section.title}")
             started = time.perf_counter()
             if background.has(section.key):
-                built = background.result(section.key, output)
+                built[section.key] = background.result(section.key, output)
             else:
-                built = _build_one(section, output, run)
-                built["seconds"] = round(time.perf_counter() - started, 2)
-            if not built["ok"]:
-                errors[section.title] = built["error"]
-            built["title"] = section.title
-            data["sections"][section.key] = built
+                built[section.key] = _build_one(section, output, run)
+                built[section.key]["seconds"] = round(time.perf_counter() - started, 2)
             bar.update(1)
     bar.close()
+    for section in SECTIONS:   # the report's page order
+        if not built[section.key]["ok"]:
+            errors[section.title] = built[section.key]["error"]
+        data["sections"][section.key] = built[section.key] | {"title": section.title}
     return data, errors
 
 
