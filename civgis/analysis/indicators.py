@@ -939,7 +939,7 @@ class _InputKeys:
     def __init__(self, shared: dict | None, regions: Regions, *, green, residential, toilets, lamps, roads, p: dict):
         self.shared, self.p = shared, p
         self.region = content_key("regions", regions.pieces, np.asarray(regions.owner, np.int64), int(regions.n))
-        self.green = self.green_cover = self.parks = self.residential = self.toilets = self.lamps = None
+        self.green_cover = self.parks = self.residential = self.toilets = self.lamps = None
         if green is not None:
             self.green_cover = self.memo("green_cover", lambda: (green[_category_mask(green,
                                                                                     p["green_space_categories"])],))
