@@ -1046,7 +1046,7 @@ def _region_overlays(regions: Regions, *, green, residential, toilets, lamps, p:
 def _walk_inputs(res_pieces, roads: gpd.GeoDataFrame, *, cell_m: float, max_distance: float,
                  cache: WorkspaceCache, keys: _InputKeys):
     """Samples of the residential land (their area and owner), the street network and the samples' joins to it:
-    ``(area, owner, network, snap)``; the sample points themselves are only built to snap them.
+    ``(area, owner, network, snap)``; the samples are kept as coordinates (points are built only to snap them).
 
     ``res_pieces``: a function giving the residential pieces and their regions, called only when the
     samples are not cached. Each of the three comes from the workspace cache when its inputs are
@@ -1054,30 +1054,22 @@ def _walk_inputs(res_pieces, roads: gpd.GeoDataFrame, *, cell_m: float, max_dist
     keys and ``max_distance``), else it is computed and stored. Cached or not, the arrays are the
     same bit for bit.
     """
-    skey = keys.walk_samples()
-    got = cache.get("walk_samples", skey)
-    pts = None   # the sample points as geometries: only needed to snap them (a cached snap needs none)
-    if got is not None:
-        xy, w, owner = got["xy"], got["area"], got["owner"]
-    else:
-        pts, w, owner = _sample_cells(*res_pieces(), cell_m)
-        xy = shapely.get_coordinates(pts).reshape(-1, 2)
-        cache.put("walk_samples", skey, {"xy": xy, "area": w, "owner": np.asarray(owner, np.int64)})
-    nkey = keys.walk_network()
-    got = cache.get("walk_network", nkey)
-    if got is not None:
-        net = _net.network_from_arrays(got, crs=roads.crs)
-    else:
-        net = _net.build_network(roads)
-        cache.put("walk_network", nkey, _net.network_to_arrays(net))
-    jkey = content_key("walk_snap", skey, nkey, float(max_distance))
-    got = cache.get("walk_snap", jkey)
-    if got is not None:
-        snap = _net.Snap(int(got["n_points"]), got["point"], got["edge"], got["s"], got["offset"])
-    else:
-        snap = net.snap(shapely.points(xy) if pts is None else pts, max_distance=max_distance)
-        cache.put("walk_snap", jkey, {"n_points": np.int64(snap.n_points), "point": snap.point, "edge": snap.edge,
-                                      "s": snap.s, "offset": snap.offset})
+    def samples():
+        pts, area, owner = _sample_cells(*res_pieces(), cell_m)
+        return {"xy": shapely.get_coordinates(pts).reshape(-1, 2), "area": area, "owner": np.asarray(owner, np.int64)}
+
+    def snapped():   # the samples as points again: the same coordinates, so the same snap
+        snap = net.snap(shapely.points(got["xy"]), max_distance=max_distance)
+        return {"n_points": np.int64(snap.n_points), "point": snap.point, "edge": snap.edge, "s": snap.s,
+                "offset": snap.offset}
+
+    skey, nkey = keys.walk_samples(), keys.walk_network()
+    got = cache.get_or_compute("walk_samples", skey, samples)
+    net = _net.network_from_arrays(cache.get_or_compute(
+        "walk_network", nkey, lambda: _net.network_to_arrays(_net.build_network(roads))), crs=roads.crs)
+    js = cache.get_or_compute("walk_snap", content_key("walk_snap", skey, nkey, float(max_distance)), snapped)
+    snap = _net.Snap(int(js["n_points"]), js["point"], js["edge"], js["s"], js["offset"])
+    w, owner = got["area"], got["owner"]
     return w, owner, net, snap
 
 

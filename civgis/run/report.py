@@ -495,14 +495,14 @@ def _patrol(output: _Output, run: RunContext) -> dict:
     return {"skipped": False, "maps": maps}
 
 
-#: The report's parts in page order; ``needs`` names the run-context results each one reads,
-#: ``layers`` the workspace layers it cannot do without, ``uses`` those it uses when present.
 def _plan(output: _Output, run: RunContext) -> dict:
     from civgis.run.plan import plan_section  # lazy: after the background fork (see the imports)
 
     return plan_section(run, output.out / "plan", rel=output.rel, add=output.add)
 
 
+#: The report's parts in page order; ``needs`` names the run-context results each one reads,
+#: ``layers`` the workspace layers it cannot do without, ``uses`` those it uses when present.
 SECTIONS: list[Section] = [
     Section("overview", "数据概况", _overview, needs=("validation",)),
     Section("indicators", "创建指标达标情况", _indicators, needs=("indicators",), layers=("built_up",),
@@ -520,7 +520,7 @@ SECTIONS: list[Section] = [
     Section("greening", "见缝插绿方案", _greening, needs=("greening",), layers=("built_up", "residential"),
             uses=("candidates", "canopy", "green")),
     Section("patrol", "责任区巡查图", _patrol, layers=("zones",), uses=("inspections", "lamps"), background=True),
-    Section("plan", "达标路径", lambda output, run: _plan(output, run),
+    Section("plan", "达标路径", _plan,
             needs=("indicators", "audit"), layers=("built_up", "zones")),
 ]
 
