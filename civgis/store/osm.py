@@ -271,21 +271,13 @@ def _read(path: Path, layer: str, conf: Path) -> gpd.GeoDataFrame:
     kwargs = {"on_invalid": "ignore"} if layer == "multipolygons" else {}
     with warnings.catch_warnings():   # GDAL's notes on unclosed rings: those polygons are repaired or skipped later
         warnings.filterwarnings("ignore", message=".*(closed ring|organizePolygons)", category=RuntimeWarning)
-        gdf = pyogrio.read_dataframe(path, layer=layer, CONFIG_FILE=str(conf), use_arrow=_HAVE_ARROW, **kwargs)
+        gdf = pyogrio.read_dataframe(path, layer=layer, CONFIG_FILE=str(conf), use_arrow=True, **kwargs)
     if gdf.crs is None:
         gdf = gdf.set_crs(4326)
     for column in gdf.columns:
         if column != gdf.geometry.name:
             gdf[column] = gdf[column].astype("string")
     return gdf
-
-
-try:  # pyogrio reads through Arrow about 1.6× faster when pyarrow is installed
-    import pyarrow  # noqa: F401
-
-    _HAVE_ARROW = True
-except ImportError:  # pragma: no cover - depends on the environment
-    _HAVE_ARROW = False
 
 
 def _col(gdf: pd.DataFrame, name: str) -> pd.Series:
