@@ -280,3 +280,38 @@ def test_case_states_of_other_cases_are_refused(demo_ws, tmp_path):
     from civgis.render.printmaps import render_patrol_maps
     with pytest.raises(ValueError, match="case_states"):
         render_patrol_maps(demo_ws, ["Z01"], tmp_path, progress=False, as_of=DEMO_TODAY, states=states)
+
+
+def test_background_sections_yield_the_cpu_to_the_report_process(three_zone_ws, tmp_path, monkeypatch,
+                                                                 fork_allowed):
+    """A background section runs BACKGROUND_NICENESS steps below this process (so the process with the
+    most sections is not the last to finish); this process's own priority is left as it was."""
+    import os
+
+    import civgis.run.report as report
+    from civgis.run.context import RunContext
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    monkeypatch.setattr("civgis.render.printmaps.render_patrol_maps",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError(f"nice {os.getpriority(os.PRIO_PROCESS, 0)}")))
+    with RunContext(three_zone_ws, as_of=DEMO_TODAY) as run:
+        output = report._Output(tmp_path / "bg", patrol_maps=True, progress=False)
+        with _background(output, run, "patrol") as background:
+            section = background.result("patrol", output)
+    assert section["error"].startswith(f"nice {min(19, mine + report.BACKGROUND_NICENESS)}（")
+    assert os.getpriority(os.PRIO_PROCESS, 0) == mine
+
+
+def test_charts_drawn_before_the_background_finishes_are_the_page_s_charts(three_zone_ws, tmp_path):
+    """The report draws its charts while the background sections run; the page embeds those, and they are
+    the charts ``render_html`` draws from the finished sections' data."""
+    from civgis.render.report import CHART_SECTIONS, render_html, report_charts
+    from civgis.run.report import write_report
+
+    result = write_report(three_zone_ws, tmp_path / "r", as_of=DEMO_TODAY, patrol_maps=False)
+    drawn_at_end = report_charts(result.data["sections"])
+    assert set(drawn_at_end) == {"monthly", "indicators", "scorecard"} and set(CHART_SECTIONS) <= set(result.data["sections"])
+    page = result.index.read_text(encoding="utf-8")
+    for uri in drawn_at_end.values():
+        assert uri in page
+    assert render_html(result.data) == render_html(result.data, drawn_at_end)

@@ -24,7 +24,7 @@ from civgis.render.fonts import cjk_font
 from civgis.render.mapcontext import add_lines, add_polygons
 from civgis.store.catalogue import load_catalogue
 
-__all__ = ["county_overview_png", "render_html", "format_number", "format_value", "standard_zh", "note_zh", "crs_zh", "markup_commands",
+__all__ = ["county_overview_png", "render_html", "report_charts", "CHART_SECTIONS", "format_number", "format_value", "standard_zh", "note_zh", "crs_zh", "markup_commands",
            "zone_colours"]
 
 #: counting units: shown without decimals
@@ -112,8 +112,12 @@ def _draw_overview_layers(ax, built, ws, audit) -> list:
     return handles
 
 
-def render_html(data: dict) -> str:
-    """The report page from the report's JSON data (a Jinja2 template, Chinese, no external assets)."""
+def render_html(data: dict, charts: dict | None = None) -> str:
+    """The report page from the report's JSON data (a Jinja2 template, Chinese, no external assets).
+
+    ``charts``: :func:`report_charts` of the same sections, drawn earlier (the report draws them
+    while its background sections are still running); drawn here when not given.
+    """
     env = jinja2.Environment(loader=jinja2.PackageLoader("civgis.render", "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     env.filters["num"] = format_number
@@ -127,10 +131,15 @@ def render_html(data: dict) -> str:
     sections = data["sections"]
     return env.get_template("report.html.j2").render(
         **data, section_titles={k: v.get("title", k) for k, v in sections.items()},
-        charts=_charts(sections), outcomes_zh=OUTCOMES_ZH)
+        charts=report_charts(sections) if charts is None else charts, outcomes_zh=OUTCOMES_ZH)
 
 
-def _charts(sections: dict) -> dict:
+#: the sections the page's charts are drawn from
+CHART_SECTIONS = ("ledger", "indicators", "scorecard")
+
+
+def report_charts(sections: dict) -> dict:
+    """The page's charts (embedded PNG data URIs) from the sections :data:`CHART_SECTIONS` names."""
     def ok(key):
         return sections.get(key, {}).get("ok")
     charts = {}
