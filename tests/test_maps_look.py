@@ -227,3 +227,34 @@ def test_collection_helpers_hold_the_shapely_coordinates_and_draw_like_geopandas
     assert (ours[..., :3] != 255).any()   # something was drawn
     assert np.array_equal(ours, theirs)
     assert add_lines(Figure().add_subplot(), []) is None and add_polygons(Figure().add_subplot(), [None]) is None
+
+
+def test_fix_view_first_draws_the_same_map_without_autoscaling_each_layer():
+    """``fix_view`` before the layers (what the maps do) gives the pixels of limits set at the end, with the
+    data limits still grown by every layer (``adjustable="datalim"`` reads them) and autoscaling off."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from shapely.geometry import LineString, box
+
+    from civgis.render.mapcontext import add_lines, add_polygons, finish_axes, fix_view
+
+    view = (-1.0, -1.0, 11.0, 11.0)
+    tall = [box(0, -20, 4, 30), box(6, 2, 9, 8)]   # data taller than the view: the aspect has a choice to make
+
+    def drawn(first: bool):
+        fig = Figure(figsize=(4, 2), dpi=80)   # a wide box, a square view: one axis is widened
+        FigureCanvasAgg(fig)
+        ax = fig.add_axes([0, 0, 1, 1])
+        if first:
+            fix_view(ax, view)
+            assert not ax.get_autoscalex_on() and not ax.get_autoscaley_on()
+        add_polygons(ax, tall, color="#6fa8ff", edgecolor="#1f5fbf", linewidth=1.0)
+        add_lines(ax, [LineString([(-5, 5), (15, 5)])], color="#444444", linewidth=2.0)
+        assert tuple(ax.dataLim.extents) == (-5.0, -20.0, 15.0, 30.0)   # every layer's extent, either way
+        finish_axes(ax, view)
+        fig.canvas.draw()
+        return np.asarray(fig.canvas.buffer_rgba()).copy(), ax.get_xlim(), ax.get_ylim()
+
+    (ours, xlim, ylim), (theirs, xlim0, ylim0) = drawn(True), drawn(False)
+    assert (ours[..., :3] != 255).any()
+    assert np.array_equal(ours, theirs) and xlim == xlim0 and ylim == ylim0
+    assert xlim[1] - xlim[0] == pytest.approx(2 * (ylim[1] - ylim[0]))   # equal scale in a 2:1 box

@@ -21,7 +21,7 @@ from matplotlib.patches import Patch
 from civgis.analysis.greening import GreeningPlan
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (add_lines, add_polygons, draw_built_up, draw_legend, draw_north, draw_scalebar,
-                                      draw_streets, draw_zone_outlines, finish_axes, map_view)
+                                      draw_streets, draw_zone_outlines, finish_axes, fix_view, map_view)
 from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 from civgis.store.inert import inert_frame
 
@@ -201,6 +201,7 @@ def plot_greening(plan: GreeningPlan, *, boundary: gpd.GeoDataFrame | None = Non
         fw, fh = ax.figure.get_size_inches()
         view = map_view((extent[:, 0].min(), extent[:, 1].min(), extent[:, 2].max(), extent[:, 3].max()),
                         bbox.width * fw, bbox.height * fh, pad=0.04)
+        fix_view(ax, view)
         handles = []
         if plan.parks is not None and len(plan.parks):
             add_polygons(ax, plan.parks.geometry.values, color="#81c784", edgecolor="#2e7d32", linewidth=0.5, zorder=1)

@@ -28,7 +28,8 @@ from matplotlib.patches import Patch, PathPatch
 from civgis.analysis.hotspots import BIN_COLOURS, BIN_LABELS_ZH
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_legend, draw_north, draw_scalebar,
-                                      draw_streets, draw_zone_outlines, finish_axes, map_view, polygon_paths)
+                                      draw_streets, draw_zone_outlines, finish_axes, fix_view, map_view,
+                                      polygon_paths)
 from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
@@ -240,6 +241,7 @@ def draw_hotspots(fig, cells: gpd.GeoDataFrame, *, built_up=None, zones=None, ro
     ax = fig.add_axes([0.03, 0.03, 0.94, 0.86])
     extent = built_up.total_bounds if built_up is not None and len(built_up) else cells.total_bounds
     view = map_view(extent, 0.94 * fw, 0.86 * fh, pad=0.04)
+    fix_view(ax, view)
     fill_polygons(ax, shown.geometry.values, [colours.get(v, "#f0f0d2") for v in shown[column]], zorder=1)
     drawn = set(shown[column].tolist())
     handles = [Patch(facecolor=colours[k], edgecolor="#999999",

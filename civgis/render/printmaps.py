@@ -45,7 +45,7 @@ from civgis.progress import progress as _progress
 from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, register_font_files, subset_cjk_family,
                                  subset_font_files)
 from civgis.render.mapcontext import (PX_TO_PT, add_lines, add_polygons, draw_north, draw_scalebar, draw_streets,
-                                      finish_axes, map_view, nice_length, within)
+                                      finish_axes, fix_view, map_view, nice_length, within)
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
 
@@ -201,6 +201,7 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     zid = str(zone["zone_id"])
     view = map_view(zgeom.bounds, (right - left) * fig_w, (top - bottom) * fig_h)
     vx0, vy0, vx1, vy1 = view
+    fix_view(ax, view)
 
     zst = _style("zones")
     handles = [Patch(facecolor=zst.get("fill_color"), alpha=0.5, edgecolor=zst.get("color"), linewidth=1.5,
