@@ -258,3 +258,23 @@ def test_fix_view_first_draws_the_same_map_without_autoscaling_each_layer():
     assert (ours[..., :3] != 255).any()
     assert np.array_equal(ours, theirs) and xlim == xlim0 and ylim == ylim0
     assert xlim[1] - xlim[0] == pytest.approx(2 * (ylim[1] - ylim[0]))   # equal scale in a 2:1 box
+
+
+def test_save_png_writes_the_pixels_of_savefig_at_its_own_compression(tmp_path):
+    """``save_png`` is lossless: the pixels of matplotlib's own ``savefig``; the level is Pillow's
+    ``compress_level`` (level 0 stores the pixels uncompressed, so its file is the largest)."""
+    import io
+
+    from civgis.render.png import PNG_COMPRESS_LEVEL, save_png
+
+    fig = Figure(figsize=(3, 2), dpi=100)
+    ax = fig.add_subplot()
+    ax.fill([0, 1, 1], [0, 0, 1], color="#81c784")
+    ax.text(0.2, 0.6, "green land", fontsize=12)
+    ours, theirs, stored = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    save_png(fig, ours, dpi=100)
+    fig.savefig(theirs, format="png", dpi=100)
+    save_png(fig, stored, dpi=100, pil_kwargs={"compress_level": 0})
+    pixels = [np.asarray(Image.open(b).convert("RGBA")) for b in (ours, theirs, stored)]
+    assert pixels[0].shape == (200, 300, 4) and np.array_equal(pixels[0], pixels[1]) and np.array_equal(pixels[0], pixels[2])
+    assert 0 < PNG_COMPRESS_LEVEL < 9 and len(stored.getvalue()) > 4 * len(ours.getvalue())

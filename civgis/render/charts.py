@@ -14,6 +14,7 @@ import math
 import matplotlib.pyplot as plt
 
 from civgis.render.fonts import cjk_rc
+from civgis.render.png import save_png
 
 __all__ = ["OUTCOME_COLOURS", "OUTCOMES_ZH", "monthly_cases_chart", "indicator_target_chart", "scorecard_chart",
            "achievement"]
@@ -29,7 +30,7 @@ _DPI = 110
 
 def _data_uri(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI)
+    save_png(fig, buf, dpi=_DPI)
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 

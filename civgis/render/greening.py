@@ -22,6 +22,7 @@ from civgis.analysis.greening import GreeningPlan
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (add_lines, add_polygons, draw_built_up, draw_legend, draw_north, draw_scalebar,
                                       draw_streets, draw_zone_outlines, finish_axes, fix_view, map_view)
+from civgis.render.png import save_png
 from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 from civgis.store.inert import inert_frame
 
@@ -243,7 +244,7 @@ def save_greening_png(plan: GreeningPlan, path, *, boundary=None, zones=None, ro
         fig = Figure(figsize=(10, 10.4), dpi=dpi)
         ax = fig.add_axes([0.03, 0.03, 0.94, 0.9])
         plot_greening(plan, boundary=boundary, ax=ax, zones=zones, roads=roads)
-        fig.savefig(path, dpi=dpi)
+        save_png(fig, path, dpi=dpi)
     return path
 
 

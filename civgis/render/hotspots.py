@@ -30,6 +30,7 @@ from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_legend, draw_north, draw_scalebar,
                                       draw_streets, draw_zone_outlines, finish_axes, fix_view, map_view,
                                       polygon_paths)
+from civgis.render.png import save_png
 from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
@@ -276,5 +277,5 @@ def hotspot_png(cells: gpd.GeoDataFrame, path, *, built_up=None, zones=None, roa
                       labels=labels, colours=colours, subtitle=subtitle, dissolved=dissolved)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
+        save_png(fig, path, dpi=dpi)
     return path

@@ -15,6 +15,7 @@ from matplotlib.patches import Patch
 from civgis.analysis.plan import KINDS, PassPlan
 from civgis.render.fonts import cjk_rc
 from civgis.render.mapcontext import add_lines, add_polygons
+from civgis.render.png import save_png
 from civgis.render.webmap import escape_html, metric_scale, save_map
 
 __all__ = ["KIND_STYLE", "plan_map_png", "plan_map_html"]
@@ -89,7 +90,7 @@ def plan_map_png(plan: PassPlan, layers: dict, path, *, dpi: int = 130) -> Path:
             ax.set_ylim(y0 - pad, y1 + pad)
         ax.set_aspect("equal")
         ax.set_axis_off()
-        fig.savefig(path, bbox_inches="tight")
+        save_png(fig, path, bbox_inches="tight")
         plt.close(fig)
     return path
 

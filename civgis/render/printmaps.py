@@ -46,6 +46,7 @@ from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, regi
                                  subset_font_files)
 from civgis.render.mapcontext import (PX_TO_PT, add_lines, add_polygons, draw_north, draw_scalebar, draw_streets,
                                       finish_axes, fix_view, map_view, nice_length, within)
+from civgis.render.png import save_png
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
 
@@ -1090,7 +1091,7 @@ def _png_zone(job: _Job, zids: list[str]) -> list[Path]:
         stem = f"patrol_{_safe(zid)}"
         paths = [job.out_dir / f"{stem}.png"] + [job.out_dir / f"{stem}_checklist{k}.png" for k in range(1, len(pages))]
         for page, path in zip(pages, paths):
-            page.savefig(path, dpi=job.dpi)
+            save_png(page, path, dpi=job.dpi)
     return paths
 
 

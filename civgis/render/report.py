@@ -22,6 +22,7 @@ from matplotlib.patches import Patch
 from civgis.render.charts import OUTCOMES_ZH, indicator_target_chart, monthly_cases_chart, scorecard_chart
 from civgis.render.fonts import cjk_font
 from civgis.render.mapcontext import add_lines, add_polygons
+from civgis.render.png import save_png
 from civgis.store.catalogue import load_catalogue
 
 __all__ = ["county_overview_png", "render_html", "report_charts", "CHART_SECTIONS", "format_number", "format_value", "standard_zh", "note_zh", "crs_zh", "markup_commands",
@@ -80,7 +81,7 @@ def county_overview_png(ws, path, *, audit=None, dpi: int = 110) -> Path:
     fig.tight_layout()
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=dpi)
+    save_png(fig, tmp, dpi=dpi)
     plt.close(fig)
     os.replace(tmp, path)
     return path
