@@ -164,11 +164,14 @@ BACKGROUND_READS = ("zones", "built_up", "roads", "lamps", "toilets", "green", "
 class _Background:
     """Sections built in forked processes, one per section, while this one builds the others.
 
-    The hot spots and the patrol maps are the report's largest sections and need nothing the
-    other sections compute, only the layers and the instant. Each gets a process of its own from
-    the start (the patrol maps' process draws its zones in a pool over the cores), so the machine's
-    cores share all the work and the report's wall time is about its CPU time divided by the
-    cores instead of the sections' sum. The processes are forked (the layers read here are
+    The patrol maps are the report's largest section and need nothing the other sections
+    compute, only the layers and the instant. A background section gets a process of its own from
+    the start (the patrol maps' process draws its zones in a pool over the cores), at a lower
+    priority (:func:`_lower_priority`), so the machine's cores share all the work and the
+    report's wall time is about its CPU time divided by the cores instead of the sections' sum.
+    The hot spots could be built the same way (``Section.background``) but are built in this
+    process: here they share its imports (matplotlib, folium, scipy: ~1 s of CPU a process) and
+    this process, at the higher priority, is no longer the one left waiting. The processes are forked (the layers read here are
     shared, not copied or pickled) only where fork is safe: a platform that has it and no other
     thread alive in this process (in a dask worker or a threaded notebook the sections are built
     inline, as before). Each section's result comes back as its JSON-ready dict and the files it
@@ -261,12 +264,12 @@ BACKGROUND_NICENESS = 10
 def _lower_priority() -> None:
     """Yield the CPU to the report's own process while it has sections to build.
 
-    With equal priorities the two cores were shared four ways (this process, the hot spots and the
-    patrol maps' two workers), so this process, which has the most sections, got a quarter to a third
-    of the machine and finished last, alone on one core with the other idle (~1.5 s of the demo's
-    wall time). At a lower priority the background takes what this process leaves, and all of the
-    machine once it has built its sections and waits: the background's work (the hot spots and the
-    patrol maps' zones) is in several processes, so it keeps both cores busy to the end.
+    With equal priorities the two cores were shared four ways (this process, the hot spots' process and
+    the patrol maps' two workers), so this process, which has the most sections, got a quarter to a
+    third of the machine and finished last, alone on one core with the other idle (~1.5 s of the
+    demo's wall time). At a lower priority the background takes what this process leaves, and all of
+    the machine once this process has built its sections and waits; the patrol maps' zones are drawn
+    by several workers, so they keep both cores busy to the end.
     """
     try:
         os.nice(BACKGROUND_NICENESS)
@@ -347,7 +350,7 @@ def _county_map(output: _Output, run: RunContext) -> dict:
 
     audit = _optional(lambda: run.audit) if run.layers.has("zones") else None
     maps_dir = output.out / "maps"
-    # workers=1: the report already runs the hot spots and the patrol maps in processes of their own beside
+    # workers=1: the report already draws the patrol maps in processes of their own beside
     # this one; a pool here only adds processes to share the same cores (more CPU for the pages, no less wall)
     paths = write_all_maps(run.layers, maps_dir, audit=audit, progress=False, as_of=run.as_of,
                            states=_case_states(run), workers=1)
@@ -550,7 +553,9 @@ SECTIONS: list[Section] = [
     Section("scorecard", "责任单位记分卡", _scorecard, needs=("indicators", "zone_summary", "ledger"),
             layers=("built_up",), uses=("zones", "inspections")),
     Section("ledger", "问题整改台账", _ledger, needs=("ledger",), layers=("inspections",), uses=("zones",)),
-    Section("hotspots", "问题热点与趋势", _hotspots, layers=("inspections",), uses=("zones",), background=True),
+    # built in the report's own process (see _Background): in a process of its own it imported matplotlib,
+    # folium and scipy again; demo, 4 alternated runs each: median 13.4 -> 12.4 s, CPU 22 -> 20 s
+    Section("hotspots", "问题热点与趋势", _hotspots, layers=("inspections",), uses=("zones",)),
     Section("greening", "见缝插绿方案", _greening, needs=("greening",), layers=("built_up", "residential"),
             uses=("candidates", "canopy", "green")),
     Section("patrol", "责任区巡查图", _patrol, layers=("zones",), uses=("inspections", "lamps"), background=True),
