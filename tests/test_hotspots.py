@@ -626,3 +626,30 @@ def test_neighbouring_hexagons_share_their_corners_exactly():
     for c in map(tuple, corners.reshape(-1, 2)):
         counts[c] = counts.get(c, 0) + 1
     assert boundary_corners == {c for c, n in counts.items() if n < 3}
+
+
+def test_write_hotspots_geopackage_written_beside_the_maps_leaves_no_thread_and_raises_its_error(
+        small_ws, tmp_path, monkeypatch):
+    """The GeoPackage is written in a thread while the maps are drawn: its layers hold the cells (ArcGIS
+    names), no thread is left running afterwards (a later fork stays safe), and its failure is the call's."""
+    import threading
+
+    import pyogrio
+
+    import civgis.run.hotspots as run_hs
+
+    ws, _ = small_ws
+    before = threading.active_count()
+    out = run_hs.write_hotspots(ws, tmp_path / "ok", as_of="2025-12-31", cell_size=150.0, band=400.0)
+    assert threading.active_count() == before
+    assert out.files["gpkg"] == tmp_path / "ok" / "hotspots.gpkg" and list(out.files)[0] == "gpkg"
+    cells = pyogrio.read_dataframe(out.files["gpkg"], layer="cells")
+    assert len(cells) == len(out.result.cells) and cells["Join_Count"].sum() == out.result.cells["count"].sum()
+
+    def disk_full(*args):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(run_hs, "_write_gpkg", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        run_hs.write_hotspots(ws, tmp_path / "full", as_of="2025-12-31", cell_size=150.0, band=400.0)
+    assert threading.active_count() == before
