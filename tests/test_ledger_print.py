@@ -72,3 +72,40 @@ def test_summary_fits_one_page(pages):
     assert "示范县城市管理问题整改工作台账" in flat and "口径说明" in flat and "制表人" in flat
     assert re.sub(r"\s", "", DEFINITIONS_ZH[-1]) in flat          # the longest definition did not spill over
     assert f"{ledger.totals['cases']}" in flat
+
+
+def test_style_cells_writes_the_workbook_per_cell_styling_writes(tmp_path):
+    """``style_cells`` (the style index looked up once) gives the same workbook, part for part, as setting
+    each cell's border, alignment and number format one by one — never-styled cells and merged ones too."""
+    import zipfile
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Side
+
+    from civgis.render.cellstyle import style_cells
+
+    thin = Side(style="thin")
+    styles = dict(border=Border(left=thin, right=thin, top=thin, bottom=thin),
+                  alignment=Alignment(horizontal="center", wrap_text=True), number_format="yyyy-mm-dd")
+
+    def book(path, styled_at_once: bool):
+        wb = Workbook()
+        ws = wb.active
+        for i in range(6):
+            ws.append([i, f"行 {i}", None])
+        ws.merge_cells("A7:C7")
+        ws["B2"].number_format = "0.0%"   # a cell styled before: its other indexes are kept
+        cells = [c for row in ws.iter_rows(min_row=1, max_row=7, max_col=3) for c in row]
+        if styled_at_once:
+            style_cells(cells, **styles)
+        else:
+            for cell in cells:
+                for name, value in styles.items():
+                    setattr(cell, name, value)
+        wb.save(path)
+        with zipfile.ZipFile(path) as z:
+            return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+    at_once, one_by_one = book(tmp_path / "a.xlsx", True), book(tmp_path / "b.xlsx", False)
+    assert at_once == one_by_one
+    assert b"yyyy-mm-dd" in at_once["xl/styles.xml"] and b'<border><left style="thin"' in at_once["xl/styles.xml"]

@@ -24,6 +24,7 @@ from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.worksheet.page import PageMargins
 
 from civgis.analysis.ledger import HEADERS_ZH, Ledger, MEASURES, OUTCOME_ZH, SHEETS_ZH
+from civgis.render.cellstyle import style_cells
 from civgis.store.inert import save_workbook
 
 __all__ = ["write_ledger_xlsx", "DEFINITIONS_ZH", "CJK_FONT", "FOOTER_ZH", "SIGN_OFF_ZH", "county_of"]
@@ -155,9 +156,8 @@ def _title_row(ws, page: _PageInfo, n_cols: int, *, two_lines: bool = False) -> 
 
 
 def _box(ws, first_row: int, last_row: int, n_cols: int) -> None:
-    for row in ws.iter_rows(min_row=first_row, max_row=last_row, max_col=n_cols):
-        for cell in row:
-            cell.border = _BOX
+    style_cells((cell for row in ws.iter_rows(min_row=first_row, max_row=last_row, max_col=n_cols) for cell in row),
+                border=_BOX)
 
 
 def _sign_off(ws, page: _PageInfo, n_cols: int) -> None:
@@ -200,8 +200,7 @@ def _table_sheet(ws, frame: pd.DataFrame, page: _PageInfo) -> None:
         if fmt is None and pd.api.types.is_datetime64_any_dtype(frame[name]):
             fmt = DATETIME_FORMAT
         if fmt:
-            for i in range(first, last + 1):
-                ws.cell(row=i, column=j).number_format = fmt
+            style_cells((ws.cell(row=i, column=j) for i in range(first, last + 1)), number_format=fmt)
         if fmt in (DATETIME_FORMAT,):
             width = 17
         elif fmt == MONTH_FORMAT:
@@ -216,8 +215,7 @@ def _table_sheet(ws, frame: pd.DataFrame, page: _PageInfo) -> None:
     if has_total:
         for j in range(1, n_cols + 1):
             ws.cell(row=last, column=j).font = Font(name=page.font, size=10, bold=True)
-    for i in range(first, last + 1):
-        ws.cell(row=i, column=1).alignment = Alignment(horizontal="center")
+    style_cells((ws.cell(row=i, column=1) for i in range(first, last + 1)), alignment=Alignment(horizontal="center"))
     _box(ws, _HEAD_ROW, last, n_cols)
     ws.freeze_panes = f"B{_HEAD_ROW + 1}"
     ws.auto_filter.ref = f"A{_HEAD_ROW}:{get_column_letter(n_cols)}{last}" if n else None

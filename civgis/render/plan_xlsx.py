@@ -12,6 +12,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 
 from civgis.analysis.plan import PassPlan
+from civgis.render.cellstyle import style_cells
 from civgis.store.inert import looks_like_formula, save_workbook
 
 __all__ = ["TASK_HEADERS_ZH", "GAP_HEADERS_ZH", "write_plan_xlsx"]
@@ -44,10 +45,10 @@ def _sheet(ws, frame: pd.DataFrame, title: str) -> None:
                 c.quotePrefix = True
     for j, name in enumerate(frame.columns, start=1):
         ws.column_dimensions[get_column_letter(j)].width = WIDTHS.get(name, 12)
-        for row in ws.iter_rows(min_row=3, min_col=j, max_col=j):
-            row[0].alignment = Alignment(wrap_text=True, vertical="top")
-            if name in ("完成时限", "最迟开工"):
-                row[0].number_format = "yyyy-mm-dd"
+        column = [row[0] for row in ws.iter_rows(min_row=3, min_col=j, max_col=j)]
+        style_cells(column, alignment=Alignment(wrap_text=True, vertical="top"))
+        if name in ("完成时限", "最迟开工"):
+            style_cells(column, number_format="yyyy-mm-dd")
     ws.freeze_panes = "A3"
     ws.print_title_rows = "2:2"
     ws.page_setup.paperSize = 9            # A4
