@@ -660,3 +660,17 @@ def test_the_farthest_fill_equals_the_distance_matrix_rule():
             d[expected] = -1
             expected.append(int(np.argmax(d)))
         assert _farthest_fill(cand, list(start), 12) == expected
+
+
+def test_what_if_before_is_the_indicator_tables_figure_to_the_last_digit(demo_plans, demo_ws):
+    """The greening what-if's "before" comes from the same city measure as the indicator table
+    (green_land_indicators), so the two pages of the report print one number, not two that differ in the
+    14th digit."""
+    from civgis.analysis.indicators import compute_indicators
+
+    table = compute_indicators(demo_ws)
+    city = table[table["road_class"].isna()].set_index("indicator")["value"]
+    w = demo_plans[5].what_if.set_index("indicator")
+    assert w.loc["green_ratio", "before"] == city["green_space_ratio"]
+    assert w.loc["park_per_capita_m2", "before"] == city["park_area_per_capita"]
+    assert w.loc["service_coverage_land", "before"] == city["park_service_coverage"]

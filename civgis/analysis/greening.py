@@ -1143,9 +1143,9 @@ def green_indicators(*, green: gpd.GeoDataFrame | None, residential: gpd.GeoData
     * ``service_coverage_residents`` (%) = 100 · (1 − ``uncovered_residents`` ÷ residents) (population spread
       evenly over each residential polygon).
 
-    With a built-up boundary the first three come from civgis.analysis.indicators' pure functions
-    (:func:`civgis.analysis.indicators.green_space_ratio`, ``park_area_per_capita``,
-    ``park_service_coverage``), so "before" equals the indicator report. Without one, green land is
+    With a built-up boundary the first three come from one measure of the city
+    (:func:`civgis.analysis.indicators.green_land_indicators`), so "before" equals the indicator
+    report. Without one, green land is
     not clipped and the land coverage is ``1 − uncovered_area_m2 ÷ residential area``.
 
     ``green=None`` — the workspace has no green layer — gives NaN (无数据) for all five: with today's
@@ -1166,13 +1166,12 @@ def green_indicators(*, green: gpd.GeoDataFrame | None, residential: gpd.GeoData
         parks = shapely.Polygon()
     if built_up is not None and len(built_up):
         parks = shapely.intersection(parks, shapely.union_all(built_up.geometry.to_numpy()))
-        out["green_ratio"] = indicators.green_space_ratio(green, built_up) if has_green else 0.0
+        measured = (indicators.green_land_indicators(green, built_up, residential=residential, population=population,
+                                                     tiers=tiers) if has_green else {})
+        out["green_ratio"] = measured.get("green_space_ratio", 0.0)
         out["park_area_m2"] = float(shapely.area(parks))
-        out["park_per_capita_m2"] = (indicators.park_area_per_capita(green, built_up, population=population,
-                                                                     residential=residential)
-                                     if has_green else 0.0)
-        out["service_coverage_land"] = (indicators.park_service_coverage(residential, green, built_up, tiers=tiers)
-                                        if has_green else 0.0)
+        out["park_per_capita_m2"] = measured.get("park_area_per_capita", 0.0)
+        out["service_coverage_land"] = measured.get("park_service_coverage", 0.0)
     else:
         out["green_ratio"] = np.nan  # no built-up area to divide by
         out["park_area_m2"] = float(shapely.area(parks))

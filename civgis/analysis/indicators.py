@@ -78,7 +78,7 @@ __all__ = ["INDICATORS", "COLUMNS", "GREEN_SPACE_CATEGORIES", "PARK_CATEGORIES",
            "union_pieces", "intersect_pieces", "clip_to_pieces", "area_by", "Regions", "city_region", "zone_regions", "park_radius",
            "qualifying_parks", "park_service_area", "residential_service", "bbox_grid_cells", "assign_lamps",
            "convex_clip_intervals", "lamp_coverage", "unlit_stretches", "walk_samples", "green_coverage_ratio", "measure", "ORDER",
-           "indicator_table", "compute_indicators", "green_space_ratio", "park_area_per_capita",
+           "indicator_table", "compute_indicators", "green_space_ratio", "park_area_per_capita", "green_land_indicators",
            "park_service_coverage", "park_walk_coverage", "lamp_installation_rate", "lamp_lighting_rate",
            "toilet_density", "toilets_per_10k", "toilet_service_coverage", "accessible_toilet_share",
            "mech_sweeping_rate"]
@@ -1435,6 +1435,31 @@ def park_area_per_capita(green, built_up, *, population=None, residential=None) 
     """人均公园绿地面积 (m²/人): ``|∪G1 ∩ B| / P`` (``P`` given, else residents inside ``B``)."""
     rows = _single(built_up, green=green, residential=residential, params={"population": population})
     return _pick(rows, "park_area_per_capita")
+
+
+def green_land_indicators(green, built_up, *, residential=None, population=None,
+                          tiers=PARK_TIERS) -> dict[str, float]:
+    """建成区绿地率 (%), 人均公园绿地面积 (m²/人) and 公园绿地服务半径覆盖率 (%) of the city from one measure.
+
+    The three a greening what-if compares before and after its sites: the rows :func:`measure`
+    gives the indicator table for the city (so "before" is the table's value to the last digit),
+    measured once instead of once per indicator. ``population`` as in
+    :func:`park_area_per_capita`, ``tiers`` as in :func:`park_service_coverage`.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import box
+    >>> built = gpd.GeoDataFrame(geometry=[box(0, 0, 1000, 1000)], crs=4527)
+    >>> green = gpd.GeoDataFrame({"category": ["G1"]}, geometry=[box(0, 0, 100, 100)], crs=4527)
+    >>> homes = gpd.GeoDataFrame({"population": [2500]}, geometry=[box(0, 0, 1000, 1000)], crs=4527)
+    >>> out = green_land_indicators(green, built, residential=homes)
+    >>> round(out["green_space_ratio"], 6), round(out["park_area_per_capita"], 6)
+    (1.0, 4.0)
+    """
+    rows = _single(built_up, green=green, residential=residential,
+                   params={"population": population, "park_tiers": tiers})
+    return {ind: _pick(rows, ind) for ind in ("green_space_ratio", "park_area_per_capita", "park_service_coverage")}
 
 
 def park_service_coverage(residential, green, built_up, *, tiers=PARK_TIERS) -> float:
