@@ -289,7 +289,9 @@ def _edit(ws, layer, column, value, where=None):
     pyogrio.write_dataframe(raw, ws.path, layer=layer, driver="GPKG")
 
 
-def test_validate_rechecks_every_catalogue_rule_on_stored_layers(ws, tmp_path):
+def _stored_with_errors(ws, tmp_path) -> set:
+    """Lamps, a road and a case imported clean, then edited in the file behind civgis's back; the errors
+    validation must find."""
     lamps = tmp_path / "lamps.csv"
     pd.DataFrame({"lamp_id": ["L1", "L2", "L3"], "lon": [LON0, LON0 + 1e-3, LON0 + 2e-3], "lat": LAT0,
                   "status": ["working", "broken", "working"]}).to_csv(lamps, index=False)
@@ -308,10 +310,42 @@ def test_validate_rechecks_every_catalogue_rule_on_stored_layers(ws, tmp_path):
     _edit(ws, "lamps", "status", "故障", ("lamp_id", "L3"))
     _edit(ws, "roads", "width_m", -5.0)
     _edit(ws, "inspections", "closed_at", None)
-    found = {(p.layer, p.feature, p.field, p.code) for p in validate_workspace(ws) if p.severity == "error"}
-    assert found == {("lamps", "L2", "status", "unknown_value"), ("lamps", "L3", "status", "label_not_code"),
-                     ("roads", "R1", "width_m", "out_of_range"), ("inspections", "C1", "closed_at", "closed_without_time")}
+    return {("lamps", "L2", "status", "unknown_value"), ("lamps", "L3", "status", "label_not_code"),
+            ("roads", "R1", "width_m", "out_of_range"), ("inspections", "C1", "closed_at", "closed_without_time")}
+
+
+def _errors(problems) -> set:
+    return {(p.layer, p.feature, p.field, p.code) for p in problems if p.severity == "error"}
+
+
+def test_validate_rechecks_every_catalogue_rule_on_stored_layers(ws, tmp_path):
+    expected = _stored_with_errors(ws, tmp_path)
+    assert _errors(validate_workspace(ws)) == expected
     assert main(["validate", str(ws.path)]) == 1
+
+
+def test_a_runs_validation_checks_its_snapshot_and_reads_each_table_once_with_the_analyses(ws, tmp_path):
+    from civgis.store.layers import Layers
+
+    expected = _stored_with_errors(ws, tmp_path)
+    with Layers(ws) as snapshot:
+        assert validate_workspace(snapshot) == validate_workspace(ws)
+        lamps = snapshot.read("lamps")
+        assert lamps.equals(ws.read("lamps"))             # typed from the table validation read
+        assert str(lamps["status"].dtype) == str(ws.read("lamps")["status"].dtype)
+        snapshot.read("roads"), snapshot.read("inspections")
+        assert snapshot.reads == {"lamps": 1, "roads": 1, "inspections": 1}
+        # an import commits meanwhile: the run goes on checking the version it started on
+        fixed = ws.read("lamps")
+        fixed["status"] = "working"
+        ws.write("lamps", fixed, source="test")
+        ws.write("toilets", gpd.GeoDataFrame({"toilet_id": ["T1"]}, geometry=[Point(fixed.geometry.iloc[0].coords[0])],
+                                             crs=ws.crs), source="test")
+        assert _errors(validate_workspace(snapshot)) == expected
+        assert "toilets" not in snapshot.layers() and not snapshot.has("toilets")
+    assert _errors(validate_workspace(ws)) == expected - {("lamps", "L2", "status", "unknown_value"),
+                                                          ("lamps", "L3", "status", "label_not_code")}
+    assert "toilets" in ws.layers()
 
 
 # ---------------------------------------------------------------- 6. spreadsheet exports

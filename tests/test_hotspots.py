@@ -575,6 +575,7 @@ def test_save_map_writes_what_branca_renders(tmp_path, monkeypatch):
     got = save_map(build(), tmp_path / "m.html", offline=False).read_text(encoding="utf-8")
     assert got == expected and "geo_json_" in got
     assert branca.element.Template is Template     # the patch is gone after saving
+    assert not hasattr(branca.element._camelify, "cache_info")     # and so is the once-per-name camel case
 
 
 def test_isa_on_the_lattice_equals_the_kd_tree_pairs_on_an_irregular_grid():

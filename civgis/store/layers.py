@@ -33,9 +33,11 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyogrio
 from pyproj import CRS
 
-from civgis.store.workspace import Workspace
+from civgis.store.catalogue import layer_spec
+from civgis.store.workspace import Workspace, apply_catalogue_dtypes
 
 __all__ = ["Layers"]
 
@@ -64,6 +66,8 @@ class Layers:
         self._pinned_path, self._own_dir = _pin(self.workspace.path)
         self._pinned = Workspace(self._pinned_path)
         self._frames: dict[str, gpd.GeoDataFrame] = {}
+        self._raw: dict[str, gpd.GeoDataFrame] = {}
+        self._looked_up: dict[tuple, object] = {}
         self._has: dict[str, bool] = {}
         self._crs: CRS | None = self._pinned.crs
         self.reads: dict[str, int] = {}
@@ -76,14 +80,31 @@ class Layers:
 
     def has(self, layer: str) -> bool:
         if layer not in self._has:
-            self._has[layer] = self._pinned.has(layer)
+            spec = layer_spec(layer)
+            self._has[layer] = (self.raster_uri(layer) is not None if spec.kind == "raster"
+                                else layer in self._stored_tables())
         return self._has[layer]
+
+    def _stored_tables(self) -> set[str]:
+        return self._once(("tables",), lambda: {str(name) for name, _ in pyogrio.list_layers(self._pinned._source)})
+
+    def read_raw(self, layer: str) -> gpd.GeoDataFrame:
+        """A copy of the table as GDAL gives it (:meth:`Workspace.read_raw`); read from disk the first time only.
+
+        :meth:`read` types a copy of it, so validation and the analyses read a table once between them.
+        """
+        if layer not in self._raw:
+            self._raw[layer] = self._pinned.read_raw(layer)
+            self.reads[layer] = self.reads.get(layer, 0) + 1
+        return self._raw[layer].copy()
 
     def read(self, layer: str, *, columns: list[str] | None = None, bbox=None) -> gpd.GeoDataFrame:
         """A copy of the layer (callers may change it freely); read from disk the first time only."""
         if layer not in self._frames:
-            self._frames[layer] = self._pinned.read(layer)
-            self.reads[layer] = self.reads.get(layer, 0) + 1
+            spec = layer_spec(layer)
+            if spec.kind != "vector" or not self.has(layer):
+                self._pinned.read(layer)   # raises what a workspace raises (a raster, a missing layer)
+            self._frames[layer] = apply_catalogue_dtypes(self.read_raw(layer), spec)
         gdf = self._frames[layer]
         if bbox is not None:
             gdf = gdf.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
@@ -94,20 +115,27 @@ class Layers:
     def read_optional(self, layer: str, **kwargs) -> gpd.GeoDataFrame | None:
         return self.read(layer, **kwargs) if self.has(layer) else None
 
+    # the pinned file does not change, so what it lists and holds is looked up once (a report asked
+    # for the layer list 14 times, each a GeoPackage listing and a raster open: 0.1 s on the demo)
     def raster_uri(self, layer: str = "canopy") -> str | None:
-        return self._pinned.raster_uri(layer)
+        return self._once(("raster_uri", layer), lambda: self._pinned.raster_uri(layer))
 
     def layers(self) -> list[str]:
-        return self._pinned.layers()
+        return list(self._once(("layers",), self._pinned.layers))
 
     def extent(self, buffer_m: float = 0.0):
-        return self._pinned.extent(buffer_m)
+        return self._once(("extent", buffer_m), lambda: self._pinned.extent(buffer_m))
 
     def summary(self) -> pd.DataFrame:
-        return self._pinned.summary()
+        return self._once(("summary",), self._pinned.summary).copy()
 
     def meta(self) -> dict[str, str]:
-        return self._pinned.meta()
+        return dict(self._once(("meta",), self._pinned.meta))
+
+    def _once(self, key: tuple, compute):
+        if key not in self._looked_up:
+            self._looked_up[key] = compute()
+        return self._looked_up[key]
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:

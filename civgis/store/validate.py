@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
 from civgis.store.catalogue import FieldSpec, LayerSpec, layer_spec, load_catalogue
@@ -595,7 +594,7 @@ def check_stored_layer(ws, name: str, *, extent=None) -> tuple[gpd.GeoDataFrame,
 def stored_layer_problems(ws, name: str, *, extent=None) -> list[Problem]:
     """The problems :func:`check_stored_layer` finds, without reading the layer a second time for its result."""
     spec = layer_spec(name)
-    raw = pyogrio.read_dataframe(ws.path, layer=name)
+    raw = ws.read_raw(name)   # a run's snapshot reads each table from disk once, for this and for ws.read
     conformed, problems = conform(raw.copy(), spec)
     labels = feature_labels(conformed, spec)
     for fname, fspec in spec.fields.items():

@@ -177,6 +177,10 @@ class Workspace:
         gdf = pyogrio.read_dataframe(self._source, layer=layer, columns=columns, bbox=bbox)
         return apply_catalogue_dtypes(gdf, spec)
 
+    def read_raw(self, layer: str) -> gpd.GeoDataFrame:
+        """A stored vector table as GDAL gives it, without the catalogue's types (what validation checks)."""
+        return pyogrio.read_dataframe(self._source, layer=layer)
+
     def read_optional(self, layer: str, *, columns: list[str] | None = None, bbox=None) -> gpd.GeoDataFrame | None:
         """:meth:`read`, or None when the layer is not stored (the layer list read once, not twice)."""
         if not self.has(layer):
