@@ -33,10 +33,8 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 from pyproj import CRS
 
-from civgis.store.catalogue import layer_spec
 from civgis.store.workspace import Workspace, apply_catalogue_dtypes
 
 __all__ = ["Layers"]
@@ -64,11 +62,9 @@ class Layers:
         self.workspace = ws if isinstance(ws, Workspace) else Workspace(ws)
         self.path = self.workspace.path
         self._pinned_path, self._own_dir = _pin(self.workspace.path)
-        self._pinned = Workspace(self._pinned_path)
+        self._pinned = _Pinned(self._pinned_path)
         self._frames: dict[str, gpd.GeoDataFrame] = {}
         self._raw: dict[str, gpd.GeoDataFrame] = {}
-        self._looked_up: dict[tuple, object] = {}
-        self._has: dict[str, bool] = {}
         self._crs: CRS | None = self._pinned.crs
         self.reads: dict[str, int] = {}
         self._owner_pid = os.getpid()
@@ -79,14 +75,7 @@ class Layers:
         return self._crs
 
     def has(self, layer: str) -> bool:
-        if layer not in self._has:
-            spec = layer_spec(layer)
-            self._has[layer] = (self.raster_uri(layer) is not None if spec.kind == "raster"
-                                else layer in self._stored_tables())
-        return self._has[layer]
-
-    def _stored_tables(self) -> set[str]:
-        return self._once(("tables",), lambda: {str(name) for name, _ in pyogrio.list_layers(self._pinned._source)})
+        return self._pinned.has(layer)
 
     def read_raw(self, layer: str) -> gpd.GeoDataFrame:
         """A copy of the table as GDAL gives it (:meth:`Workspace.read_raw`); read from disk the first time only.
@@ -101,9 +90,7 @@ class Layers:
     def read(self, layer: str, *, columns: list[str] | None = None, bbox=None) -> gpd.GeoDataFrame:
         """A copy of the layer (callers may change it freely); read from disk the first time only."""
         if layer not in self._frames:
-            spec = layer_spec(layer)
-            if spec.kind != "vector" or not self.has(layer):
-                self._pinned.read(layer)   # raises what a workspace raises (a raster, a missing layer)
+            spec = self._pinned._readable_spec(layer)
             self._frames[layer] = apply_catalogue_dtypes(self.read_raw(layer), spec)
         gdf = self._frames[layer]
         if bbox is not None:
@@ -115,27 +102,20 @@ class Layers:
     def read_optional(self, layer: str, **kwargs) -> gpd.GeoDataFrame | None:
         return self.read(layer, **kwargs) if self.has(layer) else None
 
-    # the pinned file does not change, so what it lists and holds is looked up once (a report asked
-    # for the layer list 14 times, each a GeoPackage listing and a raster open: 0.1 s on the demo)
     def raster_uri(self, layer: str = "canopy") -> str | None:
-        return self._once(("raster_uri", layer), lambda: self._pinned.raster_uri(layer))
+        return self._pinned.raster_uri(layer)
 
     def layers(self) -> list[str]:
-        return list(self._once(("layers",), self._pinned.layers))
+        return self._pinned.layers()
 
     def extent(self, buffer_m: float = 0.0):
-        return self._once(("extent", buffer_m), lambda: self._pinned.extent(buffer_m))
+        return self._pinned.extent(buffer_m)
 
     def summary(self) -> pd.DataFrame:
-        return self._once(("summary",), self._pinned.summary).copy()
+        return self._pinned.summary()
 
     def meta(self) -> dict[str, str]:
-        return dict(self._once(("meta",), self._pinned.meta))
-
-    def _once(self, key: tuple, compute):
-        if key not in self._looked_up:
-            self._looked_up[key] = compute()
-        return self._looked_up[key]
+        return self._pinned.meta()
 
     # ------------------------------------------------------------------ lifetime
     def close(self) -> None:
@@ -167,6 +147,39 @@ class Layers:
 
     def __repr__(self) -> str:
         return f"Layers({str(self.path)!r})"
+
+
+class _Pinned(Workspace):
+    """A snapshot's file: it does not change, so what it lists and holds is looked up once.
+
+    A report asked for the layer list 14 times, each a GeoPackage listing and a raster open
+    (0.1 s on the demo); the table list, the rasters, the extent, the summary and the metadata
+    (the CRS and the log come from it) are each read once here. Results are copies.
+    """
+
+    def __init__(self, path):
+        super().__init__(path)
+        self._looked_up: dict[tuple, object] = {}
+
+    def _once(self, key: tuple, compute):
+        if key not in self._looked_up:
+            self._looked_up[key] = compute()
+        return self._looked_up[key]
+
+    def _stored_tables(self) -> set[str]:
+        return set(self._once(("tables",), super()._stored_tables))
+
+    def raster_uri(self, layer: str = "canopy") -> str | None:
+        return self._once(("raster_uri", layer), lambda: super(_Pinned, self).raster_uri(layer))
+
+    def extent(self, buffer_m: float = 0.0):
+        return self._once(("extent", buffer_m), lambda: super(_Pinned, self).extent(buffer_m))
+
+    def summary(self) -> pd.DataFrame:
+        return self._once(("summary",), super().summary).copy()
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._once(("meta",), super().meta))
 
 
 def _pin(path: Path) -> tuple[Path, Path | None]:

@@ -153,7 +153,7 @@ class Workspace:
     # ------------------------------------------------------------------ reading
     def layers(self) -> list[str]:
         """Catalogue layers stored here (vector tables and the canopy raster)."""
-        stored = {str(name) for name, _ in pyogrio.list_layers(self._source)}
+        stored = self._stored_tables()
         names = [n for n in load_catalogue() if n in stored]
         if self.raster_uri("canopy") is not None:
             names.append("canopy")
@@ -162,16 +162,24 @@ class Workspace:
     def has(self, layer: str) -> bool:
         if layer_spec(layer).kind == "raster":
             return self.raster_uri(layer) is not None
-        return layer in {str(name) for name, _ in pyogrio.list_layers(self._source)}
+        return layer in self._stored_tables()
+
+    def _stored_tables(self) -> set[str]:
+        """The names of the GeoPackage's tables (one listing of the file)."""
+        return {str(name) for name, _ in pyogrio.list_layers(self._source)}
 
     def read(self, layer: str, *, columns: list[str] | None = None, bbox=None) -> gpd.GeoDataFrame:
         """A stored vector layer as a GeoDataFrame in the workspace CRS, with catalogue dtypes."""
+        return self._read_stored(layer, self._readable_spec(layer), columns=columns, bbox=bbox)
+
+    def _readable_spec(self, layer: str) -> LayerSpec:
+        """The catalogue spec of a stored vector layer; a raster or a missing layer raises what :meth:`read` raises."""
         spec = layer_spec(layer)
         if spec.kind != "vector":
             raise WorkspaceError(f"{layer} is a raster layer; open it with rasterio.open(ws.raster_uri({layer!r}))")
         if not self.has(layer):
             raise LayerMissingError(self, layer)
-        return self._read_stored(layer, spec, columns=columns, bbox=bbox)
+        return spec
 
     def _read_stored(self, layer: str, spec, *, columns=None, bbox=None) -> gpd.GeoDataFrame:
         gdf = pyogrio.read_dataframe(self._source, layer=layer, columns=columns, bbox=bbox)
