@@ -229,6 +229,53 @@ def test_collection_helpers_hold_the_shapely_coordinates_and_draw_like_geopandas
     assert add_lines(Figure().add_subplot(), []) is None and add_polygons(Figure().add_subplot(), [None]) is None
 
 
+def test_add_points_draws_what_scatter_draws_on_screen_and_in_a_pdf():
+    """``add_points`` (the patrol maps' lamps, toilets and cases) gives ``ax.scatter``'s pixels, data limits
+    and PDF operators for every marker the maps use, with edges, alpha and zorder."""
+    import io
+
+    from matplotlib.backends.backend_pdf import FigureCanvasPdf
+
+    from civgis.render.mapcontext import add_points
+
+    xy = np.array([[1.0, 2.0], [5.5, 5.0], [9.0, 8.5], [3.0, 9.0]])
+    layers = [dict(s=9, color="#ffb300", edgecolors="#5d4037", linewidths=0.3, zorder=7),
+              dict(s=42, color="#c62828", marker="X", edgecolors="white", linewidths=0.5, zorder=8, alpha=0.25),
+              dict(s=110, color="#00897b", marker="s", edgecolors="white", linewidths=0.8, zorder=8),
+              dict(s=40, color="#e53935", marker="^", edgecolors="black", linewidths=1.2, zorder=8)]
+
+    def ours(ax):
+        for k, kw in enumerate(layers):
+            add_points(ax, xy + k * 0.4, **kw)
+
+    def theirs(ax):
+        for k, kw in enumerate(layers):
+            ax.scatter(xy[:, 0] + k * 0.4, xy[:, 1] + k * 0.4, **kw)
+
+    mine, scattered = _drawn(ours), _drawn(theirs)
+    assert (mine[..., :3] != 255).sum() > 500   # the markers were drawn
+    assert np.array_equal(mine, scattered)
+
+    def pdf(draw) -> tuple[bytes, tuple]:
+        fig = Figure(figsize=(3, 3))
+        FigureCanvasPdf(fig)
+        ax = fig.add_axes([0, 0, 1, 1])
+        draw(ax)
+        limits = tuple(ax.dataLim.extents)
+        ax.set_xlim(-1, 11)
+        ax.set_ylim(-1, 11)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="pdf", metadata={"CreationDate": None, "Producer": None})
+        return buf.getvalue(), limits
+
+    (doc, lim), (doc0, lim0) = pdf(ours), pdf(theirs)
+    assert lim == lim0 == (1.0, 2.0, 9.0 + 1.2, 9.0 + 1.2)
+    assert doc == doc0
+    assert add_points(Figure().add_subplot(), np.zeros((0, 2)), s=9, color="red") is None
+    with pytest.raises(ValueError, match="not filled"):
+        add_points(Figure().add_subplot(), xy, s=9, color="red", marker="+")
+
+
 def test_fix_view_first_draws_the_same_map_without_autoscaling_each_layer():
     """``fix_view`` before the layers (what the maps do) gives the pixels of limits set at the end, with the
     data limits still grown by every layer (``adjustable="datalim"`` reads them) and autoscaling off."""

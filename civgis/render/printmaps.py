@@ -44,7 +44,7 @@ from civgis.forking import fork_is_safe
 from civgis.progress import progress as _progress
 from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, register_font_files, subset_cjk_family,
                                  subset_font_files)
-from civgis.render.mapcontext import (PX_TO_PT, add_lines, add_polygons, draw_north, draw_scalebar, draw_streets,
+from civgis.render.mapcontext import (PX_TO_PT, add_lines, add_points, add_polygons, draw_north, draw_scalebar, draw_streets,
                                       finish_axes, fix_view, map_view, nice_length, within)
 from civgis.render.png import save_png
 from civgis.store.catalogue import layer_spec
@@ -165,9 +165,9 @@ def _points(ax, xy: np.ndarray, which: np.ndarray, in_zone: np.ndarray, **kw) ->
     """Scatter ``xy[which]``: full strength inside the zone, faded (another squad's) outside it."""
     inside, outside = which & in_zone, which & ~in_zone
     if outside.any():
-        ax.scatter(xy[outside, 0], xy[outside, 1], **{**kw, "alpha": 0.25})
+        add_points(ax, xy[outside], **{**kw, "alpha": 0.25})
     if inside.any():
-        ax.scatter(xy[inside, 0], xy[inside, 1], **kw)
+        add_points(ax, xy[inside], **kw)
 
 
 def _page_scale(fig) -> float:
