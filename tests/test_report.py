@@ -315,3 +315,22 @@ def test_charts_drawn_before_the_background_finishes_are_the_page_s_charts(three
     for uri in drawn_at_end.values():
         assert uri in page
     assert render_html(result.data) == render_html(result.data, drawn_at_end)
+
+
+def test_the_page_template_is_compiled_once_and_renders_what_a_fresh_compile_renders(three_zone_ws, tmp_path):
+    """The report compiles its page template while the background runs (``report_template``, once a
+    process); the page written is what a freshly compiled template renders from the same data."""
+    from civgis.render import report as page
+    from civgis.run.report import write_report
+
+    page.report_template.cache_clear()
+    result = write_report(three_zone_ws, tmp_path / "r", as_of=DEMO_TODAY, patrol_maps=False)
+    info = page.report_template.cache_info()
+    assert info.misses == 1 and info.currsize == 1
+    compiled = page.report_template()
+    page.report_template.cache_clear()
+    fresh = page.report_template()
+    assert fresh is not compiled
+    written = result.index.read_text(encoding="utf-8")
+    charts = page.report_charts(result.data["sections"])
+    assert written == page.render_html(result.data, charts) and "<html" in written

@@ -149,9 +149,14 @@ def _build_sections(output: _Output, run: RunContext) -> tuple[dict, dict[str, s
 
 
 def _charts_now(built: dict[str, dict]) -> dict | None:
-    """The page's charts from the sections built so far, or None if one they are drawn from is not built."""
-    from civgis.render.report import CHART_SECTIONS, report_charts  # lazy: after the background fork
+    """The page's charts from the sections built so far, or None if one they are drawn from is not built.
 
+    The page's template is compiled here too: this runs while the background sections are still
+    drawing, and what is left after them (the page itself) is time the cores are not shared.
+    """
+    from civgis.render.report import CHART_SECTIONS, report_charts, report_template  # lazy: after the fork
+
+    report_template()
     if not all(key in built for key in CHART_SECTIONS):
         return None
     return report_charts(built)
