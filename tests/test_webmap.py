@@ -72,6 +72,29 @@ def props(layer: folium.GeoJson) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- escaping
+def test_geo_dict_is_geopandas_to_geo_dict_for_every_column_type_and_geometry():
+    """``webmap.geo_dict`` (the hot-spot maps' folium layers) equals geopandas' ``to_geo_dict``: ids from the
+    index, missing values None, numbers as Python numbers, coordinates to the last bit, missing geometries."""
+    import json
+
+    from shapely.geometry import MultiPolygon, Polygon
+
+    ring = Polygon([(0, 0), (4, 0), (4, 4), (0, 4)], [[(1, 1), (2, 1), (2, 2), (1, 2)]])
+    gdf = gpd.GeoDataFrame({"n": np.array([1, 2, 3, 4], dtype="int64"), "x": [1.5, np.nan, 1 / 3, -0.0],
+                            "s": pd.array(["路", None, "<b>", ""], dtype="string"),
+                            "c": pd.Categorical(["G1", "G2", None, "G1"]), "b": [True, False, True, False],
+                            "t": pd.to_datetime(["2026-01-01", None, "2026-02-01", "2026-03-01"])},
+                           geometry=[Point(116.123456789012345, 33.98765432101), MultiPolygon([ring, box(5, 5, 6, 6)]),
+                                     None, LineString([(0.1, 0.2), (0.3, 0.7)])], index=[5, 7, 9, 11])
+    ours, theirs = webmap.geo_dict(gdf), gdf.to_geo_dict()
+    assert json.dumps(ours, default=str) == json.dumps(theirs, default=str)
+    assert [f["id"] for f in ours["features"]] == ["5", "7", "9", "11"] and ours["features"][2]["geometry"] is None
+    assert type(ours["features"][0]["properties"]["n"]) is int and ours["features"][1]["properties"]["x"] is None
+    assert ours["features"][0]["geometry"]["coordinates"] == [116.123456789012345, 33.98765432101]
+    only = gdf[["geometry"]].iloc[:0]
+    assert webmap.geo_dict(only) == only.to_geo_dict()
+
+
 def test_escape_html_all_five_characters_and_missing():
     s = pd.Series(["<a href='x'>&\"</a>", None, "正常"])
     assert webmap.escape_html(s).tolist() == ["&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;&lt;/a&gt;", "", "正常"]

@@ -31,7 +31,7 @@ from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_leg
                                       draw_streets, draw_zone_outlines, finish_axes, fix_view, map_view,
                                       polygon_paths)
 from civgis.render.png import save_png
-from civgis.render.webmap import escape_html, escape_text, metric_scale, save_map
+from civgis.render.webmap import escape_html, escape_text, geo_dict, metric_scale, save_map
 
 __all__ = ["dissolve_classes", "hotspot_map", "save_folium", "hotspot_png", "draw_hotspots", "context_layers",
            "round_coords", "fill_polygons", "WebContext", "web_context"]
@@ -66,7 +66,7 @@ class WebContext:
     The report's section draws the same streets, zones and built-up boundary on its Gi* and its
     emerging map; reprojecting them and building their features was a tenth of a second per map
     on the demo. folium reads the feature collections without changing them (each feature keeps
-    the ``id`` ``to_geo_dict`` gave it), so two maps can share them.
+    the ``id`` ``geo_dict`` gave it, as ``to_geo_dict`` would), so two maps can share them.
 
     Attributes
     ----------
@@ -88,7 +88,7 @@ def web_context(*, built_up=None, zones=None, roads=None) -> WebContext:
     built, bounds = None, None
     if built_up is not None and len(built_up):
         built_4326 = built_up.to_crs(4326)
-        built, bounds = built_4326[["geometry"]].to_geo_dict(), tuple(built_4326.total_bounds)
+        built, bounds = geo_dict(built_4326[["geometry"]]), tuple(built_4326.total_bounds)
     return WebContext(built_up=built, roads=_roads_geojson(roads), zones=_zones_geojson(zones), bounds=bounds)
 
 
@@ -98,7 +98,7 @@ def _roads_geojson(roads) -> dict | None:
         return None
     r = gpd.GeoDataFrame({"name": escape_html(roads["name"].astype("string").fillna("")) if "name" in roads
                           else ""}, geometry=roads.geometry.values, crs=roads.crs).to_crs(4326)
-    return r.set_geometry(round_coords(r.geometry.values)).to_geo_dict()
+    return geo_dict(r.set_geometry(round_coords(r.geometry.values)))
 
 
 def _zones_geojson(zones) -> dict | None:
@@ -108,7 +108,7 @@ def _zones_geojson(zones) -> dict | None:
     z = gpd.GeoDataFrame({"name": escape_html(zones["name"].astype("string").fillna(zones["zone_id"].astype(str))),
                           "zone_id": escape_html(zones["zone_id"].astype(str))},
                          geometry=zones.geometry.values, crs=zones.crs).to_crs(4326)
-    return z.set_geometry(round_coords(z.geometry.values)).to_geo_dict()
+    return geo_dict(z.set_geometry(round_coords(z.geometry.values)))
 
 
 def context_layers(m, *, built_up=None, zones=None, roads=None, context: WebContext | None = None) -> None:
@@ -169,7 +169,7 @@ def hotspot_map(cells: gpd.GeoDataFrame, *, built_up=None, zones=None, roads=Non
                "gi_p": "p 值", "label": "类别"}
     fields = [c for c in ("label", "cell_id", "n_cells", "count", "total", "gi_z", "gi_p") if c in show]
     folium.GeoJson(
-        show.drop(columns=[column]).assign(_cls=show[column].astype(str)).to_geo_dict(), name=escape_text(title),
+        geo_dict(show.drop(columns=[column]).assign(_cls=show[column].astype(str))), name=escape_text(title),
         # dissolved classes are stroked in their own colour: it hides the anti-aliasing seams between
         # neighbouring classes; single cells keep a thin grey outline
         style_function=lambda f, _c=colours, _pc=per_cell: {

@@ -115,7 +115,7 @@ __all__ = ["metric_scale", "escape_text", "HTML_ENTITIES", "BASEMAPS", "ASSETS_D
            "display_values", "zone_colours", "to_display_crs", "display_geometry", "AUDIT_ALIASES", "load_map_layers",
            "build_map", "build_zone_map", "label_min_zoom", "county_map", "zone_map", "localise_html",
            "save_map", "cached_template", "script_hashes", "self_contained_html", "NotebookMap", "notebook_map", "write_all_maps",
-           "LAMP_MIN_ZOOM", "feature_strings", "PreparedLayer", "MapData", "prepare_map_data", "render_page",
+           "LAMP_MIN_ZOOM", "feature_strings", "geo_dict", "PreparedLayer", "MapData", "prepare_map_data", "render_page",
            "render_zone_page", "zone_title", "legend_html", "map_workers", "write_zone_pages", "write_assets"]
 
 BASEMAPS = ("offline", "osm", "tianditu", "amap")
@@ -433,6 +433,33 @@ def feature_strings(gdf: gpd.GeoDataFrame) -> np.ndarray:
              if cols else ["{}"] * n)
     return np.array([f'{{"type":"Feature","properties":{p},"geometry":{g if g is not None else "null"}}}'
                      for p, g in zip(props, geoms)], dtype=object)
+
+
+def geo_dict(gdf: gpd.GeoDataFrame) -> dict:
+    """``gdf.to_geo_dict()`` (missing values ``None``, no bbox, each feature's ``id`` its index label), built
+    through ``shapely.to_geojson`` instead of one ``shapely.geometry.mapping`` per geometry.
+
+    For folium layers that need the features as Python objects (a ``style_function`` reads them).
+    ``mapping`` builds nested tuples coordinate by coordinate in Python: 0.09 s for the demo's
+    659 streets, against 0.01 s for GEOS's GeoJSON text parsed by ``json`` (which reads back the
+    very doubles: GEOS writes them round-trip exact). Lists stand where ``mapping`` has tuples:
+    the same JSON.
+
+    >>> from shapely.geometry import Point
+    >>> gdf = gpd.GeoDataFrame({"a": ["x", None]}, geometry=[Point(1, 2), None])
+    >>> geo_dict(gdf)["features"][0]
+    {'id': '0', 'type': 'Feature', 'properties': {'a': 'x'}, 'geometry': {'type': 'Point', 'coordinates': [1.0, 2.0]}}
+    >>> json.dumps(geo_dict(gdf)) == json.dumps(gdf.to_geo_dict())
+    True
+    """
+    texts = shapely.to_geojson(np.asarray(gdf.geometry.values))
+    geometries = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    values = pd.DataFrame(gdf[cols]).astype(object)
+    rows = values.where(pd.notna(values), None).to_numpy() if cols else np.empty((len(gdf), 0), dtype=object)
+    features = [{"id": str(i), "type": "Feature", "properties": dict(zip(cols, row)), "geometry": geometry}
+                for i, row, geometry in zip(gdf.index, rows, geometries)]
+    return {"type": "FeatureCollection", "features": features}
 
 
 @dataclass
