@@ -654,3 +654,53 @@ def test_write_hotspots_geopackage_written_beside_the_maps_leaves_no_thread_and_
     with pytest.raises(OSError, match="No space left"):
         run_hs.write_hotspots(ws, tmp_path / "full", as_of="2025-12-31", cell_size=150.0, band=400.0)
     assert threading.active_count() == before
+
+
+def _same_outline(a, b) -> bool:
+    """Equal to the last bit once normalised (ring starts and directions are a writer's choice)."""
+    return shapely.normalize(a).equals_exact(shapely.normalize(b), tolerance=0)
+
+
+def test_hex_union_traces_geos_coverage_union_with_holes_islands_and_corner_contacts():
+    """``hex_union`` gives GEOS's ``coverage_union_all`` of the cells' hexagons, vertex for vertex, for random
+    classes (many parts, holes, cells meeting at a corner) and for a ring of cells around an island."""
+    grid = hs.hex_grid(box(0, 0, 900, 700), 37.0, origin=(3.0, -5.0))
+    q, r = grid["q"].to_numpy(), grid["r"].to_numpy()
+    hexes = np.asarray(grid.geometry.values)
+    rng = np.random.default_rng(7)
+    for _ in range(12):
+        label = rng.integers(0, 3, len(grid))
+        for value in range(3):
+            take = np.flatnonzero(label == value)
+            assert _same_outline(hs.hex_union(q[take], r[take], 37.0, (3.0, -5.0)), shapely.coverage_union_all(hexes[take]))
+    # a ring two cells wide around a hole, and one cell inside the hole (an island: a shell in a hole)
+    centre = (int(np.median(q)), int(np.median(r)))
+    dist = (np.abs(q - centre[0]) + np.abs(r - centre[1]) + np.abs(q + r - sum(centre))) // 2   # hex distance
+    ring, island = np.flatnonzero((dist >= 3) & (dist <= 4)), np.flatnonzero(dist == 0)
+    take = np.r_[ring, island]
+    union = hs.hex_union(q[take], r[take], 37.0, (3.0, -5.0))
+    assert union.geom_type == "MultiPolygon" and len(union.geoms) == 2
+    donut = max(union.geoms, key=lambda p: p.area)
+    assert len(donut.interiors) == 1 and donut.area == pytest.approx(len(ring) * hexes[0].area)
+    assert _same_outline(union, shapely.coverage_union_all(hexes[take]))
+    assert hs.hex_union([], [], 37.0).is_empty
+
+
+def test_dissolve_classes_traces_grid_cells_and_overlays_cells_that_left_the_lattice():
+    """The report's dissolve: lattice cells (``q``, ``r``, the grid's size) traced, the outline GEOS's; cells
+    reprojected since (same columns, other corners) go through the coverage union, in their own CRS."""
+    from civgis.render.hotspots import _on_lattice, dissolve_classes
+
+    grid = hs.hex_grid(box(500_000, 3_600_000, 501_500, 3_601_000), 40.0, crs="EPSG:4547")
+    grid["gi_bin"] = np.random.default_rng(3).choice([-3, 0, 3], len(grid))
+    grid["count"] = 1
+    traced = dissolve_classes(grid, "gi_bin")
+    assert _on_lattice(grid)
+    for _, row in traced.iterrows():
+        cells = np.asarray(grid.geometry.values)[grid["gi_bin"].to_numpy() == row["gi_bin"]]
+        assert _same_outline(row.geometry, shapely.coverage_union_all(cells)) and row["n_cells"] == len(cells)
+    moved = grid.to_crs(4326)
+    assert not _on_lattice(moved)
+    degrees = dissolve_classes(moved, "gi_bin")
+    assert degrees.crs.to_epsg() == 4326 and degrees.total_bounds[0] < 180
+    assert np.allclose(degrees.to_crs(4547).area.to_numpy(), traced.area.to_numpy(), rtol=1e-6)

@@ -76,7 +76,7 @@ from civgis.analysis.cases import case_states, checked_states, states_at, zone_c
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
-           "hex_polygons", "hex_grid", "grid_centres", "hex_cell_index", "count_in_hexes",
+           "hex_polygons", "hex_union", "hex_grid", "grid_centres", "hex_cell_index", "count_in_hexes",
            "distance_band_pairs", "distance_band_weights", "hex_offsets",
            "hex_band_pairs", "hex_band_weights", "offset_rows", "row_window_sums", "hex_band_sums", "morans_i_z_hex_bands", "gi_star_from_weights", "getis_ord_gi_star",
            "fdr_critical_p", "fdr_bins", "morans_i_z", "morans_i_z_bands", "OHSAChoice",
@@ -153,6 +153,123 @@ def hex_polygons(q, r, cell_size: float, origin=(0.0, 0.0)) -> np.ndarray:
     j = (3 * r)[:, None] + np.array([1, 2, 1, -1, -2, -1, 1])[None, :]
     coords = np.stack([origin[0] + (cell_size / 2.0) * i, origin[1] + (cell_size / (2.0 * SQRT3)) * j], axis=2)
     return shapely.polygons(coords)
+
+
+#: corner k of a cell, in the corner lattice's integers, from its centre (30°, 90°, …, 330°: counter-clockwise)
+_CORNER_DI = np.array([1, 0, -1, -1, 0, 1])
+_CORNER_DJ = np.array([1, 2, 1, -1, -2, -1])
+#: the axial offset of the neighbour across edge k (corner k → corner k + 1): at 60°, 120°, …, 0°
+_ACROSS_DQ = np.array([0, -1, -1, 0, 1, 1])
+_ACROSS_DR = np.array([1, 1, 0, -1, -1, 0])
+
+
+def hex_union(q, r, cell_size: float, origin=(0.0, 0.0)):
+    """The union of the axial cells ``(q, r)`` (:func:`hex_polygons`): what ``shapely.coverage_union_all`` of
+    their hexagons gives, traced on the lattice instead of overlaid.
+
+    An edge of a cell is on the outline when the neighbour across it is not one of the cells; the
+    outline's edges, each directed with its cell on the left, chain into rings: a corner of the
+    lattice is shared by three cells, so an outline corner has exactly one outline edge leaving
+    it, and rings never touch. Counter-clockwise rings are shells, clockwise ones holes, each
+    hole in the smallest shell around it. The corners are :func:`hex_polygons`' own floats, so
+    the outline is the cells' to the last bit, and the cells are never intersected: ~4× faster
+    than GEOS's coverage union on the demo's 48 347 cells.
+
+    Parameters
+    ----------
+    q, r : array_like of int
+        Axial coordinates of the cells (without repeats).
+    cell_size : float
+        Distance between adjacent cell centres, metres (the grid's ``cell_size``).
+    origin : (float, float)
+        Centre of cell (0, 0) (the grid's ``origin``).
+
+    Returns
+    -------
+    shapely.Polygon or shapely.MultiPolygon
+        One polygon per connected group of cells (with its holes); an empty polygon without cells.
+
+    Examples
+    --------
+    >>> ring = [(1, 0), (0, 1), (-1, 1), (-1, 0), (0, -1), (1, -1)]   # the six neighbours of (0, 0)
+    >>> u = hex_union([c[0] for c in ring], [c[1] for c in ring], 10.0)
+    >>> u.geom_type, len(u.interiors), round(u.area / hex_polygons([0], [0], 10.0)[0].area)
+    ('Polygon', 1, 6)
+    """
+    q = np.asarray(q, dtype=np.int64)
+    r = np.asarray(r, dtype=np.int64)
+    if len(q) == 0:
+        return shapely.Polygon()
+    start_i, start_j, end_i, end_j = _outline_edges(q, r)
+    rings = _chain_rings(start_i, start_j, end_i, end_j)
+    xy = [np.column_stack([origin[0] + (cell_size / 2.0) * ii, origin[1] + (cell_size / (2.0 * SQRT3)) * jj])
+          for ii, jj in rings]
+    return _shells_with_holes(xy)
+
+
+def _outline_edges(q: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The cells' outline edges (neighbour across not a cell) as corner integers: start i, j and end i, j."""
+    key = _axial_key(q, r)
+    known = np.sort(key)
+    nq, nr = q[:, None] + _ACROSS_DQ[None, :], r[:, None] + _ACROSS_DR[None, :]
+    probe = _axial_key(nq, nr)
+    pos = np.minimum(np.searchsorted(known, probe), len(known) - 1)
+    outline = known[pos] != probe
+    cell, k = np.nonzero(outline)
+    ci, cj = 2 * q[cell] + r[cell], 3 * r[cell]
+    k1 = (k + 1) % 6
+    return ci + _CORNER_DI[k], cj + _CORNER_DJ[k], ci + _CORNER_DI[k1], cj + _CORNER_DJ[k1]
+
+
+def _axial_key(q: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """One int64 per (q, r) pair (|q|, |r| < 2³¹: a grid of a thousand kilometres at one-metre cells)."""
+    return (q << 32) + (r & 0xFFFFFFFF)
+
+
+def _chain_rings(start_i, start_j, end_i, end_j) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The outline edges chained into closed rings (corner integers, the first corner repeated at the end)."""
+    start_key = _axial_key(start_i, start_j)
+    order = np.argsort(start_key)
+    # each outline corner starts exactly one edge: the edge after e is the one starting where e ends
+    after = order[np.searchsorted(start_key[order], _axial_key(end_i, end_j))].tolist()
+    seen = bytearray(len(after))
+    rings = []
+    for first in range(len(after)):
+        if seen[first]:
+            continue
+        ring, e = [], first
+        while not seen[e]:
+            seen[e] = 1
+            ring.append(e)
+            e = after[e]
+        ring.append(first)
+        idx = np.asarray(ring)
+        rings.append((start_i[idx], start_j[idx]))
+    return rings
+
+
+def _shells_with_holes(rings: list[np.ndarray]):
+    """Polygons from closed rings: counter-clockwise ones are shells, each clockwise one a hole of the
+    smallest shell holding its first corner (rings never touch, so the corner is inside it)."""
+    x = [ring[:, 0] for ring in rings]
+    y = [ring[:, 1] for ring in rings]
+    signed = np.array([np.dot(a[:-1], b[1:]) - np.dot(a[1:], b[:-1]) for a, b in zip(x, y)]) / 2.0
+    shell_idx, hole_idx = np.flatnonzero(signed > 0), np.flatnonzero(signed < 0)
+    ring_geoms = shapely.linearrings(np.concatenate(rings), indices=np.repeat(np.arange(len(rings)), [len(a) for a in rings]))
+    shells = shapely.polygons(ring_geoms[shell_idx])
+    owner = np.full(len(hole_idx), -1)
+    if len(hole_idx):
+        corners = shapely.points([rings[i][0] for i in hole_idx])
+        hole_at, shell_at = shapely.STRtree(shells).query(corners, predicate="within")
+        # the smallest shell around a hole is its own (an island's shell in the hole is inside it, not around)
+        by_size = np.lexsort((signed[shell_idx][shell_at], hole_at))
+        first = np.r_[True, hole_at[by_size][1:] != hole_at[by_size][:-1]]
+        owner[hole_at[by_size][first]] = shell_at[by_size][first]
+    polygons = []
+    for s, shell in enumerate(shell_idx):
+        holes = ring_geoms[hole_idx[owner == s]]
+        polygons.append(shapely.polygons(ring_geoms[shell], holes=holes) if len(holes) else shells[s])
+    return polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
 
 
 def hex_grid(polygon, cell_size: float, *, origin=(0.0, 0.0), crs=None) -> gpd.GeoDataFrame:

@@ -25,7 +25,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, PathPatch
 
-from civgis.analysis.hotspots import BIN_COLOURS, BIN_LABELS_ZH
+from civgis.analysis.hotspots import BIN_COLOURS, BIN_LABELS_ZH, hex_polygons, hex_union
 from civgis.render.fonts import cjk_font, cjk_rc
 from civgis.render.mapcontext import (CONTEXT_ROAD_GREY, draw_built_up, draw_legend, draw_north, draw_scalebar,
                                       draw_streets, draw_zone_outlines, finish_axes, fix_view, map_view,
@@ -41,17 +41,36 @@ LABELLED_ROAD_CLASSES = ("arterial", "secondary")
 
 
 def dissolve_classes(cells: gpd.GeoDataFrame, column: str) -> gpd.GeoDataFrame:
-    """One (multi)polygon per class of ``column`` — hexagons form a coverage, so ``coverage_union`` is exact.
+    """One (multi)polygon per class of ``column`` — hexagons form a coverage, so the union is exact.
 
-    Columns: ``column``, ``n_cells``, ``count`` (cases, when the cells have a count/total column).
+    Cells of a civgis grid (``q``, ``r`` and the grid's ``cell_size`` in ``attrs``) are traced on
+    their lattice (:func:`civgis.analysis.hotspots.hex_union`); other cells go through
+    ``shapely.coverage_union_all``. Both give the same outline. Columns: ``column``, ``n_cells``,
+    ``count`` (cases, when the cells have a count/total column).
     """
     count_col = "count" if "count" in cells else ("total" if "total" in cells else None)
+    on_lattice = _on_lattice(cells)
     rows = []
     for value, grp in cells.groupby(column, sort=False):
+        if on_lattice:
+            outline = hex_union(grp["q"].to_numpy(), grp["r"].to_numpy(), cells.attrs["cell_size"],
+                                cells.attrs.get("origin", (0.0, 0.0)))
+        else:
+            outline = shapely.coverage_union_all(grp.geometry.values)
         rows.append({column: value, "n_cells": len(grp),
-                     "count": int(grp[count_col].sum()) if count_col else 0,
-                     "geometry": shapely.coverage_union_all(grp.geometry.values)})
+                     "count": int(grp[count_col].sum()) if count_col else 0, "geometry": outline})
     return gpd.GeoDataFrame(rows, geometry="geometry", crs=cells.crs)
+
+
+def _on_lattice(cells: gpd.GeoDataFrame) -> bool:
+    """Whether the cells are their grid's hexagons (``q``, ``r``, ``attrs["cell_size"]``), checked on a sample:
+    cells reprojected or clipped since keep the columns but not the lattice's corners."""
+    if not ({"q", "r"} <= set(cells.columns) and "cell_size" in cells.attrs) or len(cells) == 0:
+        return False
+    sample = np.unique(np.linspace(0, len(cells) - 1, 5).astype(int))
+    drawn = hex_polygons(cells["q"].to_numpy()[sample], cells["r"].to_numpy()[sample], cells.attrs["cell_size"],
+                         cells.attrs.get("origin", (0.0, 0.0)))
+    return bool(shapely.equals_exact(drawn, np.asarray(cells.geometry.values)[sample], tolerance=0).all())
 
 
 def round_coords(geoms, decimals: int = 6) -> np.ndarray:
