@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import Point, box
@@ -445,6 +446,14 @@ def test_ambiguous_dates_are_refused_with_the_accepted_formats():
 def test_control_characters_and_unusable_numbers_are_refused():
     assert _problems("toilets", toilet_id=["T1", "T2"], name=["公厕\x00北", "多行\n地址"]) == [
         ("control_character", "name")]
+    assert _problems("toilets", toilet_id=["T1", "T2", "T3"], name=[None, np.nan, "北\x1f门"]) == [
+        ("control_character", "name")]   # found past the missing values
+    assert _problems("toilets", toilet_id=["T1", "T2"], name=pd.array([None, "东\t门\r\n"], dtype="string")) == []
+    from civgis.store.validate import _has_control_character
+
+    for values, expected in ((["a\x7f"], True), (["a", None, "b"], False), ([None, pd.NA, 3, "\x00"], True),
+                             (["\t\n\r", "路"], False), ([], False)):
+        assert _has_control_character(pd.Series(values, dtype=object)) is expected, values
     found = _problems("residential", res_id=["R1", "R2", "R3"], population=["1e30", "inf", "1200"])
     assert [p for p in found if p[1] == "population"] == [("out_of_range", "population")]
 

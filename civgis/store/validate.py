@@ -187,6 +187,8 @@ def _check_control_characters(gdf, spec: LayerSpec, labels) -> list[Problem]:
         if column == gdf.geometry.name or not (gdf[column].dtype == object
                                                or pd.api.types.is_string_dtype(gdf[column])):
             continue
+        if not _has_control_character(gdf[column]):
+            continue   # the usual case, in one pass of the regex over the column's text
         text = gdf[column].map(lambda v: v if isinstance(v, str) else None).astype("string")
         bad = text.str.contains(_CONTROL_RE, regex=True).fillna(False).astype(bool)
         for idx in bad[bad].index:
@@ -195,6 +197,17 @@ def _check_control_characters(gdf, spec: LayerSpec, labels) -> list[Problem]:
                                     f"文本含控制字符 the text contains control characters ({code})",
                                     "delete them in the source file (often a NUL byte from a broken export)"))
     return problems
+
+
+def _has_control_character(column: pd.Series) -> bool:
+    """Whether any text value of ``column`` holds a character of :data:`_CONTROL_RE` (a one-character class,
+    so the values joined end to end hold one exactly when a value does)."""
+    values = column.to_numpy(dtype=object)
+    try:
+        text = "".join(values)
+    except TypeError:   # missing values (None, NaN, pd.NA) or non-text among them
+        text = "".join(v for v in values if isinstance(v, str))
+    return re.search(_CONTROL_RE, text) is not None
 
 
 def _rename_columns(gdf, spec: LayerSpec, field_map: dict[str, str], problems: list[Problem]):
@@ -245,12 +258,12 @@ def _to_str(series: pd.Series) -> pd.Series:
 
 def _convert(col: pd.Series, fspec: FieldSpec, spec: LayerSpec, labels: pd.Series,
              problems: list[Problem], value_map: dict[str, str] | None = None) -> pd.Series:
-    present = col.notna() & (col.astype("string").str.strip() != "")
     if fspec.type == "str":
         out = _to_str(col)
         if fspec.values:
             out = _to_codes(out, fspec, spec, labels, problems, value_map or {})
         return out
+    present = col.notna() & (col.astype("string").str.strip() != "")   # what a blank-or-parsed check needs
     if fspec.type in ("int", "float"):
         out = pd.to_numeric(col, errors="coerce").astype(float)
         bad = present & out.isna()
