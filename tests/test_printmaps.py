@@ -589,3 +589,32 @@ def test_a_subset_in_use_is_not_pruned_and_a_removed_one_is_made_again(tmp_path,
     assert not any(os.path.exists(f) for f in first_files)
     assert fonts.subset_cjk_family(f"首个字体 {tmp_path.name}") == first   # asked again: made again
     assert all(os.path.exists(f) for f in fonts.subset_font_files(first))
+
+
+def test_pdf_text_font_lookup_once_is_the_renderers_font_at_the_asked_size():
+    """``_PdfText._font`` is ``RendererPdf._get_font_ttf``'s font (the same FT2Font) set to the asked size again,
+    even after other text set another size on it; the lookup is kept per file."""
+    import io
+
+    from matplotlib.backends.backend_pdf import PdfFile, RendererPdf
+
+    from civgis.render.fonts import cjk_font
+    from civgis.render.printmaps import _PdfText
+
+    renderer = RendererPdf(PdfFile(io.BytesIO()), 72, 8.27, 11.69)
+    small, large = cjk_font(), cjk_font()
+    small.set_size(7.5)
+    large.set_size(12.0)
+    text = _PdfText(renderer)
+
+    def width(font, s="巡查 AJ0015"):
+        font.set_text(s)
+        return font.get_width_height()[0]
+
+    first = text._font(small)
+    expected = width(renderer._get_font_ttf(small))
+    assert first is renderer._get_font_ttf(small) and width(text._font(small)) == expected
+    renderer._get_font_ttf(large)            # the renderer's own text sets another size on the shared font
+    assert width(text._font(small)) == expected
+    assert width(text._font(large)) > expected
+    assert _PdfText(renderer)._fonts is text._fonts   # one lookup per PDF file

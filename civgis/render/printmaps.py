@@ -711,10 +711,11 @@ class _PdfText:
 
     def __init__(self, pdf):
         self.pdf, self.file = pdf, pdf.file
-        cache = self._FILES.setdefault(self.file, {"shaped": {}, "metrics": {}, "tops": {}})
+        cache = self._FILES.setdefault(self.file, {"shaped": {}, "metrics": {}, "tops": {}, "fonts": {}})
         self._shaped: dict[tuple, tuple | None] = cache["shaped"]   # (prop, s, features, language) → (ops, top)
         self.metrics: dict[tuple, tuple] = cache["metrics"]          # (prop, s) → (w, h, d)
         self._tops: dict[tuple, float] = cache["tops"]               # (font, face, size, glyph) → box top
+        self._fonts: dict = cache["fonts"]                             # prop → its FT2Font (with fallbacks)
         self._gcs: dict = {}
         self._color = None
 
@@ -737,12 +738,24 @@ class _PdfText:
         if key not in self._shaped:
             from matplotlib.ft2font import LoadFlags
 
-            font = self.pdf._get_font_ttf(prop)   # sets the size, as draw_text does
+            font = self._font(prop)
             size = prop.get_size_in_points()
             items = list(font._layout(s, LoadFlags.NO_HINTING, features=features, language=language))
             self._shaped[key] = None if any(item.y for item in items) else (self._encode(items, size),
                                                                            self._top(items, size))
         return self._shaped[key]
+
+    def _font(self, prop):
+        """``RendererPdf._get_font_ttf(prop)`` (the font, cleared, at the size), its font lookup done once per
+        properties: ``get_font`` hands back the same cached FT2Font for the same files, and the size is set
+        again each time because the renderer's own text may have set another on it since."""
+        font = self._fonts.get(prop)
+        if font is None:
+            font = self._fonts[prop] = self.pdf._get_font_ttf(prop)
+        else:
+            font.clear()
+            font.set_size(prop.get_size_in_points(), 72)
+        return font
 
     def _top(self, items: list, size: float) -> float:
         """The highest glyph box top on the baseline: the top of the string's box, which ``h - d`` measures."""
