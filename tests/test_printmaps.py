@@ -618,3 +618,38 @@ def test_pdf_text_font_lookup_once_is_the_renderers_font_at_the_asked_size():
     assert width(text._font(small)) == expected
     assert width(text._font(large)) > expected
     assert _PdfText(renderer)._fonts is text._fonts   # one lookup per PDF file
+
+
+def test_pdf_text_asks_the_character_tracker_once_per_glyph_and_writes_its_answers(monkeypatch):
+    """``_PdfText`` keeps the file's ``track_glyph`` answers (subset, code) per glyph: a string of glyphs already
+    shaped asks nothing more, and the operators are those written from the tracker's own answers."""
+    import io
+
+    from matplotlib.backends import _backend_pdf_ps
+    from matplotlib.backends.backend_pdf import PdfFile, RendererPdf
+    from matplotlib.text import Text
+
+    from civgis.render.fonts import cjk_font
+    from civgis.render.printmaps import _PdfText
+
+    asked = []
+    track = _backend_pdf_ps.CharacterTracker.track_glyph
+    monkeypatch.setattr(_backend_pdf_ps.CharacterTracker, "track_glyph",
+                        lambda self, font, chars, glyph: asked.append((chars, glyph)) or track(self, font, chars, glyph))
+    fp = cjk_font()
+    fp.set_size(8.0)
+    renderer = RendererPdf(PdfFile(io.BytesIO()), 72, 8.27, 11.69)
+    text = _PdfText(renderer)
+    template = Text()
+    first, _ = text.shaped("巡查路段 AJ15", fp, template)
+    n_first = len(asked)
+    assert n_first == len(set(asked)) == len(set("巡查路段 AJ15"))
+    again, _ = text.shaped("路段巡查 巡查", fp, template)   # glyphs already asked (ideographs do not change with context)
+    assert len(asked) == n_first and again != first
+    # what the tracker itself answers for those glyphs is what the cache gave
+    fresh = RendererPdf(PdfFile(io.BytesIO()), 72, 8.27, 11.69)
+    monkeypatch.setattr(_PdfText, "_track", lambda self, item: self.file._character_tracker.track_glyph(
+        item.ft_object, item.char, item.glyph_index))
+    reference = _PdfText(fresh)
+    assert reference.shaped("巡查路段 AJ15", fp, template)[0] == first
+    assert reference.shaped("路段巡查 巡查", fp, template)[0] == again

@@ -711,11 +711,14 @@ class _PdfText:
 
     def __init__(self, pdf):
         self.pdf, self.file = pdf, pdf.file
-        cache = self._FILES.setdefault(self.file, {"shaped": {}, "metrics": {}, "tops": {}, "fonts": {}})
+        cache = self._FILES.setdefault(self.file, {"shaped": {}, "metrics": {}, "tops": {}, "fonts": {}, "glyphs": {},
+                                                   "names": {}})
         self._shaped: dict[tuple, tuple | None] = cache["shaped"]   # (prop, s, features, language) → (ops, top)
         self.metrics: dict[tuple, tuple] = cache["metrics"]          # (prop, s) → (w, h, d)
         self._tops: dict[tuple, float] = cache["tops"]               # (font, face, size, glyph) → box top
         self._fonts: dict = cache["fonts"]                             # prop → its FT2Font (with fallbacks)
+        self._glyphs: dict = cache["glyphs"]                           # (FT2Font, char, glyph) → (subset, code)
+        self._names: dict = cache["names"]                             # (FT2Font, subset) → the font's PDF name
         self._gcs: dict = {}
         self._color = None
 
@@ -786,10 +789,13 @@ class _PdfText:
                 chunk.clear()
 
         for item in items:
-            subset, charcode = self.file._character_tracker.track_glyph(item.ft_object, item.char, item.glyph_index)
+            subset, charcode = self._track(item)
             if (item.ft_object, subset) != prev_font:
                 flush()
-                name = self.file.fontName(FontPath(item.ft_object.fname, item.ft_object.face_index), subset)
+                name = self._names.get((item.ft_object, subset))
+                if name is None:
+                    name = self._names[item.ft_object, subset] = self.file.fontName(
+                        FontPath(item.ft_object.fname, item.ft_object.face_index), subset)
                 ops.extend([name, size, Op.selectfont, item.x - prev_start_x, 0, Op.textpos])
                 prev_font, prev_start_x = (item.ft_object, subset), item.x
             if item.prev_kern:
@@ -797,6 +803,15 @@ class _PdfText:
             chunk.append(charcode)
         flush()
         return _fill([pdfRepr(op) for op in ops])
+
+    def _track(self, item) -> tuple:
+        """The file's ``track_glyph`` of a shaped glyph (its subset and code there), asked once per glyph: the
+        tracker answers a glyph it holds with what it gave the first time, so the answer is kept here."""
+        key = (item.ft_object, item.char, item.glyph_index)
+        found = self._glyphs.get(key)
+        if found is None:
+            found = self._glyphs[key] = self.file._character_tracker.track_glyph(*key)
+        return found
 
     def show(self, x: float, y: float, operators: bytes, color) -> None:
         """Write a shaped string's operators at ``(x, y)`` (points) in ``color``."""
