@@ -139,6 +139,14 @@ def hex_centres(q, r, cell_size: float, origin=(0.0, 0.0)) -> np.ndarray:
     return np.column_stack([origin[0] + cell_size * (q + r / 2.0), origin[1] + cell_size * (SQRT3 / 2.0) * r])
 
 
+#: corner k of a cell, in the corner lattice's integers, from its centre (30°, 90°, …, 330°: counter-clockwise)
+_CORNER_DI = np.array([1, 0, -1, -1, 0, 1])
+_CORNER_DJ = np.array([1, 2, 1, -1, -2, -1])
+#: the axial offset of the neighbour across edge k (corner k → corner k + 1): at 60°, 120°, …, 0°
+_ACROSS_DQ = np.array([0, -1, -1, 0, 1, 1])
+_ACROSS_DR = np.array([1, 1, 0, -1, -1, 0])
+
+
 def hex_polygons(q, r, cell_size: float, origin=(0.0, 0.0)) -> np.ndarray:
     """Pointy-top hexagon polygons of axial cells, vectorised (``shapely.polygons`` on an (n, 7, 2) array)."""
     # The corners lie on a lattice of their own: x = x₀ + (s/2)·i, y = y₀ + s/(2√3)·j for integers
@@ -149,18 +157,10 @@ def hex_polygons(q, r, cell_size: float, origin=(0.0, 0.0)) -> np.ndarray:
     # of near-duplicate vertices the mismatch left in the outline.
     q = np.asarray(q, dtype=np.int64)
     r = np.asarray(r, dtype=np.int64)
-    i = (2 * q + r)[:, None] + np.array([1, 0, -1, -1, 0, 1, 1])[None, :]   # 30°, 90°, …, 330°, 30°
-    j = (3 * r)[:, None] + np.array([1, 2, 1, -1, -2, -1, 1])[None, :]
+    i = (2 * q + r)[:, None] + np.r_[_CORNER_DI, _CORNER_DI[:1]][None, :]   # 30°, 90°, …, 330°, 30°
+    j = (3 * r)[:, None] + np.r_[_CORNER_DJ, _CORNER_DJ[:1]][None, :]
     coords = np.stack([origin[0] + (cell_size / 2.0) * i, origin[1] + (cell_size / (2.0 * SQRT3)) * j], axis=2)
     return shapely.polygons(coords)
-
-
-#: corner k of a cell, in the corner lattice's integers, from its centre (30°, 90°, …, 330°: counter-clockwise)
-_CORNER_DI = np.array([1, 0, -1, -1, 0, 1])
-_CORNER_DJ = np.array([1, 2, 1, -1, -2, -1])
-#: the axial offset of the neighbour across edge k (corner k → corner k + 1): at 60°, 120°, …, 0°
-_ACROSS_DQ = np.array([0, -1, -1, 0, 1, 1])
-_ACROSS_DR = np.array([1, 1, 0, -1, -1, 0])
 
 
 def hex_union(q, r, cell_size: float, origin=(0.0, 0.0)):
@@ -172,8 +172,8 @@ def hex_union(q, r, cell_size: float, origin=(0.0, 0.0)):
     lattice is shared by three cells, so an outline corner has exactly one outline edge leaving
     it, and rings never touch. Counter-clockwise rings are shells, clockwise ones holes, each
     hole in the smallest shell around it. The corners are :func:`hex_polygons`' own floats, so
-    the outline is the cells' to the last bit, and the cells are never intersected: ~4× faster
-    than GEOS's coverage union on the demo's 48 347 cells.
+    the outline is the cells' to the last bit, and the cells are never intersected: 0.05 against
+    0.12 s for GEOS's coverage union of the demo's 48 347 cells, class by class.
 
     Parameters
     ----------

@@ -161,7 +161,7 @@ def add_points(ax, xy: np.ndarray, *, s: float, color, marker: str = "o", edgeco
 
     ``Axes.scatter`` builds exactly this collection — the marker's path in points, one size ``s``
     (pt²), the offsets in data coordinates — after parsing its arguments for colour mapping,
-    masks and units: two thirds of its ~2 ms a call, and a patrol map makes seven calls. Only
+    masks and units: 0.74 against 0.33 ms a call here, and a patrol map makes seven calls. Only
     the arguments civgis passes are taken (one size, one face colour, filled markers), so the
     page is the one ``scatter`` draws. Returns the collection (None without points).
     """
