@@ -12,6 +12,7 @@ drew (nothing drawn → no handle), so a legend lists every drawn layer and noth
 
 from __future__ import annotations
 
+import functools
 import math
 
 import geopandas as gpd
@@ -179,19 +180,15 @@ def add_points(ax, xy: np.ndarray, *, s: float, color, marker: str = "o", edgeco
     return collection
 
 
-_MARKER_PATHS: dict = {}
-
-
+@functools.lru_cache(maxsize=None)
 def _marker_path(marker: str):
     """The path ``scatter`` draws for a filled ``marker`` (in points, centred on the point)."""
-    if marker not in _MARKER_PATHS:
-        from matplotlib.markers import MarkerStyle
+    from matplotlib.markers import MarkerStyle
 
-        style_ = MarkerStyle(marker)
-        if not style_.is_filled():
-            raise ValueError(f"add_points: marker {marker!r} is not filled (use ax.scatter)")
-        _MARKER_PATHS[marker] = style_.get_path().transformed(style_.get_transform())
-    return _MARKER_PATHS[marker]
+    style_ = MarkerStyle(marker)
+    if not style_.is_filled():
+        raise ValueError(f"add_points: marker {marker!r} is not filled (use ax.scatter)")
+    return style_.get_path().transformed(style_.get_transform())
 
 
 def road_labels(roads: gpd.GeoDataFrame, clip_geom, min_len: float) -> list[tuple[float, float, float, str]]:
