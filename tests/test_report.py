@@ -141,6 +141,49 @@ def test_a_disabled_progress_bar_starts_no_thread():
     assert _fork_is_safe() == (before == 1)
 
 
+def test_the_batch_collector_freezes_what_exists_restores_the_collector_and_still_collects_cycles():
+    import gc
+    import weakref
+
+    from civgis.forking import BATCH_GC_THRESHOLD, batch_collector, freeze_before_fork
+
+    assert gc.get_freeze_count() == 0, "an earlier test left objects frozen"
+    before = gc.get_threshold()
+    freeze_before_fork()   # outside a batch: the caller's collector is not touched
+    assert gc.get_freeze_count() == 0
+
+    class Node:
+        pass
+
+    with batch_collector():
+        assert gc.get_threshold() == (BATCH_GC_THRESHOLD, *before[1:])
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000   # the modules and everything alive at the start
+        with batch_collector():   # a nested block (a report's patrol maps) leaves the outer freeze
+            pass
+        assert gc.get_freeze_count() >= frozen and gc.get_threshold()[0] == BATCH_GC_THRESHOLD
+        # cycles made inside are still found by the collector on its own (no gc.collect() here)
+        dead = []
+        for _ in range(3 * BATCH_GC_THRESHOLD // 2):
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            dead.append(weakref.ref(a))
+        assert sum(ref() is None for ref in dead) >= BATCH_GC_THRESHOLD // 2
+        kept = [Node() for _ in range(100)]
+        freeze_before_fork()   # before a fork: what exists now is frozen too
+        assert gc.get_freeze_count() >= frozen + len(kept)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+    gc.freeze()   # a caller that froze objects itself keeps them frozen
+    try:
+        mine = gc.get_freeze_count()
+        with batch_collector():
+            pass
+        assert gc.get_freeze_count() == mine
+    finally:
+        gc.unfreeze()
+
+
 @pytest.fixture
 def fork_allowed(monkeypatch):
     """The background mechanism under test even when an earlier test left a thread alive (distributed's

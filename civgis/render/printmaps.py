@@ -40,7 +40,7 @@ from matplotlib.artist import Artist
 from matplotlib.text import Text, _get_text_metrics_with_cache
 
 from civgis.analysis.cases import as_of_instant, case_states, checked_states
-from civgis.forking import fork_is_safe
+from civgis.forking import batch_collector, fork_is_safe, freeze_before_fork
 from civgis.progress import progress as _progress
 from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, register_font_files, subset_cjk_family,
                                  subset_font_files)
@@ -947,6 +947,7 @@ def _rule(fig, x, y, w):
     return Line2D([x - 0.005, x + w + 0.005], [y, y], transform=fig.transFigure, color="#dddddd", linewidth=0.5)
 
 
+@batch_collector()   # many short-lived artists; workers forked from here share the layers' pages
 def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf", paper: str = "A4",
                        progress: bool = True, *, combined: bool | None = None, date: dt.date | None = None,
                        as_of=None, dpi: int = 150, family: str = CJK_FAMILY,
@@ -1075,6 +1076,8 @@ def _run_tasks(job: _Job, fn, tasks: list[list[str]], workers: int, progress: bo
     else:
         from concurrent.futures import ProcessPoolExecutor
 
+        if method == "fork":
+            freeze_before_fork()
         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context(method), initializer=_init_worker,
                                    initargs=(job,))
         results = pool.map(_in_worker, [(fn, t) for t in tasks])

@@ -31,7 +31,7 @@ import pandas as pd
 
 from civgis.analysis.zones import columns_zh
 from civgis.errors import one_line
-from civgis.forking import fork_is_safe
+from civgis.forking import batch_collector, fork_is_safe, freeze_before_fork
 from civgis.progress import progress as progress_bar
 from civgis.run.context import RunContext
 from civgis.store.catalogue import layer_spec
@@ -89,6 +89,7 @@ class _Output:
         self.written.extend(Path(p) for p in paths)
 
 
+@batch_collector()   # a batch of short-lived frames and artists, with forked sections sharing what it read
 def write_report(ws: Workspace, out_dir, *, as_of=None, sites: int = 5, patrol_maps: bool = True,
                  progress: bool = False, validation=None, run: RunContext | None = None) -> ReportResult:
     """Compute every section and write the report folder. See the module docstring.
@@ -196,6 +197,7 @@ class _Background:
         for name in sorted(set(BACKGROUND_READS) & stored):
             run.layers.read(name)  # read here, once: the forked processes share them
         _case_states(run)  # so are the case states (the patrol maps' and this process's)
+        freeze_before_fork()  # no collection in either process scans (and so copies) what they share
         jobs = {}
         for section in sections:
             parent, child = mp.Pipe(duplex=False)
