@@ -345,6 +345,39 @@ def test_background_sections_yield_the_cpu_to_the_report_process(three_zone_ws, 
     assert os.getpriority(os.PRIO_PROCESS, 0) == mine
 
 
+def test_hot_spots_are_forked_when_reached_at_this_process_s_priority_and_equal_those_built_inline(
+        three_zone_ws, tmp_path, monkeypatch):
+    """The hot spots (``Section.alongside``) are built in a process forked when the report reaches them, at
+    the report's own priority, while it builds the sections after them; the report is the inline one."""
+    import os
+
+    import civgis.run.report as report
+
+    def strip(value):   # timings (a section's, a solver's) and where a section was built
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("seconds", "waited_seconds", "background")}
+        return [strip(v) for v in value] if isinstance(value, list) else value
+
+    monkeypatch.setattr(report, "_fork_is_safe", lambda: False)
+    inline = report.write_report(three_zone_ws, tmp_path / "inline", as_of=DEMO_TODAY, patrol_maps=False)
+    monkeypatch.setattr(report, "_fork_is_safe", lambda: True)
+    forked = report.write_report(three_zone_ws, tmp_path / "forked", as_of=DEMO_TODAY, patrol_maps=False)
+    hot = forked.data["sections"]["hotspots"]
+    assert hot["ok"] and hot["background"] and "background" not in inline.data["sections"]["hotspots"]
+    assert not any(s.get("background") for k, s in forked.data["sections"].items() if k != "hotspots")
+    assert strip(forked.data["sections"]) == strip(inline.data["sections"])
+    assert sorted(p.relative_to(tmp_path / "forked") for p in forked.written) == \
+        sorted(p.relative_to(tmp_path / "inline") for p in inline.written)
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    monkeypatch.setattr("civgis.run.hotspots.write_hotspots", lambda *a, **k: (_ for _ in ()).throw(
+        RuntimeError(f"pid {os.getpid()} nice {os.getpriority(os.PRIO_PROCESS, 0)}")))
+    failed = report.write_report(three_zone_ws, tmp_path / "failed", as_of=DEMO_TODAY, patrol_maps=False)
+    error = failed.data["sections"]["hotspots"]["error"]
+    assert error.startswith("pid ") and int(error.split()[1]) != os.getpid()
+    assert error.split()[3].startswith(str(mine))   # not lowered as the patrol maps' process is
+
+
 def test_charts_drawn_before_the_background_finishes_are_the_page_s_charts(three_zone_ws, tmp_path):
     """The report draws its charts while the background sections run; the page embeds those, and they are
     the charts ``render_html`` draws from the finished sections' data."""

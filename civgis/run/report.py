@@ -56,7 +56,8 @@ class Section:
     needs: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()
     uses: tuple[str, ...] = ()
-    background: bool = False   # needs only the layers: may be built in the report's second process
+    background: bool = False   # needs only the layers: built in a process forked at the start, at a lower priority
+    alongside: bool = False   # built in a process forked when the report reaches it, beside the sections after it
 
 
 @dataclass
@@ -120,27 +121,28 @@ def _build_sections(output: _Output, run: RunContext) -> tuple[dict, dict[str, s
     """Every section's data, the failed sections' errors, and the page's charts (None: not drawn yet)."""
     generated = dt.datetime.now().isoformat(timespec="seconds")
     errors: dict[str, str] = {}
-    charts = None
     bar = progress_bar(total=len(SECTIONS), unit="项", enabled=output.progress)
     with _Background.start(output, run, [s for s in SECTIONS if s.background]) as background:
         data: dict = {"title": "创建全国文明城市 迎检准备报告", "workspace": str(run.workspace.path),
                       "county": _county_name(run), "as_of": run.as_of.date().isoformat(),
                       "generated": generated, "sections": {}}
         built: dict[str, dict] = {}
-        # this process's own sections first, then the background ones: waiting for a background section in
-        # page order left this process idle while it still had sections to build (the greening and the plan
-        # come after the hot spots and the patrol maps on the page)
-        for section in sorted(SECTIONS, key=lambda s: background.has(s.key)):
-            if background.has(section.key) and charts is None:
-                charts = _charts_now(built)   # while the background is still drawing, not after it
+        # this process's own sections in page order (a section built alongside forks when reached), then the
+        # page's charts while the others still draw, then the forked sections' results
+        for section in SECTIONS:
+            if background.has(section.key) or (section.alongside and background.fork(section, output, run)):
+                continue
             bar.set_description(f"报告 {section.title}")
             started = time.perf_counter()
-            if background.has(section.key):
-                built[section.key] = background.result(section.key, output)
-            else:
-                built[section.key] = _build_one(section, output, run)
-                built[section.key]["seconds"] = round(time.perf_counter() - started, 2)
+            built[section.key] = _build_one(section, output, run)
+            built[section.key]["seconds"] = round(time.perf_counter() - started, 2)
             bar.update(1)
+        charts = _charts_now(built)
+        for section in SECTIONS:
+            if section.key not in built:
+                bar.set_description(f"报告 {section.title}")
+                built[section.key] = background.result(section.key, output)
+                bar.update(1)
     bar.close()
     for section in SECTIONS:   # the report's page order
         if not built[section.key]["ok"]:
@@ -175,9 +177,15 @@ class _Background:
     the start (the patrol maps' process draws its zones in a pool over the cores), at a lower
     priority (:func:`_lower_priority`), so the machine's cores share all the work and the
     report's wall time is about its CPU time divided by the cores instead of the sections' sum.
-    The hot spots could be built the same way (``Section.background``) but are built in this
-    process: here they share its imports (matplotlib, folium, scipy: ~1 s of CPU a process) and
-    this process, at the higher priority, is no longer the one left waiting. The processes are forked (the layers read here are
+
+    A section built alongside (``Section.alongside``: the hot spots) is forked when this process
+    reaches it, at this process's priority, and this process goes on with the sections after it.
+    Forked then, it shares the renderers the sections before it imported (matplotlib, folium,
+    scipy: ~1 s of CPU a process when it was forked at the start) and takes the second core from
+    the patrol maps, which are left what the two processes leave. Built here instead, it was the
+    last third of this process's work, alone on one core whenever the patrol maps finished first.
+
+    The processes are forked (the layers read here are
     shared, not copied or pickled) only where fork is safe: a platform that has it and no other
     thread alive in this process (in a dask worker or a threaded notebook the sections are built
     inline, as before). Each section's result comes back as its JSON-ready dict and the files it
@@ -198,16 +206,28 @@ class _Background:
             run.layers.read(name)  # read here, once: the forked processes share them
         _case_states(run)  # so are the case states (the patrol maps' and this process's)
         freeze_before_fork()  # no collection in either process scans (and so copies) what they share
-        jobs = {}
+        background = cls()
         for section in sections:
-            parent, child = mp.Pipe(duplex=False)
-            # not a daemon: the patrol maps' process starts a pool of its own
-            process = mp.get_context("fork").Process(target=_background_child, name=f"civgis-{section.key}",
-                                                     args=(child, section, output, run))
-            process.start()
-            child.close()
-            jobs[section.key] = (process, parent)
-        return cls(jobs)
+            background._fork(section, output, run, lower=True)
+        return background
+
+    def fork(self, section: Section, output: "_Output", run: RunContext) -> bool:
+        """Build ``section`` in a process forked now, at this process's priority; False (build it here) when its
+        layers are missing or fork is not safe."""
+        if not set(section.layers) <= set(run.layers.layers()) or not _fork_is_safe():
+            return False
+        freeze_before_fork()
+        self._fork(section, output, run, lower=False)
+        return True
+
+    def _fork(self, section: Section, output: "_Output", run: RunContext, *, lower: bool) -> None:
+        parent, child = mp.Pipe(duplex=False)
+        # not a daemon: the patrol maps' process starts a pool of its own
+        process = mp.get_context("fork").Process(target=_background_child, name=f"civgis-{section.key}",
+                                                 args=(child, section, output, run, lower))
+        process.start()
+        child.close()
+        self.jobs[section.key] = (process, parent)
 
     @property
     def running(self) -> bool:
@@ -249,9 +269,10 @@ def _failed(error: str) -> dict:
     return {"ok": False, "error": error}
 
 
-def _background_child(conn, section: Section, output: "_Output", run: RunContext) -> None:
+def _background_child(conn, section: Section, output: "_Output", run: RunContext, lower: bool = True) -> None:
     """Runs in the forked process: build the section and send ``(built, files written)``."""
-    _lower_priority()
+    if lower:
+        _lower_priority()
     output.progress = False  # the report's own bar shows the sections; more bars would garble the terminal
     output.written = []
     started = time.perf_counter()
@@ -560,9 +581,9 @@ SECTIONS: list[Section] = [
     Section("scorecard", "责任单位记分卡", _scorecard, needs=("indicators", "zone_summary", "ledger"),
             layers=("built_up",), uses=("zones", "inspections")),
     Section("ledger", "问题整改台账", _ledger, needs=("ledger",), layers=("inspections",), uses=("zones",)),
-    # built in the report's own process (see _Background): in a process of its own it imported matplotlib,
-    # folium and scipy again; demo, 4 alternated runs each: median 13.4 -> 12.4 s, CPU 22 -> 20 s
-    Section("hotspots", "问题热点与趋势", _hotspots, layers=("inspections",), uses=("zones",)),
+    # forked when reached (see _Background): forked at the start it imported matplotlib, folium and scipy
+    # again (demo, 4 alternated runs each: median 13.4 -> 12.4 s built here, CPU 22 -> 20 s)
+    Section("hotspots", "问题热点与趋势", _hotspots, layers=("inspections",), uses=("zones",), alongside=True),
     Section("greening", "见缝插绿方案", _greening, needs=("greening",), layers=("built_up", "residential"),
             uses=("candidates", "canopy", "green")),
     Section("patrol", "责任区巡查图", _patrol, layers=("zones",), uses=("inspections", "lamps"), background=True),
