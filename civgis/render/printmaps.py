@@ -1037,9 +1037,9 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
         # one PDF per worker: matplotlib subsets the CJK font once per PDF file, so once per worker
         chunks = [list(c) for c in np.array_split(np.array(wanted, dtype=object), workers) if len(c)]
         parts = _run_tasks(job, _pdf_chunk, chunks, workers, progress)
-        written = _split_pdfs(parts, out_dir)
+        written = [path for _, zone_files in parts for path in zone_files]
         if combined:
-            written.append(_combine_pdfs([path for path, _ in parts], out_dir / "patrol_maps.pdf"))
+            written.append(_combine_pdfs([chunk for chunk, _ in parts], out_dir / "patrol_maps.pdf"))
     return written
 
 
@@ -1126,8 +1126,9 @@ def _png_zone(job: _Job, zids: list[str]) -> list[Path]:
     return paths
 
 
-def _pdf_chunk(job: _Job, zids: list[str]) -> tuple[Path, list[tuple[str, str, int]]]:
-    """Several zones' pages in one PDF (one font subset); returns it and ``(zone_id, name, pages)`` per zone."""
+def _pdf_chunk(job: _Job, zids: list[str]) -> tuple[Path, list[Path]]:
+    """Several zones' pages in one PDF (one font subset), then each zone's own PDF copied out of it
+    (:func:`_split_pdfs`, here in the worker, beside the other workers); returns the chunk and the zones' files."""
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
@@ -1141,7 +1142,7 @@ def _pdf_chunk(job: _Job, zids: list[str]) -> tuple[Path, list[tuple[str, str, i
                 canvas_class(page)
                 page.savefig(pdf, format="pdf")   # the page's own canvas (PdfPages.savefig would swap it)
             counts.append((zid, str(zone["name"]), len(pages)))
-    return path, counts
+    return path, _split_pdfs([(path, counts)], job.out_dir)
 
 
 def _split_pdfs(parts, out_dir: Path) -> list[Path]:
