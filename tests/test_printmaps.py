@@ -620,6 +620,46 @@ def test_pdf_text_font_lookup_once_is_the_renderers_font_at_the_asked_size():
     assert _PdfText(renderer)._fonts is text._fonts   # one lookup per PDF file
 
 
+def test_pdf_text_height_metrics_are_what_text_layout_finds_without_them(monkeypatch):
+    """The patrol PDFs' renderer answers ``_get_font_height_metrics`` (ascent, descent, line gap) from a per-file
+    cache; ``Text._get_layout`` lays out every text as it does when the renderer has no answer (its own font
+    table lookup), single lines and multi-line ones (which use the line gap), for several fonts and sizes."""
+    import io
+
+    import matplotlib as mpl
+    from matplotlib.backends.backend_pdf import PdfFile, RendererPdf
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.text import Text
+
+    from civgis.render.fonts import cjk_font
+    from civgis.render.printmaps import _font_height_metrics, _text_renderer_pdf_class
+
+    props = [cjk_font(), cjk_font(weight="bold"), FontProperties(family="DejaVu Sans")]
+    texts = [("巡查 AJ0015", "Ag", "北城街道\n第一责任区")] * 2 + [("AJ0015 Ag", "Ag", "line one\nline two")]
+    monkeypatch.setitem(mpl.rcParams, "pdf.fonttype", 42)   # as the patrol PDFs embed their fonts
+    renderer = _text_renderer_pdf_class()(PdfFile(io.BytesIO()), 72, 8.27, 11.69)
+    assert renderer._text is not None
+    plain = RendererPdf(PdfFile(io.BytesIO()), 72, 8.27, 11.69)   # TrueType: no answer, Text looks them up itself
+    assert plain._get_font_height_metrics(props[0]) == (None, None, None)
+    fig = Figure(figsize=(8.27, 11.69), dpi=72)
+    lookups = []
+    for prop, strings in zip(props, texts):
+        for size in (6.0, 7.875, 18.0):
+            p = prop.copy()
+            p.set_size(size)
+            for s in strings:
+                def layout(on):
+                    bbox, lines, descent = Text(0, 0, s, fontproperties=p, figure=fig)._get_layout(on)
+                    return bbox.bounds, lines, descent
+                assert layout(renderer) == layout(plain)
+            lookups.append(renderer._get_font_height_metrics(p))
+            ascent, descent, gap = lookups[-1]
+            assert ascent > 0 and descent > 0 and gap >= 0 and _font_height_metrics(p, 72) == lookups[-1]
+    assert len(renderer._text.heights) == len(props) * 3   # found once per properties in this file
+    assert lookups[0][0] * 3 == pytest.approx(lookups[2][0])   # scaled with the size (6 → 18 pt)
+
+
 def test_pdf_text_asks_the_character_tracker_once_per_glyph_and_writes_its_answers(monkeypatch):
     """``_PdfText`` keeps the file's ``track_glyph`` answers (subset, code) per glyph: a string of glyphs already
     shaped asks nothing more, and the operators are those written from the tracker's own answers."""
