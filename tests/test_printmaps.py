@@ -445,6 +445,62 @@ def test_patrol_pages_through_the_text_canvas_equal_matplotlibs_own(ws, tmp_path
         assert np.array_equal(mimg.imread(a), mimg.imread(b)), f"page {k}"
 
 
+def test_pdf_repr_is_matplotlibs_pdfrepr_for_every_kind_of_value():
+    """The patrol PDFs write their operators through ``_pdf_repr``: for every kind of value a page holds it gives
+    matplotlib's ``pdfRepr`` bytes (floats of every size and sign, integers, strings to escape, arrays long
+    enough to wrap, names, operators, and what it hands to pdfRepr itself), and refuses what pdfRepr refuses."""
+    from matplotlib.backends.backend_pdf import Name, Op, pdfRepr
+
+    from civgis.render.printmaps import _pdf_repr
+
+    rng = np.random.default_rng(7)
+    floats = [0.0, -0.0, 1.0, -1.0, 0.5, 1e-11, -4e-11, 1e-10, 123456789.123456789, 1e15, -2.5e12, 72.0, 1 / 3]
+    floats += list(rng.normal(0, 500, 200)) + list(rng.uniform(-1, 1, 100) * 10.0 ** rng.integers(-12, 12, 100))
+    values = floats + [np.float64(v) for v in floats[:50]] + [np.float32(1.1), np.int64(3), True, False, None]
+    values += [0, 7, -12, 2 ** 40, b"", b"(a)", b"back\\slash", b"line\nbreak\r", bytes(range(256)), "AJ0015", "巡查"]
+    values += [Name("M0"), Op.concat_matrix, Op.use_xobject, [1.5, b"\x01(", -2.0, [3, 4.25]], (0, 1.0, b"x"),
+               list(rng.normal(0, 1000, 40)), {"Type": Name("XObject"), "BBox": [0, 0, 1.5, 2]}]
+    for value in values:
+        assert _pdf_repr(value) == pdfRepr(value), repr(value)
+    for bad in (float("nan"), float("inf"), np.float64("-inf")):
+        with pytest.raises(ValueError):
+            pdfRepr(bad)
+        with pytest.raises(ValueError):
+            _pdf_repr(bad)
+
+
+def test_patrol_pdf_operators_written_fast_are_those_matplotlib_writes(ws, tmp_path):
+    """With ``fast_output`` the patrol PDF canvas writes its operators through ``_pdf_repr`` and its markers
+    (lamps, toilets, cases) in one batch; the pages' content streams are byte for byte those of the same
+    canvas writing through matplotlib's own ``PdfFile.output`` and ``RendererPdf.draw_markers``."""
+    import matplotlib
+    import pikepdf
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure
+
+    from civgis.render.fonts import cjk_rc
+    from civgis.render.printmaps import _Layers, _pdf_canvas_class, draw_checklist_pages, draw_patrol_map
+
+    layers = _Layers(ws, "2026-06-01")
+    family = cjk_font().get_family()[0]
+    streams = {}
+    for fast in (True, False):
+        canvas_class = _pdf_canvas_class(fast_output=fast)
+        with matplotlib.rc_context(cjk_rc(family)), PdfPages(tmp_path / f"{fast}.pdf") as pdf:
+            for k in range(len(layers.zones)):
+                fig = Figure(figsize=PAPER_IN["A4"][::-1])
+                draw_patrol_map(fig, layers, layers.zones.iloc[k], date=dt.date(2026, 6, 2))
+                for page in [fig, *draw_checklist_pages(lambda size: Figure(figsize=size), layers,
+                                                        layers.zones.iloc[k], date=dt.date(2026, 6, 2))]:
+                    canvas_class(page)
+                    page.savefig(pdf, format="pdf")
+        with pikepdf.open(tmp_path / f"{fast}.pdf") as book:
+            streams[fast] = [page.Contents.read_bytes() for page in book.pages]
+    assert len(streams[True]) == len(streams[False]) >= 6
+    assert streams[True] == streams[False]
+    assert sum(s.count(b" cm /M") for s in streams[True]) > 50   # the markers, drawn as XObjects
+
+
 @pytest.mark.parametrize("n_handles, ncol", [(13, 7), (5, 5), (3, 7), (8, 3)])
 def test_row_legend_places_its_entries_where_fig_legend_does(n_handles, ncol):
     """RowLegend (the patrol map's one-pass legend) puts each label where matplotlib's ``fig.legend`` with the

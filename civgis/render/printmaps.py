@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 import os
@@ -776,7 +777,7 @@ class _PdfText:
 
     def _encode(self, items: list, size: float) -> bytes:
         """``draw_text``'s operators for the shaped glyphs (font chunks, kerns), the glyphs tracked for the subset."""
-        from matplotlib.backends.backend_pdf import Op, _fill, pdfRepr
+        from matplotlib.backends.backend_pdf import Op, _fill
         from matplotlib.font_manager import FontPath
 
         ops: list = []
@@ -803,7 +804,7 @@ class _PdfText:
                 chunk.append(item.prev_kern)
             chunk.append(charcode)
         flush()
-        return _fill([pdfRepr(op) for op in ops])
+        return _fill([_pdf_repr(op) for op in ops])
 
     def _track(self, item) -> tuple:
         """The file's ``track_glyph`` of a shaped glyph (its subset and code there), asked once per glyph: the
@@ -822,10 +823,8 @@ class _PdfText:
     def write(self, x: float, y: float, operators: bytes, angle: float = 0.0) -> None:
         """A shaped string's operators at ``(x, y)`` (points), turned by ``angle``°, in the page's fill colour:
         ``q``, the matrix ``draw_text`` concatenates, ``BT`` … ``ET``, ``Q``."""
-        from matplotlib.backends.backend_pdf import pdfRepr
-
         a = math.radians(angle)
-        matrix = b" ".join(pdfRepr(float(v)) for v in (math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y))
+        matrix = b" ".join(_pdf_repr(float(v)) for v in (math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y))
         self.file.write(b"q %s cm BT\n%s\nET Q\n" % (matrix, operators))
 
     def forget_color(self) -> None:
@@ -844,10 +843,49 @@ class _PdfText:
         self._color = color
 
 
-def _text_renderer_pdf_class():
+def _pdf_repr(obj) -> bytes:
+    """``backend_pdf.pdfRepr(obj)``, its common cases first: a page's operators are mostly floats, ints, strings
+    and arrays, and ``pdfRepr`` reached a float after an attribute lookup and a chain of ``isinstance`` checks
+    (~300 000 values in the demo's patrol maps). Names, operators and anything else go to ``pdfRepr`` itself;
+    the test compares the two on every kind of value.
+
+    The first call puts the function :func:`_pdf_repr_function` builds in this name's place: it binds
+    matplotlib's PDF backend, which is imported only once a PDF is drawn (a third of a second).
+    """
+    global _pdf_repr
+    _pdf_repr = _pdf_repr_function()
+    return _pdf_repr(obj)
+
+
+def _pdf_repr_function():
+    """:func:`_pdf_repr` with the PDF backend's helpers bound (built once, on first use)."""
+    from matplotlib.backends.backend_pdf import _fill, _str_escapes, pdfRepr
+
+    isfinite, float64 = math.isfinite, np.float64
+
+    def pdf_repr(obj) -> bytes:
+        kind = type(obj)
+        if kind is float or kind is float64:
+            if not isfinite(obj):
+                raise ValueError("Can only output finite numbers in PDF")
+            return (b"%.10f" % obj).rstrip(b"0").rstrip(b".")
+        if kind is int:
+            return b"%d" % obj
+        if kind is bytes:
+            return b"(" + obj.decode("latin-1").translate(_str_escapes).encode("latin-1") + b")"
+        if kind is list or kind is tuple:
+            return _fill([b"[", *[pdf_repr(value) for value in obj], b"]"])
+        return pdfRepr(obj)
+
+    pdf_repr.__doc__ = _pdf_repr.__doc__
+    return pdf_repr
+
+
+def _text_renderer_pdf_class(fast_output: bool = True):
     """``RendererPdf`` whose text goes through :class:`_PdfText` (defined on first use: matplotlib's backend
-    is imported only when a PDF is drawn)."""
-    from matplotlib.backends.backend_pdf import RendererPdf
+    is imported only when a PDF is drawn). ``fast_output``: markers written through :func:`_pdf_repr` in one
+    batch (else ``RendererPdf.draw_markers`` as it is: the test's reference)."""
+    from matplotlib.backends.backend_pdf import Op, RendererPdf, _fill
 
     class TextRendererPdf(RendererPdf):
         """``RendererPdf`` that shapes and encodes each string once per PDF file and measures it once.
@@ -862,6 +900,30 @@ def _text_renderer_pdf_class():
         def __init__(self, file, *args):
             super().__init__(file, *args)
             self._text = _PdfText.of(self, 72)
+
+        def draw_markers(self, gc, marker_path, marker_trans, path, trans, rgbFace=None):
+            """``RendererPdf.draw_markers`` (matplotlib 3.11) with its one line per marker (``1 0 0 1 dx dy cm
+            /M Do``, dx and dy from the last marker) written in one batch through :func:`_pdf_repr`: lamps and
+            cases are hundreds of markers a page, each an ``output`` call of nine values."""
+            if not fast_output or len(marker_path) * len(path) < len(marker_path) + len(path) + 5:
+                return super().draw_markers(gc, marker_path, marker_trans, path, trans, rgbFace)
+            self.check_gc(gc, rgbFace)
+            marker = self.file.markerObject(marker_path, marker_trans, gc.fill(rgbFace), gc.stroke(),
+                                            self.gc._linewidth, gc.get_joinstyle(), gc.get_capstyle())
+            head, tail = [b"1", b"0", b"0", b"1"], [Op.concat_matrix.pdfRepr(), marker.pdfRepr(), Op.use_xobject.pdfRepr()]
+            width, height = self.file.width * 72, self.file.height * 72
+            lines = []
+            lastx, lasty = 0, 0
+            for vertices, _ in path.iter_segments(trans, clip=(0, 0, width, height), simplify=False):
+                if len(vertices):
+                    x, y = vertices[-2:]
+                    if not (0 <= x <= width and 0 <= y <= height):
+                        continue
+                    lines.append(_fill([*head, _pdf_repr(x - lastx), _pdf_repr(y - lasty), *tail]) + b"\n")
+                    lastx, lasty = x, y
+            self.file.output(Op.gsave)
+            self.file.write(b"".join(lines))
+            self.file.output(Op.grestore)
 
         def _get_font_height_metrics(self, prop):
             """What ``Text._get_layout`` finds for a TrueType font without this method (its own lookup: the first
@@ -928,12 +990,17 @@ class _NoFeatures:
 _PLAIN_TEXT = _NoFeatures()
 
 
-def _pdf_canvas_class():
-    """A PDF canvas drawing with :func:`_text_renderer_pdf_class`'s renderer; otherwise ``FigureCanvasPdf``."""
+def _pdf_canvas_class(fast_output: bool = True):
+    """A PDF canvas drawing with :func:`_text_renderer_pdf_class`'s renderer; otherwise ``FigureCanvasPdf``.
+    ``fast_output``: the file's operators written through :func:`_pdf_repr` (and the markers batched)."""
     from matplotlib.backends.backend_mixed import MixedModeRenderer
-    from matplotlib.backends.backend_pdf import FigureCanvasPdf, PdfPages
+    from matplotlib.backends.backend_pdf import FigureCanvasPdf, PdfPages, _fill
 
-    renderer_class = _text_renderer_pdf_class()
+    def output(file, *data) -> None:
+        """``PdfFile.output``: the operators joined and wrapped as ``_fill`` wraps them, then a line end."""
+        file.write(_fill([_pdf_repr(x) for x in data]) + b"\n")
+
+    renderer_class = _text_renderer_pdf_class(fast_output)
 
     class TextCanvasPdf(FigureCanvasPdf):
         def print_pdf(self, filename, *, bbox_inches_restore=None, metadata=None, **_):
@@ -944,6 +1011,8 @@ def _pdf_canvas_class():
             self.figure.dpi = 72  # there are 72 pdf points to an inch
             width, height = self.figure.get_size_inches()
             file = filename._ensure_file()
+            if fast_output and "output" not in vars(file):
+                file.output = functools.partial(output, file)   # this file's operators through _pdf_repr
             try:
                 file.newPage(width, height)
                 renderer = MixedModeRenderer(self.figure, width, height, dpi,
