@@ -1130,6 +1130,7 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
     workers = min(len(wanted), workers or os.cpu_count() or 1)
     if fmt == "png":
         return [p for paths in _run_tasks(job, _png_zone, [[z] for z in wanted], workers, progress) for p in paths]
+    _pdf_modules()   # imported here, before the workers fork: they share them instead of each importing them
     with tempfile.TemporaryDirectory(prefix=".patrol-", dir=out_dir) as tmp:
         job.tmp = Path(tmp)
         # one PDF per worker: matplotlib subsets the CJK font once per PDF file, so once per worker
@@ -1139,6 +1140,14 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
         if combined:
             written.append(_combine_pdfs([chunk for chunk, _ in parts], out_dir / "patrol_maps.pdf"))
     return written
+
+
+def _pdf_modules() -> None:
+    """Import what drawing and splitting the PDFs needs (matplotlib's PDF backend with fontTools' subsetter,
+    pikepdf: ~0.2 s), so that workers forked afterwards have it; a spawned worker imports it itself."""
+    import matplotlib.backends.backend_mixed  # noqa: F401
+    import matplotlib.backends.backend_pdf  # noqa: F401
+    import pikepdf  # noqa: F401
 
 
 class _Job:
