@@ -81,6 +81,11 @@ def test_report_in_headless_chromium(demo_report):
         "title": "document.getElementById('report-title').textContent",
         "indicator_rows": "document.querySelectorAll('#indicators tr[data-indicator]').length",
         "images_loaded": "[...document.images].every(i => i.complete && i.naturalWidth > 0)",
+        # each inline chart drawn, and every text the browser set with the real font inside its chart
+        "charts": "[...document.querySelectorAll('svg.chart')].map(svg => { const box = svg.getBoundingClientRect();"
+                  " return [svg.id, box.width > 300 && box.height > 100, [...svg.querySelectorAll('text')].filter(t => {"
+                  " const b = t.getBoundingClientRect(); return b.left < box.left - 0.5 || b.top < box.top - 0.5"
+                  " || b.right > box.right + 0.5 || b.bottom > box.bottom + 0.5 }).map(t => t.textContent)] })",
     })
     assert res.console_errors == []
     assert [u for u in res.requests if not u.startswith(("file:", "data:", "about:"))] == []
@@ -89,6 +94,7 @@ def test_report_in_headless_chromium(demo_report):
     assert res.results["title"] == "创建全国文明城市 迎检准备报告"
     assert res.results["indicator_rows"] == len(demo_report.data["sections"]["indicators"]["city"])
     assert res.results["images_loaded"] is True
+    assert res.results["charts"] == [[chart, True, []] for chart in ("chart-indicators", "chart-scorecard", "chart-monthly")]
     shots = REPO / "build" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     (shots / "report.png").write_bytes(res.screenshot)

@@ -306,14 +306,21 @@ def test_no_code_identifier_in_the_visible_text(full):
     assert found == {}
 
 
-def test_charts_are_embedded_images(full):
+def test_charts_are_inline_svg_with_a_bar_per_figure(full):
     soup = parse(full.index)
+    months = full.data["sections"]["ledger"]["by_month"]
+    units = full.data["sections"]["scorecard"]["table"]
     for chart in ("chart-monthly", "chart-indicators", "chart-scorecard"):
-        img = soup.find(id=chart)
-        assert img is not None, chart
-        assert img["src"].startswith("data:image/png;base64,")
-        png = base64.b64decode(img["src"].split(",", 1)[1])
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+        svg = soup.find(id=chart)
+        assert svg is not None and svg.name == "svg", chart
+        assert svg.find("title").get_text() and svg.find_all("rect"), chart
+    # every month's outcomes that have cases are bars (legend swatches have no title)
+    bars = [r for r in soup.find(id="chart-monthly").find_all("rect") if r.find("title")]
+    assert len(bars) == sum(1 for m in months for key in ("closed_on_time", "closed_late", "open_within_deadline",
+                                                           "overdue") if m[key])
+    overdue_bars = [r for r in soup.find(id="chart-scorecard").find_all("rect")
+                    if r.find("title") and "结案率" in r.find("title").get_text()]
+    assert len(overdue_bars) == sum(1 for u in units if u["cases"] is not None and (u["overdue"] or 0) > 0)
 
 
 def test_full_demo_is_complete(full):

@@ -2,7 +2,7 @@
 
 The page is printable as a leader files it: A4, a cover with the county and the date, one
 section per page, tables that fit the page. Charts (:mod:`civgis.render.charts`) are drawn from
-the report's JSON and embedded as PNG data URIs, so the page needs no network and no script.
+the report's JSON and embedded as inline SVG, so the page needs no network and no script.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ CHART_SECTIONS = ("ledger", "indicators", "scorecard")
 
 
 def report_charts(sections: dict) -> dict:
-    """The page's charts (embedded PNG data URIs) from the sections :data:`CHART_SECTIONS` names."""
+    """The page's charts (inline SVG markup, :mod:`civgis.render.charts`) from the sections :data:`CHART_SECTIONS` names."""
     def ok(key):
         return sections.get(key, {}).get("ok")
     charts = {}
