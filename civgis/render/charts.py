@@ -28,7 +28,7 @@ import unicodedata
 from html import escape
 
 __all__ = ["OUTCOME_COLOURS", "OUTCOMES_ZH", "NARROW_EM", "PASS_COLOUR", "FAIL_COLOUR", "monthly_cases_chart",
-           "indicator_target_chart", "scorecard_chart", "achievement", "text_width", "nice_ticks"]
+           "indicator_target_chart", "scorecard_chart", "achievement", "text_width", "nice_ticks", "COMPARISON_ZH", "comparison_zh"]
 
 #: case outcomes in stacking order (the ledger's columns) and their Chinese labels
 OUTCOMES_ZH = {"closed_on_time": "按期结案", "closed_late": "逾期结案", "open_within_deadline": "在办未超期",
@@ -134,20 +134,19 @@ def indicator_target_chart(rows: list[dict]) -> str | None:
     a target or value are left out (the table beside the chart says 无数据 for them). The bar is
     :func:`achievement` on a 0–175 % axis, cut at 150 % (its label gives the real value).
     """
-    rows = [r for r in rows if r.get("target") is not None and r.get("value") is not None
-            and math.isfinite(achievement(r["value"], r["target"], r.get("comparison") or ">="))]
+    measured = [(r, achievement(r["value"], r["target"], r.get("comparison") or ">=")) for r in rows
+                if r.get("target") is not None and r.get("value") is not None]
+    measured = [(r, s) for r, s in measured if math.isfinite(s)]
+    rows, shares = [r for r, _ in measured], [s for _, s in measured]
     if not rows:
         return None
-    shares = [achievement(r["value"], r["target"], r.get("comparison") or ">=") for r in rows]
-    labels = [f"{_fmt(r['value'])} {r['unit'] or ''}（目标 {_CMP.get(r.get('comparison'), r.get('comparison') or '')} "
-              f"{_fmt(r['target'])}）" for r in rows]
+    labels = [f"{_fmt(r['value'])} {r['unit'] or ''}（目标 {comparison_zh(r.get('comparison'))} {_fmt(r['target'])}）"
+              for r in rows]
     names = [r["name_zh"] for r in rows]
     width, top = 900, 40
-    left = 16 + max(text_width(n, 13) for n in names)
+    left = _label_margin(0, names)
     bottom = top + _ROW_PX * len(rows)
-    # the axis as wide as leaves room for every bar's label after it
-    plot = min(width - 12 - left, *(
-        (width - 12 - left - 6 - text_width(t, 12)) / (min(s, _SHARE_CAP) / _SHARE_AXIS) for s, t in zip(shares, labels)))
+    plot = _fitted_plot(width - left, [min(s, _SHARE_CAP) / _SHARE_AXIS for s in shares], labels)
     scale = plot / _SHARE_AXIS
     svg = _Svg("chart-indicators", "全县考核指标与目标", width=width, height=bottom + 56)
     ticks = list(range(0, int(_SHARE_AXIS) + 1, 25))
@@ -190,7 +189,7 @@ def scorecard_chart(rows: list[dict]) -> str | None:
 def _indicator_panel(svg: _Svg, rows: list[dict], x0: float, x1: float, top: float) -> None:
     """Each unit's county indicators: passed (green) then failed (red), on an integer axis."""
     names = [r["unit"] for r in rows]
-    left = x0 + 16 + max(text_width(n, 13) for n in names)
+    left = _label_margin(x0, names)
     ticks = nice_ticks(max(r["n_indicators"] for r in rows), integer=True)
     scale = (x1 - 24 - left) / ticks[-1]
     bottom = top + _ROW_PX * len(rows)
@@ -216,11 +215,9 @@ def _cases_panel(svg: _Svg, rows: list[dict], x0: float, x1: float, top: float) 
     for row, n in zip(rows, overdue):
         rate = row.get("closure_rate")
         labels.append(f"{n:,.0f} 件" + (f"，结案率 {rate:.1f}%" if rate is not None and rate == rate else ""))
-    left = x0 + 16 + max(text_width(n, 13) for n in names)
+    left = _label_margin(x0, names)
     ticks = nice_ticks(max(overdue), integer=True)
-    plot = min(x1 - 24 - left, *((x1 - 12 - left - 6 - text_width(t, 12)) / (n / ticks[-1])
-                                 for n, t in zip(overdue, labels) if n > 0))
-    scale = plot / ticks[-1]
+    scale = _fitted_plot(x1 - left, [n / ticks[-1] for n in overdue], labels, spare=24) / ticks[-1]
     bottom = top + _ROW_PX * len(rows)
     svg.heading(left + ticks[-1] * scale / 2, "各单位超期案件与结案率")
     _x_axis(svg, ticks, left, top, bottom, scale, label="超期未结案件（件）")
@@ -233,7 +230,19 @@ def _cases_panel(svg: _Svg, rows: list[dict], x0: float, x1: float, top: float) 
         svg.text(left + n * scale + 6, y + _ROW_PX / 2, label, size=12)
 
 
-# ---------------------------------------------------------------------- axes and legends
+# ---------------------------------------------------------------------- layout, axes and legends
+def _label_margin(x0: float, names: list[str]) -> float:
+    """Where the bars start: after the longest row name (13 px, right-aligned 8 px before the axis)."""
+    return x0 + 16 + max(text_width(n, 13) for n in names)
+
+
+def _fitted_plot(room: float, fractions: list[float], labels: list[str], *, spare: float = 12) -> float:
+    """The plot's width within ``room``: as wide as leaves each bar's label (12 px, 6 px after a bar reaching
+    ``fraction`` of the axis) inside the chart, and ``spare`` px free at the right."""
+    fits = [(room - 12 - 6 - text_width(t, 12)) / f for f, t in zip(fractions, labels) if f > 0]
+    return min(room - spare, *fits)
+
+
 def _y_axis(svg: _Svg, ticks, left, right, top, bottom, scale, *, label: str) -> None:
     """A vertical value axis on the left with grid lines across the plot."""
     for tick in ticks:
@@ -301,7 +310,13 @@ class _Svg:
                 + "".join(self.parts) + "</svg>")
 
 
-_CMP = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜"}
+#: a target's comparison as the page writes it
+COMPARISON_ZH = {">=": "≥", "<=": "≤", ">": "＞", "<": "＜"}
+
+
+def comparison_zh(op: str | None) -> str:
+    """``>=`` → ``≥`` … (an unknown operator as it is, none as ``""``): the page's and the charts' one mapping."""
+    return COMPARISON_ZH.get(op, op or "")
 
 
 def _n(value: float) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 from matplotlib.patches import Patch
 
-from civgis.render.charts import OUTCOMES_ZH, indicator_target_chart, monthly_cases_chart, scorecard_chart
+from civgis.render.charts import OUTCOMES_ZH, comparison_zh, indicator_target_chart, monthly_cases_chart, scorecard_chart
 from civgis.render.fonts import cjk_font
 from civgis.render.mapcontext import add_lines, add_polygons
 from civgis.render.png import save_png
@@ -138,7 +138,7 @@ def report_template() -> jinja2.Template:
     env.filters["num"] = format_number
     env.filters["val"] = format_value
     env.filters["pct"] = lambda share, digits=1: format_number(None if share is None else 100.0 * share, digits) + "\u00a0%"
-    env.filters["cmp"] = lambda op: {">=": "≥", "<=": "≤", ">": "＞", "<": "＜"}.get(op, op or "")
+    env.filters["cmp"] = comparison_zh
     env.filters["standard_zh"] = standard_zh
     env.filters["when"] = _format_when
     env.filters["note_zh"] = lambda text: markup_commands(note_zh(text))
