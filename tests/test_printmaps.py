@@ -749,3 +749,34 @@ def test_pdf_text_asks_the_character_tracker_once_per_glyph_and_writes_its_answe
     reference = _PdfText(fresh)
     assert reference.shaped("巡查路段 AJ15", fp, template)[0] == first
     assert reference.shaped("路段巡查 巡查", fp, template)[0] == again
+
+
+def test_page_subsets_as_arrays_are_the_geodataframe_rows_meeting_the_view(ws):
+    """``_Layers.near`` (arrays) takes the rows ``mapcontext.within`` (GeoDataFrame) takes, in order, with
+    the columns the page reads; a case outside every zone is in no zone."""
+    import shapely
+
+    from civgis.render.mapcontext import within
+    from civgis.render.printmaps import _Layers
+
+    layers = _Layers(ws, "2026-06-01")
+    outside = layers.open_cases.iloc[:1].copy()
+    outside["zone_id"] = pd.NA
+    layers.open_cases = pd.concat([layers.open_cases, outside], ignore_index=True)
+    layers.indexed = layers._indexed()
+    for view in [(X0 - 10, Y0 - 10, X0 + 300, Y0 + 300), (X0 + 500, Y0 + 350, X0 + 1300, Y0 + 900),
+                 (X0 + 5000, Y0, X0 + 6000, Y0 + 100)]:
+        for name in ("zones", "residential", "green", "built_up", "lamps", "toilets", "open_cases"):
+            frame, arrays = within(getattr(layers, name), view), layers.near(name, view)
+            if frame is None:
+                assert arrays is None
+                continue
+            assert shapely.equals(np.asarray(frame.geometry.values), arrays.geoms).all() and len(frame) == len(arrays)
+        lamps = within(layers.lamps, view)
+        if lamps is not None:
+            assert (layers.near("lamps", view)["broken"] == (lamps["status"] == "broken").to_numpy()).all()
+    cases = layers.near("open_cases", (X0 - 10, Y0 - 10, X0 + 1300, Y0 + 900))
+    assert list(cases["zone_id"] == "Z01") == [z == "Z01" for z in layers.open_cases["zone_id"].astype(object)
+                                               .where(layers.open_cases["zone_id"].notna(), None)]
+    assert not (cases["zone_id"] == "Z01")[-1] and cases["zone_id"][-1] is None
+    assert layers.zones.iloc[layers.zone_row["Z02"]]["zone_id"] == "Z02"

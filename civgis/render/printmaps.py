@@ -158,8 +158,57 @@ class _Layers:
             broken = self.lamps["status"].astype("string").fillna("").eq("broken").to_numpy()
             self.broken_lamps = self.lamps[broken].copy()
             self.broken_lamps["street"] = nearest_street(self.broken_lamps.geometry, self.roads).to_numpy()
+        self.indexed = self._indexed()
+        # zone_id → its (first) row
+        self.zone_row = {z: i for i, z in reversed(list(enumerate(self.zones["zone_id"].astype(str))))}
+
+    def _indexed(self) -> dict[str, "_Indexed"]:
+        """The layers each page draws, as arrays with a spatial index (built once, shared by the workers)."""
+        columns = {
+            "zones": lambda z: {"zone_id": z["zone_id"].astype(str).to_numpy(), "name": z["name"].astype(str).to_numpy()},
+            "lamps": lambda g: {"broken": g["status"].astype("string").fillna("").eq("broken").to_numpy()},
+            "open_cases": lambda g: {"overdue": g["overdue"].to_numpy(dtype=bool),
+                                     "zone_id": g["zone_id"].astype("string").to_numpy(dtype=object, na_value=None)},
+        }
+        layers = {name: getattr(self, name) for name in ("zones", "residential", "green", "built_up", "lamps",
+                                                          "toilets", "open_cases")}
+        return {name: _Indexed(np.asarray(gdf.geometry.values, dtype=object),
+                               columns.get(name, lambda g: {})(gdf))
+                for name, gdf in layers.items() if gdf is not None and len(gdf)}
+
+    def near(self, name: str, view) -> "_Indexed | None":
+        """Layer ``name``'s rows meeting the box ``view``, in layer order (None when none or no layer)."""
+        indexed = self.indexed.get(name)
+        return indexed.within(view) if indexed is not None else None
 
     within = staticmethod(within)
+
+
+class _Indexed:
+    """A layer's geometries and the columns the pages read, as arrays, with an STR-tree.
+
+    A page takes the rows meeting its view (:meth:`within`): the spatial index query of
+    :func:`civgis.render.mapcontext.within` and the same rows in the same order, as arrays
+    instead of a GeoDataFrame subset (0.05 against 0.4 ms, and a page takes seven).
+    """
+
+    def __init__(self, geoms: np.ndarray, columns: dict[str, np.ndarray]):
+        self.geoms, self.columns = geoms, columns
+        self._tree = None
+
+    def within(self, bounds) -> "_Indexed | None":
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.geoms)
+        rows = np.sort(self._tree.query(shapely.box(*bounds)))
+        if not len(rows):
+            return None
+        return _Indexed(self.geoms[rows], {k: v[rows] for k, v in self.columns.items()})
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.columns[column]
 
 
 def _points(ax, xy: np.ndarray, which: np.ndarray, in_zone: np.ndarray, **kw) -> None:
@@ -209,14 +258,14 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
     handles = [Patch(facecolor=zst.get("fill_color"), alpha=0.5, edgecolor=zst.get("color"), linewidth=1.5,
                      label="本责任区")]
     # other zones: grey outlines and names; this zone: catalogue fill + outline
-    others = layers.within(layers.zones, view)
+    others = layers.near("zones", view)
     if others is not None:
-        others = others[others["zone_id"].astype(str) != zid]
-        if len(others):
-            add_lines(ax, shapely.boundary(np.asarray(others.geometry.values)), color="#9e9e9e", linewidth=0.8,
+        other = others["zone_id"] != zid
+        if other.any():
+            add_lines(ax, shapely.boundary(others.geoms[other]), color="#9e9e9e", linewidth=0.8,
                       linestyle="--", zorder=2)
             handles.append(Line2D([], [], color="#9e9e9e", linestyle="--", linewidth=0.8, label="相邻责任区"))
-            for g, name in zip(others.geometry, others["name"].astype(str)):
+            for g, name in zip(others.geoms[other], others["name"][other]):
                 p = g.intersection(shapely.box(*view))
                 if not p.is_empty and p.area > 0.02 * (vx1 - vx0) * (vy1 - vy0):
                     rp = p.representative_point()
@@ -224,18 +273,18 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
                             fontsize=fs * 1.1, zorder=3)
     add_polygons(ax, [zgeom], color=zst.get("fill_color", "#6fa8ff"), alpha=zst.get("fill_opacity", 0.12), zorder=1)
 
-    res = layers.within(layers.residential, view)
+    res = layers.near("residential", view)
     if res is not None:
         rs = _style("residential")
-        add_polygons(ax, res.geometry.values, color=rs.get("fill_color"), alpha=0.45, edgecolor=rs.get("color"),
+        add_polygons(ax, res.geoms, color=rs.get("fill_color"), alpha=0.45, edgecolor=rs.get("color"),
                      linewidth=0.3, zorder=1.2)
         handles.append(Patch(facecolor=rs.get("fill_color"), alpha=0.7, edgecolor=rs.get("color"), label="居住用地"))
-    gr = layers.within(layers.green, view)
+    gr = layers.near("green", view)
     if gr is not None:
         gst = _style("green")
-        add_polygons(ax, gr.geometry.values, color=gst.get("fill_color"), alpha=0.35, linewidth=0, zorder=1.5)
+        add_polygons(ax, gr.geoms, color=gst.get("fill_color"), alpha=0.35, linewidth=0, zorder=1.5)
         handles.append(Patch(facecolor=gst.get("fill_color"), alpha=0.5, label="绿地"))
-    bu = layers.within(layers.built_up, view)
+    bu = layers.near("built_up", view)
     if bu is not None:
         bst = _style("built_up")
         add_lines(ax, shapely.boundary(np.asarray(layers.built_up.geometry.values)), color=bst.get("color", "#444444"),
@@ -251,14 +300,14 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
               linewidth=zst.get("weight", 2) * 1.4 * scale, zorder=6)
 
     lst = _style("lamps")
-    lamps = layers.within(layers.lamps, view)
+    lamps = layers.near("lamps", view)
     n_lamps = n_broken = 0
     if lamps is not None:
-        broken = lamps["status"].astype("string").fillna("").eq("broken").to_numpy()
+        broken = lamps["broken"]
         ok_c = lst.get("by_value", {}).get("status", {}).get("working", lst.get("color"))
         bad_c = lst.get("by_value", {}).get("status", {}).get("broken", "#c62828")
-        xy = shapely.get_coordinates(np.asarray(lamps.geometry.values))
-        in_zone = shapely.intersects(np.asarray(lamps.geometry.values), zgeom)
+        xy = shapely.get_coordinates(lamps.geoms)
+        in_zone = shapely.intersects(lamps.geoms, zgeom)
         _points(ax, xy, ~broken, in_zone, s=9 * scale, color=ok_c, edgecolors="#5d4037", linewidths=0.3, zorder=7)
         _points(ax, xy, broken, in_zone, s=42 * scale, color=bad_c, marker="X", edgecolors="white", linewidths=0.5,
                 zorder=8)
@@ -269,11 +318,11 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
             handles.append(Line2D([], [], linestyle="", marker="X", markersize=7, color=bad_c, label="故障路灯"))
 
     tst = _style("toilets")
-    toilets = layers.within(layers.toilets, view)
+    toilets = layers.near("toilets", view)
     n_toilets = 0
     if toilets is not None:
-        xy = shapely.get_coordinates(np.asarray(toilets.geometry.values))
-        in_zone = shapely.intersects(np.asarray(toilets.geometry.values), zgeom)
+        xy = shapely.get_coordinates(toilets.geoms)
+        in_zone = shapely.intersects(toilets.geoms, zgeom)
         _points(ax, xy, np.ones(len(xy), bool), in_zone, s=110 * scale, marker="s", color=tst.get("color"),
                 edgecolors="white", linewidths=0.8, zorder=8)
         for (x, y) in xy[in_zone]:
@@ -283,14 +332,14 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
         handles.append(Line2D([], [], linestyle="", marker="s", markersize=7, color=tst.get("color"), label="公厕"))
 
     ist = _style("inspections")
-    cases = layers.within(layers.open_cases, view)
+    cases = layers.near("open_cases", view)
     open_c = ist.get("by_value", {}).get("status", {}).get("open", ist.get("color", "#e53935"))
     mine = _zone_cases(layers, zid)
     n_open, n_over = len(mine), int(mine["overdue"].sum()) if len(mine) else 0
     if cases is not None:
-        overdue = cases["overdue"].to_numpy(dtype=bool)
-        xy = shapely.get_coordinates(np.asarray(cases.geometry.values))
-        in_zone = (cases["zone_id"].astype("string") == zid).to_numpy(dtype=bool, na_value=False)
+        overdue = cases["overdue"]
+        xy = shapely.get_coordinates(cases.geoms)
+        in_zone = cases["zone_id"] == zid   # an unzoned case (None) is in no zone
         _points(ax, xy, ~overdue, in_zone, s=34 * scale, marker="^", color=open_c, edgecolors="white",
                 linewidths=0.5, zorder=8)
         _points(ax, xy, overdue, in_zone, s=40 * scale, marker="^", color=open_c, edgecolors="black",
@@ -1206,7 +1255,7 @@ def _zone_pages(job: _Job, zid: str):
     from matplotlib.figure import Figure
 
     layers = job.layers
-    zone = layers.zones.loc[layers.zones["zone_id"].astype(str) == zid].iloc[0]
+    zone = layers.zones.iloc[layers.zone_row[zid]]
     minx, miny, maxx, maxy = zone.geometry.bounds
     w, h = PAPER_IN[job.paper]
     size = (h, w) if (maxx - minx) > 1.15 * (maxy - miny) else (w, h)
