@@ -20,7 +20,11 @@ against the read floor and against the previous release, in one run.
 Prints the table of scales × sections, the slope of log(seconds) against log(scale) for the total
 and each section (1.0 = linear), and the ratios against the floor and the previous release.
 
-Usage: python bench/bench_report.py [--scales 1 2 5 10] [--no-patrol-maps] [--warm]
+With ``--repeat N`` each is run N times, interleaved (cold, warm, previous, cold, …), and the
+median is reported with the spread: on a shared 2-core machine one run's wall time drifts by
+±15 % (the same code 9.9–12.5 s cold within ten minutes).
+
+Usage: python bench/bench_report.py [--scales 1 2 5 10] [--no-patrol-maps] [--warm] [--repeat 1]
                                     [--previous /work/main] [--previous-scales 1]
 """
 
@@ -98,6 +102,12 @@ def run_report(ws: Workspace, code: Path, *, patrol: bool) -> tuple[float, dict[
     return wall, sections
 
 
+def _median_run(runs: list[tuple[float, dict]]) -> tuple[float, dict]:
+    """The run of median wall time (the lower middle one of an even number) with its sections."""
+    ordered = sorted(runs, key=lambda run: run[0])
+    return ordered[(len(ordered) - 1) // 2]
+
+
 def slope(scales, seconds) -> float:
     x, y = np.log(np.asarray(scales, float)), np.log(np.maximum(np.asarray(seconds, float), 1e-3))
     return float(np.polyfit(x, y, 1)[0]) if len(x) >= 2 else math.nan
@@ -111,6 +121,8 @@ def main() -> None:
     ap.add_argument("--previous", type=Path, default=Path("/work/main"),
                     help="checkout of the previous release (run with it on PYTHONPATH); '' to skip")
     ap.add_argument("--previous-scales", type=float, nargs="*", default=[1.0])
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of each (cold, warm, previous) per scale, interleaved; the median is reported")
     args = ap.parse_args()
     patrol = not args.no_patrol_maps
 
@@ -119,14 +131,23 @@ def main() -> None:
         ws = county(scale)
         t_gdf, t_arrow = read_floor(ws)
         cache = workspace_cache(ws).folder
-        if cache is not None and cache.exists():
-            shutil.rmtree(cache)                  # cold: this run computes what the cache would hold
-        wall, sections = run_report(ws, REPO, patrol=patrol)
-        row = {"scale": scale, "floor": t_gdf, "arrow": t_arrow, "wall": wall, "sections": sections}
-        if args.warm:
-            row["warm"], _ = run_report(ws, REPO, patrol=patrol)
-        if args.previous and str(args.previous) and scale in args.previous_scales:
-            row["previous"], row["previous_sections"] = run_report(ws, args.previous, patrol=patrol)
+        previous = bool(args.previous and str(args.previous) not in ("", ".") and scale in args.previous_scales)
+        cold, warm, before = [], [], []
+        for _ in range(args.repeat):   # interleaved, so a drift of the machine's speed falls on all three alike
+            if cache is not None and cache.exists():
+                shutil.rmtree(cache)                  # cold: this run computes what the cache would hold
+            cold.append(run_report(ws, REPO, patrol=patrol))
+            if args.warm:
+                warm.append(run_report(ws, REPO, patrol=patrol)[0])
+            if previous:
+                before.append(run_report(ws, args.previous, patrol=patrol))
+        wall, sections = _median_run(cold)
+        row = {"scale": scale, "floor": t_gdf, "arrow": t_arrow, "wall": wall, "sections": sections,
+               "walls": sorted(w for w, _ in cold)}
+        if warm:
+            row["warm"], row["warms"] = float(np.median(warm)), sorted(warm)
+        if before:
+            row["previous"], row["previous_sections"] = _median_run(before)
         rows.append(row)
         print(f"scale ×{scale:g}: report {wall:.1f} s, floor {t_gdf:.2f} s (arrow {t_arrow:.2f} s)"
               + (f", previous release {row['previous']:.1f} s" if "previous" in row else "")
@@ -146,6 +167,10 @@ def main() -> None:
           + "   (goal ≤ 60× on the demo)")
     if args.warm:
         print(f"{'warm wall':<12}" + "".join(f"{r['warm']:>9.2f}" for r in rows))
+    if args.repeat > 1:
+        for r in rows:
+            print(f"×{r['scale']:g}: {args.repeat} cold runs " + " ".join(f"{w:.2f}" for w in r["walls"])
+                  + (" s; warm " + " ".join(f"{w:.2f}" for w in r["warms"]) if "warms" in r else "") + " s (median above)")
     for r in rows:
         if "previous" in r:
             print(f"×{r['scale']:g}: previous release {r['previous']:.1f} s → this {r['wall']:.1f} s "
