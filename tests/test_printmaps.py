@@ -780,3 +780,19 @@ def test_page_subsets_as_arrays_are_the_geodataframe_rows_meeting_the_view(ws):
                                                .where(layers.open_cases["zone_id"].notna(), None)]
     assert not (cases["zone_id"] == "Z01")[-1] and cases["zone_id"][-1] is None
     assert layers.zones.iloc[layers.zone_row["Z02"]]["zone_id"] == "Z02"
+
+
+def test_patrol_pages_are_deflated_at_the_chosen_level(ws, tmp_path):
+    """Each page's content stream is its own operators deflated at PDF_COMPRESS_LEVEL (not matplotlib's 6)."""
+    import zlib
+
+    import pikepdf
+
+    from civgis.render.printmaps import PDF_COMPRESS_LEVEL
+
+    assert PDF_COMPRESS_LEVEL != 6
+    files = render_patrol_maps(ws, ["Z01"], out_dir=tmp_path, fmt="pdf", progress=False, workers=1)
+    with pikepdf.open(files[0]) as pdf:
+        for page in pdf.pages:
+            stream = page.Contents
+            assert stream.read_raw_bytes() == zlib.compress(stream.read_bytes(), PDF_COMPRESS_LEVEL)

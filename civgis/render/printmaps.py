@@ -51,13 +51,16 @@ from civgis.render.png import save_png
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
 
-__all__ = ["PAPER_IN", "PX_TO_PT", "PrintMapError", "CHECKLIST_ROWS", "nearest_street", "checklist_rows",
+__all__ = ["PAPER_IN", "PX_TO_PT", "PrintMapError", "CHECKLIST_ROWS", "PDF_COMPRESS_LEVEL", "nearest_street", "checklist_rows",
            "draw_patrol_map", "draw_checklist_pages", "PageText", "RowLegend", "render_patrol_maps"]
 
 #: paper sizes in inches (portrait width, height)
 PAPER_IN = {"A4": (8.27, 11.69), "A3": (11.69, 16.54)}
 #: table rows on one A4 checklist page (a longer list continues on the next page)
 CHECKLIST_ROWS = 38
+#: zlib level of the PDF pages' content streams (matplotlib's default is 6): on the demo's 208 pages level 3
+#: deflates them in 0.09 instead of 0.21 s of CPU, and the combined file is 5 % larger (1.96 against 1.86 MB)
+PDF_COMPRESS_LEVEL = 3
 
 
 class PrintMapError(RenderError):
@@ -1291,7 +1294,8 @@ def _pdf_chunk(job: _Job, zids: list[str]) -> tuple[Path, list[Path]]:
     path = job.tmp / f"chunk_{_safe(zids[0])}.pdf"
     counts = []
     canvas_class = _pdf_canvas_class()
-    with matplotlib.rc_context(cjk_rc(job.family)), PdfPages(path) as pdf:
+    rc = cjk_rc(job.family) | {"pdf.compression": PDF_COMPRESS_LEVEL}
+    with matplotlib.rc_context(rc), PdfPages(path) as pdf:
         for zid in zids:
             zone, pages = _zone_pages(job, zid)
             for page in pages:
