@@ -796,3 +796,31 @@ def test_patrol_pages_are_deflated_at_the_chosen_level(ws, tmp_path):
         for page in pdf.pages:
             stream = page.Contents
             assert stream.read_raw_bytes() == zlib.compress(stream.read_bytes(), PDF_COMPRESS_LEVEL)
+
+
+def test_missing_layers_and_unknown_lamp_states_say_no_data_not_zero(tmp_path):
+    """Without a cases or toilets layer, and with lamps whose state is not recorded (an OSM import), the title
+    block and checklist say 无数据 instead of counting zero; a partly unknown zone says how many are unknown."""
+    full = build_ws(tmp_path / "full.gpkg")
+    ws = Workspace.create(tmp_path / "osm_like.gpkg", crs=CRS)   # no inspections, no toilets
+    for name in ("built_up", "zones", "roads", "green", "residential"):
+        ws.write(name, full.read(name))
+    lamps = full.read("lamps")
+    in_z01 = lamps.geometry.x.to_numpy() < X0 + 600
+    lamps["status"] = np.where(in_z01, "unknown", lamps["status"].astype(str))
+    ws.write("lamps", lamps)
+    z01, z02 = render_patrol_maps(ws, ["Z01", "Z02"], tmp_path / "out", fmt="pdf", progress=False, combined=False,
+                                  as_of="2026-06-01", workers=1)
+    n_z01 = int(in_z01.sum())
+    title, checklist = (pg.extract_text() for pg in pypdf.PdfReader(z01).pages)
+    assert f"路灯 {n_z01} 盏（故障 无数据：状态未知）" in title
+    assert "公厕 无数据（未导入公厕）" in title and "未结案件 无数据（未导入巡查案件）" in title
+    assert "未结案件 0 件" not in title and "公厕 0 座" not in title
+    assert "一、未结案件 无数据" in checklist and "二、故障路灯 无数据" in checklist
+    assert "本责任区无未结案件" not in checklist and "本责任区无故障路灯" not in checklist
+    assert "路灯（状态未知）" in title   # drawn (and in the legend) apart from the working ones
+    # Z02 = [600,1200]×[400,800]: its lamps keep their states, except any on the x = 600 border
+    z02_lamps = lamps[(lamps.geometry.x >= X0 + 600) & (lamps.geometry.y >= Y0 + 400)]
+    broken = int((z02_lamps["status"] == "broken").sum())
+    title2 = pypdf.PdfReader(z02).pages[0].extract_text()
+    assert f"路灯 {len(z02_lamps)} 盏（故障 {broken}）" in title2

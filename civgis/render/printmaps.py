@@ -29,6 +29,7 @@ import math
 import os
 import tempfile
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -51,7 +52,7 @@ from civgis.render.png import save_png
 from civgis.store.catalogue import layer_spec
 from civgis.store.inert import safe_stem
 
-__all__ = ["PAPER_IN", "PX_TO_PT", "PrintMapError", "CHECKLIST_ROWS", "PDF_COMPRESS_LEVEL", "nearest_street", "checklist_rows",
+__all__ = ["PAPER_IN", "PX_TO_PT", "PrintMapError", "CHECKLIST_ROWS", "PDF_COMPRESS_LEVEL", "ZoneCounts", "nearest_street", "checklist_rows",
            "draw_patrol_map", "draw_checklist_pages", "PageText", "RowLegend", "render_patrol_maps"]
 
 #: paper sizes in inches (portrait width, height)
@@ -61,6 +62,8 @@ CHECKLIST_ROWS = 38
 #: zlib level of the PDF pages' content streams (matplotlib's default is 6): on the demo's 208 pages level 3
 #: deflates them in 0.09 instead of 0.21 s of CPU, and the combined file is 5 % larger (1.96 against 1.86 MB)
 PDF_COMPRESS_LEVEL = 3
+#: fill of a lamp whose state is not recorded (status ``unknown`` or blank, as an OpenStreetMap import leaves it)
+UNKNOWN_LAMP_COLOUR = "#bdbdbd"
 
 
 class PrintMapError(RenderError):
@@ -144,6 +147,7 @@ class _Layers:
         self.green = ws.read_optional("green")
         self.residential = ws.read_optional("residential")
         cases = ws.read_optional("inspections")
+        self.has_cases = cases is not None   # no layer: the counts are 无数据; an empty one: none open
         self.open_cases = None
         self.as_of = as_of_instant(as_of)
         if cases is not None and len(cases):
@@ -169,7 +173,9 @@ class _Layers:
         """The layers each page draws, as arrays with a spatial index (built once, shared by the workers)."""
         columns = {
             "zones": lambda z: {"zone_id": z["zone_id"].astype(str).to_numpy(), "name": z["name"].astype(str).to_numpy()},
-            "lamps": lambda g: {"broken": g["status"].astype("string").fillna("").eq("broken").to_numpy()},
+            "lamps": lambda g: {"broken": g["status"].astype("string").fillna("").eq("broken").to_numpy(),
+                                "unknown": ~g["status"].astype("string").fillna("").isin(["working", "broken"])
+                                .to_numpy()},
             "open_cases": lambda g: {"overdue": g["overdue"].to_numpy(dtype=bool),
                                      "zone_id": g["zone_id"].astype("string").to_numpy(dtype=object, na_value=None)},
         }
@@ -179,12 +185,63 @@ class _Layers:
                                columns.get(name, lambda g: {})(gdf))
                 for name, gdf in layers.items() if gdf is not None and len(gdf)}
 
+    def zone_counts(self, zid: str, zgeom) -> "ZoneCounts":
+        """What the zone's title block and checklist count (:class:`ZoneCounts`), in one place."""
+        lamps, toilets = self.indexed.get("lamps"), self.indexed.get("toilets")
+        lamp_in = shapely.intersects(lamps.geoms, zgeom) if lamps is not None else np.zeros(0, bool)
+        mine = _zone_cases(self, zid)
+        return ZoneCounts(
+            lamps=None if self.lamps is None else int(lamp_in.sum()),
+            broken=int((lamp_in & lamps["broken"]).sum()) if lamps is not None else 0,
+            unknown=int((lamp_in & lamps["unknown"]).sum()) if lamps is not None else 0,
+            toilets=None if self.toilets is None else
+            int(shapely.intersects(toilets.geoms, zgeom).sum()) if toilets is not None else 0,
+            open=None if not self.has_cases else len(mine),
+            overdue=int(mine["overdue"].sum()) if len(mine) else 0)
+
     def near(self, name: str, view) -> "_Indexed | None":
         """Layer ``name``'s rows meeting the box ``view``, in layer order (None when none or no layer)."""
         indexed = self.indexed.get(name)
         return indexed.within(view) if indexed is not None else None
 
     within = staticmethod(within)
+
+
+@dataclass(frozen=True)
+class ZoneCounts:
+    """A zone's counts on its map and checklist; ``None`` where the workspace has no such layer (无数据, not 0).
+
+    Attributes
+    ----------
+    lamps : int or None
+        Lamps in (or on the border of) the zone.
+    broken, unknown : int
+        Of them, broken, and without a recorded status (``unknown`` or blank: an OpenStreetMap import).
+    toilets : int or None
+        Public toilets in the zone.
+    open, overdue : int or None, int
+        Cases open at the run's instant whose one zone is this one (case_states), and of them overdue.
+    """
+
+    lamps: int | None
+    broken: int
+    unknown: int
+    toilets: int | None
+    open: int | None
+    overdue: int
+
+    def title_text(self) -> str:
+        """The title block's line after the area: lamps, toilets, open cases."""
+        if self.lamps is None:
+            lamps = "路灯 无数据（未导入路灯）"
+        elif self.lamps and self.unknown == self.lamps:
+            lamps = f"路灯 {self.lamps} 盏（故障 无数据：状态未知）"
+        else:
+            lamps = f"路灯 {self.lamps} 盏（故障 {self.broken}" + (f"，状态未知 {self.unknown}" if self.unknown else "") + "）"
+        toilets = "公厕 无数据（未导入公厕）" if self.toilets is None else f"公厕 {self.toilets} 座"
+        cases = ("未结案件 无数据（未导入巡查案件）" if self.open is None
+                 else f"未结案件 {self.open} 件（超期 {self.overdue}）")
+        return f"{lamps}　　{toilets}　　{cases}"
 
 
 class _Indexed:
@@ -304,25 +361,29 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
 
     lst = _style("lamps")
     lamps = layers.near("lamps", view)
-    n_lamps = n_broken = 0
     if lamps is not None:
-        broken = lamps["broken"]
+        broken, unknown = lamps["broken"], lamps["unknown"]
+        working = ~broken & ~unknown
         ok_c = lst.get("by_value", {}).get("status", {}).get("working", lst.get("color"))
         bad_c = lst.get("by_value", {}).get("status", {}).get("broken", "#c62828")
         xy = shapely.get_coordinates(lamps.geoms)
         in_zone = shapely.intersects(lamps.geoms, zgeom)
-        _points(ax, xy, ~broken, in_zone, s=9 * scale, color=ok_c, edgecolors="#5d4037", linewidths=0.3, zorder=7)
+        # a lamp without a recorded state (an OSM import) is not drawn, or counted, as working
+        _points(ax, xy, unknown, in_zone, s=9 * scale, color=UNKNOWN_LAMP_COLOUR, edgecolors="#616161",
+                linewidths=0.3, zorder=7)
+        _points(ax, xy, working, in_zone, s=9 * scale, color=ok_c, edgecolors="#5d4037", linewidths=0.3, zorder=7)
         _points(ax, xy, broken, in_zone, s=42 * scale, color=bad_c, marker="X", edgecolors="white", linewidths=0.5,
                 zorder=8)
-        n_lamps, n_broken = int(in_zone.sum()), int((in_zone & broken).sum())
-        if (~broken).any():
+        if working.any():
             handles.append(Line2D([], [], linestyle="", marker="o", markersize=4, color=ok_c, label="路灯（正常）"))
+        if unknown.any():
+            handles.append(Line2D([], [], linestyle="", marker="o", markersize=4, color=UNKNOWN_LAMP_COLOUR,
+                                  markeredgecolor="#616161", label="路灯（状态未知）"))
         if broken.any():
             handles.append(Line2D([], [], linestyle="", marker="X", markersize=7, color=bad_c, label="故障路灯"))
 
     tst = _style("toilets")
     toilets = layers.near("toilets", view)
-    n_toilets = 0
     if toilets is not None:
         xy = shapely.get_coordinates(toilets.geoms)
         in_zone = shapely.intersects(toilets.geoms, zgeom)
@@ -331,14 +392,11 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
         for (x, y) in xy[in_zone]:
             ax.text(x, y, "厕", ha="center", va="center", color="white", fontproperties=fp, fontsize=fs * 0.9,
                     zorder=8.5)
-        n_toilets = int(in_zone.sum())
         handles.append(Line2D([], [], linestyle="", marker="s", markersize=7, color=tst.get("color"), label="公厕"))
 
     ist = _style("inspections")
     cases = layers.near("open_cases", view)
     open_c = ist.get("by_value", {}).get("status", {}).get("open", ist.get("color", "#e53935"))
-    mine = _zone_cases(layers, zid)
-    n_open, n_over = len(mine), int(mine["overdue"].sum()) if len(mine) else 0
     if cases is not None:
         overdue = cases["overdue"]
         xy = shapely.get_coordinates(cases.geoms)
@@ -370,8 +428,8 @@ def draw_patrol_map(fig, layers: _Layers, zone: pd.Series, *, paper: str = "A4",
              fontproperties=fp, fontsize=fs * 1.45, va="top",
              color="#b71c1c" if any(_blank(zone.get(k)) for k in ("staff", "phone")) else "black")
     area = f"{zgeom.area / 1e6:.2f} 平方千米" if zgeom.area >= 1e5 else f"{zgeom.area:,.0f} 平方米"
-    fig.text(left, from_top(1.25), f"面积 {area}　　路灯 {n_lamps} 盏（故障 {n_broken}）　　公厕 {n_toilets} 座"
-             f"　　未结案件 {n_open} 件（超期 {n_over}）", fontproperties=fp, fontsize=fs * 1.2, va="top")
+    fig.text(left, from_top(1.25), f"面积 {area}　　{layers.zone_counts(zid, zgeom).title_text()}",
+             fontproperties=fp, fontsize=fs * 1.2, va="top")
 
     # ---- legend and footer
     ncol = min(7, len(handles))
@@ -449,20 +507,33 @@ LAMP_HEADER = ["序号", "路灯编号", "位置（最近道路）", "状态", "
 LAMP_COLS = [0.0, 0.05, 0.28, 0.83, 0.95]
 
 
-def _checklist_lines(crow, lrow, overdue, n_over) -> list[tuple]:
-    """The checklist as a flat list of lines: ("section", text), ("header", kind), ("row", kind, cells, red)."""
-    lines: list[tuple] = [("section", f"一、未结案件 {len(crow)} 件（其中超期 {n_over} 件）")]
-    if crow:
-        lines.append(("header", "case"))
-        lines += [("row", "case", r + ["□"], bool(o)) for r, o in zip(crow, overdue)]
+def _checklist_lines(crow, lrow, overdue, n_over, counts: ZoneCounts | None = None) -> list[tuple]:
+    """The checklist as a flat list of lines: ("section", text), ("header", kind), ("row", kind, cells, red).
+
+    ``counts`` (:meth:`_Layers.zone_counts`) says what is not known: without the cases layer the case
+    section is 无数据, not "none open"; lamps whose status is not recorded are not "not broken".
+    """
+    if counts is not None and counts.open is None:
+        lines: list[tuple] = [("section", "一、未结案件 无数据"), ("note", "未导入巡查案件图层：导入后重新生成本清单。")]
     else:
-        lines.append(("note", "本责任区无未结案件。"))
+        lines = [("section", f"一、未结案件 {len(crow)} 件（其中超期 {n_over} 件）")]
+        if crow:
+            lines.append(("header", "case"))
+            lines += [("row", "case", r + ["□"], bool(o)) for r, o in zip(crow, overdue)]
+        else:
+            lines.append(("note", "本责任区无未结案件。"))
     lines.append(("gap",))
-    lines.append(("section", f"二、故障路灯 {len(lrow)} 盏"))
+    unknown = counts.unknown if counts is not None else 0
+    if counts is not None and counts.lamps is None:
+        return lines + [("section", "二、故障路灯 无数据"), ("note", "未导入路灯图层。")]
+    if unknown and unknown == counts.lamps:
+        return lines + [("section", "二、故障路灯 无数据"),
+                        ("note", f"本责任区 {unknown} 盏路灯状态未知（如由 OpenStreetMap 导入），请巡查时逐盏核实。")]
+    lines.append(("section", f"二、故障路灯 {len(lrow)} 盏" + (f"（另有 {unknown} 盏状态未知，请核实）" if unknown else "")))
     if lrow:
         lines.append(("header", "lamp"))
         lines += [("row", "lamp", r + ["□"], False) for r in lrow]
-    else:
+    elif not unknown:
         lines.append(("note", "本责任区无故障路灯。"))
     return lines
 
@@ -496,7 +567,8 @@ def draw_checklist_pages(figure_factory, layers: _Layers, zone: pd.Series, *, da
     crow, lrow, overdue = checklist_rows(layers, zone)
     zid = str(zone["zone_id"])
     name = str(zone["name"]) if not _blank(zone.get("name")) else zid
-    pages = _paginate(_checklist_lines(crow, lrow, overdue, int(overdue.sum())), rows_per_page)
+    counts = layers.zone_counts(zid, zone.geometry)
+    pages = _paginate(_checklist_lines(crow, lrow, overdue, int(overdue.sum()), counts), rows_per_page)
     stamp = layers.as_of
     date = date or dt.date.today()
     figs = []
