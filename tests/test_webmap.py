@@ -605,3 +605,13 @@ def test_inline_scripts_match_the_regex_they_replace():
     page = ('<SCRIPT type="x">a\n<b></Script><script src="lib/x.js"></script><script>{"s":"</scr"}</script>'
             "<scripts>c</script><script>unclosed")
     assert _inline_scripts(page) == old.findall(page)
+
+
+def test_lamps_without_a_recorded_state_are_not_called_working():
+    """An OSM import's lamps (status unknown) share the working lamps' layer, whose title then says so."""
+    lamps = gpd.GeoDataFrame({"lamp_id": ["L1", "L2", "L3"], "status": ["working", "unknown", "broken"]},
+                             geometry=[Point(X0, Y0), Point(X0 + 10, Y0), Point(X0 + 20, Y0)], crs=4527)
+    titles = [layer.title for layer in webmap._prepare_lamps(lamps, "none")]
+    assert titles == [f"路灯（正常／状态未知，放大到 {webmap.LAMP_MIN_ZOOM} 级显示）", BROKEN]
+    known = lamps[lamps["status"] != "unknown"]
+    assert [layer.title for layer in webmap._prepare_lamps(known, "none")] == [WORKING, BROKEN]

@@ -1067,10 +1067,12 @@ def _prepare_lamps(lamps, basemap: str) -> list[PreparedLayer]:
     status = lamps["status"].astype("string").fillna("unknown") if "status" in lamps \
         else pd.Series("unknown", index=lamps.index)
     broken = (status == "broken").to_numpy()
+    # lamps without a recorded state (an OSM import) share the layer but not the word 正常
+    unknown = "／状态未知" if (~broken & (status != "working").to_numpy()).any() else ""
     r = float(layer_spec("lamps").style.get("radius", 3))
     out = []
     for mask, title, cls, radius, by_zoom in (
-            (~broken, f"路灯（正常，放大到 {LAMP_MIN_ZOOM} 级显示）", "civgis-lamps civgis-lamps-working", r, r),
+            (~broken, f"路灯（正常{unknown}，放大到 {LAMP_MIN_ZOOM} 级显示）", "civgis-lamps civgis-lamps-working", r, r),
             (broken, "路灯（故障）", "civgis-lamps civgis-lamps-broken", max(r, 4.5), None)):
         if mask.any():
             legend = ("lamp:" + status[mask].where(status[mask].isin(["working", "broken"]), "unknown")).to_numpy()
