@@ -173,9 +173,7 @@ class _Layers:
         """The layers each page draws, as arrays with a spatial index (built once, shared by the workers)."""
         columns = {
             "zones": lambda z: {"zone_id": z["zone_id"].astype(str).to_numpy(), "name": z["name"].astype(str).to_numpy()},
-            "lamps": lambda g: {"broken": g["status"].astype("string").fillna("").eq("broken").to_numpy(),
-                                "unknown": ~g["status"].astype("string").fillna("").isin(["working", "broken"])
-                                .to_numpy()},
+            "lamps": lambda g: _lamp_states(g["status"]),
             "open_cases": lambda g: {"overdue": g["overdue"].to_numpy(dtype=bool),
                                      "zone_id": g["zone_id"].astype("string").to_numpy(dtype=object, na_value=None)},
         }
@@ -242,6 +240,12 @@ class ZoneCounts:
         cases = ("未结案件 无数据（未导入巡查案件）" if self.open is None
                  else f"未结案件 {self.open} 件（超期 {self.overdue}）")
         return f"{lamps}　　{toilets}　　{cases}"
+
+
+def _lamp_states(status: pd.Series) -> dict[str, np.ndarray]:
+    """Which lamps are broken, and which have no recorded state (``unknown`` or blank)."""
+    status = status.astype("string").fillna("")
+    return {"broken": status.eq("broken").to_numpy(), "unknown": (~status.isin(["working", "broken"])).to_numpy()}
 
 
 class _Indexed:
