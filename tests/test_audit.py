@@ -241,6 +241,37 @@ def test_zone_summary_numbers_by_hand():
     assert list(t["cases_overdue"]) == [0, 0]
 
 
+def test_zone_summary_says_no_data_for_missing_layers_and_unknown_lamp_states(tmp_path):
+    """A layer the workspace lacks gives 无数据 (NaN), not 0; an empty layer gives 0; a zone whose
+    lamps all lack a recorded state (an OSM import) has no count of broken lamps."""
+    zones, layers = summary_layers()
+    lamps = layers["lamps"].assign(status=["unknown", None, "broken"])  # P: two lamps, neither state known
+    t = summarize_zones(zones, as_of="2026-06-01", lamps=lamps).set_index("zone_id")
+    assert list(t["lamps"]) == [2, 1]
+    assert pd.isna(t.loc["P", "lamps_broken"]) and t.loc["Q", "lamps_broken"] == 1
+    for column in ("toilets", "green_m2", "residents", "cases_open", "cases_overdue", "road_m", "road_m_arterial"):
+        assert t[column].isna().all(), column
+    empty = {name: gdf.iloc[:0] for name, gdf in layers.items()}
+    t = summarize_zones(zones, as_of="2026-06-01", **empty)
+    for column in ("lamps", "lamps_broken", "toilets", "green_m2", "residents", "cases_open", "cases_overdue",
+                   "road_m"):
+        assert (t[column] == 0).all(), column
+
+    ws = Workspace.create(tmp_path / "s.gpkg", crs=CRS)
+    ws.write("zones", zones)
+    ws.write("lamps", lamps)
+    out = tmp_path / "zones.csv"
+    r = _cli("zones", ws.path, "--csv", out, "--as-of", "2026-06-01")
+    assert r.returncode == 0, r.stderr
+    csv = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+    assert list(csv["路灯"]) == ["2", "1"] and list(csv["故障路灯"]) == ["无数据", "1"]
+    assert set(csv["未结案件"]) == {"无数据"} and set(csv["公厕"]) == {"无数据"}
+    r = _cli("zones", ws.path, "--json", "--as-of", "2026-06-01")
+    assert [z["cases_open"] for z in json.loads(r.stdout)] == [None, None]
+    r = _cli("zones", ws.path, "--as-of", "2026-06-01")
+    assert r.returncode == 0 and "无数据" in r.stdout
+
+
 def test_zone_summary_from_workspace_and_cli(tmp_path):
     zones, layers = summary_layers()
     ws = Workspace.create(tmp_path / "s.gpkg", crs=CRS)

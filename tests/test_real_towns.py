@@ -366,6 +366,11 @@ def test_osm_town_indicators_agree_with_geopandas_and_report_finishes(town):
     assert {"ledger", "hotspots"} <= incomplete and status == len(incomplete)
     html = (tmp / "report" / "index.html").read_text(encoding="utf-8")
     assert "无数据" in html
+    # the zone ranking: no cases layer and no lamp states are 无数据 (null), not 0 open cases or 0 broken lamps
+    (zone,) = sections["zones"]["table"]
+    assert zone["cases_open"] is None and zone["cases_overdue"] is None
+    if ws.has("lamps") and zone["lamps"]:
+        assert zone["lamps_broken"] is None
     section = json.loads((tmp / "report" / "report.json").read_text(encoding="utf-8"))["sections"]["indicators"]
     county = t[(t.scope == "city") & t.road_class.isna()]
     assert section["ok"] and section["assessed"] == int(county["passed"].notna().sum())   # 无数据 rows not assessed

@@ -10,12 +10,17 @@ Measures (all in the workspace's projected metric CRS):
 * ``road_m_<class>`` / ``road_m`` — length of road centre line *inside* the zone (roads clipped
   to the zone), by ``road_class``;
 * ``lamps``, ``lamps_broken``, ``toilets`` — points intersecting the zone (a point on a shared
-  border counts in both zones);
+  border counts in both zones); ``lamps_broken`` counts lamps whose ``status`` is ``broken`` and
+  is missing (NaN) in a zone whose lamps all lack a recorded state (an OSM import), since no one
+  knows how many of them are out;
 * ``cases_open``, ``cases_overdue`` — cases open (未结案) and overdue (超期未结) at ``as_of`` in
   their one zone, as :func:`civgis.analysis.cases.case_states` decides (the ledger's numbers);
 * ``green_m2`` — area of the union of green polygons inside the zone (overlaps counted once);
 * ``residents`` — residential population apportioned by area share
   (``Σ population_r · |R_r ∩ Z| / |R_r|``), rounded to whole people.
+
+Missing is not a number: a layer the workspace does not have (``None``) gives its columns as
+NaN (无数据), not 0; a layer present with no features gives 0.
 
 Examples
 --------
@@ -73,14 +78,28 @@ def _pairs(zone_geoms: np.ndarray, geoms: np.ndarray, predicate: str = "intersec
 
 
 def _count(zone_geoms, gdf, mask=None) -> np.ndarray:
+    """Features (where ``mask``) intersecting each zone; NaN everywhere when the layer is missing."""
     n = len(zone_geoms)
-    if gdf is None or len(gdf) == 0:
+    if gdf is None:
+        return np.full(n, np.nan)
+    if len(gdf) == 0:
         return np.zeros(n, dtype=int)
     geoms = np.asarray(gdf.geometry.values)
     if mask is not None:
         geoms = geoms[np.asarray(mask, dtype=bool)]
     _, zi = _pairs(zone_geoms, geoms)
     return np.bincount(zi, minlength=n).astype(int)
+
+
+def _broken_lamps(zone_geoms, lamps) -> np.ndarray:
+    """Broken lamps per zone; NaN where the zone has lamps and none has a recorded state."""
+    if lamps is None or len(lamps) == 0:
+        return _count(zone_geoms, lamps)
+    status = lamps["status"].astype("string").fillna("")
+    broken = _count(zone_geoms, lamps, status.eq("broken").to_numpy())
+    known = _count(zone_geoms, lamps, status.isin(["working", "broken"]).to_numpy())
+    in_zone = _count(zone_geoms, lamps)
+    return np.where((in_zone > 0) & (known == 0), np.nan, broken)
 
 
 def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=None, green=None,
@@ -92,7 +111,7 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
     zones : GeoDataFrame
         ``zone_id, name, unit, staff, phone``.
     roads, lamps, toilets, green, residential, inspections : GeoDataFrame or None
-        Missing layers give zero columns.
+        A missing layer (None) gives its columns as NaN (无数据); an empty one gives 0.
     as_of : datetime-like, optional
         The instant case states are counted at (a date means the end of that day; default the
         end of today), as in the ledger.
@@ -111,7 +130,7 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
 
     # roads: clip each road to each zone it meets, sum length by class
     for c in road_classes():
-        out[f"road_m_{c}"] = 0.0
+        out[f"road_m_{c}"] = np.nan if roads is None else 0.0
     if roads is not None and len(roads):
         rg = np.asarray(roads.geometry.values)
         ri, zi = _pairs(zone_geoms, rg)
@@ -123,15 +142,14 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
             if col not in out:
                 out[col] = 0.0
             out.loc[z, col] = m
-    out["road_m"] = out[[c for c in out if c.startswith("road_m_")]].sum(axis=1)
+    out["road_m"] = out[[c for c in out if c.startswith("road_m_")]].sum(axis=1, min_count=1)
 
     out["lamps"] = _count(zone_geoms, lamps)
-    out["lamps_broken"] = _count(zone_geoms, lamps, None if lamps is None else
-                                 lamps["status"].astype("string").fillna("").eq("broken").to_numpy())
+    out["lamps_broken"] = _broken_lamps(zone_geoms, lamps)
     out["toilets"] = _count(zone_geoms, toilets)
 
     # green: union of the green parts in each zone (overlapping polygons counted once)
-    out["green_m2"] = 0.0
+    out["green_m2"] = np.nan if green is None else 0.0
     if green is not None and len(green):
         gg = np.asarray(green.geometry.values)
         gi, zi = _pairs(zone_geoms, gg)
@@ -140,7 +158,7 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
         out.loc[s.index, "green_m2"] = shapely.area(np.asarray(s.values))
 
     # residents: areal weighting of each residential polygon's population
-    out["residents"] = 0
+    out["residents"] = np.nan if residential is None else 0
     if residential is not None and len(residential):
         rg = np.asarray(residential.geometry.values)
         ri, zi = _pairs(zone_geoms, rg)
@@ -153,8 +171,9 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
         states = None
     else:  # the run's case states when given (computed once per run), else computed here
         states = case_states(inspections, as_of, zones) if states is None else checked_states(states, inspections)
+    none = np.nan if inspections is None else 0  # no cases layer: unknown; an empty one: none open
     counts = (zone_counts(states, ["open", "overdue"], out["zone_id"]) if states is not None
-              else pd.DataFrame({"open": 0, "overdue": 0}, index=out["zone_id"]))
+              else pd.DataFrame({"open": none, "overdue": none}, index=out["zone_id"]))
     out["cases_open"] = counts["open"].to_numpy()
     out["cases_overdue"] = counts["overdue"].to_numpy()
 

@@ -131,6 +131,21 @@ def _print_audit(result) -> None:
         print("\n可用 --fix-gaps 将每处死角并入共享边界最长的相邻责任区")
 
 
+#: zone summary columns holding counts (whole numbers; NaN where the layer or the lamps' states are missing)
+COUNT_COLUMNS = ("lamps", "lamps_broken", "toilets", "residents", "cases_open", "cases_overdue")
+
+
+def _shown(table):
+    """The summary as printed and written to CSV: lengths and areas to 0.1, counts whole, missing as 无数据."""
+    shown = table.copy()
+    for c in shown:
+        measured = c.endswith("_m2") or c.startswith("road_m")
+        if measured or c in COUNT_COLUMNS:
+            values = shown[c].round(1) if measured else shown[c].round(0).astype("Int64")
+            shown[c] = values.astype(object).where(shown[c].notna(), "无数据")  # missing is not a blank or 0
+    return shown
+
+
 def cmd_zones(args) -> int:
     from civgis.analysis.zones import columns_zh, zone_summary  # lazy: `civgis --help` 1 s, not 4 s
     from civgis.store.inert import inert_frame  # lazy: `civgis --help` 1 s, not 4 s
@@ -146,10 +161,7 @@ def cmd_zones(args) -> int:
     if args.json:
         print_json(table.astype(object).where(table.notna(), None).to_dict(orient="records"))
         return 0
-    shown = table.copy()
-    for c in shown:
-        if c.endswith("_m2") or c.startswith("road_m"):
-            shown[c] = shown[c].round(1)
+    shown = _shown(table)
     if args.csv:
         inert_frame(shown.rename(columns=columns_zh())).to_csv(args.csv, index=False, encoding="utf-8-sig")
         info(f"已写出 written {args.csv}（{len(shown)} 个责任区 zones）")
