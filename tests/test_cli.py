@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import re
 import subprocess
@@ -147,6 +148,50 @@ def test_no_traceback_in_a_real_process_and_debug_shows_it(small_ws, tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
     r = cli_process("--debug", "export", small_ws.path, "canopy", tmp_path / "c.tif")
     assert r.returncode == 1 and "Traceback (most recent call last)" in r.stderr and "canopy" in r.stderr
+
+
+ENTRY = """
+import atexit, sys, threading, time
+import civgis.cli as cli
+
+class Finalised:
+    def __del__(self):
+        sys.stdout.write("torn down\\n")
+
+kept = Finalised()
+atexit.register(lambda: sys.stdout.write("exit handlers ran\\n"))
+if sys.argv[1] == "thread":   # a thread still writing when the command returns
+    marker = sys.argv[2]
+    threading.Thread(target=lambda: (time.sleep(0.3), open(marker, "w").write("done"))).start()
+sys.argv = ["civgis", *sys.argv[3:]]
+cli.entry()
+"""
+
+
+def test_the_command_exits_without_tearing_down_but_after_exit_handlers_and_threads(small_ws, tmp_path):
+    """``civgis.cli.entry`` (the console script, ``python -m civgis``) ends with os._exit once main has
+    returned: the exit handlers run, the streams are flushed (a JSON of every lamp arrives whole),
+    the status is main's, the interpreter's teardown (a module global's finaliser) is skipped. With
+    another thread alive it exits as usual and the thread finishes its work."""
+    script = tmp_path / "entry.py"
+    script.write_text(ENTRY, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = lambda *args: subprocess.run([sys.executable, script, *map(str, args)], capture_output=True, text=True,
+                                       env=env, timeout=300)
+    r = run("-", "-", "indicators", small_ws.path, "--json", "-")
+    assert r.returncode == 0, r.stderr
+    body, _, tail = r.stdout.rpartition("]")
+    rows = {row["indicator"]: row for row in json.loads(body + "]") if row["scope"] == "city"}
+    assert rows["lamp_count"]["value"] == 2   # both lamps in the built-up square
+    assert tail.strip() == "exit handlers ran" and "torn down" not in r.stdout
+    r = run("-", "-", "export", small_ws.path, "canopy", tmp_path / "c.tif")
+    assert r.returncode == 1 and r.stderr.startswith("错误 error: ") and "torn down" not in r.stdout
+    assert r.stdout.strip() == "exit handlers ran"
+    marker = tmp_path / "thread.txt"
+    r = run("thread", marker, "layers", small_ws.path)
+    assert r.returncode == 0 and marker.read_text() == "done"
+    r = cli_process("layers", small_ws.path)   # python -m civgis goes through entry too
+    assert r.returncode == 0 and "lamps" in r.stdout
 
 
 def test_wrong_command_line_is_exit_2_on_stderr():

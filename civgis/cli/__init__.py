@@ -13,16 +13,18 @@ help); identifiers stay English. Conventions every command follows:
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
 import sys
+import threading
 import time
 
 from civgis._version import version
 
 from ._common import CliError, describe_error, detail, set_verbosity
 
-__all__ = ["COMMAND_MODULES", "GLOBAL_OPTIONS", "build_parser", "main"]
+__all__ = ["COMMAND_MODULES", "GLOBAL_OPTIONS", "build_parser", "entry", "main"]
 
 #: sub-modules of civgis.cli, each with ``register(subparsers)``
 COMMAND_MODULES = ["data", "osm", "indicators", "zones", "webmap", "ledger", "hotspots", "greening", "report", "plan", "province"]
@@ -94,6 +96,28 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{source}: " if source and str(source) not in text else ""
         print(f"错误 error: {where}{text}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, CliError) else 1
+
+
+def entry() -> None:
+    """The ``civgis`` command (console script and ``python -m civgis``): :func:`main`, then exit at once.
+
+    A finished command has written and closed everything it makes; what the interpreter would
+    still do is free every object the run built, one by one (0.4-0.5 s after a demo report, all
+    of it serial time at the very end). So once the exit handlers have run (logging, multiprocessing,
+    any library's) and the standard streams are flushed, the process ends with :func:`os._exit`
+    and the status :func:`main` returned. With another thread still alive the interpreter exits
+    as usual, which waits for it.
+    """
+    code = main()
+    if threading.active_count() > 1:
+        raise SystemExit(code)
+    atexit._run_exitfuncs()   # what the interpreter runs before it tears down
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a closed pipe (`civgis … | head`) or stream: nothing more to deliver
+            pass
+    os._exit(code)
 
 
 def _global_options(argv: list[str]) -> tuple[list[str], float | None]:
