@@ -108,6 +108,48 @@ def test_combined_pdf_holds_the_per_zone_pages_unchanged(ws, tmp_path):
     assert [pg.extract_text() for pg in pypdf.PdfReader(pooled[-1]).pages] == per_zone
 
 
+def _take_all(queue, out):
+    out.put(list(queue))
+
+
+def test_workers_take_each_zone_once_from_one_queue():
+    """The zones go to whichever worker is free: four processes draining one queue take every zone once."""
+    import multiprocessing as mp
+
+    from civgis.render.printmaps import _ZoneQueue
+
+    ctx = mp.get_context("fork")
+    zones = [f"Z{i:03d}" for i in range(200)]
+    queue, out = _ZoneQueue(zones, ctx.Array("i", 2)), ctx.Queue()
+    procs = [ctx.Process(target=_take_all, args=(queue, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    taken = [out.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(z for part in taken for z in part) == zones   # each exactly once
+    assert all(part == sorted(part) for part in taken)           # a worker takes them in queue order
+    assert queue.drawn == len(zones) and list(queue) == []
+
+
+def test_combined_pdf_is_in_zone_order_whatever_order_the_workers_drew(ws, tmp_path, monkeypatch):
+    """A worker's chunk holds the zones in the order it took them; the combined PDF and the per-zone files
+    follow the zones' order all the same."""
+    from civgis.render import printmaps
+
+    expected = render_patrol_maps(ws, None, tmp_path / "a", progress=False, as_of="2026-06-01", workers=1,
+                                  date=dt.date(2026, 6, 2))
+    taken = printmaps._ZoneQueue.__iter__
+    monkeypatch.setattr(printmaps._ZoneQueue, "__iter__", lambda self: reversed(list(taken(self))))
+    reordered = render_patrol_maps(ws, None, tmp_path / "b", progress=False, as_of="2026-06-01", workers=1,
+                                   date=dt.date(2026, 6, 2))
+    assert [p.name for p in reordered] == [p.name for p in expected]
+    text = lambda path: [pg.extract_text() for pg in pypdf.PdfReader(path).pages]
+    for a, b in zip(expected, reordered):
+        assert text(a) == text(b)
+    assert "Z01" in text(reordered[-1])[0]
+
+
 def test_pool_spawns_when_another_thread_is_alive(ws, tmp_path):
     """With a thread alive (a progress monitor, say) fork is unsafe: the pool spawns and registers the font subset."""
     import threading

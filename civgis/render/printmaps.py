@@ -1261,13 +1261,90 @@ def render_patrol_maps(ws, zone_ids=None, out_dir="patrol_maps", fmt: str = "pdf
     _pdf_modules()   # imported here, before the workers fork: they share them instead of each importing them
     with tempfile.TemporaryDirectory(prefix=".patrol-", dir=out_dir) as tmp:
         job.tmp = Path(tmp)
-        # one PDF per worker: matplotlib subsets the CJK font once per PDF file, so once per worker
-        chunks = [list(c) for c in np.array_split(np.array(wanted, dtype=object), workers) if len(c)]
-        parts = _run_tasks(job, _pdf_chunk, chunks, workers, progress)
-        written = [path for _, zone_files in parts for path in zone_files]
+        parts = _draw_pdf_chunks(job, wanted, workers, progress)
+        files = {zid: path for part in parts for zid, path in zip(part.zone_ids, part.zone_files)}
+        written = [files[zid] for zid in wanted]
         if combined:
-            written.append(_combine_pdfs([chunk for chunk, _ in parts], out_dir / "patrol_maps.pdf"))
+            written.append(_combine_pdfs(parts, wanted, out_dir / "patrol_maps.pdf"))
     return written
+
+
+@dataclass
+class _Chunk:
+    """One worker's PDF: the zones it drew (in the order it drew them), their page counts and split-out files."""
+
+    path: Path
+    zone_ids: list[str]
+    pages: list[int]
+    zone_files: list[Path]
+
+
+class _ZoneQueue:
+    """The zones still to draw, shared by the workers: each takes the next one when it is free.
+
+    Every worker draws into one PDF of its own (matplotlib subsets the CJK font once per PDF file,
+    so once per worker), but which zones go into it is decided as the pages are drawn, not split
+    in equal counts beforehand: zones differ in what they hold (the town centre's pages take
+    longer), and a fixed half each left one core idle for the last 0.4-0.5 s of the demo's
+    patrol maps while the other finished its share. ``counters`` is a shared array
+    ``[taken, drawn]`` (inherited by forked workers, handed to spawned ones when they start).
+    """
+
+    def __init__(self, zone_ids: list[str], counters):
+        self.zone_ids, self.counters = list(zone_ids), counters
+
+    def __iter__(self):
+        while True:
+            with self.counters.get_lock():
+                taken = self.counters[0]
+                if taken >= len(self.zone_ids):
+                    return
+                self.counters[0] = taken + 1
+            yield self.zone_ids[taken]
+            with self.counters.get_lock():
+                self.counters[1] += 1
+
+    @property
+    def drawn(self) -> int:
+        return self.counters[1]
+
+
+def _draw_pdf_chunks(job: "_Job", wanted: list[str], workers: int, progress: bool) -> list[_Chunk]:
+    """Every wanted zone's pages drawn by ``workers`` processes taking zones from one queue; their chunks."""
+    import multiprocessing as mp
+
+    method = "fork" if fork_is_safe() else "spawn"
+    ctx = mp.get_context(method)
+    queue = _ZoneQueue(wanted, ctx.Array("i", 2))
+    bar = _progress(total=len(wanted), desc="巡查图", unit="幅") if progress else None
+    try:
+        if workers <= 1:
+            chunks = [_pdf_chunk(job, queue, 0)]
+        else:
+            chunks = _pdf_chunks_in_pool(job, queue, workers, ctx, bar)
+        if bar is not None:
+            bar.update(queue.drawn - bar.n)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [c for c in chunks if c.zone_ids]
+
+
+def _pdf_chunks_in_pool(job: "_Job", queue: _ZoneQueue, workers: int, ctx, bar) -> list[_Chunk]:
+    """One chunk per worker process, the progress bar following the zones drawn while they run."""
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    if ctx.get_start_method() == "fork":
+        freeze_before_fork()
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(job, queue)) as pool:
+        futures = [pool.submit(_pdf_worker, k) for k in range(workers)]
+        while True:
+            done, running = wait(futures, timeout=0.25, return_when=FIRST_EXCEPTION)
+            if bar is not None:
+                bar.update(queue.drawn - bar.n)
+            if not running or any(f.exception() for f in done):
+                break
+        return [f.result() for f in futures]   # a worker's error raised here
 
 
 def _pdf_modules() -> None:
@@ -1288,9 +1365,14 @@ class _Job:
 _JOB: list[_Job] = []
 
 
-def _init_worker(job: _Job) -> None:
+def _init_worker(job: _Job, queue: _ZoneQueue | None = None) -> None:
     register_font_files(job.font_files)   # spawned workers do not share the parent's font manager
-    _JOB[:] = [job]
+    _JOB[:] = [job, queue]
+
+
+def _pdf_worker(k: int) -> _Chunk:
+    """Worker ``k``'s chunk: the zones it takes from the run's queue, drawn into one PDF."""
+    return _pdf_chunk(_JOB[0], _JOB[1], k)
 
 
 def _in_worker(task):
@@ -1361,24 +1443,31 @@ def _png_zone(job: _Job, zids: list[str]) -> list[Path]:
     return paths
 
 
-def _pdf_chunk(job: _Job, zids: list[str]) -> tuple[Path, list[Path]]:
-    """Several zones' pages in one PDF (one font subset), then each zone's own PDF copied out of it
-    (:func:`_split_pdfs`, here in the worker, beside the other workers); returns the chunk and the zones' files."""
+def _pdf_chunk(job: _Job, zids, k: int = 0) -> _Chunk:
+    """The pages of the zones ``zids`` yields in one PDF (one font subset), then each zone's own PDF copied
+    out of it (:func:`_split_pdfs`, here in the worker, beside the other workers). A worker that finds no
+    zone left writes nothing."""
+    import contextlib
+
     import matplotlib
     from matplotlib.backends.backend_pdf import PdfPages
 
-    path = job.tmp / f"chunk_{_safe(zids[0])}.pdf"
+    path = job.tmp / f"chunk_{k}.pdf"
     counts = []
     canvas_class = _pdf_canvas_class()
     rc = cjk_rc(job.family) | {"pdf.compression": PDF_COMPRESS_LEVEL}
-    with matplotlib.rc_context(rc), PdfPages(path) as pdf:
+    with matplotlib.rc_context(rc), contextlib.ExitStack() as stack:
+        pdf = None
         for zid in zids:
+            if pdf is None:   # opened with the first zone taken
+                pdf = stack.enter_context(PdfPages(path))
             zone, pages = _zone_pages(job, zid)
             for page in pages:
                 canvas_class(page)
                 page.savefig(pdf, format="pdf")   # the page's own canvas (PdfPages.savefig would swap it)
             counts.append((zid, str(zone["name"]), len(pages)))
-    return path, _split_pdfs([(path, counts)], job.out_dir)
+    files = _split_pdfs([(path, counts)], job.out_dir) if counts else []
+    return _Chunk(path, [zid for zid, _, _ in counts], [n for _, _, n in counts], files)
 
 
 def _split_pdfs(parts, out_dir: Path) -> list[Path]:
@@ -1413,15 +1502,25 @@ def _write_pages(pages, title: str, path: Path) -> None:
         pdf.save(path)
 
 
-def _combine_pdfs(paths: list[Path], target: Path) -> Path:
-    """One PDF of the pages of ``paths`` in order (pikepdf copies the pages; nothing is drawn again)."""
+def _combine_pdfs(chunks: list[_Chunk], zone_ids: list[str], target: Path) -> Path:
+    """One PDF of every zone's pages in ``zone_ids`` order, copied out of the workers' chunks (pikepdf; nothing is
+    drawn again)."""
     import contextlib
 
     import pikepdf
 
     tmp = target.with_suffix(".tmp.pdf")
     with contextlib.ExitStack() as stack:
-        sources = [stack.enter_context(pikepdf.open(p)) for p in paths]
-        _write_pages([pg for src in sources for pg in src.pages], "巡查责任区图", tmp)
+        where = {}
+        for chunk in chunks:
+            source = stack.enter_context(pikepdf.open(chunk.path))
+            starts = np.r_[0, np.cumsum(chunk.pages)[:-1]]
+            where.update({zid: (source, int(start), n) for zid, start, n in zip(chunk.zone_ids, starts, chunk.pages)})
+        pages = [pg for zid in zone_ids for pg in _pages_of(*where[zid])]
+        _write_pages(pages, "巡查责任区图", tmp)
     os.replace(tmp, target)
     return target
+
+
+def _pages_of(source, start: int, n: int) -> list:
+    return list(source.pages[start:start + n])
