@@ -23,18 +23,23 @@ one run count the same overdue cases, because both come from the run's one ``cas
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from civgis.analysis.audit import AuditResult, audit_workspace
-from civgis.analysis.cases import case_states
-from civgis.analysis.greening import GreeningPlan, plan_greening
-from civgis.analysis.indicators import compute_indicators
-from civgis.analysis.ledger import Ledger, as_of_instant, ledger_workspace
-from civgis.analysis.zones import zone_summary
+from civgis.analysis.cases import as_of_instant, case_states
 from civgis.store.layers import Layers
-from civgis.store.validate import Problem, validate_workspace
 from civgis.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from civgis.analysis.audit import AuditResult
+    from civgis.analysis.greening import GreeningPlan
+    from civgis.analysis.ledger import Ledger
+    from civgis.store.validate import Problem
+
+# The analyses are imported when first computed, not with this module: a report forks its patrol
+# maps right after reading the layers, and the patrol maps need none of them (the indicators alone
+# bring in scipy; ~0.2 s that every report spent serially, before the fork, on the demo).
 
 __all__ = ["RunContext"]
 
@@ -71,16 +76,22 @@ class RunContext:
             self.__dict__["validation"] = validation
 
     @cached_property
-    def validation(self) -> list[Problem]:
+    def validation(self) -> list["Problem"]:
+        from civgis.store.validate import validate_workspace  # lazy: after the report's fork (see above)
+
         return validate_workspace(self.layers)
 
     @cached_property
     def indicators(self) -> pd.DataFrame:
         """City and per-zone indicator rows (``civgis indicators --zones``); city rows only without zones."""
+        from civgis.analysis.indicators import compute_indicators  # lazy: after the report's fork (see above)
+
         return compute_indicators(self.layers, zones=self.layers.has("zones"))
 
     @cached_property
-    def audit(self) -> AuditResult:
+    def audit(self) -> "AuditResult":
+        from civgis.analysis.audit import audit_workspace  # lazy: after the report's fork (see above)
+
         return audit_workspace(self.layers)
 
     @cached_property
@@ -89,16 +100,22 @@ class RunContext:
         return case_states(self.layers.read("inspections"), self.as_of, self.layers.read_optional("zones"))
 
     @cached_property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> "Ledger":
+        from civgis.analysis.ledger import ledger_workspace  # lazy: after the report's fork (see above)
+
         return ledger_workspace(self.layers, as_of=self.as_of, states=self.case_states)
 
     @cached_property
     def zone_summary(self) -> pd.DataFrame:
+        from civgis.analysis.zones import zone_summary  # lazy: after the report's fork (see above)
+
         states = self.case_states if self.layers.has("inspections") else None
         return zone_summary(self.layers, as_of=self.as_of, states=states)
 
     @cached_property
-    def greening(self) -> GreeningPlan:
+    def greening(self) -> "GreeningPlan":
+        from civgis.analysis.greening import plan_greening  # lazy: after the report's fork (see above)
+
         return plan_greening(self.layers, sites=self.sites)
 
     def close(self) -> None:
