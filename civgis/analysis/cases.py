@@ -55,7 +55,8 @@ import re
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
+
+from civgis.analysis.spatial import query_pairs
 
 __all__ = ["checked_states", "UNZONED", "NO_UNIT", "DAY", "STATE_FLAGS", "OUTCOMES", "as_of_instant", "assign_zones",
            "case_states", "states_at", "zone_counts", "natural_key", "parse_cases"]
@@ -124,8 +125,7 @@ def assign_zones(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> pd.
     missing = pd.isna(zone_ids)
     if missing.any():
         raise ValueError(f"图层 zones 第{int(np.flatnonzero(missing)[0]) + 1}行 字段 zone_id 为空 (zone_id is empty)")
-    tree = shapely.STRtree(np.asarray(zones.geometry.values))
-    case_pos, zone_pos = tree.query(np.asarray(cases.geometry.values), predicate="intersects")
+    case_pos, zone_pos = query_pairs(np.asarray(zones.geometry.values), np.asarray(cases.geometry.values))
     if len(case_pos):
         pairs = pd.DataFrame({"case": case_pos, "zone": zone_pos, "zid": zone_ids[zone_pos]})
         first = pairs.sort_values(["case", "zid"], kind="stable").drop_duplicates("case")

@@ -73,6 +73,7 @@ from scipy.spatial import cKDTree
 from scipy.special import ndtr  # the normal CDF (the survival function is ndtr(-x)); no scipy.stats import
 
 from civgis.analysis.cases import case_states, checked_states, states_at, zone_counts
+from civgis.analysis.spatial import query_pairs
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
@@ -1092,13 +1093,16 @@ def zone_ranking_frame(zones: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, cells: 
     cases (:func:`~civgis.analysis.cases.checked_states`) and the same instant.
     """
     z = zones[["zone_id", "name", "geometry"]].reset_index(drop=True)
-    cent = gpd.GeoDataFrame({"gi_bin": cells["gi_bin"].to_numpy()},
-                            geometry=shapely.centroid(cells.geometry.values), crs=cells.crs)
-    j = gpd.sjoin(cent, z[["geometry"]], how="inner", predicate="within")
-    j = j[~j.index.duplicated()]
-    hot = np.bincount(j["index_right"][j["gi_bin"] >= min_bin], minlength=len(z))
-    hot99 = np.bincount(j["index_right"][j["gi_bin"] >= 3], minlength=len(z))
-    n_cells = np.bincount(j["index_right"], minlength=len(z))
+    cell_at, zone_at = query_pairs(np.asarray(z.geometry.values), shapely.centroid(np.asarray(cells.geometry.values)),
+                                   predicate="within")
+    order = np.lexsort((zone_at, cell_at))   # a centre in two overlapping zones goes to the first of them
+    cell_at, zone_at = cell_at[order], zone_at[order]
+    first = np.r_[True, cell_at[1:] != cell_at[:-1]]
+    cell_at, zone_at = cell_at[first], zone_at[first]
+    gi_bin = cells["gi_bin"].to_numpy()[cell_at]
+    hot = np.bincount(zone_at[gi_bin >= min_bin], minlength=len(z))
+    hot99 = np.bincount(zone_at[gi_bin >= 3], minlength=len(z))
+    n_cells = np.bincount(zone_at, minlength=len(z))
     states = case_states(cases, as_of, z) if states is None else states_at(checked_states(states, cases), as_of)
     counts = zone_counts(states, ["in_scope", "overdue", "closed_late"], z["zone_id"].astype(str))
     n_cases = counts["in_scope"].to_numpy()

@@ -63,6 +63,7 @@ import shapely
 from civgis.analysis import greening as _gr
 from civgis.analysis import indicators as _ind
 from civgis.analysis.audit import AuditResult, assign_gaps
+from civgis.analysis.spatial import query_pairs
 from civgis.store.catalogue import layer_spec
 from civgis.store.crs import lonlat
 from civgis.store.targets import Target, Targets, load_targets
@@ -397,7 +398,8 @@ class _Zones:
 
     def __init__(self, zones: gpd.GeoDataFrame | None):
         self.zones = zones
-        self.tree = shapely.STRtree(np.asarray(zones.geometry.values, dtype=object)) if zones is not None and len(zones) else None
+        self.zone_geoms = np.asarray(zones.geometry.values, dtype=object) if zones is not None else np.empty(0, object)
+        self.tree = shapely.STRtree(self.zone_geoms) if len(self.zone_geoms) else None
         # the zone fields as arrays once: a plan looks up a zone per task (911 tasks × 500 zones at 10×)
         self.fields = {c: zones[c].astype(object).to_numpy() if zones is not None and c in zones else None
                        for c in ("zone_id", "name", "unit", "staff")}
@@ -406,7 +408,7 @@ class _Zones:
         pts = np.asarray(points, dtype=object)
         idx = np.full(len(pts), -1)
         if self.tree is not None and len(pts):
-            ip, iz = self.tree.query(pts, predicate="intersects")
+            ip, iz = query_pairs(self.zone_geoms, pts, tree=self.tree)
             first = np.unique(ip, return_index=True)
             idx[first[0]] = iz[first[1]]
             miss = np.flatnonzero(idx < 0)

@@ -42,6 +42,7 @@ import pandas as pd
 import shapely
 
 from civgis.analysis.cases import case_states, checked_states, zone_counts
+from civgis.analysis.spatial import query_pairs
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["COLUMNS_ZH", "road_classes", "columns_zh", "summarize_zones", "zone_summary"]
@@ -69,12 +70,9 @@ def columns_zh() -> dict[str, str]:
     return cols
 
 
-def _pairs(zone_geoms: np.ndarray, geoms: np.ndarray, predicate: str = "intersects") -> tuple[np.ndarray, np.ndarray]:
-    """(feature index, zone index) pairs from an STRtree query over the zones."""
-    if len(geoms) == 0 or len(zone_geoms) == 0:
-        return np.array([], dtype=int), np.array([], dtype=int)
-    tree = shapely.STRtree(zone_geoms)
-    return tree.query(geoms, predicate=predicate)
+def _pairs(zone_geoms: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(feature index, zone index) pairs of the features intersecting each zone (:func:`query_pairs`)."""
+    return query_pairs(zone_geoms, geoms)
 
 
 def _count(zone_geoms, gdf, mask=None) -> np.ndarray:
