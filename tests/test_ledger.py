@@ -260,3 +260,28 @@ def test_demo_ledger_matches_direct_counts(demo_ws):
     got = ledger.by_zone.loc[ledger.by_zone.zone_name == UNZONED, "cases"]
     assert (int(got.iloc[0]) if len(got) else 0) == n_unzoned
     assert len(ledger.by_zone) == len(zones) + (1 if n_unzoned else 0)
+
+
+def test_each_case_gets_one_zone_by_hand():
+    """Border points count; in an overlap the smallest zone_id (as text) wins; a zone without a name is named by
+    its id, one without a unit gets the no-unit label; a case outside every zone is 未划分责任区."""
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    from civgis.analysis.cases import NO_UNIT, UNZONED, assign_zones
+
+    zones = gpd.GeoDataFrame({"zone_id": ["Z9", "Z10", "Z2"], "name": ["九区", None, "二区"],
+                              "unit": ["九中队", "十中队", None], "staff": ["甲", None, "丙"]},
+                             geometry=[box(0, 0, 10, 10), box(5, 0, 15, 10), box(20, 0, 30, 10)], crs=4527)
+    cases = gpd.GeoDataFrame({"case_id": list("abcde")}, index=[10, 11, 12, 13, 14],
+                             geometry=[Point(2, 2), Point(7, 5), Point(20, 5), Point(50, 50), Point(12, 5)], crs=4527)
+    got = assign_zones(cases, zones)
+    assert list(got.index) == [10, 11, 12, 13, 14]
+    assert got["zone_id"].tolist()[:3] == ["Z9", "Z10", "Z2"] and pd.isna(got.loc[13, "zone_id"])
+    assert got["zone_name"].tolist() == ["九区", "Z10", "二区", UNZONED, "Z10"]    # 7,5 in Z9 and Z10: "Z10" < "Z9"
+    assert got["unit"].tolist() == ["九中队", "十中队", NO_UNIT, UNZONED, "十中队"]
+    assert got.loc[10, "staff"] == "甲" and pd.isna(got.loc[11, "staff"]) and got["phone"].isna().all()
+    assert str(got["zone_id"].dtype) == "string"
+    no_units = assign_zones(cases, zones.drop(columns=["unit", "name"]))
+    assert no_units["unit"].tolist() == [NO_UNIT, NO_UNIT, NO_UNIT, UNZONED, NO_UNIT]
+    assert no_units["zone_name"].tolist() == ["Z9", "Z10", "Z2", UNZONED, "Z10"]

@@ -110,13 +110,46 @@ def assign_zones(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> pd.
     ``zone_id`` wins; outside every zone → ``zone_id`` missing and ``zone_name`` "未划分责任区".
     """
     n = len(cases)
-    out = pd.DataFrame({"zone_id": pd.Series(pd.NA, index=cases.index, dtype="string"),
-                        "zone_name": pd.Series(UNZONED, index=cases.index, dtype="string"),
-                        "unit": pd.Series(UNZONED, index=cases.index, dtype="string"),
-                        "staff": pd.Series(pd.NA, index=cases.index, dtype="string"),
-                        "phone": pd.Series(pd.NA, index=cases.index, dtype="string")})
     if zones is None or len(zones) == 0 or n == 0:
-        return out
+        return _zone_columns(cases.index, None, np.full(n, -1))
+    if "zone_id" not in zones:
+        raise ValueError("图层 zones 缺少字段 zone_id (layer zones: missing field zone_id)")
+    if cases.crs is not None and zones.crs is not None and not cases.crs.equals(zones.crs):
+        zones = zones.to_crs(cases.crs)
+    zone_ids = zones["zone_id"].astype("string").to_numpy(dtype=object)
+    missing = pd.isna(zone_ids)
+    if missing.any():
+        raise ValueError(f"图层 zones 第{int(np.flatnonzero(missing)[0]) + 1}行 字段 zone_id 为空 (zone_id is empty)")
+    case_pos, zone_pos = query_pairs(np.asarray(zones.geometry.values), np.asarray(cases.geometry.values))
+    # each case's zone: in an overlap the smallest zone_id (sorted as text), -1 outside every zone
+    order = np.lexsort((zone_ids[zone_pos].astype(str), case_pos))
+    case_pos, zone_pos = case_pos[order], zone_pos[order]
+    first = np.r_[True, case_pos[1:] != case_pos[:-1]] if len(case_pos) else np.array([], dtype=bool)
+    zone_of = np.full(n, -1)
+    zone_of[case_pos[first]] = zone_pos[first]
+    return _zone_columns(cases.index, zones, zone_of)
+
+
+def _zone_columns(index: pd.Index, zones: gpd.GeoDataFrame | None, zone_of: np.ndarray) -> pd.DataFrame:
+    """``zone_id, zone_name, unit, staff, phone`` of each case from the position of its zone (-1: none)."""
+    inside = zone_of >= 0
+
+    def column(name, outside=pd.NA, blank=None):
+        values = np.full(len(zone_of), outside, dtype=object)
+        if zones is not None and name in zones and inside.any():
+            of_zone = zones[name].astype("string").to_numpy(dtype=object)[zone_of[inside]]
+            if blank is not None:   # a zone without this field: its stand-in
+                of_zone = np.where(pd.isna(of_zone), blank[inside], of_zone)
+            values[inside] = of_zone
+        elif blank is not None:
+            values[inside] = blank[inside]
+        return pd.array(values, dtype="string")
+
+    zone_id = column("zone_id")
+    return pd.DataFrame({"zone_id": zone_id,
+                         "zone_name": column("name", UNZONED, blank=zone_id.to_numpy(dtype=object)),
+                         "unit": column("unit", UNZONED, blank=np.full(len(zone_of), NO_UNIT, dtype=object)),
+                         "staff": column("staff"), "phone": column("phone")}, index=index)
     if "zone_id" not in zones:
         raise ValueError("图层 zones 缺少字段 zone_id (layer zones: missing field zone_id)")
     if cases.crs is not None and zones.crs is not None and not cases.crs.equals(zones.crs):
