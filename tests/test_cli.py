@@ -192,6 +192,9 @@ def test_the_command_exits_without_tearing_down_but_after_exit_handlers_and_thre
     assert r.returncode == 0 and marker.read_text() == "done"
     r = cli_process("layers", small_ws.path)   # python -m civgis goes through entry too
     assert r.returncode == 0 and "lamps" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "cProfile", "-m", "civgis", "layers", small_ws.path],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and "function calls" in r.stdout   # under a profiler: exits as usual, stats printed
 
 
 def test_wrong_command_line_is_exit_2_on_stderr():

@@ -106,10 +106,11 @@ def entry() -> None:
     of it serial time at the very end). So once the exit handlers have run (logging, multiprocessing,
     any library's) and the standard streams are flushed, the process ends with :func:`os._exit`
     and the status :func:`main` returned. With another thread still alive the interpreter exits
-    as usual, which waits for it.
+    as usual, which waits for it; so it does under a profiler or tracer (``python -m cProfile -m
+    civgis …`` prints its statistics after the command returns).
     """
     code = main()
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 or sys.getprofile() is not None or sys.gettrace() is not None:
         raise SystemExit(code)
     atexit._run_exitfuncs()   # what the interpreter runs before it tears down
     for stream in (sys.stdout, sys.stderr):
