@@ -371,6 +371,7 @@ def test_osm_town_indicators_agree_with_geopandas_and_report_finishes(town):
     assert zone["cases_open"] is None and zone["cases_overdue"] is None
     if ws.has("lamps") and zone["lamps"]:
         assert zone["lamps_broken"] is None
+        assert "均未记录状态" in sections["zones"]["warnings"][0] and "均未记录状态" in html   # and why
     section = json.loads((tmp / "report" / "report.json").read_text(encoding="utf-8"))["sections"]["indicators"]
     county = t[(t.scope == "city") & t.road_class.isna()]
     assert section["ok"] and section["assessed"] == int(county["passed"].notna().sum())   # 无数据 rows not assessed

@@ -435,7 +435,10 @@ def _zones(output: _Output, run: RunContext) -> dict:
     """Zones ranked worst first: failed zone indicators, then overdue cases, then open cases."""
     table = _ranked_zones(run)
     headers = columns_zh() | {"n_failed": "未达标指标数", "failed_indicators_zh": "未达标指标"}
-    return {"table": _records(table), "headers": headers, "worst": _records(table.head(10))}
+    unknown = table["lamps_broken"].isna() & (table["lamps"] > 0)
+    warnings = [f"{int(unknown.sum())} 个责任区的路灯均未记录状态（如 OpenStreetMap 导入）：其故障路灯显示为无数据。"
+                "巡查后在 lamps 图层填写 status（working／broken）即可统计。"] if unknown.any() else []
+    return {"table": _records(table), "headers": headers, "worst": _records(table.head(10)), "warnings": warnings}
 
 
 def _ranked_zones(run: RunContext) -> pd.DataFrame:
