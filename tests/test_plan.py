@@ -79,6 +79,20 @@ def test_repairs_reach_98_percent_with_the_fewest_lamps():
     assert count_needed(lambda r: (90 + r) / 100 > 0.98) == 9     # strict target needs one more
 
 
+def test_repairs_count_only_lamps_with_a_recorded_state_as_the_indicator_does():
+    # 100 lamps: 80 working, 10 broken, 10 never patrolled (unknown / blank). 亮灯率 = 80 / 90 (the unknown
+    # lamps are in neither side); (80 + r) / 90 ≥ 0.98 → r ≥ 8.2 → 9 repairs, lowest ids first
+    n = 100
+    status = ["working"] * 80 + ["broken"] * 10 + ["unknown"] * 5 + [None] * 5
+    lamps = gpd.GeoDataFrame({"lamp_id": [f"L{i:03d}" for i in range(n)], "status": status},
+                             geometry=[Point(i * 4.0, 0) for i in range(n)], crs=CRS)
+    rows = repairs_needed(lamps, B, Target("lamp_lighting_rate", 98.0, ">="))
+    assert lamps["lamp_id"].iloc[rows].tolist() == [f"L{i:03d}" for i in range(80, 89)]
+    table = ind.indicator_table(B, lamps=lamps)
+    rate = table.loc[table["indicator"] == "lamp_lighting_rate", "value"].iloc[0]
+    assert rate == pytest.approx(100 * 80 / 90)   # the same rule in the indicator
+
+
 # ----------------------------------------------------------------------------- 机械化清扫率
 def test_sweeping_target_reached_by_the_two_largest_roads():
     # areas (length × width): r1 1000 swept; r2 3000, r3 2500, r4 2000, r5 500 unswept; total 9000.

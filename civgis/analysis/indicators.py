@@ -69,6 +69,7 @@ import pandas as pd
 import shapely
 
 from civgis.analysis import network as _net
+from civgis.analysis.lamps import lamp_states
 from civgis.store.cache import NO_CACHE, WorkspaceCache, content_key, workspace_cache
 from civgis.store.catalogue import layer_spec
 from civgis.store.targets import Targets, default_parameters, load_targets
@@ -1211,13 +1212,12 @@ def measure(regions: Regions, *, green=None, roads=None, lamps=None, toilets=Non
 
     if lamps is not None:
         li, lreg = over["lamp_i"], over["lamp_reg"]
-        status = lamps["status"].astype(object).to_numpy() if "status" in lamps else np.full(len(lamps), None)
-        known = np.isin(status[li], ["working", "broken"])     # "unknown" or empty: not patrolled, not counted
-        working = status[li] == "working"
+        states = lamp_states(lamps)   # "unknown" or empty: not patrolled, not counted
+        known, working, broken = states.known[li], states.working[li], states.broken[li]
         add("lamp_count", np.bincount(lreg, minlength=n))
         n_known, n_lamps = np.bincount(lreg[known], minlength=n), np.bincount(lreg, minlength=n)
         add("broken_lamp_count", np.where((n_known > 0) | (n_lamps == 0),
-                                          np.bincount(lreg[status[li] == "broken"], minlength=n), np.nan))
+                                          np.bincount(lreg[broken], minlength=n), np.nan))
         unknown = len(np.unique(li[~known]))
         rate = _pct(np.bincount(lreg[working], minlength=n), np.bincount(lreg[known], minlength=n))
         lnote = f"{unknown} 盏路灯状态未知（无巡查记录），未计入" if unknown else ""

@@ -63,6 +63,7 @@ import shapely
 from civgis.analysis import greening as _gr
 from civgis.analysis import indicators as _ind
 from civgis.analysis.audit import AuditResult, assign_gaps
+from civgis.analysis.lamps import lamp_states
 from civgis.analysis.spatial import query_pairs
 from civgis.store.catalogue import layer_spec
 from civgis.store.crs import lonlat
@@ -338,8 +339,8 @@ def repairs_needed(lamps: gpd.GeoDataFrame, built_up, target: Target, *, roads=N
     """Row positions (in ``lamps``) of the broken lamps to repair: the fewest that make 亮灯率 pass,
     per failing road class (the class of the lamp's road), then overall; lowest ``lamp_id`` first."""
     inside = _lamps_in(lamps, built_up)
-    status = lamps["status"].astype(object).to_numpy()[inside]
-    known = pd.notna(status)
+    states = lamp_states(lamps)   # a lamp without a recorded state is in neither side of the rate
+    known, is_working, is_broken = states.known[inside], states.working[inside], states.broken[inside]
     if roads is not None:
         rp = _ind._road_parts(roads)
         owner = _ind.assign_lamps(lamps.iloc[inside], np.asarray(rp.geometry.values, dtype=object), snap_m=snap_m)
@@ -356,8 +357,8 @@ def repairs_needed(lamps: gpd.GeoDataFrame, built_up, target: Target, *, roads=N
         k = int(m.sum())
         if k == 0:
             continue
-        working = int(((status == "working") & m).sum()) + int((fixed & m).sum())
-        broken = [i for i in order if m[i] and status[i] == "broken" and not fixed[i]]
+        working = int((is_working & m).sum()) + int((fixed & m).sum())
+        broken = [i for i in order if m[i] and is_broken[i] and not fixed[i]]
         r = count_needed(lambda r: _passes(target, 100.0 * (working + r) / k, c), limit=len(broken) or 1)
         if r is None:
             r = len(broken)

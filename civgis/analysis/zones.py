@@ -42,6 +42,7 @@ import pandas as pd
 import shapely
 
 from civgis.analysis.cases import case_states, checked_states, zone_counts
+from civgis.analysis.lamps import lamp_states
 from civgis.analysis.spatial import query_pairs
 from civgis.store.catalogue import layer_spec
 
@@ -93,9 +94,9 @@ def _broken_lamps(zone_geoms, lamps) -> np.ndarray:
     """Broken lamps per zone; NaN where the zone has lamps and none has a recorded state."""
     if lamps is None or len(lamps) == 0:
         return _count(zone_geoms, lamps)
-    status = lamps["status"].astype("string").fillna("")
-    broken = _count(zone_geoms, lamps, status.eq("broken").to_numpy())
-    known = _count(zone_geoms, lamps, status.isin(["working", "broken"]).to_numpy())
+    states = lamp_states(lamps)
+    broken = _count(zone_geoms, lamps, states.broken)
+    known = _count(zone_geoms, lamps, states.known)
     in_zone = _count(zone_geoms, lamps)
     return np.where((in_zone > 0) & (known == 0), np.nan, broken)
 

@@ -42,6 +42,7 @@ from matplotlib.artist import Artist
 from matplotlib.text import Text, _get_text_metrics_with_cache
 
 from civgis.analysis.cases import as_of_instant, case_states, checked_states
+from civgis.analysis.lamps import lamp_states
 from civgis.forking import batch_collector, fork_is_safe, freeze_before_fork
 from civgis.progress import progress as _progress
 from civgis.render.fonts import (CJK_FAMILY, RenderError, cjk_font, cjk_rc, register_font_files, subset_cjk_family,
@@ -162,7 +163,7 @@ class _Layers:
         self.cases_by_zone = _cases_by_zone(self.open_cases)   # zone_id → its open cases, sorted
         self.broken_lamps = None
         if self.lamps is not None and len(self.lamps):
-            broken = self.lamps["status"].astype("string").fillna("").eq("broken").to_numpy()
+            broken = lamp_states(self.lamps).broken
             self.broken_lamps = self.lamps[broken].copy()
             self.broken_lamps["street"] = nearest_street(self.broken_lamps.geometry, self.roads).to_numpy()
         self.indexed = self._indexed()
@@ -173,7 +174,7 @@ class _Layers:
         """The layers each page draws, as arrays with a spatial index (built once, shared by the workers)."""
         columns = {
             "zones": lambda z: {"zone_id": z["zone_id"].astype(str).to_numpy(), "name": z["name"].astype(str).to_numpy()},
-            "lamps": lambda g: _lamp_states(g["status"]),
+            "lamps": _lamp_states,
             "open_cases": lambda g: {"overdue": g["overdue"].to_numpy(dtype=bool),
                                      "zone_id": g["zone_id"].astype("string").to_numpy(dtype=object, na_value=None)},
         }
@@ -242,10 +243,10 @@ class ZoneCounts:
         return f"{lamps}　　{toilets}　　{cases}"
 
 
-def _lamp_states(status: pd.Series) -> dict[str, np.ndarray]:
-    """Which lamps are broken, and which have no recorded state (``unknown`` or blank)."""
-    status = status.astype("string").fillna("")
-    return {"broken": status.eq("broken").to_numpy(), "unknown": (~status.isin(["working", "broken"])).to_numpy()}
+def _lamp_states(lamps: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Which lamps are broken, and which have no recorded state (:func:`civgis.analysis.lamps.lamp_states`)."""
+    states = lamp_states(lamps)
+    return {"broken": states.broken, "unknown": states.unknown}
 
 
 class _Indexed:

@@ -103,6 +103,7 @@ from shapely.geometry import box
 
 from civgis.analysis.audit import audit_workspace
 from civgis.analysis.cases import case_states, checked_states
+from civgis.analysis.lamps import lamp_states
 from civgis.forking import fork_is_safe
 from civgis.progress import progress as progress_bar
 from civgis.store.catalogue import layer_spec
@@ -1064,18 +1065,18 @@ def _prepare_lamps(lamps, basemap: str) -> list[PreparedLayer]:
     """Working (and unknown) lamps, shown from :data:`LAMP_MIN_ZOOM` on; broken lamps, always shown, on top."""
     if lamps is None or len(lamps) == 0:
         return []
-    status = lamps["status"].astype("string").fillna("unknown") if "status" in lamps \
-        else pd.Series("unknown", index=lamps.index)
-    broken = (status == "broken").to_numpy()
+    states = lamp_states(lamps)
+    broken = states.broken
     # lamps without a recorded state (an OSM import) share the layer but not the word 正常
-    unknown = "／状态未知" if (~broken & (status != "working").to_numpy()).any() else ""
+    unknown = "／状态未知" if states.unknown.any() else ""
+    code = pd.Series(np.where(states.working, "working", np.where(broken, "broken", "unknown")), index=lamps.index)
     r = float(layer_spec("lamps").style.get("radius", 3))
     out = []
     for mask, title, cls, radius, by_zoom in (
             (~broken, f"路灯（正常{unknown}，放大到 {LAMP_MIN_ZOOM} 级显示）", "civgis-lamps civgis-lamps-working", r, r),
             (broken, "路灯（故障）", "civgis-lamps civgis-lamps-broken", max(r, 4.5), None)):
         if mask.any():
-            legend = ("lamp:" + status[mask].where(status[mask].isin(["working", "broken"]), "unknown")).to_numpy()
+            legend = ("lamp:" + code[mask]).to_numpy()
             out.append(_prepare_catalogue(lamps[mask], "lamps", title=title, basemap=basemap, show=True,
                                           class_name=cls, legend=legend, radius=radius, radius_by_zoom=by_zoom))
     return out
