@@ -56,7 +56,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from civgis.analysis.spatial import query_pairs
+from civgis.analysis.spatial import query_first
 
 __all__ = ["checked_states", "UNZONED", "NO_UNIT", "DAY", "STATE_FLAGS", "OUTCOMES", "as_of_instant", "assign_zones",
            "case_states", "states_at", "zone_counts", "natural_key", "parse_cases"]
@@ -120,13 +120,9 @@ def assign_zones(cases: gpd.GeoDataFrame, zones: gpd.GeoDataFrame | None) -> pd.
     missing = pd.isna(zone_ids)
     if missing.any():
         raise ValueError(f"图层 zones 第{int(np.flatnonzero(missing)[0]) + 1}行 字段 zone_id 为空 (zone_id is empty)")
-    case_pos, zone_pos = query_pairs(np.asarray(zones.geometry.values), np.asarray(cases.geometry.values))
     # each case's zone: in an overlap the smallest zone_id (sorted as text), -1 outside every zone
-    order = np.lexsort((zone_ids[zone_pos].astype(str), case_pos))
-    case_pos, zone_pos = case_pos[order], zone_pos[order]
-    first = np.r_[True, case_pos[1:] != case_pos[:-1]] if len(case_pos) else np.array([], dtype=bool)
-    zone_of = np.full(n, -1)
-    zone_of[case_pos[first]] = zone_pos[first]
+    zone_of = query_first(np.asarray(zones.geometry.values), np.asarray(cases.geometry.values),
+                          rank=zone_ids.astype(str))
     return _zone_columns(cases.index, zones, zone_of)
 
 
@@ -150,32 +146,6 @@ def _zone_columns(index: pd.Index, zones: gpd.GeoDataFrame | None, zone_of: np.n
                          "zone_name": column("name", UNZONED, blank=zone_id.to_numpy(dtype=object)),
                          "unit": column("unit", UNZONED, blank=np.full(len(zone_of), NO_UNIT, dtype=object)),
                          "staff": column("staff"), "phone": column("phone")}, index=index)
-    if "zone_id" not in zones:
-        raise ValueError("图层 zones 缺少字段 zone_id (layer zones: missing field zone_id)")
-    if cases.crs is not None and zones.crs is not None and not cases.crs.equals(zones.crs):
-        zones = zones.to_crs(cases.crs)
-    zone_ids = zones["zone_id"].astype("string").to_numpy(dtype=object)
-    missing = pd.isna(zone_ids)
-    if missing.any():
-        raise ValueError(f"图层 zones 第{int(np.flatnonzero(missing)[0]) + 1}行 字段 zone_id 为空 (zone_id is empty)")
-    case_pos, zone_pos = query_pairs(np.asarray(zones.geometry.values), np.asarray(cases.geometry.values))
-    if len(case_pos):
-        pairs = pd.DataFrame({"case": case_pos, "zone": zone_pos, "zid": zone_ids[zone_pos]})
-        first = pairs.sort_values(["case", "zid"], kind="stable").drop_duplicates("case")
-        rows = out.index[first["case"].to_numpy()]
-        zpos = first["zone"].to_numpy()
-
-        def col(name, default=pd.NA):
-            values = zones[name].astype("string").to_numpy(dtype=object)[zpos] if name in zones else \
-                np.full(len(zpos), default, dtype=object)
-            return pd.array(values, dtype="string")
-
-        out.loc[rows, "zone_id"] = col("zone_id")
-        out.loc[rows, "zone_name"] = pd.array(col("name"), dtype="string").fillna(pd.array(col("zone_id")))
-        out.loc[rows, "unit"] = col("unit").fillna(NO_UNIT)
-        out.loc[rows, "staff"] = col("staff")
-        out.loc[rows, "phone"] = col("phone")
-    return out
 
 
 def _datetimes(cases: pd.DataFrame, name: str) -> pd.Series:

@@ -73,7 +73,7 @@ from scipy.spatial import cKDTree
 from scipy.special import ndtr  # the normal CDF (the survival function is ndtr(-x)); no scipy.stats import
 
 from civgis.analysis.cases import case_states, checked_states, states_at, zone_counts
-from civgis.analysis.spatial import query_pairs
+from civgis.analysis.spatial import query_first
 from civgis.store.catalogue import layer_spec
 
 __all__ = ["SQRT3", "require_projected", "CONFIDENCE_ALPHAS", "BIN_LABELS_ZH", "BIN_COLOURS", "hex_axial", "hex_centres",
@@ -1093,13 +1093,11 @@ def zone_ranking_frame(zones: gpd.GeoDataFrame, cases: gpd.GeoDataFrame, cells: 
     cases (:func:`~civgis.analysis.cases.checked_states`) and the same instant.
     """
     z = zones[["zone_id", "name", "geometry"]].reset_index(drop=True)
-    cell_at, zone_at = query_pairs(np.asarray(z.geometry.values), shapely.centroid(np.asarray(cells.geometry.values)),
-                                   predicate="within")
-    order = np.lexsort((zone_at, cell_at))   # a centre in two overlapping zones goes to the first of them
-    cell_at, zone_at = cell_at[order], zone_at[order]
-    first = np.r_[True, cell_at[1:] != cell_at[:-1]]
-    cell_at, zone_at = cell_at[first], zone_at[first]
-    gi_bin = cells["gi_bin"].to_numpy()[cell_at]
+    # a centre in two overlapping zones goes to the first of them
+    zone_of = query_first(np.asarray(z.geometry.values), shapely.centroid(np.asarray(cells.geometry.values)),
+                          predicate="within")
+    zone_at = zone_of[zone_of >= 0]
+    gi_bin = cells["gi_bin"].to_numpy()[zone_of >= 0]
     hot = np.bincount(zone_at[gi_bin >= min_bin], minlength=len(z))
     hot99 = np.bincount(zone_at[gi_bin >= 3], minlength=len(z))
     n_cells = np.bincount(zone_at, minlength=len(z))

@@ -13,6 +13,8 @@ Examples
 >>> states = lamp_states(pd.DataFrame({"status": ["working", "broken", "unknown", None, "Working"]}))
 >>> states.working.tolist(), states.broken.tolist(), states.known.tolist()
 ([True, False, False, False, False], [False, True, False, False, False], [True, True, False, False, False])
+>>> states.codes().tolist()
+['working', 'broken', 'unknown', 'unknown', 'unknown']
 >>> lamp_states(pd.DataFrame(index=range(2))).unknown.tolist()   # no status field at all
 [True, True]
 """
@@ -52,6 +54,10 @@ class LampStates:
     def unknown(self) -> np.ndarray:
         """No state recorded (``unknown``, blank or missing)."""
         return ~self.known
+
+    def codes(self) -> np.ndarray:
+        """Each lamp's state as ``working``, ``broken`` or ``unknown`` (the catalogue's status values)."""
+        return np.where(self.working, "working", np.where(self.broken, "broken", "unknown")).astype(object)
 
 
 def lamp_states(lamps: pd.DataFrame) -> LampStates:

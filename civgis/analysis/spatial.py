@@ -11,6 +11,8 @@ Examples
 [(0, 0), (1, 0), (1, 1)]
 >>> query_pairs(zones, points, predicate="within")[0].tolist()   # strictly inside
 [0]
+>>> query_first(zones, points).tolist()   # one zone each: the first; -1 in none
+[0, 0, -1]
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-__all__ = ["query_pairs"]
+__all__ = ["query_first", "query_pairs"]
 
 #: predicate(input, tree geometry) as a test on the prepared tree geometry first
 _TREE_FIRST = {"intersects": shapely.intersects, "within": shapely.contains}
@@ -61,3 +63,21 @@ def query_pairs(tree_geoms: np.ndarray, geoms: np.ndarray, predicate: str = "int
     shapely.prepare(tree_geoms)
     keep = _TREE_FIRST[predicate](tree_geoms[tree_at], geoms[input_at])
     return input_at[keep], tree_at[keep]
+
+
+def query_first(tree_geoms: np.ndarray, geoms: np.ndarray, predicate: str = "intersects",
+                rank: np.ndarray | None = None) -> np.ndarray:
+    """For each input, the tree geometry it meets (:func:`query_pairs`) that ranks first; -1 where none.
+
+    ``rank``: a sort key per tree geometry (a zone's id, say); default its position. An input
+    in two overlapping polygons so goes to one of them, the same one every run.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    input_at, tree_at = query_pairs(tree_geoms, geoms, predicate)
+    key = tree_at if rank is None else np.asarray(rank)[tree_at]
+    order = np.lexsort((key, input_at))
+    input_at, tree_at = input_at[order], tree_at[order]
+    first = np.r_[True, input_at[1:] != input_at[:-1]] if len(input_at) else np.zeros(0, dtype=bool)
+    tree_of = np.full(len(geoms), -1)
+    tree_of[input_at[first]] = tree_at[first]
+    return tree_of

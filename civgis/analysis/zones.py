@@ -71,34 +71,27 @@ def columns_zh() -> dict[str, str]:
     return cols
 
 
-def _pairs(zone_geoms: np.ndarray, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(feature index, zone index) pairs of the features intersecting each zone (:func:`query_pairs`)."""
-    return query_pairs(zone_geoms, geoms)
-
-
-def _count(zone_geoms, gdf, mask=None) -> np.ndarray:
-    """Features (where ``mask``) intersecting each zone; NaN everywhere when the layer is missing."""
+def _count(zone_geoms, gdf) -> np.ndarray:
+    """Features intersecting each zone; NaN everywhere when the layer is missing."""
     n = len(zone_geoms)
     if gdf is None:
         return np.full(n, np.nan)
-    if len(gdf) == 0:
-        return np.zeros(n, dtype=int)
-    geoms = np.asarray(gdf.geometry.values)
-    if mask is not None:
-        geoms = geoms[np.asarray(mask, dtype=bool)]
-    _, zi = _pairs(zone_geoms, geoms)
+    _, zi = query_pairs(zone_geoms, np.asarray(gdf.geometry.values))
     return np.bincount(zi, minlength=n).astype(int)
 
 
-def _broken_lamps(zone_geoms, lamps) -> np.ndarray:
-    """Broken lamps per zone; NaN where the zone has lamps and none has a recorded state."""
-    if lamps is None or len(lamps) == 0:
-        return _count(zone_geoms, lamps)
+def _lamp_counts(zone_geoms, lamps) -> tuple[np.ndarray, np.ndarray]:
+    """Lamps and broken lamps per zone from one query; broken is NaN where the zone has lamps and none has a
+    recorded state (NaN everywhere when the layer is missing)."""
+    n = len(zone_geoms)
+    if lamps is None:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    li, zi = query_pairs(zone_geoms, np.asarray(lamps.geometry.values))
     states = lamp_states(lamps)
-    broken = _count(zone_geoms, lamps, states.broken)
-    known = _count(zone_geoms, lamps, states.known)
-    in_zone = _count(zone_geoms, lamps)
-    return np.where((in_zone > 0) & (known == 0), np.nan, broken)
+    in_zone = np.bincount(zi, minlength=n).astype(int)
+    known = np.bincount(zi, weights=states.known[li], minlength=n)
+    broken = np.bincount(zi, weights=states.broken[li], minlength=n).astype(int)
+    return in_zone, np.where((in_zone > 0) & (known == 0), np.nan, broken)
 
 
 def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=None, green=None,
@@ -132,7 +125,7 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
         out[f"road_m_{c}"] = np.nan if roads is None else 0.0
     if roads is not None and len(roads):
         rg = np.asarray(roads.geometry.values)
-        ri, zi = _pairs(zone_geoms, rg)
+        ri, zi = query_pairs(zone_geoms, rg)
         length = shapely.length(shapely.intersection(rg[ri], zone_geoms[zi]))
         cls = roads["road_class"].astype(str).to_numpy()[ri]
         df = pd.DataFrame({"z": zi, "c": cls, "m": length}).groupby(["z", "c"])["m"].sum()
@@ -143,15 +136,14 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
             out.loc[z, col] = m
     out["road_m"] = out[[c for c in out if c.startswith("road_m_")]].sum(axis=1, min_count=1)
 
-    out["lamps"] = _count(zone_geoms, lamps)
-    out["lamps_broken"] = _broken_lamps(zone_geoms, lamps)
+    out["lamps"], out["lamps_broken"] = _lamp_counts(zone_geoms, lamps)
     out["toilets"] = _count(zone_geoms, toilets)
 
     # green: union of the green parts in each zone (overlapping polygons counted once)
     out["green_m2"] = np.nan if green is None else 0.0
     if green is not None and len(green):
         gg = np.asarray(green.geometry.values)
-        gi, zi = _pairs(zone_geoms, gg)
+        gi, zi = query_pairs(zone_geoms, gg)
         pieces = shapely.intersection(gg[gi], zone_geoms[zi])
         s = gpd.GeoSeries(pieces).groupby(zi).agg(lambda g: shapely.union_all(np.asarray(g)))
         out.loc[s.index, "green_m2"] = shapely.area(np.asarray(s.values))
@@ -160,7 +152,7 @@ def summarize_zones(zones: gpd.GeoDataFrame, *, roads=None, lamps=None, toilets=
     out["residents"] = np.nan if residential is None else 0
     if residential is not None and len(residential):
         rg = np.asarray(residential.geometry.values)
-        ri, zi = _pairs(zone_geoms, rg)
+        ri, zi = query_pairs(zone_geoms, rg)
         share = shapely.area(shapely.intersection(rg[ri], zone_geoms[zi])) / np.where(
             shapely.area(rg[ri]) > 0, shapely.area(rg[ri]), 1.0)
         pop = pd.to_numeric(residential["population"], errors="coerce").fillna(0).to_numpy(dtype=float)[ri]

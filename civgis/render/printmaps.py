@@ -1517,11 +1517,7 @@ def _combine_pdfs(chunks: list[_Chunk], zone_ids: list[str], target: Path) -> Pa
             source = stack.enter_context(pikepdf.open(chunk.path))
             starts = np.r_[0, np.cumsum(chunk.pages)[:-1]]
             where.update({zid: (source, int(start), n) for zid, start, n in zip(chunk.zone_ids, starts, chunk.pages)})
-        pages = [pg for zid in zone_ids for pg in _pages_of(*where[zid])]
+        pages = [pg for zid in zone_ids for source, start, n in [where[zid]] for pg in source.pages[start:start + n]]
         _write_pages(pages, "巡查责任区图", tmp)
     os.replace(tmp, target)
     return target
-
-
-def _pages_of(source, start: int, n: int) -> list:
-    return list(source.pages[start:start + n])

@@ -1069,7 +1069,7 @@ def _prepare_lamps(lamps, basemap: str) -> list[PreparedLayer]:
     broken = states.broken
     # lamps without a recorded state (an OSM import) share the layer but not the word 正常
     unknown = "／状态未知" if states.unknown.any() else ""
-    code = pd.Series(np.where(states.working, "working", np.where(broken, "broken", "unknown")), index=lamps.index)
+    code = pd.Series(states.codes(), index=lamps.index)
     r = float(layer_spec("lamps").style.get("radius", 3))
     out = []
     for mask, title, cls, radius, by_zoom in (
